@@ -1,0 +1,111 @@
+#include "api/auth.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+#include "core/text.h"
+
+namespace contacts {
+
+std::string sha256_hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return hex_encode(std::string_view(reinterpret_cast<char*>(digest), len));
+}
+
+std::string hmac_sha256(std::string_view key, std::string_view message) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+       reinterpret_cast<const unsigned char*>(message.data()), message.size(), digest, &len);
+  return std::string(reinterpret_cast<char*>(digest), len);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+std::string mint_jwt(std::string_view secret, int64_t user_id, int64_t expires_at) {
+  std::string header = base64_encode(R"({"alg":"HS256","typ":"JWT"})", true, false);
+  std::string payload = base64_encode(nlohmann::json{{"sub", std::to_string(user_id)}, {"exp", expires_at}}.dump(), true, false);
+  std::string signing_input = header + "." + payload;
+  return signing_input + "." + base64_encode(hmac_sha256(secret, signing_input), true, false);
+}
+
+Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int64_t now) {
+  const Status bad{Code::kUnauthorized, "Invalid token"};
+  auto first = token.find('.');
+  auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
+  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) return bad;
+  std::string header_text, payload_text, signature;
+  if (!base64_decode(token.substr(0, first), header_text) ||
+      !base64_decode(token.substr(first + 1, second - first - 1), payload_text) ||
+      !base64_decode(token.substr(second + 1), signature))
+    return bad;
+  auto header = nlohmann::json::parse(header_text, nullptr, false);
+  if (!header.is_object() || header.value("alg", std::string()) != "HS256") return bad;
+  if (!constant_time_equal(signature, hmac_sha256(secret, token.substr(0, second)))) return bad;
+  auto payload = nlohmann::json::parse(payload_text, nullptr, false);
+  if (!payload.is_object()) return bad;
+  auto exp = payload.find("exp");
+  if (exp == payload.end() || !exp->is_number() || exp->get<double>() <= static_cast<double>(now)) return bad;
+  auto sub = payload.find("sub");
+  if (sub == payload.end()) return bad;
+  int64_t user = 0;
+  if (sub->is_number_integer()) {
+    user = sub->get<int64_t>();
+  } else if (sub->is_string()) {
+    const auto& s = sub->get_ref<const std::string&>();
+    if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789") != std::string::npos) return bad;
+    user = std::stoll(s);
+  } else {
+    return bad;
+  }
+  if (user < 1 || user > kMaxSafeInteger) return bad;
+  return user;
+}
+
+NewApiKey generate_api_key() {
+  unsigned char bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
+  NewApiKey key;
+  key.full_key = "lnx_" + base64_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes), true, false);
+  key.prefix = key.full_key.substr(0, 12);
+  key.hash = sha256_hex(key.full_key);
+  return key;
+}
+
+Result<Principal> Authenticator::authenticate(std::string_view authorization) const {
+  if (authorization.empty()) return Status{Code::kUnauthorized, "Authentication required"};
+  const Status bad{Code::kUnauthorized, "Invalid token"};
+  constexpr std::string_view kBearer = "Bearer ";
+  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) return bad;
+  std::string_view token = trim(authorization.substr(kBearer.size()));
+  Principal principal;
+  if (token.substr(0, 4) == "lnx_") {
+    auto key = views_.api_key_by_hash(sha256_hex(token));
+    if (!key || !key->is_active) return bad;
+    principal.api_key_id = key->id;
+    principal.key_workspace = key->workspace_id;
+    principal.key_role = key->role;
+    return principal;
+  }
+  if (!jwt_secret_) return bad;
+  auto user = verify_jwt(token, *jwt_secret_, clock_.now_seconds());
+  if (!user.ok()) return user.status();
+  principal.user_id = *user;
+  return principal;
+}
+
+Role Authenticator::role_in(const Principal& principal, WorkspaceId ws) const {
+  if (principal.api_key_id != 0) return principal.key_workspace == ws ? principal.key_role : Role::kNone;
+  return views_.member_role(ws, principal.user_id);
+}
+
+}  // namespace contacts

@@ -1,0 +1,266 @@
+#include "api/handlers.h"
+
+#include <openssl/rand.h>
+
+#include <nlohmann/json.hpp>
+
+#include "api/router.h"
+#include "core/text.h"
+
+namespace contacts {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+HttpResponse ok_json(unsigned status, const ordered_json& body) { return json_response(status, body.dump()); }
+HttpResponse from_status(const Status& s) { return error_response(static_cast<unsigned>(http_status(s.code())), s.message()); }
+
+ordered_json nullable(const std::optional<std::string>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+ordered_json nullable(const std::optional<int64_t>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
+
+ordered_json contact_json(const Contact& c, bool with_activity) {
+  ordered_json j = {{"id", c.id}, {"workspace_id", c.workspace_id}, {"name", c.name}, {"email", nullable(c.email)}};
+  if (with_activity) {
+    j["event_count"] = c.event_count;
+    j["last_seen_at"] = c.event_count > 0 ? ordered_json(c.last_seen_at) : ordered_json(nullptr);
+  }
+  j["created_at"] = c.created_at;
+  j["updated_at"] = c.updated_at;
+  return j;
+}
+
+ordered_json event_json(const ContactEvent& e) {
+  return {{"id", e.id},
+          {"contact_id", e.contact_id},
+          {"workspace_id", e.workspace_id},
+          {"event_type", to_string(e.event_type)},
+          {"room_id", nullable(e.room_id)},
+          {"room_name", nullable(e.room_name)},
+          {"room_display_name", nullable(e.room_display_name)},
+          {"booking_page_id", nullable(e.booking_page_id)},
+          {"booking_page_title", nullable(e.booking_page_title)},
+          {"booking_page_slug", nullable(e.booking_page_slug)},
+          {"metadata", nullable(e.metadata)},
+          {"created_at", e.created_at}};
+}
+
+// Stored JSON rows joined into an array, with the paging fields.
+std::string page_of_rows(std::string_view field, const std::vector<std::string>& rows, int64_t total,
+                         const Paging* paging) {
+  std::string out = "{\"" + std::string(field) + "\":[";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (i) out.push_back(',');
+    out.append(rows[i]);
+  }
+  out.append("]");
+  if (paging) {
+    out.append(",\"total\":" + std::to_string(total) + ",\"page\":" + std::to_string(paging->page) +
+               ",\"limit\":" + std::to_string(paging->limit));
+  }
+  out.append("}");
+  return out;
+}
+
+struct Request {
+  const ApiContext& ctx;
+  const HttpRequest& http;
+  Target target;
+  Principal principal;
+  WorkspaceId ws;
+  Role role = Role::kNone;
+};
+
+HttpResponse list_contacts(Request& r) {
+  Paging paging = parse_paging(r.target.query);
+  std::string folded;
+  if (auto it = r.target.query.find("search"); it != r.target.query.end() && !it->second.empty()) {
+    if (!valid_utf8(it->second)) return error_response(400, "search must be valid UTF-8");
+    folded = casefold(it->second);
+  }
+  ContactPage page = r.ctx.views.list(r.ws, paging.page, paging.limit, folded);
+  ordered_json contacts = ordered_json::array();
+  for (const auto& c : page.contacts) contacts.push_back(contact_json(c, true));
+  return ok_json(200, {{"contacts", std::move(contacts)}, {"total", page.total}, {"page", paging.page}, {"limit", paging.limit}});
+}
+
+Result<Contact> find_contact(Request& r, const std::string& segment) {
+  auto id = parse_id(segment);
+  if (!id) return Status{Code::kNotFound, "Contact not found"};
+  auto contact = r.ctx.views.contact(r.ws, *id);
+  if (!contact) return Status{Code::kNotFound, "Contact not found"};
+  return *contact;
+}
+
+HttpResponse get_contact(Request& r) {
+  auto contact = find_contact(r, r.target.segments[4]);
+  if (!contact.ok()) return from_status(contact.status());
+  return ok_json(200, {{"contact", contact_json(*contact, false)}});
+}
+
+HttpResponse contact_events(Request& r) {
+  auto contact = find_contact(r, r.target.segments[4]);
+  if (!contact.ok()) return from_status(contact.status());
+  Paging paging = parse_paging(r.target.query);
+  EventPage page = r.ctx.views.timeline(*contact, paging.page, paging.limit);
+  ordered_json events = ordered_json::array();
+  for (const auto& e : page.events) events.push_back(event_json(e));
+  return ok_json(200, {{"events", std::move(events)}, {"total", page.total}, {"page", paging.page}, {"limit", paging.limit}});
+}
+
+Command command_for(Request& r, CommandType type) {
+  Command c;
+  c.type = type;
+  c.command_id = new_command_id("api");
+  c.workspace_id = r.ws;
+  c.occurred_at = r.ctx.clock.now_seconds();
+  c.actor = r.principal.actor();
+  return c;
+}
+
+HttpResponse delete_contact(Request& r) {
+  if (!can_manage(r.role)) return error_response(403, "Only owners and admins can delete contacts");
+  auto contact = find_contact(r, r.target.segments[4]);
+  if (!contact.ok()) return from_status(contact.status());
+  Command c = command_for(r, CommandType::kContactDelete);
+  c.contact_id = contact->id;
+  auto applied = r.ctx.submitter.submit(std::move(c));
+  if (!applied.ok()) return from_status(applied.status());
+  return ok_json(200, {{"ok", true}});
+}
+
+HttpResponse list_api_keys(Request& r) {
+  return json_response(200, page_of_rows("api_keys", r.ctx.views.api_keys_json(r.ws), 0, nullptr));
+}
+
+HttpResponse create_api_key(Request& r) {
+  auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
+  if (!body.is_object()) return error_response(400, "Body must be a JSON object");
+  auto name = body.find("name");
+  if (name == body.end() || !name->is_string() || trim(name->get_ref<const std::string&>()).empty())
+    return error_response(400, "name is required");
+  std::string trimmed(trim(name->get_ref<const std::string&>()));
+  if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxKeyNameLength)
+    return error_response(400, "name must be at most 100 characters");
+  Role role = Role::kMember;
+  if (auto it = body.find("role"); it != body.end() && !it->is_null()) {
+    auto parsed = it->is_string() ? role_from(it->get_ref<const std::string&>()) : std::nullopt;
+    if (!parsed) return error_response(400, "role must be one of owner, admin, member");
+    role = *parsed;
+  }
+  if (role > r.role) return error_response(403, "Cannot create a key with a higher role than your own");
+  NewApiKey key = generate_api_key();
+  Command c = command_for(r, CommandType::kApiKeyCreate);
+  c.key_name = trimmed;
+  c.role = role;
+  c.key_hash = key.hash;
+  c.key_prefix = key.prefix;
+  auto id = r.ctx.submitter.submit(std::move(c));
+  if (!id.ok()) return from_status(id.status());
+  auto rows = r.ctx.views.api_keys_json(r.ws);
+  for (const auto& row : rows) {
+    auto j = ordered_json::parse(row);
+    if (j.value("id", int64_t{0}) != *id) continue;
+    j["full_key"] = key.full_key;
+    return ok_json(201, {{"api_key", std::move(j)}});
+  }
+  return error_response(500, "API key was not stored");
+}
+
+HttpResponse revoke_api_key(Request& r) {
+  auto id = parse_id(r.target.segments[4]);
+  if (!id || !r.ctx.views.api_key(r.ws, *id)) return error_response(404, "API key not found");
+  Command c = command_for(r, CommandType::kApiKeyRevoke);
+  c.key_id = *id;
+  auto applied = r.ctx.submitter.submit(std::move(c));
+  if (!applied.ok()) return from_status(applied.status());
+  return ok_json(200, {{"ok", true}});
+}
+
+HttpResponse audit_log(Request& r) {
+  Paging paging = parse_paging(r.target.query);
+  JsonPage page = r.ctx.views.audit(r.ws, paging.page, paging.limit);
+  return json_response(200, page_of_rows("entries", page.rows, page.total, &paging));
+}
+
+HttpResponse operations(const ApiContext& ctx, const std::string& name) {
+  if (name == "healthz") return json_response(200, R"({"status":"ok"})");
+  if (name == "readyz")
+    return ctx.ready() ? json_response(200, R"({"status":"ready"})") : json_response(503, R"({"status":"catching up"})");
+  HttpResponse res{http::status::ok, 11};
+  res.set(http::field::content_type, "text/plain; version=0.0.4");
+  res.body() = ctx.metrics_text();
+  res.prepare_payload();
+  return res;
+}
+
+enum class Route { kNone, kContacts, kContact, kEvents, kApiKeys, kApiKey, kAudit };
+
+Route match(const std::vector<std::string>& s) {
+  if (s.size() < 4 || s[0] != "api" || s[1] != "workspaces") return Route::kNone;
+  if (s[3] == "contacts") {
+    if (s.size() == 4) return Route::kContacts;
+    if (s.size() == 5) return Route::kContact;
+    if (s.size() == 6 && s[5] == "events") return Route::kEvents;
+  }
+  if (s[3] == "api-keys") {
+    if (s.size() == 4) return Route::kApiKeys;
+    if (s.size() == 5) return Route::kApiKey;
+  }
+  if (s[3] == "audit-log" && s.size() == 4) return Route::kAudit;
+  return Route::kNone;
+}
+
+HttpResponse dispatch(Request& r, Route route, http::verb method) {
+  auto not_allowed = [] { return error_response(405, "Method not allowed"); };
+  switch (route) {
+    case Route::kContacts: return method == http::verb::get ? list_contacts(r) : not_allowed();
+    case Route::kContact:
+      if (method == http::verb::get) return get_contact(r);
+      if (method == http::verb::delete_) return delete_contact(r);
+      return not_allowed();
+    case Route::kEvents: return method == http::verb::get ? contact_events(r) : not_allowed();
+    case Route::kApiKeys:
+    case Route::kApiKey:
+    case Route::kAudit:
+      if (!can_manage(r.role)) return error_response(403, route == Route::kAudit
+                                                              ? "Only owners and admins can view the audit log"
+                                                              : "Only owners and admins can manage API keys");
+      if (route == Route::kAudit) return method == http::verb::get ? audit_log(r) : not_allowed();
+      if (route == Route::kApiKey) return method == http::verb::delete_ ? revoke_api_key(r) : not_allowed();
+      if (method == http::verb::get) return list_api_keys(r);
+      if (method == http::verb::post) return create_api_key(r);
+      return not_allowed();
+    case Route::kNone: break;
+  }
+  return error_response(404, "Not found");
+}
+
+}  // namespace
+
+std::string new_command_id(std::string_view prefix) {
+  unsigned char bytes[12];
+  RAND_bytes(bytes, sizeof bytes);
+  return std::string(prefix) + "-" + hex_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
+HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_request) {
+  Target target = parse_target(http_request.target());
+  const auto& s = target.segments;
+  if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) {
+    if (http_request.method() != http::verb::get) return error_response(405, "Method not allowed");
+    return operations(ctx, s[0]);
+  }
+  Route route = match(s);
+  if (route == Route::kNone) return error_response(404, "Not found");
+  auto principal = ctx.auth.authenticate(http_request[http::field::authorization]);
+  if (!principal.ok()) return from_status(principal.status());
+  auto ws = parse_id(s[2]);
+  if (!ws) return error_response(404, "Not found");
+  Request r{ctx, http_request, std::move(target), *principal, WorkspaceId(*ws), Role::kNone};
+  r.role = ctx.auth.role_in(r.principal, r.ws);
+  if (r.role == Role::kNone) return error_response(403, "Not a member of this workspace");
+  return dispatch(r, route, http_request.method());
+}
+
+}  // namespace contacts

@@ -1,0 +1,41 @@
+// handle_api_request: the pure mapping of a parsed request to a response for the Contacts
+// API, API keys, audit log and operations endpoints. Reads come from the views; writes are
+// commands handed to a CommandSubmitter, which answers once the projector applied them.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "api/auth.h"
+#include "api/http_server.h"
+#include "core/clock.h"
+#include "core/command.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+inline constexpr std::chrono::seconds kApplyTimeout{10};
+
+// Appends a command to the log and waits until the views have applied it (read-your-writes).
+class CommandSubmitter {
+ public:
+  virtual ~CommandSubmitter() = default;
+  // The id derived from the command's log position (the id of what it creates).
+  virtual Result<int64_t> submit(Command command) = 0;
+};
+
+struct ApiContext {
+  const ViewStore& views;
+  const Authenticator& auth;
+  CommandSubmitter& submitter;
+  const Clock& clock;
+  std::function<bool()> ready;               // views have applied the whole log
+  std::function<std::string()> metrics_text; // Prometheus exposition
+};
+
+HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& request);
+
+// A fresh command_id for commands the API produces.
+std::string new_command_id(std::string_view prefix);
+
+}  // namespace contacts

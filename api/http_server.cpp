@@ -1,0 +1,169 @@
+#include "api/http_server.h"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <nlohmann/json.hpp>
+
+#include <iostream>
+
+namespace contacts {
+
+namespace beast = boost::beast;
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+HttpResponse json_response(unsigned status, std::string body, unsigned version, bool keep_alive) {
+  HttpResponse res{static_cast<http::status>(status), version};
+  res.set(http::field::content_type, "application/json");
+  res.keep_alive(keep_alive);
+  res.body() = std::move(body);
+  res.prepare_payload();
+  return res;
+}
+
+HttpResponse error_response(unsigned status, std::string_view message) {
+  return json_response(status, nlohmann::json{{"error", message}}.dump());
+}
+
+namespace {
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket&& socket, std::shared_ptr<const Handler> handler, HttpServerOptions options)
+      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+
+  void run() {
+    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+ private:
+  void do_read() {
+    parser_.emplace();
+    parser_->body_limit(options_.body_limit);
+    parser_->header_limit(kHeaderLimit);
+    stream_.expires_after(options_.read_timeout);
+    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (ec == http::error::end_of_stream) return do_close();
+    if (ec == http::error::body_limit) return send(error_response(413, "Request body too large"), true);
+    if (ec == http::error::header_limit) return send(error_response(431, "Request headers too large"), true);
+    if (ec == beast::error::timeout) return;  // the stream closes itself
+    if (ec) {
+      if (ec.category() == make_error_code(http::error::bad_target).category())
+        return send(error_response(400, "Malformed HTTP request"), true);
+      return;
+    }
+    HttpRequest request = parser_->release();
+    HttpResponse response;
+    try {
+      response = (*handler_)(request);
+    } catch (const std::exception& e) {
+      std::cerr << "contacts: handler failed: " << e.what() << "\n";
+      response = error_response(500, "Internal server error");
+    }
+    response.version(request.version());
+    response.keep_alive(request.keep_alive());
+    send(std::move(response), !request.keep_alive());
+  }
+
+  void send(HttpResponse response, bool close) {
+    if (close) response.keep_alive(false);
+    response_ = std::make_shared<HttpResponse>(std::move(response));
+    stream_.expires_after(options_.read_timeout);
+    http::async_write(stream_, *response_,
+                      beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
+  }
+
+  void on_write(bool close, beast::error_code ec, std::size_t) {
+    if (ec) return;
+    if (close) return do_close();
+    response_.reset();
+    do_read();
+  }
+
+  void do_close() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  std::shared_ptr<HttpResponse> response_;
+  std::shared_ptr<const Handler> handler_;
+  const HttpServerOptions options_;
+};
+
+}  // namespace
+
+struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener> {
+  Listener(asio::io_context& ioc, Handler h, HttpServerOptions o)
+      : ioc(ioc), acceptor(asio::make_strand(ioc)), handler(std::make_shared<const Handler>(std::move(h))), options(o) {}
+
+  void do_accept() {
+    acceptor.async_accept(asio::make_strand(ioc), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
+    if (!ec) std::make_shared<Session>(std::move(socket), handler, options)->run();
+    do_accept();
+  }
+
+  asio::io_context& ioc;
+  tcp::acceptor acceptor;
+  std::shared_ptr<const Handler> handler;
+  HttpServerOptions options;
+};
+
+HttpServer::HttpServer(asio::io_context& ioc, Handler handler, HttpServerOptions options)
+    : listener_(std::make_shared<Listener>(ioc, std::move(handler), options)) {}
+
+HttpServer::~HttpServer() { stop(); }
+
+Status HttpServer::listen(const std::string& host, uint16_t port) {
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return {Code::kInvalid, "bad listen address " + host + ": " + ec.message()};
+  tcp::endpoint endpoint(address, port);
+  auto& acceptor = listener_->acceptor;
+  acceptor.open(endpoint.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor.bind(endpoint, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return {Code::kUnavailable, "listen on " + host + ":" + std::to_string(port) + ": " + ec.message()};
+  listener_->do_accept();
+  return {};
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  return listener_->acceptor.local_endpoint(ec).port();
+}
+
+void HttpServer::stop() {
+  asio::post(listener_->acceptor.get_executor(), [l = listener_] {
+    beast::error_code ignored;
+    l->acceptor.close(ignored);
+  });
+}
+
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0) return false;
+  host = text.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  try {
+    int p = std::stoi(text.substr(colon + 1));
+    if (p < 0 || p > 65535) return false;
+    port = static_cast<uint16_t>(p);
+  } catch (...) {
+    return false;
+  }
+  return true;
+}
+
+}  // namespace contacts

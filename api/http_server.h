@@ -1,0 +1,56 @@
+// HttpServer: a Boost.Beast listener and sessions around a pure handler function.
+// The handler maps a parsed request to a response and may run on any I/O thread at once.
+// Bounded: header and body size (413 past the body limit), read timeout, keep-alive.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/status.h"
+
+namespace contacts {
+
+namespace http = boost::beast::http;
+using HttpRequest = http::request<http::string_body>;
+using HttpResponse = http::response<http::string_body>;
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+inline constexpr size_t kDefaultApiBodyLimit = 1 << 20;
+inline constexpr size_t kHeaderLimit = 16 * 1024;
+inline constexpr std::chrono::seconds kDefaultReadTimeout{30};
+
+struct HttpServerOptions {
+  size_t body_limit = kDefaultApiBodyLimit;
+  std::chrono::seconds read_timeout = kDefaultReadTimeout;
+};
+
+// A JSON response with the given status and body.
+HttpResponse json_response(unsigned status, std::string body, unsigned version = 11, bool keep_alive = true);
+// {"error": message} with the given status.
+HttpResponse error_response(unsigned status, std::string_view message);
+
+class HttpServer {
+ public:
+  HttpServer(boost::asio::io_context& ioc, Handler handler, HttpServerOptions options);
+  ~HttpServer();
+
+  // Binds and listens on host:port; kUnavailable when that fails.
+  Status listen(const std::string& host, uint16_t port);
+  uint16_t port() const;
+  void stop();
+
+ private:
+  struct Listener;
+  std::shared_ptr<Listener> listener_;
+};
+
+// Splits "HOST:PORT"; false when malformed.
+bool split_host_port(const std::string& text, std::string& host, uint16_t& port);
+
+}  // namespace contacts

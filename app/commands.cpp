@@ -1,0 +1,224 @@
+// The offline subcommands: produce, token, keys, rebuild, and the helpers they share with serve.
+#include "app/commands.h"
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "core/clock.h"
+#include "core/command_codec.h"
+#include "ingest/intake.h"
+#include "projector/projector.h"
+
+namespace contacts::app {
+
+namespace fs = std::filesystem;
+
+FlagSpec data_flag() { return {"data", "CONTACTS_DATA", "./data", "data directory (log and views)"}; }
+FlagSpec partitions_flag() {
+  return {"partitions", "CONTACTS_PARTITIONS", "8", "partitions of the log, fixed when it is created"};
+}
+FlagSpec cache_flag() {
+  return {"cache-mb", "CONTACTS_CACHE_MB", "256", "RocksDB block cache of the views, in MiB"};
+}
+FlagSpec brokers_flag() {
+  return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};
+}
+
+std::string log_path(const std::string& data) { return (fs::path(data) / "log").string(); }
+std::string views_path(const std::string& data) { return (fs::path(data) / "views").string(); }
+
+int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
+                  const std::vector<FlagSpec>& specs, int argc, char** argv) {
+  std::string error;
+  if (!flags.parse(specs, argc, argv, error)) {
+    std::cerr << "contacts " << command << ": " << error << "\n" << usage(command, summary, specs);
+    return 2;
+  }
+  if (flags.help()) {
+    std::cout << usage(command, summary, specs);
+    return 0;
+  }
+  return -1;
+}
+
+bool embedded_only(const Flags& flags) {
+  if (!flags.has("brokers")) return true;
+  std::cerr << "contacts: --brokers: the Kafka adapter is not built yet; run without it for the embedded log\n";
+  return false;
+}
+
+std::unique_ptr<EmbeddedLog> open_log(const Flags& flags) {
+  long long partitions = 8;
+  std::string error;
+  if (!flags.integer("partitions", 1, 4096, partitions, error)) {
+    std::cerr << "contacts: " << error << "\n";
+    return nullptr;
+  }
+  std::error_code ec;
+  fs::create_directories(flags.get("data"), ec);
+  auto log = EmbeddedLog::open(log_path(flags.get("data")), static_cast<int32_t>(partitions));
+  if (!log.ok()) {
+    std::cerr << "contacts: " << log.status().message() << "\n";
+    return nullptr;
+  }
+  return std::move(*log);
+}
+
+ViewStoreOptions view_options(const Flags& flags) {
+  ViewStoreOptions options;
+  long long mb = 256;
+  std::string error;
+  if (flags.integer("cache-mb", 8, 1 << 20, mb, error)) options.block_cache_bytes = static_cast<size_t>(mb) << 20;
+  return options;
+}
+
+int run_produce(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag()};
+  if (int rc = parse_or_exit(flags, "produce", "Appends NDJSON commands from FILE (or stdin) to the log, all or nothing.",
+                             specs, argc, argv); rc >= 0)
+    return rc;
+  if (!embedded_only(flags)) return 2;
+  std::stringstream buffer;
+  if (flags.positional().empty() || flags.positional()[0] == "-") {
+    buffer << std::cin.rdbuf();
+  } else {
+    std::ifstream in(flags.positional()[0], std::ios::binary);
+    if (!in) {
+      std::cerr << "contacts produce: cannot read " << flags.positional()[0] << "\n";
+      return 1;
+    }
+    buffer << in.rdbuf();
+  }
+  std::string body = buffer.str();
+  Intake intake = intake_ndjson(body, SystemClock().now_seconds());
+  if (intake.error_count > 0) {
+    for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
+    std::cerr << "contacts produce: " << intake.error_count << " invalid line(s); nothing appended\n";
+    return 1;
+  }
+  auto log = open_log(flags);
+  if (!log) return 1;
+  auto appended = log->append(intake.records);
+  if (!appended.ok()) {
+    std::cerr << "contacts produce: " << appended.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "appended " << intake.records.size() << " commands\n";
+  return 0;
+}
+
+int run_token(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {
+      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret the API verifies tokens with"},
+      {"user", "", "", "user id (the token's sub)"},
+      {"ttl", "", "1h", "lifetime: seconds or 30s, 10m, 1h, 2d"}};
+  if (int rc = parse_or_exit(flags, "token", "Mints a JWT for a user.", specs, argc, argv); rc >= 0) return rc;
+  long long user = 0;
+  std::string error;
+  if (!flags.has("jwt-secret")) error = "--jwt-secret (or CONTACTS_JWT_SECRET) is required";
+  else flags.integer("user", 1, kMaxSafeInteger, user, error);
+  auto ttl = parse_duration_seconds(flags.get("ttl"));
+  if (error.empty() && !ttl) error = "--ttl must be like 3600, 30s, 10m, 1h or 2d";
+  if (!error.empty()) {
+    std::cerr << "contacts token: " << error << "\n";
+    return 2;
+  }
+  std::cout << mint_jwt(flags.get("jwt-secret"), user, SystemClock().now_seconds() + *ttl) << "\n";
+  return 0;
+}
+
+int run_keys(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(),
+                                 {"workspace", "", "", "workspace id the key is scoped to"},
+                                 {"role", "", "owner", "owner, admin or member"},
+                                 {"name", "", "bootstrap", "a name shown in listings"}};
+  if (int rc = parse_or_exit(flags, "keys", "keys create: appends a new API key to the log and prints it once.",
+                             specs, argc, argv); rc >= 0)
+    return rc;
+  std::string error;
+  long long ws = 0;
+  if (flags.positional().size() != 1 || flags.positional()[0] != "create") error = "usage: contacts keys create --workspace N";
+  else flags.integer("workspace", 1, kMaxSafeInteger, ws, error);
+  auto role = role_from(flags.get("role"));
+  if (error.empty() && !role) error = "--role must be owner, admin or member";
+  if (!error.empty()) {
+    std::cerr << "contacts keys: " << error << "\n";
+    return 2;
+  }
+  NewApiKey key = generate_api_key();
+  Command c;
+  c.type = CommandType::kApiKeyCreate;
+  c.command_id = new_command_id("keys");
+  c.workspace_id = WorkspaceId(ws);
+  c.occurred_at = SystemClock().now_seconds();
+  c.key_name = flags.get("name");
+  c.role = *role;
+  c.key_hash = key.hash;
+  c.key_prefix = key.prefix;
+  std::string record = encode_command(c);
+  if (!decode_command(record).ok()) {
+    std::cerr << "contacts keys: invalid key command: " << decode_command(record).status().message() << "\n";
+    return 2;
+  }
+  auto log = open_log(flags);
+  if (!log) return 1;
+  auto appended = log->append({{std::to_string(ws), record}});
+  if (!appended.ok()) {
+    std::cerr << "contacts keys: " << appended.status().message() << "\n";
+    return 1;
+  }
+  std::cout << key.full_key << "\n";
+  return 0;
+}
+
+int run_rebuild(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), cache_flag(), brokers_flag()};
+  if (int rc = parse_or_exit(flags, "rebuild", "Rebuilds the views from offset 0 into a fresh directory and swaps them in.",
+                             specs, argc, argv); rc >= 0)
+    return rc;
+  if (!embedded_only(flags)) return 2;
+  auto log = open_log(flags);
+  if (!log) return 1;
+  const std::string live = views_path(flags.get("data"));
+  const std::string fresh = live + ".rebuild";
+  std::error_code ec;
+  fs::remove_all(fresh, ec);
+  uint64_t total = 0;
+  {
+    auto views = ViewStore::open(fresh, view_options(flags));
+    if (!views.ok()) {
+      std::cerr << "contacts rebuild: " << views.status().message() << "\n";
+      return 1;
+    }
+    Projector projector(*log, **views);
+    bool tty = isatty(STDERR_FILENO);
+    auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
+      total = all;
+      if (tty) std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
+    });
+    if (tty) std::cerr << "\n";
+    if (!status.ok()) {
+      std::cerr << "contacts rebuild: " << status.message() << "\n";
+      return 1;
+    }
+  }
+  const std::string old = live + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(live)) fs::rename(live, old);
+  fs::rename(fresh, live);
+  fs::remove_all(old, ec);
+  std::cout << "rebuilt views from " << total << " records into " << live << "\n";
+  return 0;
+}
+
+}  // namespace contacts::app

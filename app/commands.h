@@ -1,0 +1,37 @@
+// The subcommands of the contacts binary. Each returns the process exit code.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "app/flags.h"
+#include "bus/embedded_log.h"
+#include "views/view_store.h"
+
+namespace contacts::app {
+
+int run_serve(int argc, char** argv);
+int run_produce(int argc, char** argv);
+int run_token(int argc, char** argv);
+int run_keys(int argc, char** argv);
+int run_rebuild(int argc, char** argv);
+int run_bench(int argc, char** argv);
+
+// Shared flag specs.
+FlagSpec data_flag();
+FlagSpec partitions_flag();
+FlagSpec cache_flag();
+FlagSpec brokers_flag();
+
+std::string log_path(const std::string& data);
+std::string views_path(const std::string& data);
+// Opens the embedded log under `data` (creating it), printing the reason on failure.
+std::unique_ptr<EmbeddedLog> open_log(const Flags& flags);
+ViewStoreOptions view_options(const Flags& flags);
+// Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.
+int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
+                  const std::vector<FlagSpec>& specs, int argc, char** argv);
+// Refuses --brokers until the Kafka adapter exists; true when the command may go on.
+bool embedded_only(const Flags& flags);
+
+}  // namespace contacts::app

@@ -1,0 +1,41 @@
+// contacts: the one binary. Dispatches to a subcommand (DESIGN.md section 8).
+#include <cstring>
+#include <iostream>
+
+#include "app/commands.h"
+
+namespace {
+
+const char* kUsage = R"(usage: contacts COMMAND [flags]
+
+commands:
+  serve     run everything in one process (embedded log, projector, API, ingest)
+  produce   append NDJSON commands from a file or stdin to the log
+  rebuild   rebuild the views from offset 0 and swap them in
+  token     mint a JWT for a user with the configured secret
+  keys      create a workspace API key without going through HTTP
+  bench     fold a generated workload and measure reads
+
+Run 'contacts COMMAND --help' for the flags of a command.
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace contacts::app;
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    std::cout << kUsage;
+    return argc < 2 ? 2 : 0;
+  }
+  std::string command = argv[1];
+  int rest_argc = argc - 2;
+  char** rest = argv + 2;
+  if (command == "serve") return run_serve(rest_argc, rest);
+  if (command == "produce") return run_produce(rest_argc, rest);
+  if (command == "rebuild") return run_rebuild(rest_argc, rest);
+  if (command == "token") return run_token(rest_argc, rest);
+  if (command == "keys") return run_keys(rest_argc, rest);
+  if (command == "bench") return run_bench(rest_argc, rest);
+  std::cerr << "contacts: unknown command '" << command << "'\n" << kUsage;
+  return 2;
+}

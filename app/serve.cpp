@@ -1,0 +1,146 @@
+// contacts serve: the embedded log, the projector, the API and the ingest listener in one process.
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include "api/auth.h"
+#include "api/handlers.h"
+#include "app/commands.h"
+#include "core/command_codec.h"
+#include "ingest/ingest_handler.h"
+#include "projector/projector.h"
+
+namespace contacts::app {
+
+namespace {
+
+// Appends a command and waits until the projector applied it: read-your-writes.
+class LogSubmitter final : public CommandSubmitter {
+ public:
+  LogSubmitter(Log& log, Projector& projector) : log_(log), projector_(projector) {}
+
+  Result<int64_t> submit(Command command) override {
+    auto positions = log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
+    if (!positions.ok()) return Status{Code::kUnavailable, "Log unavailable"};
+    LogPosition at = positions->front();
+    if (!projector_.wait_applied(at, kApplyTimeout))
+      return Status{Code::kUnavailable, "Timed out waiting for the change to apply"};
+    return id_from_position(at.partition, at.offset, log_.partitions());
+  }
+
+ private:
+  Log& log_;
+  Projector& projector_;
+};
+
+std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted) {
+  std::ostringstream out;
+  out << "# TYPE contacts_applied_records_total counter\ncontacts_applied_records_total "
+      << projector.stats().applied_records.load() << "\n";
+  out << "# TYPE contacts_dead_letters_total counter\ncontacts_dead_letters_total "
+      << projector.stats().dead_letters.load() << "\n";
+  out << "# TYPE contacts_fold_batches_total counter\ncontacts_fold_batches_total " << projector.stats().batches.load()
+      << "\n";
+  out << "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " << accepted.load() << "\n";
+  out << "# TYPE contacts_consumer_lag gauge\n";
+  for (int32_t p = 0; p < log.partitions(); ++p)
+    out << "contacts_consumer_lag{partition=\"" << p << "\"} "
+        << log.end_offset(Partition(p)).value - projector.applied(Partition(p)).value << "\n";
+  return out.str();
+}
+
+std::vector<FlagSpec> serve_flags() {
+  return {data_flag(),
+          {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
+          {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
+          brokers_flag(),
+          partitions_flag(),
+          {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "", "prefix of the Kafka topic names"},
+          {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
+          {"ingest-token", "CONTACTS_INGEST_TOKEN", "", "bearer token of POST /v1/commands (none: refuse all)"},
+          {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
+           "largest ingest body in bytes (413 past it)"},
+          {"http-threads", "CONTACTS_HTTP_THREADS", "4", "threads serving both listeners"},
+          cache_flag()};
+}
+
+std::optional<std::string> optional_flag(const Flags& flags, const std::string& name) {
+  if (!flags.has(name)) return std::nullopt;
+  return flags.get(name);
+}
+
+}  // namespace
+
+int run_serve(int argc, char** argv) {
+  Flags flags;
+  auto specs = serve_flags();
+  if (int rc = parse_or_exit(flags, "serve", "Runs the log, projector, API and ingest in one process.", specs, argc, argv);
+      rc >= 0)
+    return rc;
+  if (!embedded_only(flags)) return 2;
+  std::string api_host, ingest_host, error;
+  uint16_t api_port = 0, ingest_port = 0;
+  long long max_body = 0, threads = 0;
+  if (!split_host_port(flags.get("listen"), api_host, api_port)) error = "--listen must be HOST:PORT";
+  else if (!split_host_port(flags.get("ingest-listen"), ingest_host, ingest_port)) error = "--ingest-listen must be HOST:PORT";
+  else if (flags.integer("ingest-max-body", 1024, 1LL << 32, max_body, error) &&
+           flags.integer("http-threads", 1, 256, threads, error))
+    error.clear();
+  if (!error.empty()) {
+    std::cerr << "contacts serve: " << error << "\n";
+    return 2;
+  }
+
+  auto log = open_log(flags);
+  if (!log) return 1;
+  auto views = ViewStore::open(views_path(flags.get("data")), view_options(flags));
+  if (!views.ok()) {
+    std::cerr << "contacts serve: " << views.status().message() << "\n";
+    return 1;
+  }
+  Projector projector(*log, **views);
+  projector.start();
+
+  SystemClock clock;
+  Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
+  LogSubmitter submitter(*log, projector);
+  std::atomic<uint64_t> accepted{0};
+  ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
+                     [&] { return metrics_text(*log, projector, accepted); }};
+  IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
+
+  boost::asio::io_context ioc;
+  HttpServer api(ioc, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }, HttpServerOptions{});
+  HttpServer ingest(ioc, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); },
+                    HttpServerOptions{static_cast<size_t>(max_body), kDefaultReadTimeout});
+  for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
+    if (auto s = server->listen(host, port); !s.ok()) {
+      std::cerr << "contacts serve: " << s.message() << "\n";
+      projector.stop();
+      return 1;
+    }
+  }
+  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    api.stop();
+    ingest.stop();
+    ioc.stop();
+  });
+  std::cout << "contacts: API listening on http://" << api_host << ":" << api.port() << ", ingest on http://"
+            << ingest_host << ":" << ingest.port() << ", data in " << flags.get("data") << " (embedded log, "
+            << log->partitions() << " partitions)" << std::endl;
+
+  std::vector<std::thread> pool;
+  for (long long i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
+  ioc.run();
+  for (auto& t : pool) t.join();
+  projector.stop();
+  std::cout << "contacts: stopped" << std::endl;
+  return 0;
+}
+
+}  // namespace contacts::app

@@ -1,0 +1,58 @@
+// Log: the durable, ordered, partitioned command log that both buses implement.
+// Records of one key (a workspace id) land in one partition, in append order.
+// Implementations are thread-safe: many appenders, one or more readers.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "core/types.h"
+
+namespace contacts {
+
+struct LogRecord {
+  std::string key;    // the workspace id as a decimal string
+  std::string value;  // the command's JSON
+};
+
+struct LogPosition {
+  Partition partition;
+  Offset offset;
+};
+
+struct LogEntry {
+  Partition partition;
+  Offset offset;
+  std::string key;
+  std::string value;
+};
+
+class Log {
+ public:
+  virtual ~Log() = default;
+
+  // Appends all records or none; returns when they are durable, with their positions
+  // in the order given.
+  virtual Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) = 0;
+
+  // Up to `max_records` entries of `partition` starting at `from`, in offset order.
+  virtual Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) = 0;
+
+  // The offset the next append to `partition` will get.
+  virtual Offset end_offset(Partition partition) = 0;
+
+  virtual int32_t partitions() const = 0;
+
+  // Blocks until something is appended after `seen_appends` (see append_count) or
+  // the timeout passes; returns the current append count.
+  virtual uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) = 0;
+  virtual uint64_t append_count() const = 0;
+};
+
+// The partition of a workspace's records: Kafka's murmur2 of the key, as its default
+// partitioner computes it, so both buses agree.
+Partition partition_for(std::string_view key, int32_t partitions);
+
+}  // namespace contacts

@@ -1,0 +1,83 @@
+// Command: one record of the command log, decoded and validated (DESIGN.md section 3).
+// A Command that exists has passed every rule of its JSON Schema in schemas/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+
+namespace contacts {
+
+enum class CommandType {
+  kRoomJoin,
+  kBooking,
+  kContactDelete,
+  kMemberUpsert,
+  kMemberRemove,
+  kRoomDelete,
+  kBookingPageDelete,
+  kApiKeyCreate,
+  kApiKeyRevoke,
+};
+
+// Ordered by power: a role may grant at most itself.
+enum class Role { kNone = 0, kMember = 1, kAdmin = 2, kOwner = 3 };
+
+std::string_view to_string(CommandType type);
+std::optional<CommandType> command_type_from(std::string_view name);
+std::string_view to_string(Role role);
+std::optional<Role> role_from(std::string_view name);
+inline bool can_manage(Role role) { return role >= Role::kAdmin; }
+
+// Who asked for a delete or a key change: a user, an API key, or nobody known.
+struct Actor {
+  int64_t user_id = 0;
+  int64_t api_key_id = 0;
+  bool known() const { return user_id != 0 || api_key_id != 0; }
+};
+
+// Bounds of the command format; the JSON Schemas in schemas/ state the same numbers.
+inline constexpr size_t kMaxCommandIdLength = 128;
+inline constexpr size_t kMaxNameLength = 200;
+inline constexpr size_t kMaxEmailLength = 320;
+inline constexpr size_t kMaxLabelLength = 200;
+inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
+inline constexpr size_t kMaxKeyNameLength = 100;
+
+struct Command {
+  CommandType type = CommandType::kRoomJoin;
+  std::string command_id;
+  WorkspaceId workspace_id;
+  int64_t occurred_at = 0;
+  bool occurred_at_missing = false;  // ingest stamps the time before appending
+
+  // room_join, booking
+  std::string participant_name;  // trimmed
+  std::optional<std::string> participant_email;
+  int64_t room_id = 0;  // also room_delete
+  std::string room_name;
+  std::optional<std::string> room_display_name;
+  int64_t booking_page_id = 0;  // also booking_page_delete
+  std::string booking_page_title;
+  std::string booking_page_slug;
+  std::optional<std::string> metadata;  // compact JSON text; nullopt = null or absent
+
+  // contact_delete, api_key_create, api_key_revoke
+  int64_t contact_id = 0;
+  Actor actor;
+
+  // member_upsert, member_remove, api_key_create
+  int64_t user_id = 0;
+  Role role = Role::kNone;
+
+  // api_key_create, api_key_revoke
+  std::string key_name;
+  std::string key_hash;    // hex SHA-256 of the full key
+  std::string key_prefix;  // the first characters of the key, shown in listings
+  int64_t key_id = 0;
+};
+
+}  // namespace contacts

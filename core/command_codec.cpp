@@ -1,0 +1,279 @@
+#include "core/command_codec.h"
+
+#include <initializer_list>
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+
+namespace contacts {
+
+using nlohmann::json;
+
+namespace {
+
+Status invalid(std::string reason) { return {Code::kInvalid, std::move(reason)}; }
+
+// Reads typed fields of one JSON object, naming the field's path in every failure.
+class FieldReader {
+ public:
+  FieldReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
+
+  Status only(std::initializer_list<std::string_view> allowed) const {
+    for (const auto& [key, value] : object_.items()) {
+      bool known = false;
+      for (auto a : allowed) known = known || key == a;
+      if (!known) return invalid("unknown field \"" + name(key) + "\"");
+    }
+    return {};
+  }
+
+  Status integer(std::string_view key, int64_t& out, int64_t min, bool required = true) const {
+    auto it = object_.find(key);
+    if (it == object_.end()) return required ? missing(key) : Status{};
+    if (!it->is_number_integer()) return invalid("\"" + name(key) + "\" must be an integer");
+    if (it->is_number_unsigned() && it->get<uint64_t>() > uint64_t{kMaxSafeInteger})
+      return out_of_range(key, min);
+    int64_t v = it->get<int64_t>();
+    if (v < min || v > kMaxSafeInteger) return out_of_range(key, min);
+    out = v;
+    return {};
+  }
+
+  // A string of 1..max code points after trimming when `trimmed`; absent or null is an
+  // error when `required`, else leaves `out` empty.
+  Status text(std::string_view key, std::optional<std::string>& out, size_t max, bool required,
+              bool trimmed) const {
+    auto it = object_.find(key);
+    if (it == object_.end() || it->is_null()) {
+      if (required) return it == object_.end() ? missing(key) : invalid("\"" + name(key) + "\" must be a string");
+      return {};
+    }
+    if (!it->is_string()) return invalid("\"" + name(key) + "\" must be a string" + (required ? "" : " or null"));
+    const auto& s = it->get_ref<const std::string&>();
+    std::string_view v = trimmed ? trim(s) : std::string_view(s);
+    if (required && v.empty()) return invalid("\"" + name(key) + "\" must not be empty");
+    if (utf8_length(v) > max)
+      return invalid("\"" + name(key) + "\" is longer than " + std::to_string(max) + " characters");
+    out = std::string(v);
+    return {};
+  }
+
+  Status required_text(std::string_view key, std::string& out, size_t max, bool trimmed = false) const {
+    std::optional<std::string> v;
+    if (auto s = text(key, v, max, true, trimmed); !s.ok()) return s;
+    out = std::move(*v);
+    return {};
+  }
+
+  const json* object(std::string_view key) const {
+    auto it = object_.find(key);
+    return it == object_.end() ? nullptr : &*it;
+  }
+
+  Status missing(std::string_view key) const { return invalid("missing field \"" + name(key) + "\""); }
+
+  std::string name(std::string_view key) const {
+    return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
+  }
+
+ private:
+  Status out_of_range(std::string_view key, int64_t min) const {
+    return invalid("\"" + name(key) + "\" must be between " + std::to_string(min) + " and " +
+                   std::to_string(kMaxSafeInteger));
+  }
+
+  const json& object_;
+  std::string path_;
+};
+
+Status require_object(const json* value, const FieldReader& parent, std::string_view key) {
+  if (value == nullptr) return parent.missing(key);
+  if (!value->is_object()) return invalid("\"" + parent.name(key) + "\" must be an object");
+  return {};
+}
+
+Status decode_participant(const FieldReader& top, Command& c) {
+  const json* p = top.object("participant");
+  if (auto s = require_object(p, top, "participant"); !s.ok()) return s;
+  FieldReader r(*p, "participant");
+  if (auto s = r.only({"name", "email"}); !s.ok()) return s;
+  if (auto s = r.required_text("name", c.participant_name, kMaxNameLength, true); !s.ok()) return s;
+  return r.text("email", c.participant_email, kMaxEmailLength, false, false);
+}
+
+Status decode_metadata(const FieldReader& top, Command& c) {
+  const json* m = top.object("metadata");
+  if (m == nullptr || m->is_null()) return {};
+  std::string text = m->dump();
+  if (text.size() > kMaxMetadataBytes)
+    return invalid("\"metadata\" is larger than " + std::to_string(kMaxMetadataBytes) + " bytes");
+  c.metadata = std::move(text);
+  return {};
+}
+
+Status decode_room(const FieldReader& top, Command& c) {
+  const json* room = top.object("room");
+  if (auto s = require_object(room, top, "room"); !s.ok()) return s;
+  FieldReader r(*room, "room");
+  if (auto s = r.only({"id", "name", "display_name"}); !s.ok()) return s;
+  if (auto s = r.integer("id", c.room_id, 1); !s.ok()) return s;
+  if (auto s = r.required_text("name", c.room_name, kMaxLabelLength); !s.ok()) return s;
+  return r.text("display_name", c.room_display_name, kMaxLabelLength, false, false);
+}
+
+Status decode_booking_page(const FieldReader& top, Command& c) {
+  const json* page = top.object("booking_page");
+  if (auto s = require_object(page, top, "booking_page"); !s.ok()) return s;
+  FieldReader r(*page, "booking_page");
+  if (auto s = r.only({"id", "title", "slug"}); !s.ok()) return s;
+  if (auto s = r.integer("id", c.booking_page_id, 1); !s.ok()) return s;
+  if (auto s = r.required_text("title", c.booking_page_title, kMaxLabelLength); !s.ok()) return s;
+  return r.required_text("slug", c.booking_page_slug, kMaxLabelLength);
+}
+
+Status decode_actor(const FieldReader& top, Command& c) {
+  const json* a = top.object("actor");
+  if (a == nullptr || a->is_null()) return {};
+  if (!a->is_object()) return invalid("\"actor\" must be an object");
+  FieldReader r(*a, "actor");
+  if (auto s = r.only({"user_id", "api_key_id"}); !s.ok()) return s;
+  if (auto s = r.integer("user_id", c.actor.user_id, 1, false); !s.ok()) return s;
+  if (auto s = r.integer("api_key_id", c.actor.api_key_id, 1, false); !s.ok()) return s;
+  if (c.actor.user_id != 0 && c.actor.api_key_id != 0)
+    return invalid("\"actor\" must have either user_id or api_key_id, not both");
+  return {};
+}
+
+Status decode_role(const FieldReader& top, Command& c) {
+  std::string role;
+  if (auto s = top.required_text("role", role, 16); !s.ok()) return s;
+  auto r = role_from(role);
+  if (!r) return invalid("\"role\" must be one of owner, admin, member");
+  c.role = *r;
+  return {};
+}
+
+Status decode_body(const FieldReader& r, Command& c) {
+  switch (c.type) {
+    case CommandType::kRoomJoin:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant", "room", "metadata"}); !s.ok()) return s;
+      if (auto s = decode_participant(r, c); !s.ok()) return s;
+      if (auto s = decode_room(r, c); !s.ok()) return s;
+      return decode_metadata(r, c);
+    case CommandType::kBooking:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant", "booking_page", "metadata"}); !s.ok()) return s;
+      if (auto s = decode_participant(r, c); !s.ok()) return s;
+      if (auto s = decode_booking_page(r, c); !s.ok()) return s;
+      return decode_metadata(r, c);
+    case CommandType::kContactDelete:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "contact_id", "actor"}); !s.ok()) return s;
+      if (auto s = r.integer("contact_id", c.contact_id, 1); !s.ok()) return s;
+      return decode_actor(r, c);
+    case CommandType::kMemberUpsert:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id", "role"}); !s.ok()) return s;
+      if (auto s = r.integer("user_id", c.user_id, 1); !s.ok()) return s;
+      return decode_role(r, c);
+    case CommandType::kMemberRemove:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id"}); !s.ok()) return s;
+      return r.integer("user_id", c.user_id, 1);
+    case CommandType::kRoomDelete:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "room_id"}); !s.ok()) return s;
+      return r.integer("room_id", c.room_id, 1);
+    case CommandType::kBookingPageDelete:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "booking_page_id"}); !s.ok()) return s;
+      return r.integer("booking_page_id", c.booking_page_id, 1);
+    case CommandType::kApiKeyCreate: {
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role", "key_hash", "key_prefix", "actor"}); !s.ok()) return s;
+      if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
+      if (auto s = decode_role(r, c); !s.ok()) return s;
+      if (auto s = r.required_text("key_hash", c.key_hash, 64); !s.ok()) return s;
+      bool hex = c.key_hash.size() == 64;
+      for (char ch : c.key_hash) hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+      if (!hex) return invalid("\"key_hash\" must be 64 lower-case hex digits");
+      if (auto s = r.required_text("key_prefix", c.key_prefix, 16); !s.ok()) return s;
+      return decode_actor(r, c);
+    }
+    case CommandType::kApiKeyRevoke:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"}); !s.ok()) return s;
+      if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
+      return decode_actor(r, c);
+  }
+  return invalid("unknown command type");
+}
+
+}  // namespace
+
+Result<Command> decode_command(std::string_view json_text) {
+  if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
+  json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return invalid("malformed JSON");
+  if (!doc.is_object()) return invalid("a command must be a JSON object");
+  FieldReader r(doc, "");
+  Command c;
+  std::string type;
+  if (auto s = r.required_text("type", type, 64); !s.ok()) return s;
+  auto t = command_type_from(type);
+  if (!t) return invalid("unknown command type \"" + type + "\"");
+  c.type = *t;
+  if (auto s = r.required_text("command_id", c.command_id, kMaxCommandIdLength); !s.ok()) return s;
+  int64_t ws = 0;
+  if (auto s = r.integer("workspace_id", ws, 1); !s.ok()) return s;
+  c.workspace_id = WorkspaceId(ws);
+  c.occurred_at_missing = r.object("occurred_at") == nullptr;
+  if (auto s = r.integer("occurred_at", c.occurred_at, 0, false); !s.ok()) return s;
+  if (auto s = decode_body(r, c); !s.ok()) return s;
+  return c;
+}
+
+namespace {
+json nullable(const std::optional<std::string>& v) { return v ? json(*v) : json(nullptr); }
+
+json actor_json(const Actor& a) {
+  if (a.user_id != 0) return {{"user_id", a.user_id}};
+  if (a.api_key_id != 0) return {{"api_key_id", a.api_key_id}};
+  return nullptr;
+}
+}  // namespace
+
+std::string encode_command(const Command& c) {
+  json j = {{"type", to_string(c.type)},
+            {"command_id", c.command_id},
+            {"workspace_id", c.workspace_id.value},
+            {"occurred_at", c.occurred_at}};
+  switch (c.type) {
+    case CommandType::kRoomJoin:
+    case CommandType::kBooking:
+      j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
+      if (c.type == CommandType::kRoomJoin)
+        j["room"] = {{"id", c.room_id}, {"name", c.room_name}, {"display_name", nullable(c.room_display_name)}};
+      else
+        j["booking_page"] = {{"id", c.booking_page_id}, {"title", c.booking_page_title}, {"slug", c.booking_page_slug}};
+      j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
+      break;
+    case CommandType::kContactDelete:
+      j["contact_id"] = c.contact_id;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kMemberUpsert:
+      j["user_id"] = c.user_id;
+      j["role"] = to_string(c.role);
+      break;
+    case CommandType::kMemberRemove: j["user_id"] = c.user_id; break;
+    case CommandType::kRoomDelete: j["room_id"] = c.room_id; break;
+    case CommandType::kBookingPageDelete: j["booking_page_id"] = c.booking_page_id; break;
+    case CommandType::kApiKeyCreate:
+      j["name"] = c.key_name;
+      j["role"] = to_string(c.role);
+      j["key_hash"] = c.key_hash;
+      j["key_prefix"] = c.key_prefix;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kApiKeyRevoke:
+      j["key_id"] = c.key_id;
+      j["actor"] = actor_json(c.actor);
+      break;
+  }
+  return j.dump();
+}
+
+}  // namespace contacts

@@ -1,0 +1,20 @@
+// The typed decoder and encoder of commands: JSON text <-> Command.
+// decode_command enforces exactly the rules of schemas/*.json (a test checks they agree);
+// encode_command writes the canonical compact form that goes on the log.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/command.h"
+#include "core/status.h"
+
+namespace contacts {
+
+// Decodes and validates one command. A failure is kInvalid with a reason a producer can act on.
+Result<Command> decode_command(std::string_view json_text);
+
+// The canonical JSON of a valid command (occurred_at included).
+std::string encode_command(const Command& command);
+
+}  // namespace contacts

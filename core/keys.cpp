@@ -1,0 +1,147 @@
+#include "core/keys.h"
+
+namespace contacts::keys {
+
+void put_u64(std::string& out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+}
+
+uint64_t get_u64(std::string_view in, size_t at) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
+  return v;
+}
+
+uint32_t get_u32(std::string_view in, size_t at) {
+  uint32_t v = 0;
+  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
+  return v;
+}
+
+namespace {
+std::string with_ws(Tag tag, WorkspaceId ws) {
+  std::string k(1, tag);
+  put_u64(k, static_cast<uint64_t>(ws.value));
+  return k;
+}
+}  // namespace
+
+std::string offset_key(Partition p) {
+  std::string k(1, kOffset);
+  put_u32(k, static_cast<uint32_t>(p.value));
+  return k;
+}
+
+std::string dedup_key(WorkspaceId ws, std::string_view command_id) {
+  std::string k = with_ws(kDedup, ws);
+  k.append(command_id);
+  return k;
+}
+
+std::string contact_key(WorkspaceId ws, int64_t contact) {
+  std::string k = with_ws(kContact, ws);
+  put_u64(k, static_cast<uint64_t>(contact));
+  return k;
+}
+
+std::string email_key(WorkspaceId ws, std::string_view email) {
+  std::string k = with_ws(kEmail, ws);
+  k.append(email);
+  return k;
+}
+
+std::string list_prefix(WorkspaceId ws) { return with_ws(kListOrder, ws); }
+
+std::string list_key(WorkspaceId ws, int64_t last_seen, int64_t contact) {
+  std::string k = list_prefix(ws);
+  put_u64(k, inverted(last_seen));
+  put_u64(k, inverted(contact));
+  return k;
+}
+
+std::string timeline_prefix(WorkspaceId ws, int64_t contact) {
+  std::string k = with_ws(kTimeline, ws);
+  put_u64(k, static_cast<uint64_t>(contact));
+  return k;
+}
+
+std::string timeline_key(WorkspaceId ws, int64_t contact, int64_t created, int64_t event) {
+  std::string k = timeline_prefix(ws, contact);
+  put_u64(k, inverted(created));
+  put_u64(k, inverted(event));
+  return k;
+}
+
+std::string resource_prefix(Tag tag, WorkspaceId ws, int64_t resource) {
+  std::string k = with_ws(tag, ws);
+  put_u64(k, static_cast<uint64_t>(resource));
+  return k;
+}
+
+std::string resource_key(Tag tag, WorkspaceId ws, int64_t resource, int64_t contact,
+                         int64_t created, int64_t event) {
+  std::string k = resource_prefix(tag, ws, resource);
+  put_u64(k, static_cast<uint64_t>(contact));
+  put_u64(k, inverted(created));
+  put_u64(k, inverted(event));
+  return k;
+}
+
+std::string timeline_key_from_resource_key(std::string_view resource_key) {
+  // tag(1) ws(8) resource(8) contact(8) ~created(8) ~event(8)
+  std::string k(1, kTimeline);
+  k.append(resource_key.substr(1, 8));
+  k.append(resource_key.substr(17, 24));
+  return k;
+}
+
+std::string contact_count_key(WorkspaceId ws) { return with_ws(kContactCount, ws); }
+
+std::string member_key(WorkspaceId ws, int64_t user) {
+  std::string k = with_ws(kMember, ws);
+  put_u64(k, static_cast<uint64_t>(user));
+  return k;
+}
+
+std::string api_key_prefix(WorkspaceId ws) { return with_ws(kApiKey, ws); }
+
+std::string api_key_key(WorkspaceId ws, int64_t key) {
+  std::string k = api_key_prefix(ws);
+  put_u64(k, static_cast<uint64_t>(key));
+  return k;
+}
+
+std::string api_key_hash_key(std::string_view sha256_hex) {
+  std::string k(1, kApiKeyHash);
+  k.append(sha256_hex);
+  return k;
+}
+
+std::string audit_prefix(WorkspaceId ws) { return with_ws(kAudit, ws); }
+
+std::string audit_key(WorkspaceId ws, int64_t audit) {
+  std::string k = audit_prefix(ws);
+  put_u64(k, inverted(audit));
+  return k;
+}
+
+std::string audit_count_key(WorkspaceId ws) { return with_ws(kAuditCount, ws); }
+
+std::string prefix_end(std::string_view prefix) {
+  std::string end(prefix);
+  while (!end.empty()) {
+    auto& last = reinterpret_cast<unsigned char&>(end.back());
+    if (last != 0xFF) {
+      ++last;
+      return end;
+    }
+    end.pop_back();
+  }
+  return std::string(64, '\xFF');
+}
+
+}  // namespace contacts::keys

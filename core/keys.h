@@ -1,0 +1,63 @@
+// Key encoding for the RocksDB stores: a one-byte tag, then big-endian integers so that
+// byte order is numeric order; "desc" fields are stored inverted so newest sorts first.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/types.h"
+
+namespace contacts::keys {
+
+// Tags of the view store. One byte each; every key of a tag starts with it.
+enum Tag : char {
+  kOffset = 'o',       // o partition -> next offset to apply
+  kDedup = 'd',        // d ws command_id -> ""
+  kContact = 'c',      // c ws contact -> Contact
+  kEmail = 'e',        // e ws email -> contact id
+  kListOrder = 'l',    // l ws ~last_seen ~contact -> Contact (list and search)
+  kTimeline = 't',     // t ws contact ~created ~event -> Event
+  kRoomIndex = 'r',    // r ws room contact ~created ~event -> ""
+  kPageIndex = 'b',    // b ws booking_page contact ~created ~event -> ""
+  kContactCount = 'n', // n ws -> number of contacts
+  kMember = 'm',       // m ws user -> role
+  kApiKey = 'k',       // k ws key -> ApiKey
+  kApiKeyHash = 'h',   // h sha256 -> ws key
+  kAudit = 'a',        // a ws ~audit -> AuditEntry
+  kAuditCount = 'q',   // q ws -> number of audit entries
+};
+
+void put_u64(std::string& out, uint64_t v);
+void put_u32(std::string& out, uint32_t v);
+uint64_t get_u64(std::string_view in, size_t at);
+uint32_t get_u32(std::string_view in, size_t at);
+inline uint64_t inverted(int64_t v) { return ~static_cast<uint64_t>(v); }
+
+std::string offset_key(Partition p);
+std::string dedup_key(WorkspaceId ws, std::string_view command_id);
+std::string contact_key(WorkspaceId ws, int64_t contact);
+std::string email_key(WorkspaceId ws, std::string_view email);
+std::string list_prefix(WorkspaceId ws);
+std::string list_key(WorkspaceId ws, int64_t last_seen, int64_t contact);
+std::string timeline_prefix(WorkspaceId ws, int64_t contact);
+std::string timeline_key(WorkspaceId ws, int64_t contact, int64_t created, int64_t event);
+// Index keys for room_delete/booking_page_delete; `tag` is kRoomIndex or kPageIndex.
+std::string resource_prefix(Tag tag, WorkspaceId ws, int64_t resource);
+std::string resource_key(Tag tag, WorkspaceId ws, int64_t resource, int64_t contact,
+                         int64_t created, int64_t event);
+// The timeline key that a resource index key points at.
+std::string timeline_key_from_resource_key(std::string_view resource_key);
+std::string contact_count_key(WorkspaceId ws);
+std::string member_key(WorkspaceId ws, int64_t user);
+std::string api_key_prefix(WorkspaceId ws);
+std::string api_key_key(WorkspaceId ws, int64_t key);
+std::string api_key_hash_key(std::string_view sha256_hex);
+std::string audit_prefix(WorkspaceId ws);
+std::string audit_key(WorkspaceId ws, int64_t audit);
+std::string audit_count_key(WorkspaceId ws);
+
+// Smallest key greater than every key starting with `prefix` (for iterate_upper_bound).
+std::string prefix_end(std::string_view prefix);
+
+}  // namespace contacts::keys

@@ -1,0 +1,194 @@
+#include "core/text.h"
+
+#include <utf8proc.h>
+
+namespace contacts {
+
+bool valid_utf8(std::string_view s) {
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  size_t i = 0, n = s.size();
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) { ++i; continue; }
+    size_t len;
+    uint32_t cp;
+    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
+    else return false;
+    if (i + len > n) return false;
+    for (size_t k = 1; k < len; ++k) {
+      if ((p[i + k] & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (p[i + k] & 0x3F);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
+    if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+size_t utf8_length(std::string_view s) {
+  size_t count = 0;
+  for (unsigned char c : s) count += (c & 0xC0) != 0x80;
+  return count;
+}
+
+namespace {
+
+// Decodes one code point at `i` of valid UTF-8; advances i.
+int32_t next_code_point(std::string_view s, size_t& i) {
+  utf8proc_int32_t cp = 0;
+  auto len = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
+                              static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
+  if (len <= 0) { ++i; return -1; }
+  i += static_cast<size_t>(len);
+  return cp;
+}
+
+bool is_space(int32_t cp) {
+  if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return true;
+  if (cp < 0x80) return false;
+  auto cat = utf8proc_category(cp);
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP ||
+         cp == 0x85 || cp == 0xFEFF;
+}
+
+void append_utf8(std::string& out, int32_t cp) {
+  utf8proc_uint8_t buf[4];
+  auto len = utf8proc_encode_char(cp, buf);
+  out.append(reinterpret_cast<const char*>(buf), static_cast<size_t>(len));
+}
+
+}  // namespace
+
+std::string_view trim(std::string_view s) {
+  size_t begin = 0;
+  while (begin < s.size()) {
+    size_t i = begin;
+    if (!is_space(next_code_point(s, i))) break;
+    begin = i;
+  }
+  size_t end = begin;
+  for (size_t i = begin; i < s.size();) {
+    int32_t cp = next_code_point(s, i);
+    if (!is_space(cp)) end = i;
+  }
+  return s.substr(begin, end - begin);
+}
+
+std::string unicode_lower(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size();) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      ++i;
+      continue;
+    }
+    int32_t cp = next_code_point(s, i);
+    if (cp >= 0) append_utf8(out, utf8proc_tolower(cp));
+  }
+  return out;
+}
+
+std::string casefold(std::string_view s) {
+  bool ascii = true;
+  for (unsigned char c : s) ascii = ascii && c < 0x80;
+  if (ascii) return unicode_lower(s);
+  utf8proc_uint8_t* folded = nullptr;
+  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
+                          static_cast<utf8proc_ssize_t>(s.size()), &folded,
+                          static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE |
+                                                         UTF8PROC_STABLE));
+  if (len < 0) return unicode_lower(s);
+  std::string out(reinterpret_cast<char*>(folded), static_cast<size_t>(len));
+  free(folded);
+  return out;
+}
+
+uint32_t murmur2(std::string_view data) {
+  const uint32_t seed = 0x9747b28c, m = 0x5bd1e995;
+  const int r = 24;
+  size_t length = data.size();
+  uint32_t h = seed ^ static_cast<uint32_t>(length);
+  const auto* p = reinterpret_cast<const unsigned char*>(data.data());
+  size_t i = 0;
+  for (; i + 4 <= length; i += 4) {
+    uint32_t k = p[i] | (p[i + 1] << 8) | (p[i + 2] << 16) | (uint32_t{p[i + 3]} << 24);
+    k *= m;
+    k ^= k >> r;
+    k *= m;
+    h *= m;
+    h ^= k;
+  }
+  switch (length % 4) {
+    case 3: h ^= p[i + 2] << 16; [[fallthrough]];
+    case 2: h ^= p[i + 1] << 8; [[fallthrough]];
+    case 1: h ^= p[i]; h *= m;
+  }
+  h ^= h >> 13;
+  h *= m;
+  h ^= h >> 15;
+  return h;
+}
+
+std::string base64_encode(std::string_view bytes, bool url_safe, bool pad) {
+  const char* alphabet = url_safe
+      ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+      : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+  size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    uint32_t v = (p[i] << 16) | (p[i + 1] << 8) | p[i + 2];
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(alphabet[(v >> shift) & 63]);
+  }
+  size_t rest = bytes.size() - i;
+  if (rest > 0) {
+    uint32_t v = p[i] << 16;
+    if (rest == 2) v |= p[i + 1] << 8;
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    if (rest == 2) out.push_back(alphabet[(v >> 6) & 63]);
+    if (pad) out.append(rest == 1 ? "==" : "=");
+  }
+  return out;
+}
+
+bool base64_decode(std::string_view text, std::string& out) {
+  out.clear();
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (char c : text) {
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9') v = c - '0' + 52;
+    else if (c == '+' || c == '-') v = 62;
+    else if (c == '/' || c == '_') v = 63;
+    else if (c == '=') break;
+    else return false;
+    buffer = (buffer << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
+    }
+  }
+  return true;
+}
+
+std::string hex_encode(std::string_view bytes) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(digits[c >> 4]);
+    out.push_back(digits[c & 15]);
+  }
+  return out;
+}
+
+}  // namespace contacts

@@ -1,0 +1,30 @@
+// Text helpers: UTF-8 checks, trimming, Unicode lower case and case folding, encodings.
+// All functions are pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace contacts {
+
+// True when `s` is well-formed UTF-8.
+bool valid_utf8(std::string_view s);
+// Number of code points in a valid UTF-8 string.
+size_t utf8_length(std::string_view s);
+// Drops leading and trailing ASCII and Unicode white space.
+std::string_view trim(std::string_view s);
+// Unicode lower case of each code point (how emails are normalized).
+std::string unicode_lower(std::string_view s);
+// Unicode case folding (how search compares text).
+std::string casefold(std::string_view s);
+
+// Kafka's murmur2 (as used by its default partitioner), so both buses place a key alike.
+uint32_t murmur2(std::string_view data);
+
+std::string base64_encode(std::string_view bytes, bool url_safe, bool pad);
+// Accepts both alphabets, with or without padding; false on any other character.
+bool base64_decode(std::string_view text, std::string& out);
+std::string hex_encode(std::string_view bytes);
+
+}  // namespace contacts

@@ -1,0 +1,48 @@
+#include "ingest/ingest_handler.h"
+
+#include <nlohmann/json.hpp>
+
+#include "api/auth.h"
+#include "ingest/intake.h"
+
+namespace contacts {
+
+namespace {
+
+bool authorized(const IngestContext& ctx, std::string_view header) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!ctx.token || header.substr(0, kBearer.size()) != kBearer) return false;
+  return constant_time_equal(header.substr(kBearer.size()), *ctx.token);
+}
+
+bool is_ndjson(const HttpRequest& request) {
+  std::string_view type = request[http::field::content_type];
+  return type.substr(0, 20) == "application/x-ndjson" || type.substr(0, 20) == "application/jsonlines";
+}
+
+}  // namespace
+
+HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request) {
+  std::string_view target = request.target();
+  target = target.substr(0, target.find('?'));
+  if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
+  if (target != "/v1/commands") return error_response(404, "Not found");
+  if (request.method() != http::verb::post) return error_response(405, "Method not allowed");
+  if (!authorized(ctx, request[http::field::authorization])) return error_response(401, "Invalid ingest token");
+
+  int64_t now = ctx.clock.now_seconds();
+  Intake intake = is_ndjson(request) ? intake_ndjson(request.body(), now) : intake_json(request.body(), now);
+  if (intake.error_count > 0) {
+    nlohmann::json errors = nlohmann::json::array();
+    for (const auto& e : intake.errors) errors.push_back({{"line", e.line}, {"reason", e.reason}});
+    nlohmann::json body = {{"error", "Invalid commands"}, {"errors", std::move(errors)}};
+    if (intake.error_count > intake.errors.size()) body["error_count"] = intake.error_count;
+    return json_response(400, body.dump());
+  }
+  auto appended = ctx.log.append(intake.records);
+  if (!appended.ok()) return error_response(503, "Log unavailable: " + appended.status().message());
+  if (ctx.accepted) ctx.accepted->fetch_add(intake.records.size());
+  return json_response(202, nlohmann::json{{"accepted", intake.records.size()}}.dump());
+}
+
+}  // namespace contacts

@@ -1,0 +1,26 @@
+// The ingest listener's handler: POST /v1/commands with the ingest token (DESIGN.md section 6).
+// 202 {"accepted": n} once the whole body is durably appended; 400 naming every bad line.
+#pragma once
+
+#include <atomic>
+#include <optional>
+#include <string>
+
+#include "api/http_server.h"
+#include "bus/log.h"
+#include "core/clock.h"
+
+namespace contacts {
+
+inline constexpr size_t kDefaultIngestBodyLimit = 32 << 20;
+
+struct IngestContext {
+  Log& log;
+  std::optional<std::string> token;  // none: every request is refused
+  const Clock& clock;
+  std::atomic<uint64_t>* accepted = nullptr;  // metrics
+};
+
+HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request);
+
+}  // namespace contacts

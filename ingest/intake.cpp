@@ -1,0 +1,62 @@
+#include "ingest/intake.h"
+
+#include "core/command_codec.h"
+#include "core/text.h"
+
+namespace contacts {
+
+namespace {
+
+void take_line(Intake& intake, std::string_view line, size_t number, int64_t now) {
+  auto command = decode_command(line);
+  if (!command.ok()) {
+    if (intake.errors.size() < kMaxReportedErrors) intake.errors.push_back({number, command.status().message()});
+    ++intake.error_count;
+    return;
+  }
+  if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
+  std::string key = std::to_string(command->workspace_id.value);
+  if (command->occurred_at_missing) {
+    command->occurred_at = now;
+    intake.records.push_back({std::move(key), encode_command(*command)});
+  } else {
+    // Valid as sent: the producer's bytes are the record.
+    intake.records.push_back({std::move(key), std::string(line)});
+  }
+}
+
+}  // namespace
+
+Intake intake_ndjson(std::string_view body, int64_t now) {
+  Intake intake;
+  size_t number = 0;
+  while (!body.empty()) {
+    ++number;
+    auto newline = body.find('\n');
+    std::string_view line = body.substr(0, newline);
+    body = newline == std::string_view::npos ? std::string_view() : body.substr(newline + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (trim(line).empty()) continue;
+    take_line(intake, line, number, now);
+  }
+  if (intake.records.empty() && intake.error_count == 0) {
+    intake.errors.push_back({1, "no commands in body"});
+    intake.error_count = 1;
+  }
+  if (intake.error_count > 0) intake.records.clear();
+  return intake;
+}
+
+Intake intake_json(std::string_view body, int64_t now) {
+  Intake intake;
+  if (trim(body).empty()) {
+    intake.errors.push_back({1, "no commands in body"});
+    intake.error_count = 1;
+    return intake;
+  }
+  take_line(intake, body, 1, now);
+  if (intake.error_count > 0) intake.records.clear();
+  return intake;
+}
+
+}  // namespace contacts

@@ -1,0 +1,260 @@
+#include "projector/fold.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+
+#include "core/command_codec.h"
+#include "core/keys.h"
+#include "core/text.h"
+
+namespace contacts {
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+struct Context {
+  ViewBatch& batch;
+  const Command& command;
+  int64_t position_id;
+  std::vector<Change>& changes;
+};
+
+std::optional<std::string> normalized_email(const std::optional<std::string>& email) {
+  if (!email) return std::nullopt;
+  std::string lower = unicode_lower(trim(*email));
+  if (lower.empty()) return std::nullopt;
+  return lower;
+}
+
+void add_to_counter(ViewBatch& batch, const std::string& key, int64_t delta) {
+  auto v = batch.get(key);
+  batch.put(key, encode_counter((v ? decode_counter(*v) : 0) + delta));
+}
+
+ordered_json actor_json(const Actor& actor) {
+  if (actor.user_id != 0) return {{"user_id", actor.user_id}};
+  if (actor.api_key_id != 0) return {{"api_key_id", actor.api_key_id}};
+  return nullptr;
+}
+
+void write_audit(Context& ctx, std::string_view action, std::string_view target_type, int64_t target_id,
+                 ordered_json details) {
+  const Command& c = ctx.command;
+  ordered_json entry = {{"id", ctx.position_id},
+                        {"action", action},
+                        {"actor", actor_json(c.actor)},
+                        {"target_type", target_type},
+                        {"target_id", target_id},
+                        {"details", std::move(details)},
+                        {"created_at", c.occurred_at}};
+  ctx.batch.put(keys::audit_key(c.workspace_id, ctx.position_id), entry.dump());
+  add_to_counter(ctx.batch, keys::audit_count_key(c.workspace_id), 1);
+}
+
+Change change_of(Change::Kind kind, const Contact& contact, const Context& ctx) {
+  return {kind, WorkspaceId(contact.workspace_id), contact.id, contact.name, contact.email,
+          ctx.position_id, ctx.command.occurred_at};
+}
+
+std::optional<Contact> load_contact(ViewBatch& batch, WorkspaceId ws, int64_t id) {
+  auto v = batch.get(keys::contact_key(ws, id));
+  Contact c;
+  if (!v || !decode(*v, c)) return std::nullopt;
+  return c;
+}
+
+// Finds the contact a participant is, by normalized email; a participant without an email
+// matches nobody.
+std::optional<Contact> find_participant(ViewBatch& batch, WorkspaceId ws, const std::optional<std::string>& email) {
+  if (!email) return std::nullopt;
+  auto id = batch.get(keys::email_key(ws, *email));
+  if (!id) return std::nullopt;
+  return load_contact(batch, ws, decode_counter(*id));
+}
+
+Contact new_contact(const Context& ctx, std::optional<std::string> email) {
+  const Command& c = ctx.command;
+  Contact contact;
+  contact.id = ctx.position_id;
+  contact.workspace_id = c.workspace_id.value;
+  contact.name = c.participant_name;
+  contact.email = std::move(email);
+  contact.last_seen_at = contact.created_at = contact.updated_at = contact.name_at = c.occurred_at;
+  contact.name_position = ctx.position_id;
+  contact.folded_name = casefold(contact.name);
+  contact.folded_email = contact.email ? casefold(*contact.email) : std::string();
+  return contact;
+}
+
+void record_visit(Contact& contact, const Context& ctx) {
+  const Command& c = ctx.command;
+  contact.event_count += 1;
+  contact.last_seen_at = std::max(contact.last_seen_at, c.occurred_at);
+  contact.updated_at = std::max(contact.updated_at, c.occurred_at);
+  contact.created_at = std::min(contact.created_at, c.occurred_at);
+  bool later = c.occurred_at > contact.name_at ||
+               (c.occurred_at == contact.name_at && ctx.position_id >= contact.name_position);
+  if (later) {
+    if (contact.name != c.participant_name) {
+      contact.name = c.participant_name;
+      contact.folded_name = casefold(contact.name);
+    }
+    contact.name_at = c.occurred_at;
+    contact.name_position = ctx.position_id;
+  }
+}
+
+ContactEvent event_of(const Context& ctx, int64_t contact_id) {
+  const Command& c = ctx.command;
+  ContactEvent e;
+  e.id = ctx.position_id;
+  e.contact_id = contact_id;
+  e.workspace_id = c.workspace_id.value;
+  e.event_type = c.type;
+  e.created_at = c.occurred_at;
+  e.metadata = c.metadata;
+  if (c.type == CommandType::kRoomJoin) {
+    e.room_id = c.room_id;
+    e.room_name = c.room_name;
+    e.room_display_name = c.room_display_name;
+  } else {
+    e.booking_page_id = c.booking_page_id;
+    e.booking_page_title = c.booking_page_title;
+    e.booking_page_slug = c.booking_page_slug;
+  }
+  return e;
+}
+
+void apply_visit(Context& ctx) {
+  const Command& c = ctx.command;
+  WorkspaceId ws = c.workspace_id;
+  auto email = normalized_email(c.participant_email);
+  auto existing = find_participant(ctx.batch, ws, email);
+  Contact contact;
+  if (existing) {
+    contact = std::move(*existing);
+    ctx.batch.del(keys::list_key(ws, contact.last_seen_at, contact.id));
+  } else {
+    contact = new_contact(ctx, email);
+    if (email) ctx.batch.put(keys::email_key(ws, *email), encode_counter(contact.id));
+    add_to_counter(ctx.batch, keys::contact_count_key(ws), 1);
+  }
+  record_visit(contact, ctx);
+  std::string row = encode(contact);
+  ctx.batch.put(keys::contact_key(ws, contact.id), row);
+  ctx.batch.put(keys::list_key(ws, contact.last_seen_at, contact.id), row);
+
+  ContactEvent event = event_of(ctx, contact.id);
+  ctx.batch.put(keys::timeline_key(ws, contact.id, event.created_at, event.id), encode(event));
+  if (event.room_id)
+    ctx.batch.put(keys::resource_key(keys::kRoomIndex, ws, *event.room_id, contact.id, event.created_at, event.id), "");
+  if (event.booking_page_id)
+    ctx.batch.put(keys::resource_key(keys::kPageIndex, ws, *event.booking_page_id, contact.id, event.created_at, event.id), "");
+  ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated, contact, ctx));
+}
+
+void apply_contact_delete(Context& ctx) {
+  WorkspaceId ws = ctx.command.workspace_id;
+  auto contact = load_contact(ctx.batch, ws, ctx.command.contact_id);
+  if (!contact) return;  // deleting a missing contact is a no-op
+  ctx.batch.del(keys::contact_key(ws, contact->id));
+  ctx.batch.del(keys::list_key(ws, contact->last_seen_at, contact->id));
+  if (contact->email) ctx.batch.del(keys::email_key(ws, *contact->email));
+  std::vector<std::pair<std::string, ContactEvent>> events;
+  ctx.batch.scan(keys::timeline_prefix(ws, contact->id), [&](std::string_view key, std::string_view value) {
+    ContactEvent e;
+    if (decode(value, e)) events.emplace_back(std::string(key), std::move(e));
+    return true;
+  });
+  for (const auto& [key, e] : events) {
+    ctx.batch.del(key);
+    if (e.room_id)
+      ctx.batch.del(keys::resource_key(keys::kRoomIndex, ws, *e.room_id, e.contact_id, e.created_at, e.id));
+    if (e.booking_page_id)
+      ctx.batch.del(keys::resource_key(keys::kPageIndex, ws, *e.booking_page_id, e.contact_id, e.created_at, e.id));
+  }
+  add_to_counter(ctx.batch, keys::contact_count_key(ws), -1);
+  write_audit(ctx, "contact.delete", "contact", contact->id,
+              {{"name", contact->name}, {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
+  ctx.changes.push_back(change_of(Change::Kind::kDeleted, *contact, ctx));
+}
+
+// Nulls the room id (or booking page id) of every event that points at the deleted resource.
+void apply_resource_delete(Context& ctx, keys::Tag tag, int64_t resource) {
+  WorkspaceId ws = ctx.command.workspace_id;
+  std::vector<std::string> index_keys;
+  ctx.batch.scan(keys::resource_prefix(tag, ws, resource), [&](std::string_view key, std::string_view) {
+    index_keys.emplace_back(key);
+    return true;
+  });
+  for (const auto& index_key : index_keys) {
+    std::string timeline_key = keys::timeline_key_from_resource_key(index_key);
+    ctx.batch.del(index_key);
+    auto value = ctx.batch.get(timeline_key);
+    ContactEvent e;
+    if (!value || !decode(*value, e)) continue;
+    if (tag == keys::kRoomIndex) e.room_id.reset();
+    else e.booking_page_id.reset();
+    ctx.batch.put(timeline_key, encode(e));
+  }
+}
+
+void apply_api_key_create(Context& ctx) {
+  const Command& c = ctx.command;
+  ordered_json row = {{"id", ctx.position_id},      {"name", c.key_name},
+                      {"key_prefix", c.key_prefix}, {"role", to_string(c.role)},
+                      {"is_active", true},          {"created_at", c.occurred_at}};
+  ctx.batch.put(keys::api_key_key(c.workspace_id, ctx.position_id), row.dump());
+  std::string ref = encode_counter(c.workspace_id.value) + encode_counter(ctx.position_id);
+  ctx.batch.put(keys::api_key_hash_key(c.key_hash), ref);
+  write_audit(ctx, "api_key.create", "api_key", ctx.position_id,
+              {{"name", c.key_name}, {"role", to_string(c.role)}});
+}
+
+void apply_api_key_revoke(Context& ctx) {
+  const Command& c = ctx.command;
+  std::string key = keys::api_key_key(c.workspace_id, c.key_id);
+  auto value = ctx.batch.get(key);
+  if (!value) return;
+  auto row = ordered_json::parse(*value, nullptr, false);
+  if (row.is_discarded() || !row.value("is_active", false)) return;
+  row["is_active"] = false;
+  ctx.batch.put(key, row.dump());
+  write_audit(ctx, "api_key.revoke", "api_key", c.key_id,
+              {{"name", row.value("name", std::string())}, {"role", row.value("role", std::string())}});
+}
+
+void apply_command(Context& ctx) {
+  const Command& c = ctx.command;
+  switch (c.type) {
+    case CommandType::kRoomJoin:
+    case CommandType::kBooking: apply_visit(ctx); break;
+    case CommandType::kContactDelete: apply_contact_delete(ctx); break;
+    case CommandType::kMemberUpsert:
+      ctx.batch.put(keys::member_key(c.workspace_id, c.user_id), to_string(c.role));
+      break;
+    case CommandType::kMemberRemove: ctx.batch.del(keys::member_key(c.workspace_id, c.user_id)); break;
+    case CommandType::kRoomDelete: apply_resource_delete(ctx, keys::kRoomIndex, c.room_id); break;
+    case CommandType::kBookingPageDelete: apply_resource_delete(ctx, keys::kPageIndex, c.booking_page_id); break;
+    case CommandType::kApiKeyCreate: apply_api_key_create(ctx); break;
+    case CommandType::kApiKeyRevoke: apply_api_key_revoke(ctx); break;
+  }
+}
+
+}  // namespace
+
+Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
+  auto command = decode_command(entry.value);
+  if (!command.ok()) return command.status();
+  if (entry.key != std::to_string(command->workspace_id.value))
+    return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
+  std::string dedup = keys::dedup_key(command->workspace_id, command->command_id);
+  if (batch.get(dedup)) return {};  // a command_id seen before changes nothing
+  batch.put(dedup, "");
+  Context ctx{batch, *command, id_from_position(entry.partition, entry.offset, partitions), changes};
+  apply_command(ctx);
+  return {};
+}
+
+}  // namespace contacts

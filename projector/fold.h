@@ -1,0 +1,32 @@
+// The pure fold: one log entry applied to the views through a ViewBatch (DESIGN.md section 4).
+// No socket, consumer or clock: the same log gives the same views, ids and changes.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bus/log.h"
+#include "core/status.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+// A domain change for the change stream (webhooks): what a contact became or was.
+struct Change {
+  enum class Kind { kCreated, kUpdated, kDeleted };
+  Kind kind = Kind::kCreated;
+  WorkspaceId workspace_id;
+  int64_t contact_id = 0;
+  std::string name;
+  std::optional<std::string> email;
+  int64_t position_id = 0;  // id of the log position that caused it: stable across replays
+  int64_t occurred_at = 0;
+};
+
+// Applies `entry` of a log with `partitions` partitions. A record that is not a valid
+// command is not applied and the failure (kInvalid, with the reason) is returned; the
+// caller dead-letters it and moves on.
+Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes);
+
+}  // namespace contacts

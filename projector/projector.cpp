@@ -1,0 +1,108 @@
+#include "projector/projector.h"
+
+#include <iostream>
+
+#include "core/keys.h"
+
+namespace contacts {
+
+Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records)
+    : log_(log), views_(views), max_batch_records_(max_batch_records),
+      applied_(static_cast<size_t>(log.partitions())) {
+  for (int32_t p = 0; p < log.partitions(); ++p)
+    applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
+}
+
+Projector::~Projector() { stop(); }
+
+void Projector::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Projector::stop() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<size_t> Projector::step() {
+  const int32_t partitions = log_.partitions();
+  const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
+  ViewBatch batch = views_.begin_batch();
+  std::vector<Change> changes;
+  std::vector<int64_t> next(static_cast<size_t>(partitions));
+  size_t consumed = 0;
+  for (int32_t p = 0; p < partitions; ++p) {
+    auto& slot = next[static_cast<size_t>(p)];
+    slot = applied_[static_cast<size_t>(p)].load();
+    auto entries = log_.read(Partition(p), Offset(slot), per_partition);
+    if (!entries.ok()) return entries.status();
+    for (const auto& entry : *entries) {
+      if (auto s = apply(batch, entry, partitions, changes); !s.ok()) {
+        stats_.dead_letters.fetch_add(1);
+        std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
+      }
+      slot = entry.offset.value + 1;
+    }
+    if (!entries->empty()) batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
+    consumed += entries->size();
+  }
+  if (consumed == 0) return consumed;
+  if (auto s = views_.commit(batch); !s.ok()) return s;
+  {
+    std::lock_guard lock(applied_mutex_);
+    for (int32_t p = 0; p < partitions; ++p) applied_[static_cast<size_t>(p)].store(next[static_cast<size_t>(p)]);
+  }
+  applied_changed_.notify_all();
+  stats_.applied_records.fetch_add(consumed);
+  stats_.batches.fetch_add(1);
+  if (sink_ && !changes.empty()) sink_(changes);
+  return consumed;
+}
+
+void Projector::run() {
+  while (!stopping_) {
+    uint64_t seen = log_.append_count();
+    auto consumed = step();
+    if (!consumed.ok()) {
+      std::cerr << "contacts: projector: " << consumed.status().message() << "\n";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    if (*consumed == 0) log_.wait_for_append(seen, std::chrono::milliseconds(100));
+  }
+}
+
+Status Projector::catch_up(const std::function<void(uint64_t, uint64_t)>& progress) {
+  uint64_t total = 0;
+  for (int32_t p = 0; p < log_.partitions(); ++p) total += static_cast<uint64_t>(log_.end_offset(Partition(p)).value);
+  while (true) {
+    auto consumed = step();
+    if (!consumed.ok()) return consumed.status();
+    if (*consumed == 0) return {};
+    if (progress) {
+      uint64_t done = 0;
+      for (const auto& a : applied_) done += static_cast<uint64_t>(a.load());
+      progress(done, total);
+    }
+  }
+}
+
+bool Projector::wait_applied(LogPosition position, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(applied_mutex_);
+  return applied_changed_.wait_for(lock, timeout, [&] {
+    return applied_[static_cast<size_t>(position.partition.value)].load() > position.offset.value;
+  });
+}
+
+bool Projector::caught_up() {
+  for (int32_t p = 0; p < log_.partitions(); ++p)
+    if (applied_[static_cast<size_t>(p)].load() < log_.end_offset(Partition(p)).value) return false;
+  return true;
+}
+
+Offset Projector::applied(Partition partition) const {
+  return Offset(applied_[static_cast<size_t>(partition.value)].load());
+}
+
+}  // namespace contacts

@@ -1,0 +1,68 @@
+// Projector: the consume loop around the pure fold. Each step reads what is new in every
+// partition, folds it into ONE ViewBatch together with the next offsets, and commits it,
+// so a crash at any instant leaves views that match a prefix of the log exactly.
+// One thread runs the loop; wait_applied/caught_up are safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bus/log.h"
+#include "projector/fold.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+inline constexpr size_t kDefaultMaxBatchRecords = 8192;
+
+struct ProjectorStats {
+  std::atomic<uint64_t> applied_records{0};
+  std::atomic<uint64_t> dead_letters{0};
+  std::atomic<uint64_t> batches{0};
+};
+
+class Projector {
+ public:
+  Projector(Log& log, ViewStore& views, size_t max_batch_records = kDefaultMaxBatchRecords);
+  ~Projector();
+
+  void start();
+  void stop();
+
+  // Folds on the calling thread until the views hold everything now in the log.
+  // `progress(applied, total)` is called after each batch.
+  Status catch_up(const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+
+  // True once `position` is applied; false when `timeout` passes first.
+  bool wait_applied(LogPosition position, std::chrono::milliseconds timeout);
+  // True when the views hold every record the log had when asked.
+  bool caught_up();
+  Offset applied(Partition partition) const;
+  const ProjectorStats& stats() const { return stats_; }
+
+  // Receives the changes of each committed batch (the change stream).
+  void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
+
+ private:
+  // One batch: returns the number of records consumed, or the commit failure.
+  Result<size_t> step();
+  void run();
+
+  Log& log_;
+  ViewStore& views_;
+  const size_t max_batch_records_;
+  std::vector<std::atomic<int64_t>> applied_;
+  ProjectorStats stats_;
+  std::function<void(const std::vector<Change>&)> sink_;
+
+  std::mutex applied_mutex_;
+  std::condition_variable applied_changed_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace contacts

@@ -1,0 +1,437 @@
+"""Helpers for the integration tests: the server process, HTTP calls, JWTs, commands.
+
+Standard library only. The server under test is the `contacts` binary (env CONTACTS_BIN,
+default <repo>/build/contacts); each ContactsServer owns one data directory and two
+loopback ports and is always stopped by the fixture that started it.
+"""
+
+import base64
+import hashlib
+import hmac
+import http.client
+import itertools
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.parse
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.environ.get("CONTACTS_BIN", os.path.join(REPO, "build", "contacts"))
+
+JWT_SECRET = "test-jwt-secret-0123456789abcdef"
+INGEST_TOKEN = "test-ingest-token-abcdef"
+PARTITIONS = 4
+
+HEALTH_TIMEOUT = 20.0
+READY_TIMEOUT = 60.0
+
+CONTACT_FIELDS = {"id", "workspace_id", "name", "email", "event_count", "last_seen_at",
+                  "created_at", "updated_at"}
+SINGLE_CONTACT_FIELDS = {"id", "workspace_id", "name", "email", "created_at", "updated_at"}
+EVENT_FIELDS = {"id", "contact_id", "workspace_id", "event_type", "room_id", "room_name",
+                "room_display_name", "booking_page_id", "booking_page_title",
+                "booking_page_slug", "metadata", "created_at"}
+API_KEY_FIELDS = {"id", "name", "key_prefix", "role", "is_active", "created_at"}
+AUDIT_FIELDS = {"id", "action", "actor", "target_type", "target_id", "details", "created_at"}
+
+
+# --------------------------------------------------------------------------- JWTs
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def mint_jwt(sub="7", exp=None, secret=JWT_SECRET, ttl=3600, alg="HS256", extra=None,
+             header=None):
+    """An HS256 JWT signed in Python; exp defaults to now + ttl."""
+    hdr = header if header is not None else {"alg": alg, "typ": "JWT"}
+    payload = {"sub": sub}
+    payload["exp"] = int(time.time()) + ttl if exp is None else exp
+    if extra:
+        payload.update(extra)
+    signing_input = (_b64url(json.dumps(hdr, separators=(",", ":")).encode()) + "." +
+                     _b64url(json.dumps(payload, separators=(",", ":")).encode()))
+    if alg == "none":
+        return signing_input + "."
+    sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
+    return signing_input + "." + _b64url(sig)
+
+
+def token_for(user_id) -> str:
+    return mint_jwt(sub=str(user_id))
+
+
+# --------------------------------------------------------------------------- commands
+
+_ids = itertools.count(1)
+MISSING = object()
+
+
+def next_command_id(prefix="c"):
+    return f"{prefix}-{os.getpid()}-{next(_ids)}"
+
+
+def _base(type_, ws, occurred_at, command_id):
+    cmd = {"type": type_, "command_id": command_id or next_command_id(type_[:2]),
+           "workspace_id": ws}
+    if occurred_at is not MISSING and occurred_at is not None:
+        cmd["occurred_at"] = occurred_at
+    return cmd
+
+
+def participant(name, email=MISSING):
+    p = {"name": name}
+    if email is not MISSING:
+        p["email"] = email
+    return p
+
+
+def room_join(ws, name, email=MISSING, occurred_at=1711500000, room_id=5,
+              room_name="team-standup-1234", display_name=MISSING, metadata=MISSING,
+              command_id=None):
+    cmd = _base("room_join", ws, occurred_at, command_id)
+    cmd["participant"] = participant(name, email)
+    room = {"id": room_id, "name": room_name}
+    if display_name is not MISSING:
+        room["display_name"] = display_name
+    cmd["room"] = room
+    if metadata is not MISSING:
+        cmd["metadata"] = metadata
+    return cmd
+
+
+def booking(ws, name, email=MISSING, occurred_at=1711000000, page_id=3,
+            title="30-min Intro Call", slug="intro-call", metadata=MISSING, command_id=None):
+    cmd = _base("booking", ws, occurred_at, command_id)
+    cmd["participant"] = participant(name, email)
+    cmd["booking_page"] = {"id": page_id, "title": title, "slug": slug}
+    if metadata is not MISSING:
+        cmd["metadata"] = metadata
+    return cmd
+
+
+def contact_delete(ws, contact_id, actor=MISSING, occurred_at=1711600000, command_id=None):
+    cmd = _base("contact_delete", ws, occurred_at, command_id)
+    cmd["contact_id"] = contact_id
+    if actor is not MISSING:
+        cmd["actor"] = actor
+    return cmd
+
+
+def member_upsert(ws, user_id, role, occurred_at=1700000000, command_id=None):
+    cmd = _base("member_upsert", ws, occurred_at, command_id)
+    cmd["user_id"] = user_id
+    cmd["role"] = role
+    return cmd
+
+
+def member_remove(ws, user_id, occurred_at=1700000001, command_id=None):
+    cmd = _base("member_remove", ws, occurred_at, command_id)
+    cmd["user_id"] = user_id
+    return cmd
+
+
+def room_delete(ws, room_id, occurred_at=1711700000, command_id=None):
+    cmd = _base("room_delete", ws, occurred_at, command_id)
+    cmd["room_id"] = room_id
+    return cmd
+
+
+def booking_page_delete(ws, page_id, occurred_at=1711700000, command_id=None):
+    cmd = _base("booking_page_delete", ws, occurred_at, command_id)
+    cmd["booking_page_id"] = page_id
+    return cmd
+
+
+def ndjson(commands) -> bytes:
+    out = []
+    for c in commands:
+        if isinstance(c, bytes):
+            out.append(c)
+        elif isinstance(c, str):
+            out.append(c.encode("utf-8"))
+        else:
+            out.append(json.dumps(c, ensure_ascii=False).encode("utf-8"))
+    return b"\n".join(out) + b"\n"
+
+
+# --------------------------------------------------------------------------- HTTP
+
+class Response:
+    def __init__(self, status, body, headers):
+        self.status = status
+        self.body = body
+        self.headers = headers
+        try:
+            self.json = json.loads(body.decode("utf-8")) if body else None
+        except (ValueError, UnicodeDecodeError):
+            self.json = None
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.body[:300]!r}>"
+
+
+def http_request(port, method, path, body=None, headers=None, timeout=30.0):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        return Response(resp.status, data, {k.lower(): v for k, v in resp.getheaders()})
+    finally:
+        conn.close()
+
+
+def qs(path, **params):
+    """path + query string (params with value None are left out)."""
+    items = [(k, v) for k, v in params.items() if v is not None]
+    if not items:
+        return path
+    return path + "?" + urllib.parse.urlencode(items, quote_via=urllib.parse.quote)
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- CLI
+
+def run_cli(*args, input=None, timeout=300, env=None):
+    """Runs `contacts ARGS...` and returns the CompletedProcess (text mode)."""
+    return subprocess.run([BIN, *map(str, args)], input=input, capture_output=True,
+                          timeout=timeout, text=True, env=env)
+
+
+def produce(data_dir, commands_or_path, partitions=PARTITIONS, timeout=300):
+    if isinstance(commands_or_path, (str, os.PathLike)):
+        proc = run_cli("produce", "--data", data_dir, "--partitions", partitions,
+                       commands_or_path, timeout=timeout)
+    else:
+        proc = run_cli("produce", "--data", data_dir, "--partitions", partitions,
+                       input=ndjson(commands_or_path).decode("utf-8"), timeout=timeout)
+    return proc
+
+
+# --------------------------------------------------------------------------- server
+
+class ServerError(Exception):
+    pass
+
+
+class ContactsServer:
+    """One `contacts serve` process on a data dir; start() waits for /healthz."""
+
+    _seq = itertools.count(1)
+
+    def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
+                 ingest_token=INGEST_TOKEN, extra_args=()):
+        self.data_dir = str(data_dir)
+        self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
+        self.partitions = partitions
+        self.jwt_secret = jwt_secret
+        self.ingest_token = ingest_token
+        self.extra_args = list(extra_args)
+        self.proc = None
+        self.port = None
+        self.ingest_port = None
+        self.stdout_path = None
+        self.stderr_path = None
+        self._files = []
+
+    # ---- lifecycle
+
+    def start(self, timeout=HEALTH_TIMEOUT, wait_health=True):
+        if not os.path.exists(BIN):
+            raise ServerError(f"binary not found: {BIN}")
+        self.port = free_port()
+        self.ingest_port = free_port()
+        while self.ingest_port == self.port:
+            self.ingest_port = free_port()
+        n = next(self._seq)
+        base = os.path.basename(self.data_dir.rstrip("/"))
+        self.stdout_path = os.path.join(self.log_dir, f"{base}.serve{n}.stdout")
+        self.stderr_path = os.path.join(self.log_dir, f"{base}.serve{n}.stderr")
+        out = open(self.stdout_path, "wb")
+        err = open(self.stderr_path, "wb")
+        self._files = [out, err]
+        args = [BIN, "serve", "--data", self.data_dir,
+                "--listen", f"127.0.0.1:{self.port}",
+                "--ingest-listen", f"127.0.0.1:{self.ingest_port}",
+                "--partitions", str(self.partitions)]
+        if self.jwt_secret is not None:
+            args += ["--jwt-secret", self.jwt_secret]
+        if self.ingest_token is not None:
+            args += ["--ingest-token", self.ingest_token]
+        args += self.extra_args
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+        self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                                     env=env)
+        if wait_health:
+            self.wait_healthy(timeout)
+        return self
+
+    def wait_healthy(self, timeout=HEALTH_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(f"server exited with {self.proc.returncode} before healthy\n"
+                                  + self.logs())
+            try:
+                r = http_request(self.port, "GET", "/healthz", timeout=2)
+                if r.status == 200:
+                    return
+                last = r
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        raise ServerError(f"/healthz not 200 within {timeout}s (last: {last!r})\n" + self.logs())
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20.0):
+        """SIGTERM, then SIGKILL if it does not exit in time. Returns the exit code."""
+        if self.proc is None:
+            return None
+        rc = self.proc.poll()
+        if rc is None:
+            try:
+                self.proc.send_signal(signal.SIGTERM)
+                rc = self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                rc = "killed after SIGTERM timeout"
+        self._close_files()
+        return rc
+
+    def kill9(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self._close_files()
+
+    def _close_files(self):
+        for f in self._files:
+            try:
+                f.close()
+            except OSError:
+                pass
+        self._files = []
+
+    def logs(self, limit=4000):
+        out = []
+        for p in (self.stdout_path, self.stderr_path):
+            if p and os.path.exists(p):
+                with open(p, "rb") as f:
+                    data = f.read()
+                out.append(f"--- {os.path.basename(p)} (last {limit} bytes)\n" +
+                           data[-limit:].decode("utf-8", "replace"))
+        return "\n".join(out)
+
+    def stdout_text(self):
+        with open(self.stdout_path, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+
+    # ---- readiness
+
+    def readyz(self):
+        return http_request(self.port, "GET", "/readyz", timeout=5)
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise ServerError(f"server exited with {self.proc.returncode}\n" + self.logs())
+            try:
+                last = self.readyz()
+                if last.status == 200:
+                    return
+            except OSError as e:
+                last = e
+            time.sleep(0.05)
+        raise ServerError(f"/readyz not 200 within {timeout}s (last: {last!r})")
+
+    # ---- API port
+
+    def request(self, method, path, token=None, body=None, headers=None, timeout=30.0):
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = f"Bearer {token}"
+        if body is not None and not isinstance(body, (bytes, str)):
+            body = json.dumps(body).encode("utf-8")
+            h.setdefault("Content-Type", "application/json")
+        return http_request(self.port, method, path, body=body, headers=h, timeout=timeout)
+
+    def get(self, path, token=None, **kw):
+        return self.request("GET", path, token=token, **kw)
+
+    def delete(self, path, token=None, **kw):
+        return self.request("DELETE", path, token=token, **kw)
+
+    def post(self, path, body=None, token=None, **kw):
+        return self.request("POST", path, token=token, body=body, **kw)
+
+    # ---- ingest port
+
+    def ingest_raw(self, body, content_type="application/x-ndjson", token=MISSING,
+                   headers=None):
+        h = dict(headers or {})
+        tok = self.ingest_token if token is MISSING else token
+        if tok is not None:
+            h["Authorization"] = f"Bearer {tok}"
+        if content_type is not None:
+            h["Content-Type"] = content_type
+        return http_request(self.ingest_port, "POST", "/v1/commands", body=body, headers=h)
+
+    def ingest(self, commands, **kw):
+        """POST commands as NDJSON; returns the Response."""
+        return self.ingest_raw(ndjson(commands), **kw)
+
+    def ingest_ok(self, commands, wait=True):
+        commands = list(commands)
+        r = self.ingest(commands)
+        assert r.status == 202, f"ingest failed: {r!r}"
+        assert r.json == {"accepted": len(commands)}, r.json
+        if wait:
+            self.wait_ready()
+        return r
+
+    # ---- convenience reads
+
+    def list_all(self, ws, token, search=None, limit=100):
+        """Every contact of the workspace, walking all pages."""
+        out = []
+        page = 1
+        while True:
+            r = self.get(qs(f"/api/workspaces/{ws}/contacts", search=search, page=page,
+                            limit=limit), token)
+            assert r.status == 200, r
+            out.extend(r.json["contacts"])
+            if len(r.json["contacts"]) < limit or len(out) >= r.json["total"]:
+                return out
+            page += 1
+
+    def timeline_all(self, ws, contact_id, token, limit=100):
+        out = []
+        page = 1
+        while True:
+            r = self.get(qs(f"/api/workspaces/{ws}/contacts/{contact_id}/events", page=page,
+                            limit=limit), token)
+            assert r.status == 200, r
+            out.extend(r.json["events"])
+            if len(r.json["events"]) < limit or len(out) >= r.json["total"]:
+                return out
+            page += 1
+
+    def find_by_email(self, ws, email, token):
+        matches = [c for c in self.list_all(ws, token, search=email) if c["email"] == email]
+        assert len(matches) <= 1, matches
+        return matches[0] if matches else None

@@ -1,0 +1,243 @@
+#include "views/view_store.h"
+
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+
+#include <nlohmann/json.hpp>
+
+#include "core/keys.h"
+
+namespace contacts {
+
+std::string encode_counter(int64_t v) {
+  std::string s;
+  keys::put_u64(s, static_cast<uint64_t>(v));
+  return s;
+}
+
+int64_t decode_counter(std::string_view bytes) {
+  return bytes.size() == 8 ? static_cast<int64_t>(keys::get_u64(bytes, 0)) : 0;
+}
+
+// --- ViewBatch ---
+
+ViewBatch::ViewBatch(rocksdb::DB* db) : db_(db), index_(rocksdb::BytewiseComparator(), 0, true) {}
+
+std::optional<std::string> ViewBatch::get(const std::string& key) {
+  std::string value;
+  auto s = index_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, &value);
+  if (s.ok()) return value;
+  return std::nullopt;
+}
+
+void ViewBatch::put(const std::string& key, std::string_view value) {
+  index_.Put(key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
+}
+
+void ViewBatch::del(const std::string& key) { index_.Delete(key).PermitUncheckedError(); }
+
+void ViewBatch::scan(const std::string& prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::string upper = keys::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(index_.NewIteratorWithBase(db_->DefaultColumnFamily(), db_->NewIterator(ro), &ro));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    auto key = it->key().ToStringView();
+    if (key.substr(0, prefix.size()) != prefix) break;
+    if (!visit(key, it->value().ToStringView())) break;
+  }
+}
+
+// --- ViewStore ---
+
+Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, const ViewStoreOptions& options) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.write_buffer_size = options.write_buffer_bytes;
+  o.max_write_buffer_number = 3;
+  o.max_background_jobs = 2;
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.cache_index_and_filter_blocks = true;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(o, path, &raw);
+  if (!s.ok()) {
+    Code code = s.ToString().find("lock") != std::string::npos ? Code::kUnavailable : Code::kInternal;
+    return Status{code, "open views " + path + ": " + s.ToString()};
+  }
+  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+ViewStore::~ViewStore() {
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+Status ViewStore::commit(ViewBatch& batch) {
+  auto s = db_->Write(rocksdb::WriteOptions(), batch.write_batch());
+  if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
+  return {};
+}
+
+std::optional<std::string> ViewStore::get(const std::string& key, const rocksdb::Snapshot* snapshot) const {
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string value;
+  if (db_->Get(ro, key, &value).ok()) return value;
+  return std::nullopt;
+}
+
+int64_t ViewStore::counter(const std::string& key, const rocksdb::Snapshot* snapshot) const {
+  auto v = get(key, snapshot);
+  return v ? decode_counter(*v) : 0;
+}
+
+std::optional<Contact> ViewStore::contact(WorkspaceId ws, int64_t contact_id) const {
+  auto v = get(keys::contact_key(ws, contact_id));
+  Contact c;
+  if (!v || !decode(*v, c)) return std::nullopt;
+  return c;
+}
+
+namespace {
+
+// Iterates the keys under `prefix` as of `snapshot`.
+template <typename Visit>
+void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::string& prefix, Visit visit) {
+  std::string upper = keys::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
+  for (it->Seek(prefix); it->Valid(); it->Next())
+    if (!visit(it->value().ToStringView())) break;
+}
+
+// Releases a snapshot when it goes out of scope.
+class ScopedSnapshot {
+ public:
+  explicit ScopedSnapshot(rocksdb::DB* db) : db_(db), snapshot_(db->GetSnapshot()) {}
+  ~ScopedSnapshot() { db_->ReleaseSnapshot(snapshot_); }
+  const rocksdb::Snapshot* get() const { return snapshot_; }
+
+ private:
+  rocksdb::DB* db_;
+  const rocksdb::Snapshot* snapshot_;
+};
+
+int64_t first_index(int64_t page, int64_t limit) { return (page - 1) * limit; }
+
+}  // namespace
+
+ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const {
+  ScopedSnapshot snapshot(db_.get());
+  ContactPage result;
+  const int64_t skip = first_index(page, limit);
+  int64_t seen = 0;
+  if (folded_query.empty()) {
+    result.total = counter(keys::contact_count_key(ws), snapshot.get());
+    if (skip >= result.total) return result;
+    scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws), [&](std::string_view value) {
+      if (seen++ < skip) return true;
+      Contact c;
+      if (decode(value, c)) result.contacts.push_back(std::move(c));
+      return static_cast<int64_t>(result.contacts.size()) < limit;
+    });
+    return result;
+  }
+  Contact c;
+  scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws), [&](std::string_view value) {
+    if (!decode(value, c)) return true;
+    bool match = c.folded_name.find(folded_query) != std::string::npos ||
+                 c.folded_email.find(folded_query) != std::string::npos;
+    if (!match) return true;
+    if (seen >= skip && static_cast<int64_t>(result.contacts.size()) < limit) result.contacts.push_back(c);
+    ++seen;
+    return true;
+  });
+  result.total = seen;
+  return result;
+}
+
+EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limit) const {
+  EventPage result;
+  result.total = contact.event_count;
+  const int64_t skip = first_index(page, limit);
+  if (skip >= result.total) return result;
+  int64_t seen = 0;
+  scan_prefix(db_.get(), nullptr, keys::timeline_prefix(WorkspaceId(contact.workspace_id), contact.id),
+              [&](std::string_view value) {
+                if (seen++ < skip) return true;
+                ContactEvent e;
+                if (decode(value, e)) result.events.push_back(std::move(e));
+                return static_cast<int64_t>(result.events.size()) < limit;
+              });
+  return result;
+}
+
+Role ViewStore::member_role(WorkspaceId ws, int64_t user_id) const {
+  auto v = get(keys::member_key(ws, user_id));
+  if (!v) return Role::kNone;
+  return role_from(*v).value_or(Role::kNone);
+}
+
+namespace {
+std::optional<ApiKeyRow> parse_api_key(WorkspaceId ws, const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded()) return std::nullopt;
+  ApiKeyRow row;
+  row.id = j.value("id", int64_t{0});
+  row.workspace_id = ws;
+  row.role = role_from(j.value("role", std::string())).value_or(Role::kNone);
+  row.is_active = j.value("is_active", false);
+  return row;
+}
+}  // namespace
+
+std::optional<ApiKeyRow> ViewStore::api_key_by_hash(std::string_view sha256_hex) const {
+  auto ref = get(keys::api_key_hash_key(sha256_hex));
+  if (!ref || ref->size() != 16) return std::nullopt;
+  WorkspaceId ws(static_cast<int64_t>(keys::get_u64(*ref, 0)));
+  return api_key(ws, static_cast<int64_t>(keys::get_u64(*ref, 8)));
+}
+
+std::optional<ApiKeyRow> ViewStore::api_key(WorkspaceId ws, int64_t key_id) const {
+  auto v = get(keys::api_key_key(ws, key_id));
+  if (!v) return std::nullopt;
+  return parse_api_key(ws, *v);
+}
+
+std::vector<std::string> ViewStore::api_keys_json(WorkspaceId ws) const {
+  std::vector<std::string> rows;
+  scan_prefix(db_.get(), nullptr, keys::api_key_prefix(ws), [&](std::string_view value) {
+    rows.emplace_back(value);
+    return true;
+  });
+  return rows;
+}
+
+JsonPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
+  ScopedSnapshot snapshot(db_.get());
+  JsonPage result;
+  result.total = counter(keys::audit_count_key(ws), snapshot.get());
+  const int64_t skip = first_index(page, limit);
+  int64_t seen = 0;
+  if (skip >= result.total) return result;
+  scan_prefix(db_.get(), snapshot.get(), keys::audit_prefix(ws), [&](std::string_view value) {
+    if (seen++ < skip) return true;
+    result.rows.emplace_back(value);
+    return static_cast<int64_t>(result.rows.size()) < limit;
+  });
+  return result;
+}
+
+Offset ViewStore::applied(Partition partition) const {
+  auto v = get(keys::offset_key(partition));
+  return Offset(v ? decode_counter(*v) : 0);
+}
+
+}  // namespace contacts

@@ -1,0 +1,101 @@
+// ViewStore: the RocksDB views the projector writes and the API reads (DESIGN.md section 4).
+// Reads are thread-safe and see whole batches only. Writes go through a ViewBatch, which one
+// thread (the projector) fills and commits together with the consumed offsets.
+#pragma once
+
+#include <rocksdb/db.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/command.h"
+#include "core/status.h"
+#include "core/types.h"
+#include "views/records.h"
+
+namespace contacts {
+
+struct ViewStoreOptions {
+  size_t block_cache_bytes = 256 << 20;
+  size_t write_buffer_bytes = 64 << 20;
+};
+
+struct ContactPage {
+  std::vector<Contact> contacts;
+  int64_t total = 0;
+};
+
+struct EventPage {
+  std::vector<ContactEvent> events;
+  int64_t total = 0;
+};
+
+// Rows that are served as stored: their JSON text.
+struct JsonPage {
+  std::vector<std::string> rows;
+  int64_t total = 0;
+};
+
+struct ApiKeyRow {
+  int64_t id = 0;
+  WorkspaceId workspace_id;
+  Role role = Role::kNone;
+  bool is_active = false;
+};
+
+// Pending writes of one batch; reads through it see the batch on top of the committed views.
+class ViewBatch {
+ public:
+  explicit ViewBatch(rocksdb::DB* db);
+
+  std::optional<std::string> get(const std::string& key);
+  void put(const std::string& key, std::string_view value);
+  void del(const std::string& key);
+  // Calls `visit` on each key starting with `prefix` in order, batch included, until it
+  // returns false.
+  void scan(const std::string& prefix,
+            const std::function<bool(std::string_view key, std::string_view value)>& visit);
+  rocksdb::WriteBatch* write_batch() { return index_.GetWriteBatch(); }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::WriteBatchWithIndex index_;
+};
+
+class ViewStore {
+ public:
+  static Result<std::unique_ptr<ViewStore>> open(const std::string& path, const ViewStoreOptions& options);
+  ~ViewStore();
+
+  std::optional<Contact> contact(WorkspaceId ws, int64_t contact_id) const;
+  // `folded_query` empty lists all; otherwise a case-folded substring of name or email.
+  ContactPage list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const;
+  EventPage timeline(const Contact& contact, int64_t page, int64_t limit) const;
+  Role member_role(WorkspaceId ws, int64_t user_id) const;
+  std::optional<ApiKeyRow> api_key_by_hash(std::string_view sha256_hex) const;
+  std::optional<ApiKeyRow> api_key(WorkspaceId ws, int64_t key_id) const;
+  std::vector<std::string> api_keys_json(WorkspaceId ws) const;
+  JsonPage audit(WorkspaceId ws, int64_t page, int64_t limit) const;
+  // The next offset of `partition` that the views have not applied.
+  Offset applied(Partition partition) const;
+
+  ViewBatch begin_batch() { return ViewBatch(db_.get()); }
+  Status commit(ViewBatch& batch);
+
+ private:
+  explicit ViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  std::optional<std::string> get(const std::string& key, const rocksdb::Snapshot* snapshot = nullptr) const;
+  int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
+
+  std::unique_ptr<rocksdb::DB> db_;
+};
+
+// Counters stored as u64 big-endian.
+std::string encode_counter(int64_t v);
+int64_t decode_counter(std::string_view bytes);
+
+}  // namespace contacts
