@@ -134,6 +134,7 @@ HttpResponse list_api_keys(Request& r) {
 }
 
 HttpResponse create_api_key(Request& r) {
+  if (!json_depth_within(r.http.body(), kMaxJsonDepth)) return error_response(400, "Body must be a JSON object");
   auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
   if (!body.is_object()) return error_response(400, "Body must be a JSON object");
   auto name = body.find("name");

@@ -46,6 +46,7 @@ inline constexpr size_t kMaxEmailLength = 320;
 inline constexpr size_t kMaxLabelLength = 200;
 inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
 inline constexpr size_t kMaxKeyNameLength = 100;
+inline constexpr int kMaxJsonDepth = 64;
 
 struct Command {
   CommandType type = CommandType::kRoomJoin;

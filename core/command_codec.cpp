@@ -139,8 +139,8 @@ Status decode_actor(const FieldReader& top, Command& c) {
   if (auto s = r.only({"user_id", "api_key_id"}); !s.ok()) return s;
   if (auto s = r.integer("user_id", c.actor.user_id, 1, false); !s.ok()) return s;
   if (auto s = r.integer("api_key_id", c.actor.api_key_id, 1, false); !s.ok()) return s;
-  if (c.actor.user_id != 0 && c.actor.api_key_id != 0)
-    return invalid("\"actor\" must have either user_id or api_key_id, not both");
+  if ((c.actor.user_id != 0) == (c.actor.api_key_id != 0))
+    return invalid("\"actor\" must have exactly one of user_id or api_key_id");
   return {};
 }
 
@@ -205,6 +205,8 @@ Status decode_body(const FieldReader& r, Command& c) {
 
 Result<Command> decode_command(std::string_view json_text) {
   if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
+  if (!json_depth_within(json_text, kMaxJsonDepth))
+    return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return invalid("malformed JSON");
   if (!doc.is_object()) return invalid("a command must be a JSON object");

@@ -27,4 +27,8 @@ std::string base64_encode(std::string_view bytes, bool url_safe, bool pad);
 bool base64_decode(std::string_view text, std::string& out);
 std::string hex_encode(std::string_view bytes);
 
+// True when the JSON text nests arrays/objects no deeper than `max_depth` (strings are
+// skipped). Checked before parsing so hostile nesting cannot exhaust the parser's stack.
+bool json_depth_within(std::string_view text, int max_depth);
+
 }  // namespace contacts

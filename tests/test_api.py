@@ -419,6 +419,13 @@ def test_search_unicode_name_stored_upper_case(api, term):
     assert [c["email"] for c in res["contacts"]] == ["zoe@example.org"], term
 
 
+def test_search_plus_in_the_query_string_is_a_space(api):
+    # Form-encoded query strings (URLSearchParams, HTML forms) write spaces as "+".
+    r = api.s.get(contacts_path() + "?search=Bob+Stone", api.member)
+    assert r.status == 200, r
+    assert [c["email"] for c in r.json["contacts"]] == ["bob@example.com"]
+
+
 def test_search_total_counts_all_matches_across_pages(api):
     res = _search(api, "filler", limit=5)
     assert res["total"] == FILLERS

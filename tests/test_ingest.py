@@ -11,6 +11,7 @@ import json
 import os
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -372,6 +373,9 @@ def _raw_cases(ws):
          {"type": "contact_delete", "command_id": "x", "workspace_id": ws, "contact_id": "1"}),
         ("contact_delete contact_id 2^53",
          {"type": "contact_delete", "command_id": "x", "workspace_id": ws, "contact_id": BIG}),
+        ("contact_delete actor empty object",
+         {"type": "contact_delete", "command_id": "x", "workspace_id": ws, "contact_id": 1,
+          "actor": {}}),
         ("contact_delete actor not an object",
          {"type": "contact_delete", "command_id": "x", "workspace_id": ws, "contact_id": 1,
           "actor": 7}),
@@ -474,6 +478,31 @@ def test_body_over_the_limit_is_413_and_nothing_is_appended(server_factory):
     assert emails == ["sentinel@example.com"]
 
 
+@pytest.mark.parametrize("shape", ["array", "object"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-ndjson"])
+def test_deeply_nested_json_is_rejected_and_the_server_keeps_serving(server_factory, shape,
+                                                                      content_type):
+    # Hostile input on its own server, so a crash does not take other tests down with it.
+    server = server_factory()
+    depth = 100_000
+    nested = (b"[" * depth + b"]" * depth) if shape == "array" else (
+        b'{"a":' * depth + b"1" + b"}" * depth)
+    line = (b'{"type":"room_join","command_id":"deep","workspace_id":2,'
+            b'"participant":{"name":"Deep","email":"deep@example.com"},'
+            b'"room":{"id":1,"name":"r"},"metadata":' + nested + b"}")
+    try:
+        r = server.ingest_raw(line + b"\n", content_type=content_type)
+    except OSError as e:
+        pytest.fail(f"no answer to a {len(line)}-byte nested body ({e}); server exit code "
+                    f"{server.proc.poll()}")
+    assert r.status == 400, r
+    assert r.json.get("error") == "Invalid commands"
+    assert [e["line"] for e in r.json["errors"]] == [1]
+    assert server.running(), f"server died: exit code {server.proc.poll()}"
+    assert server.get("/healthz").status == 200
+    assert sentinel_and_contents(server, 2) == ["sentinel@example.com"]
+
+
 def test_garbage_on_the_sockets_does_not_stop_the_server(srv):
     for port in (srv.port, srv.ingest_port):
         for junk in (b"GARBAGE\r\n\r\n", b"\x00\xff\x13\x37" * 64, b"POST /v1/commands HTTP/1.1\r\n"
@@ -490,6 +519,38 @@ def test_garbage_on_the_sockets_does_not_stop_the_server(srv):
     assert srv.get("/healthz").status == 200
     ws = new_ws()
     assert sentinel_and_contents(srv, ws) == ["sentinel@example.com"]
+
+
+def test_concurrent_ingest_and_reads_lose_nothing(srv):
+    ws = new_ws()
+    srv.ingest_ok([member_upsert(ws, OWNER, "owner")])
+    failures = []
+
+    def worker(i):
+        for j in range(25):
+            try:
+                r = srv.ingest([room_join(ws, f"W{i}", f"w{i}@example.com",
+                                          occurred_at=1711000000 + j),
+                                booking(ws, "Shared", "shared@example.com",
+                                        occurred_at=1711000000 + i * 100 + j)])
+                if r.status != 202:
+                    failures.append(r)
+                r = srv.get(f"/api/workspaces/{ws}/contacts?search=example", TOKEN)
+                if r.status != 200:
+                    failures.append(r)
+            except OSError as e:
+                failures.append(e)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert failures == []
+    srv.wait_ready()
+    counts = {c["email"]: c["event_count"] for c in srv.list_all(ws, TOKEN)}
+    assert counts == {**{f"w{i}@example.com": 25 for i in range(8)},
+                      "shared@example.com": 200}
 
 
 def test_wrong_method_or_path_on_ingest_is_not_a_server_error(srv):

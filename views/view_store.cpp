@@ -21,20 +21,16 @@ int64_t decode_counter(std::string_view bytes) {
 
 // --- ViewBatch ---
 
-ViewBatch::ViewBatch(rocksdb::DB* db) : db_(db), index_(rocksdb::BytewiseComparator(), 0, true) {}
-
 std::optional<std::string> ViewBatch::get(const std::string& key) {
+  if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
   std::string value;
-  auto s = index_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), key, &value);
-  if (s.ok()) return value;
+  if (db_->Get(rocksdb::ReadOptions(), key, &value).ok()) return value;
   return std::nullopt;
 }
 
-void ViewBatch::put(const std::string& key, std::string_view value) {
-  index_.Put(key, rocksdb::Slice(value.data(), value.size())).PermitUncheckedError();
-}
+void ViewBatch::put(const std::string& key, std::string_view value) { overlay_[key] = std::string(value); }
 
-void ViewBatch::del(const std::string& key) { index_.Delete(key).PermitUncheckedError(); }
+void ViewBatch::del(const std::string& key) { overlay_[key] = std::nullopt; }
 
 void ViewBatch::scan(const std::string& prefix,
                      const std::function<bool(std::string_view, std::string_view)>& visit) {
@@ -42,12 +38,31 @@ void ViewBatch::scan(const std::string& prefix,
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(index_.NewIteratorWithBase(db_->DefaultColumnFamily(), db_->NewIterator(ro), &ro));
-  for (it->Seek(prefix); it->Valid(); it->Next()) {
-    auto key = it->key().ToStringView();
-    if (key.substr(0, prefix.size()) != prefix) break;
-    if (!visit(key, it->value().ToStringView())) break;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->Seek(prefix);
+  auto pending = overlay_.lower_bound(prefix);
+  auto pending_end = overlay_.lower_bound(upper);
+  // Merge the committed keys with the pending ones; a pending write shadows a committed key.
+  while (it->Valid() || pending != pending_end) {
+    bool take_pending = !it->Valid() || (pending != pending_end && std::string_view(pending->first) <= it->key().ToStringView());
+    if (take_pending) {
+      if (it->Valid() && std::string_view(pending->first) == it->key().ToStringView()) it->Next();
+      const auto& [key, value] = *pending++;
+      if (value && !visit(key, *value)) return;
+    } else {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) return;
+      it->Next();
+    }
   }
+}
+
+rocksdb::WriteBatch ViewBatch::to_write_batch() const {
+  rocksdb::WriteBatch batch;
+  for (const auto& [key, value] : overlay_) {
+    if (value) batch.Put(key, *value).PermitUncheckedError();
+    else batch.Delete(key).PermitUncheckedError();
+  }
+  return batch;
 }
 
 // --- ViewStore ---
@@ -58,6 +73,10 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   o.write_buffer_size = options.write_buffer_bytes;
   o.max_write_buffer_number = 3;
   o.max_background_jobs = 2;
+  // Most fold lookups miss (new command ids, new emails): a memtable bloom filter answers
+  // those without walking the skiplist.
+  o.memtable_prefix_bloom_size_ratio = 0.1;
+  o.memtable_whole_key_filtering = true;
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.cache_index_and_filter_blocks = true;
@@ -77,7 +96,8 @@ ViewStore::~ViewStore() {
 }
 
 Status ViewStore::commit(ViewBatch& batch) {
-  auto s = db_->Write(rocksdb::WriteOptions(), batch.write_batch());
+  rocksdb::WriteBatch write = batch.to_write_batch();
+  auto s = db_->Write(rocksdb::WriteOptions(), &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
   return {};
 }

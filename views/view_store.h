@@ -4,9 +4,10 @@
 #pragma once
 
 #include <rocksdb/db.h>
-#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,9 +49,10 @@ struct ApiKeyRow {
 };
 
 // Pending writes of one batch; reads through it see the batch on top of the committed views.
+// The pending writes are an ordered overlay, so a key written twice is written once.
 class ViewBatch {
  public:
-  explicit ViewBatch(rocksdb::DB* db);
+  explicit ViewBatch(rocksdb::DB* db) : db_(db) {}
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string_view value);
@@ -59,11 +61,13 @@ class ViewBatch {
   // returns false.
   void scan(const std::string& prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& visit);
-  rocksdb::WriteBatch* write_batch() { return index_.GetWriteBatch(); }
+  // The RocksDB batch of every pending write.
+  rocksdb::WriteBatch to_write_batch() const;
+  size_t pending() const { return overlay_.size(); }
 
  private:
   rocksdb::DB* db_;
-  rocksdb::WriteBatchWithIndex index_;
+  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;  // nullopt: deleted
 };
 
 class ViewStore {
