@@ -134,16 +134,23 @@ void apply_visit(Context& ctx) {
   Contact contact;
   if (existing) {
     contact = std::move(*existing);
-    ctx.batch.del(keys::list_key(ws, contact.last_seen_at, contact.id));
   } else {
     contact = new_contact(ctx, email);
     if (email) ctx.batch.put(keys::email_key(ws, *email), encode_counter(contact.id));
     add_to_counter(ctx.batch, keys::contact_count_key(ws), 1);
   }
+  const int64_t previous_last_seen = contact.last_seen_at;
   record_visit(contact, ctx);
   std::string row = encode(contact);
   ctx.batch.put(keys::contact_key(ws, contact.id), row);
-  ctx.batch.put(keys::list_key(ws, contact.last_seen_at, contact.id), row);
+  std::string list_key = keys::list_key(ws, contact.last_seen_at, contact.id);
+  if (existing && contact.last_seen_at == previous_last_seen) {
+    ctx.batch.put(list_key, row);
+  } else {
+    if (existing) ctx.batch.del(keys::list_key(ws, previous_last_seen, contact.id));
+    // last_seen_at only grows, so a list key with a new last_seen_at was never committed.
+    ctx.batch.put_new(list_key, row);
+  }
 
   ContactEvent event = event_of(ctx, contact.id);
   ctx.batch.put(keys::timeline_key(ws, contact.id, event.created_at, event.id), encode(event));

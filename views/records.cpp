@@ -90,6 +90,31 @@ bool decode(std::string_view bytes, Contact& c) {
          r.str(c.name) && r.opt_str(c.email) && r.str(c.folded_name) && r.str(c.folded_email) && r.done();
 }
 
+namespace {
+
+// Reads the u32-length-prefixed string at `at`, advancing it; false when truncated.
+bool skip_string(std::string_view in, size_t& at, std::string_view* out) {
+  uint32_t n = 0;
+  if (at + sizeof n > in.size()) return false;
+  std::memcpy(&n, in.data() + at, sizeof n);
+  at += sizeof n;
+  if (at + n > in.size()) return false;
+  if (out) *out = in.substr(at, n);
+  at += n;
+  return true;
+}
+
+}  // namespace
+
+bool folded_contains(std::string_view in, std::string_view query) {
+  size_t at = 8 * sizeof(int64_t);  // the fixed fields
+  if (!skip_string(in, at, nullptr) || at >= in.size()) return false;  // name
+  if (in[at++] != 0 && !skip_string(in, at, nullptr)) return false;    // email
+  std::string_view folded_name, folded_email;
+  if (!skip_string(in, at, &folded_name) || !skip_string(in, at, &folded_email)) return false;
+  return folded_name.find(query) != std::string_view::npos || folded_email.find(query) != std::string_view::npos;
+}
+
 std::string encode(const ContactEvent& e) {
   Writer w;
   w.i64(e.id);

@@ -45,6 +45,9 @@ struct ContactEvent {
 
 std::string encode(const Contact& contact);
 bool decode(std::string_view bytes, Contact& contact);
+// True when the encoded contact's case-folded name or email contains `folded_query`; reads
+// the encoding in place, without decoding (search scans every contact of a workspace).
+bool folded_contains(std::string_view encoded_contact, std::string_view folded_query);
 std::string encode(const ContactEvent& event);
 bool decode(std::string_view bytes, ContactEvent& event);
 

@@ -56,6 +56,9 @@ class ViewBatch {
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string_view value);
+  // Like put, for a key the caller knows is not in the committed views. Deleting it later in
+  // the same batch then leaves no tombstone (list-order keys move on every visit).
+  void put_new(const std::string& key, std::string_view value);
   void del(const std::string& key);
   // Calls `visit` on each key starting with `prefix` in order, batch included, until it
   // returns false.
@@ -67,7 +70,11 @@ class ViewBatch {
 
  private:
   rocksdb::DB* db_;
-  std::map<std::string, std::optional<std::string>, std::less<>> overlay_;  // nullopt: deleted
+  struct Pending {
+    std::optional<std::string> value;  // nullopt: deleted
+    bool fresh = false;                // not in the committed views
+  };
+  std::map<std::string, Pending, std::less<>> overlay_;
 };
 
 class ViewStore {

@@ -1,0 +1,187 @@
+// Text helpers: UTF-8 validation, trimming, Unicode case, murmur2, base64, JSON depth.
+#include "core/text.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace contacts {
+namespace {
+
+TEST_CASE("valid_utf8 accepts well-formed text of every sequence length") {
+  CHECK(valid_utf8(""));
+  CHECK(valid_utf8("plain ascii"));
+  CHECK(valid_utf8("\xC3\xA9"));              // é
+  CHECK(valid_utf8("\xE2\x82\xAC"));          // €
+  CHECK(valid_utf8("\xF0\x9F\x98\x80"));      // 😀
+  CHECK(valid_utf8("\xF4\x8F\xBF\xBF"));      // U+10FFFF
+  CHECK(valid_utf8("\xED\x9F\xBF"));          // U+D7FF, just below the surrogates
+  CHECK(valid_utf8(std::string("a\0b", 3)));  // NUL is a code point
+}
+
+TEST_CASE("valid_utf8 refuses overlong encodings") {
+  CHECK_FALSE(valid_utf8("\xC0\x80"));
+  CHECK_FALSE(valid_utf8("\xC1\xBF"));
+  CHECK_FALSE(valid_utf8("\xE0\x80\x80"));
+  CHECK_FALSE(valid_utf8("\xE0\x9F\xBF"));
+  CHECK_FALSE(valid_utf8("\xF0\x80\x80\x80"));
+  CHECK_FALSE(valid_utf8("\xF0\x8F\xBF\xBF"));
+}
+
+TEST_CASE("valid_utf8 refuses surrogates and code points above U+10FFFF") {
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));  // U+D800
+  CHECK_FALSE(valid_utf8("\xED\xBF\xBF"));  // U+DFFF
+  CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // U+110000
+  CHECK_FALSE(valid_utf8("\xF5\x80\x80\x80"));
+  CHECK_FALSE(valid_utf8("\xF8\x88\x80\x80\x80"));
+  CHECK_FALSE(valid_utf8("\xFF"));
+}
+
+TEST_CASE("valid_utf8 refuses truncated sequences and stray continuation bytes") {
+  CHECK_FALSE(valid_utf8("\xC3"));
+  CHECK_FALSE(valid_utf8("\xE2\x82"));
+  CHECK_FALSE(valid_utf8("a\xF0\x9F\x98"));
+  CHECK_FALSE(valid_utf8("\x80"));
+  CHECK_FALSE(valid_utf8("a\xBF" "b"));
+  CHECK_FALSE(valid_utf8("\xC3(")); // a lead byte followed by ASCII
+  CHECK_FALSE(valid_utf8("\xE2\x28\xA1"));
+}
+
+TEST_CASE("utf8_length counts code points, not bytes") {
+  CHECK(utf8_length("") == 0);
+  CHECK(utf8_length("abc") == 3);
+  CHECK(utf8_length("\xC3\xA9l\xC3\xA9") == 3);
+  CHECK(utf8_length("\xF0\x9F\x98\x80") == 1);
+}
+
+TEST_CASE("trim drops ASCII white space at both ends only") {
+  CHECK(trim("") == "");
+  CHECK(trim("   ") == "");
+  CHECK(trim(" a ") == "a");
+  CHECK(trim("\t\n\v\f\r a b \r\n") == "a b");
+  CHECK(trim("a  b") == "a  b");
+  CHECK(trim("\xC3\xA9") == "\xC3\xA9");
+}
+
+TEST_CASE("trim drops Unicode white space such as U+00A0 and U+3000") {
+  CHECK(trim("\u00a0Alice\u3000") == "Alice");
+  CHECK(trim("\u2003\u2028x\u2029\u202f") == "x");
+  CHECK(trim("\u0085x\ufeff") == "x");
+  CHECK(trim("\u3000\u00a0 ") == "");
+  CHECK(trim("x\u00a0y") == "x\u00a0y");  // inner spaces stay
+  CHECK(trim("\u200bx") == "\u200bx");    // zero-width space is a format character, not a space
+}
+
+TEST_CASE("unicode_lower lowers every code point") {
+  CHECK(unicode_lower("\xC3\x89LODIE") == "\xC3\xA9lodie");  // ÉLODIE -> élodie
+  CHECK(unicode_lower("Alice@Example.COM") == "alice@example.com");
+  CHECK(unicode_lower("\u0391\u0392\u0393") == "\u03b1\u03b2\u03b3");  // ΑΒΓ
+  CHECK(unicode_lower("\xC3\x9F") == "\xC3\x9F");                      // ß has no single lower case
+  CHECK(unicode_lower("123 -_.") == "123 -_.");
+}
+
+TEST_CASE("casefold makes case-insensitive matches of Unicode text") {
+  CHECK(casefold("Stra\xC3\x9F" "e").find("strasse") != std::string::npos);
+  CHECK(casefold("STRASSE") == casefold("stra\xC3\x9F" "e"));
+  CHECK(casefold("\xC3\x89LODIE") == casefold("\xC3\xA9lodie"));
+  CHECK(casefold("Alice") == "alice");
+}
+
+int32_t signed_murmur2(std::string_view s) { return static_cast<int32_t>(murmur2(s)); }
+
+TEST_CASE("murmur2 matches Kafka's Utils.murmur2 test vectors") {
+  // org.apache.kafka.common.utils.UtilsTest.testMurmur2
+  CHECK(signed_murmur2("21") == -973932308);
+  CHECK(signed_murmur2("foobar") == -790332482);
+  CHECK(signed_murmur2("a-little-bit-long-string") == -985981536);
+  CHECK(signed_murmur2("a-little-bit-longer-string") == -1486304829);
+  CHECK(signed_murmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8") == -58897971);
+  CHECK(signed_murmur2("abc") == 479470107);
+  // Every tail length (0-3 leftover bytes), as checked against Kafka by Akka's Murmur2Spec.
+  CHECK(signed_murmur2("1") == -1993445489);
+  CHECK(signed_murmur2("12") == 126087238);
+  CHECK(signed_murmur2("123") == -267702483);
+  CHECK(signed_murmur2("1234") == -1614185708);
+  CHECK(signed_murmur2("12345") == -1188365604);
+}
+
+TEST_CASE("murmur2 treats bytes as unsigned and spreads workspace keys over partitions") {
+  CHECK(murmur2("\xFF\xFE\x80") != murmur2("\x7F\x7E\x00"));
+  std::vector<int> buckets(12, 0);
+  for (int ws = 1; ws <= 12000; ++ws) ++buckets[(murmur2(std::to_string(ws)) & 0x7FFFFFFF) % 12];
+  for (int count : buckets) {
+    CHECK(count > 800);
+    CHECK(count < 1200);
+  }
+}
+
+TEST_CASE("base64 matches RFC 4648 vectors, padded and unpadded") {
+  const std::vector<std::pair<std::string, std::string>> vectors = {
+      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
+      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  for (const auto& [plain, encoded] : vectors) {
+    CHECK(base64_encode(plain, false, true) == encoded);
+    std::string unpadded = encoded.substr(0, encoded.find('='));
+    CHECK(base64_encode(plain, true, false) == unpadded);
+    std::string out;
+    REQUIRE(base64_decode(encoded, out));
+    CHECK(out == plain);
+    REQUIRE(base64_decode(unpadded, out));
+    CHECK(out == plain);
+  }
+}
+
+TEST_CASE("base64 url and std alphabets differ only in the last two characters and both round trip") {
+  const std::string bytes("\xFB\xFF\xBF", 3);
+  CHECK(base64_encode(bytes, false, true) == "+/+/");
+  CHECK(base64_encode(bytes, true, false) == "-_-_");
+  std::string all;
+  for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+  for (size_t length = 0; length <= all.size(); length += 37) {
+    std::string input = all.substr(all.size() - length);
+    for (bool url : {false, true}) {
+      for (bool pad : {false, true}) {
+        std::string encoded = base64_encode(input, url, pad), decoded;
+        CHECK(encoded.find(url ? '+' : '-') == std::string::npos);
+        REQUIRE(base64_decode(encoded, decoded));
+        CHECK(decoded == input);
+      }
+    }
+  }
+}
+
+TEST_CASE("base64_decode refuses characters outside both alphabets") {
+  std::string out;
+  CHECK_FALSE(base64_decode("Zm9v*", out));
+  CHECK_FALSE(base64_decode("Zm 9v", out));
+  CHECK_FALSE(base64_decode("Zm9v.", out));
+}
+
+TEST_CASE("hex_encode writes two lower-case digits per byte") {
+  CHECK(hex_encode(std::string("\x00\x0F\xA0\xFF", 4)) == "000fa0ff");
+  CHECK(hex_encode("") == "");
+}
+
+TEST_CASE("json_depth_within counts array and object nesting, skipping strings") {
+  CHECK(json_depth_within("1", 0));
+  CHECK(json_depth_within("{}", 1));
+  CHECK_FALSE(json_depth_within("{}", 0));
+  CHECK(json_depth_within("[[]]", 2));
+  CHECK_FALSE(json_depth_within("[[]]", 1));
+  CHECK(json_depth_within(R"({"a":[1,{"b":2}],"c":[]})", 3));
+  CHECK_FALSE(json_depth_within(R"({"a":[1,{"b":2}],"c":[]})", 2));
+  CHECK(json_depth_within(R"({"a":"[[[[{{{{"})", 1));
+  CHECK(json_depth_within(R"({"a":"\"[[[["})", 1));  // an escaped quote does not end the string
+  CHECK(json_depth_within(R"({"a":"\\"})", 1));      // an escaped backslash does
+  CHECK_FALSE(json_depth_within(R"({"a":"\\","b":[[]]})", 2));
+  std::string deep = std::string(64, '[') + std::string(64, ']');
+  CHECK(json_depth_within(deep, 64));
+  CHECK_FALSE(json_depth_within("[" + deep + "]", 64));
+  CHECK_FALSE(json_depth_within(std::string(100000, '['), 64));  // unbalanced hostile input
+}
+
+}  // namespace
+}  // namespace contacts
