@@ -1,13 +1,17 @@
 #include "projector/projector.h"
 
+#include <future>
 #include <iostream>
+
+#include <algorithm>
 
 #include "core/keys.h"
 
 namespace contacts {
 
-Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records)
+Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_t fold_threads)
     : log_(log), views_(views), max_batch_records_(max_batch_records),
+      groups_(std::clamp<size_t>(fold_threads, 1, static_cast<size_t>(log.partitions()))),
       applied_(static_cast<size_t>(log.partitions())) {
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
@@ -25,38 +29,65 @@ void Projector::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Result<size_t> Projector::step() {
+Projector::GroupResult Projector::fold_group(size_t group) {
   const int32_t partitions = log_.partitions();
   const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
+  GroupResult result;
   ViewBatch batch = views_.begin_batch();
-  std::vector<Change> changes;
-  std::vector<int64_t> next(static_cast<size_t>(partitions));
-  size_t consumed = 0;
-  for (int32_t p = 0; p < partitions; ++p) {
-    auto& slot = next[static_cast<size_t>(p)];
-    slot = applied_[static_cast<size_t>(p)].load();
+  for (int32_t p = static_cast<int32_t>(group); p < partitions; p += static_cast<int32_t>(groups_)) {
+    int64_t slot = applied_[static_cast<size_t>(p)].load();
     auto entries = log_.read(Partition(p), Offset(slot), per_partition);
-    if (!entries.ok()) return entries.status();
+    if (!entries.ok()) {
+      result.status = entries.status();
+      return result;
+    }
+    if (entries->empty()) continue;
     for (const auto& entry : *entries) {
-      if (auto s = apply(batch, entry, partitions, changes); !s.ok()) {
+      if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
         stats_.dead_letters.fetch_add(1);
         std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
       }
       slot = entry.offset.value + 1;
     }
-    if (!entries->empty()) batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
-    consumed += entries->size();
+    batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
+    result.next.emplace_back(p, slot);
+    result.consumed += entries->size();
   }
-  if (consumed == 0) return consumed;
-  if (auto s = views_.commit(batch); !s.ok()) return s;
+  if (result.consumed > 0) result.status = views_.commit(batch);
+  return result;
+}
+
+Result<size_t> Projector::step() {
+  // Partitions are folded in groups on separate threads: a workspace lives in one partition and
+  // every key is scoped by workspace or partition, so the groups' batches touch disjoint keys,
+  // and each commits its own partitions' offsets with its own views.
+  std::vector<std::future<GroupResult>> others;
+  for (size_t g = 1; g < groups_; ++g) others.push_back(std::async(std::launch::async, [this, g] { return fold_group(g); }));
+  std::vector<GroupResult> results;
+  results.push_back(fold_group(0));
+  for (auto& f : others) results.push_back(f.get());
+
+  size_t consumed = 0;
+  Status failure;
   {
     std::lock_guard lock(applied_mutex_);
-    for (int32_t p = 0; p < partitions; ++p) applied_[static_cast<size_t>(p)].store(next[static_cast<size_t>(p)]);
+    for (const auto& r : results) {
+      if (!r.status.ok()) {
+        failure = r.status;
+        continue;
+      }
+      for (const auto& [p, next] : r.next) applied_[static_cast<size_t>(p)].store(next);
+      consumed += r.consumed;
+    }
   }
-  applied_changed_.notify_all();
-  stats_.applied_records.fetch_add(consumed);
-  stats_.batches.fetch_add(1);
-  if (sink_ && !changes.empty()) sink_(changes);
+  if (consumed > 0) {
+    applied_changed_.notify_all();
+    stats_.applied_records.fetch_add(consumed);
+    stats_.batches.fetch_add(1);
+    for (const auto& r : results)
+      if (sink_ && r.status.ok() && !r.changes.empty()) sink_(r.changes);
+  }
+  if (!failure.ok()) return failure;
   return consumed;
 }
 

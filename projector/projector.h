@@ -1,7 +1,8 @@
 // Projector: the consume loop around the pure fold. Each step reads what is new in every
 // partition, folds it into ONE ViewBatch together with the next offsets, and commits it,
 // so a crash at any instant leaves views that match a prefix of the log exactly.
-// One thread runs the loop; wait_applied/caught_up are safe from any thread.
+// One thread runs the loop (folding partition groups on helper threads); wait_applied and
+// caught_up are safe from any thread.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,7 @@
 namespace contacts {
 
 inline constexpr size_t kDefaultMaxBatchRecords = 8192;
+inline constexpr size_t kDefaultFoldThreads = 2;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
@@ -27,7 +29,8 @@ struct ProjectorStats {
 
 class Projector {
  public:
-  Projector(Log& log, ViewStore& views, size_t max_batch_records = kDefaultMaxBatchRecords);
+  Projector(Log& log, ViewStore& views, size_t max_batch_records = kDefaultMaxBatchRecords,
+            size_t fold_threads = kDefaultFoldThreads);
   ~Projector();
 
   void start();
@@ -48,13 +51,22 @@ class Projector {
   void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
 
  private:
-  // One batch: returns the number of records consumed, or the commit failure.
+  struct GroupResult {
+    Status status;
+    size_t consumed = 0;
+    std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
+    std::vector<Change> changes;
+  };
+  // Folds what is new in partitions group, group + groups_, ... into one batch and commits it.
+  GroupResult fold_group(size_t group);
+  // One step over every group: returns the number of records consumed, or a commit failure.
   Result<size_t> step();
   void run();
 
   Log& log_;
   ViewStore& views_;
   const size_t max_batch_records_;
+  const size_t groups_;
   std::vector<std::atomic<int64_t>> applied_;
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
