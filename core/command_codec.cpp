@@ -3,6 +3,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
+#include "core/command_fast_decoder.h"
 #include "core/text.h"
 
 namespace contacts {
@@ -204,6 +205,14 @@ Status decode_body(const FieldReader& r, Command& c) {
 }  // namespace
 
 Result<Command> decode_command(std::string_view json_text) {
+  if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
+  if (!json_depth_within(json_text, kMaxJsonDepth))
+    return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  if (auto fast = decode_visit_fast(json_text)) return std::move(*fast);
+  return decode_command_reference(json_text);
+}
+
+Result<Command> decode_command_reference(std::string_view json_text) {
   if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
   if (!json_depth_within(json_text, kMaxJsonDepth))
     return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");

@@ -12,7 +12,10 @@
 namespace contacts {
 
 // Decodes and validates one command. A failure is kInvalid with a reason a producer can act on.
+// The hot types take a single-pass fast path (core/command_fast_decoder.h).
 Result<Command> decode_command(std::string_view json_text);
+// The reference decoder alone (a DOM parse): what the fast path must agree with.
+Result<Command> decode_command_reference(std::string_view json_text);
 
 // The canonical JSON of a valid command (occurred_at included).
 std::string encode_command(const Command& command);

@@ -13,6 +13,7 @@ Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_
     : log_(log), views_(views), max_batch_records_(max_batch_records),
       groups_(std::clamp<size_t>(fold_threads, 1, static_cast<size_t>(log.partitions()))),
       applied_(static_cast<size_t>(log.partitions())) {
+  for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
 }
@@ -33,7 +34,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   const int32_t partitions = log_.partitions();
   const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
   GroupResult result;
-  ViewBatch batch = views_.begin_batch();
+  ViewBatch batch = views_.begin_batch(&caches_[group]);
   for (int32_t p = static_cast<int32_t>(group); p < partitions; p += static_cast<int32_t>(groups_)) {
     int64_t slot = applied_[static_cast<size_t>(p)].load();
     auto entries = log_.read(Partition(p), Offset(slot), per_partition);
@@ -54,6 +55,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     result.consumed += entries->size();
   }
   if (result.consumed > 0) result.status = views_.commit(batch);
+  if (result.consumed > 0 && result.status.ok()) batch.publish_to_cache();
   return result;
 }
 

@@ -20,6 +20,8 @@ namespace contacts {
 
 inline constexpr size_t kDefaultMaxBatchRecords = 8192;
 inline constexpr size_t kDefaultFoldThreads = 2;
+// Hot contact rows, email index entries and counters kept per fold thread.
+inline constexpr size_t kReadCacheEntries = 200000;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
@@ -68,6 +70,7 @@ class Projector {
   const size_t max_batch_records_;
   const size_t groups_;
   std::vector<std::atomic<int64_t>> applied_;
+  std::vector<ReadCache> caches_;  // one per group, used only by that group's thread
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
 

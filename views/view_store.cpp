@@ -22,8 +22,31 @@ int64_t decode_counter(std::string_view bytes) {
 
 // --- ViewBatch ---
 
+const std::optional<std::string>* ReadCache::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void ReadCache::store(const std::string& key, const std::optional<std::string>& value) {
+  if (entries_.size() >= max_entries_ && !entries_.count(key)) entries_.clear();
+  entries_[key] = value;
+}
+
+bool ReadCache::caches(std::string_view key) {
+  return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount);
+}
+
+void ViewBatch::publish_to_cache() const {
+  if (!cache_) return;
+  for (const auto& [key, entry] : overlay_)
+    if (ReadCache::caches(key)) cache_->store(key, entry.value);
+}
+
 std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.value;
+  if (cache_) {
+    if (const auto* cached = cache_->find(key)) return *cached;
+  }
   std::string value;
   if (db_->Get(rocksdb::ReadOptions(), key, &value).ok()) return value;
   return std::nullopt;
@@ -116,7 +139,12 @@ ViewStore::~ViewStore() {
 
 Status ViewStore::commit(ViewBatch& batch) {
   rocksdb::WriteBatch write = batch.to_write_batch();
-  auto s = db_->Write(rocksdb::WriteOptions(), &write);
+  // No WAL: a batch holds its views and its offsets, so after a crash the views come back as
+  // of some earlier batch (the last flush), still a prefix of the log, and the fold goes on
+  // from there. The log is the durable truth; the views need not be.
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
+  auto s = db_->Write(options, &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
   return {};
 }

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -48,11 +49,28 @@ struct ApiKeyRow {
   bool is_active = false;
 };
 
+// The committed values of hot keys (contacts, email index, counters), kept by the one writer
+// that owns them so the fold need not read them back from RocksDB. Bounded: it empties itself
+// when full. Not thread-safe: one per fold thread.
+class ReadCache {
+ public:
+  explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
+  // nullptr when the key is not cached; else the committed value (nullopt: absent).
+  const std::optional<std::string>* find(const std::string& key) const;
+  void store(const std::string& key, const std::optional<std::string>& value);
+  // Whether values of this key are worth caching.
+  static bool caches(std::string_view key);
+
+ private:
+  size_t max_entries_;
+  std::unordered_map<std::string, std::optional<std::string>> entries_;
+};
+
 // Pending writes of one batch; reads through it see the batch on top of the committed views.
 // The pending writes are an ordered overlay, so a key written twice is written once.
 class ViewBatch {
  public:
-  explicit ViewBatch(rocksdb::DB* db) : db_(db) {}
+  explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr) : db_(db), cache_(cache) {}
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string_view value);
@@ -67,9 +85,12 @@ class ViewBatch {
   // The RocksDB batch of every pending write.
   rocksdb::WriteBatch to_write_batch() const;
   size_t pending() const { return overlay_.size(); }
+  // After a successful commit: the cache learns the batch's values of cached keys.
+  void publish_to_cache() const;
 
  private:
   rocksdb::DB* db_;
+  ReadCache* cache_;
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
     bool fresh = false;                // not in the committed views
@@ -94,7 +115,7 @@ class ViewStore {
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
 
-  ViewBatch begin_batch() { return ViewBatch(db_.get()); }
+  ViewBatch begin_batch(ReadCache* cache = nullptr) { return ViewBatch(db_.get(), cache); }
   Status commit(ViewBatch& batch);
 
  private:

@@ -1,0 +1,241 @@
+#include "core/command_fast_decoder.h"
+
+#include <nlohmann/json.hpp>
+
+#include "core/text.h"
+
+namespace contacts {
+
+namespace {
+
+// A cursor over JSON text that gives up (returns false) on anything outside the plain case:
+// escapes, control characters, signs, fractions, exponents, leading zeros.
+class Cursor {
+ public:
+  explicit Cursor(std::string_view text) : s_(text) {}
+
+  void skip_space() {
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+  }
+  bool consume(char c) {
+    skip_space();
+    if (i_ >= s_.size() || s_[i_] != c) return false;
+    ++i_;
+    return true;
+  }
+  bool peek(char c) {
+    skip_space();
+    return i_ < s_.size() && s_[i_] == c;
+  }
+  bool at_end() {
+    skip_space();
+    return i_ == s_.size();
+  }
+
+  bool string(std::string_view& out) {
+    if (!consume('"')) return false;
+    size_t start = i_;
+    while (i_ < s_.size()) {
+      unsigned char c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        out = s_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+      ++i_;
+    }
+    return false;
+  }
+
+  bool integer(int64_t& out) {
+    skip_space();
+    size_t start = i_;
+    int64_t v = 0;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') {
+      if (i_ - start >= 16) return false;
+      v = v * 10 + (s_[i_] - '0');
+      ++i_;
+    }
+    size_t digits = i_ - start;
+    if (digits == 0 || (digits > 1 && s_[start] == '0')) return false;
+    if (i_ < s_.size() && (s_[i_] == '.' || s_[i_] == 'e' || s_[i_] == 'E')) return false;
+    out = v;
+    return true;
+  }
+
+  bool null() {
+    skip_space();
+    if (s_.substr(i_, 4) != "null") return false;
+    i_ += 4;
+    return true;
+  }
+
+  // A string, or null (out stays empty).
+  bool nullable_string(std::optional<std::string_view>& out) {
+    if (peek('n')) return null();
+    std::string_view v;
+    if (!string(v)) return false;
+    out = v;
+    return true;
+  }
+
+  // Skips one JSON value of any kind (escapes allowed inside strings) and gives its span.
+  bool value_span(std::string_view& out) {
+    skip_space();
+    size_t start = i_;
+    int depth = 0;
+    bool in_string = false, escaped = false;
+    for (; i_ < s_.size(); ++i_) {
+      char c = s_[i_];
+      if (in_string) {
+        if (escaped) escaped = false;
+        else if (c == '\\') escaped = true;
+        else if (c == '"') in_string = false;
+        continue;
+      }
+      if (c == '"') in_string = true;
+      else if (c == '{' || c == '[') ++depth;
+      else if (c == '}' || c == ']') {
+        if (depth == 0) break;
+        if (--depth == 0) { ++i_; break; }
+      } else if (depth == 0 && (c == ',')) break;
+    }
+    if (in_string || depth != 0) return false;
+    out = s_.substr(start, i_ - start);
+    while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
+      out.remove_suffix(1);
+    return !out.empty();
+  }
+
+ private:
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
+// Calls field(key) for each member of an object; false on a repeated key or a parse failure.
+template <typename Field>
+bool object(Cursor& c, Field field) {
+  if (!c.consume('{')) return false;
+  if (c.consume('}')) return true;
+  std::string_view seen[12];
+  size_t count = 0;
+  do {
+    std::string_view key;
+    if (!c.string(key) || !c.consume(':')) return false;
+    for (size_t k = 0; k < count; ++k)
+      if (seen[k] == key) return false;
+    if (count == 12) return false;
+    seen[count++] = key;
+    if (!field(key)) return false;
+  } while (c.consume(','));
+  return c.consume('}');
+}
+
+bool within(std::string_view v, size_t max) { return utf8_length(v) <= max; }
+
+bool id_in_range(int64_t v, int64_t min) { return v >= min && v <= kMaxSafeInteger; }
+
+bool participant(Cursor& c, Command& out) {
+  std::optional<std::string_view> name, email;
+  bool has_name = false;
+  bool ok = object(c, [&](std::string_view key) {
+    if (key == "name") { has_name = true; return c.nullable_string(name); }
+    if (key == "email") return c.nullable_string(email);
+    return false;
+  });
+  if (!ok || !has_name || !name) return false;
+  std::string_view trimmed = trim(*name);
+  if (trimmed.empty() || !within(trimmed, kMaxNameLength)) return false;
+  out.participant_name = std::string(trimmed);
+  if (email) {
+    if (!within(*email, kMaxEmailLength)) return false;
+    out.participant_email = std::string(*email);
+  }
+  return true;
+}
+
+bool required_label(const std::optional<std::string_view>& v, std::string& out) {
+  if (!v || v->empty() || !within(*v, kMaxLabelLength)) return false;
+  out = std::string(*v);
+  return true;
+}
+
+bool room(Cursor& c, Command& out) {
+  std::optional<std::string_view> name, display;
+  bool has_id = false;
+  bool ok = object(c, [&](std::string_view key) {
+    if (key == "id") { has_id = true; return c.integer(out.room_id); }
+    if (key == "name") return c.nullable_string(name);
+    if (key == "display_name") return c.nullable_string(display);
+    return false;
+  });
+  if (!ok || !has_id || !id_in_range(out.room_id, 1) || !required_label(name, out.room_name)) return false;
+  if (display) {
+    if (!within(*display, kMaxLabelLength)) return false;
+    out.room_display_name = std::string(*display);
+  }
+  return true;
+}
+
+bool booking_page(Cursor& c, Command& out) {
+  std::optional<std::string_view> title, slug;
+  bool has_id = false;
+  bool ok = object(c, [&](std::string_view key) {
+    if (key == "id") { has_id = true; return c.integer(out.booking_page_id); }
+    if (key == "title") return c.nullable_string(title);
+    if (key == "slug") return c.nullable_string(slug);
+    return false;
+  });
+  return ok && has_id && id_in_range(out.booking_page_id, 1) && required_label(title, out.booking_page_title) &&
+         required_label(slug, out.booking_page_slug);
+}
+
+bool metadata(Cursor& c, Command& out) {
+  if (c.peek('n')) return c.null();
+  std::string_view span;
+  if (!c.value_span(span)) return false;
+  // Served as its compact serialization: the reference decoder's, exactly.
+  auto value = nlohmann::json::parse(span, nullptr, false);
+  if (value.is_discarded() || value.is_null()) return false;
+  std::string text = value.dump();
+  if (text.size() > kMaxMetadataBytes) return false;
+  out.metadata = std::move(text);
+  return true;
+}
+
+}  // namespace
+
+std::optional<Command> decode_visit_fast(std::string_view json_text) {
+  Cursor c(json_text);
+  Command out;
+  out.occurred_at_missing = true;
+  std::string_view type, command_id;
+  bool has_type = false, has_id = false, has_ws = false, has_participant = false, has_place = false;
+  bool has_room = false, has_page = false;
+  bool ok = object(c, [&](std::string_view key) {
+    if (key == "type") { has_type = true; return c.string(type); }
+    if (key == "command_id") { has_id = true; return c.string(command_id); }
+    if (key == "workspace_id") { has_ws = true; return c.integer(out.workspace_id.value); }
+    if (key == "occurred_at") { out.occurred_at_missing = false; return c.integer(out.occurred_at); }
+    if (key == "participant") { has_participant = true; return participant(c, out); }
+    if (key == "room") { has_room = true; return room(c, out); }
+    if (key == "booking_page") { has_page = true; return booking_page(c, out); }
+    if (key == "metadata") return metadata(c, out);
+    return false;
+  });
+  if (!ok || !c.at_end() || !has_type || !has_id || !has_ws || !has_participant) return std::nullopt;
+  if (type == "room_join") {
+    out.type = CommandType::kRoomJoin;
+    has_place = has_room && !has_page;
+  } else if (type == "booking") {
+    out.type = CommandType::kBooking;
+    has_place = has_page && !has_room;
+  }
+  if (!has_place || command_id.empty() || !within(command_id, kMaxCommandIdLength)) return std::nullopt;
+  if (!id_in_range(out.workspace_id.value, 1) || !id_in_range(out.occurred_at, 0)) return std::nullopt;
+  out.command_id = std::string(command_id);
+  return out;
+}
+
+}  // namespace contacts

@@ -1,0 +1,79 @@
+#include "core/command_fast_decoder.h"
+
+#include <doctest/doctest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "core/command_codec.h"
+#include "core/text.h"
+
+namespace contacts {
+namespace {
+
+// The fast path may decline anything, but what it answers must be what the reference answers.
+void check_agrees(const std::string& line) {
+  if (!valid_utf8(line) || !json_depth_within(line, kMaxJsonDepth)) return;  // its preconditions
+  auto fast = decode_visit_fast(line);
+  if (!fast) return;
+  auto reference = decode_command_reference(line);
+  INFO("line: " << line);
+  REQUIRE(reference.ok());
+  CHECK(encode_command(*fast) == encode_command(*reference));
+  CHECK(fast->occurred_at_missing == reference->occurred_at_missing);
+}
+
+const std::vector<std::string> kTemplates = {
+    R"({"type":"room_join","command_id":"rj-81","workspace_id":2,"occurred_at":1711500000,"participant":{"name":"Alice Martin","email":"alice@example.com"},"room":{"id":5,"name":"team-standup-1234","display_name":"Team Standup"},"metadata":{"device":"web","b":[1,2.5,"x"]}})",
+    R"({"type":"booking","command_id":"bk-12","workspace_id":2,"occurred_at":1711000000,"participant":{"name":"  Élodie  ","email":null},"booking_page":{"id":3,"title":"30-min Intro Call","slug":"intro-call"},"metadata":null})",
+    R"( { "type" : "room_join" , "command_id":"x","workspace_id":9007199254740991,"participant":{"name":"Bob"},"room":{"id":1,"name":"r"}} )",
+};
+
+}  // namespace
+
+TEST_CASE("the fast decoder takes the common room_join and booking lines") {
+  for (const auto& line : kTemplates) {
+    CHECK(decode_visit_fast(line).has_value());
+    check_agrees(line);
+  }
+}
+
+TEST_CASE("the fast decoder declines what it is not sure of, leaving the error to the reference") {
+  const std::vector<std::string> declined = {
+      R"({"type":"room_join","command_id":"a\"b","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"workspace_id":3,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":-2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2.0,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":02,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"  "},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"booking_page":{"id":1,"title":"t","slug":"s"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"},"extra":1})",
+      R"({"type":"contact_delete","command_id":"a","workspace_id":2,"contact_id":1})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}} x)",
+  };
+  for (const auto& line : declined) {
+    INFO(line);
+    CHECK_FALSE(decode_visit_fast(line).has_value());
+  }
+}
+
+TEST_CASE("whatever the fast decoder accepts of mutated lines, the reference decodes identically") {
+  std::mt19937_64 rng(20261128);
+  const std::string alphabet = "{}[]\":, 0123456789.-eEnulltrfasx\\\t";
+  for (int round = 0; round < 20000; ++round) {
+    std::string line = kTemplates[rng() % kTemplates.size()];
+    int edits = 1 + static_cast<int>(rng() % 3);
+    for (int e = 0; e < edits; ++e) {
+      size_t at = rng() % line.size();
+      switch (rng() % 3) {
+        case 0: line[at] = alphabet[rng() % alphabet.size()]; break;
+        case 1: line.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
+        default: line.erase(at, 1 + rng() % 4); break;
+      }
+    }
+    check_agrees(line);
+  }
+}
+
+}  // namespace contacts
