@@ -140,16 +140,16 @@ void apply_visit(Context& ctx) {
     add_to_counter(ctx.batch, keys::contact_count_key(ws), 1);
   }
   const int64_t previous_last_seen = contact.last_seen_at;
+  const std::string previous_name = contact.name;
   record_visit(contact, ctx);
-  std::string row = encode(contact);
-  ctx.batch.put(keys::contact_key(ws, contact.id), row);
+  ctx.batch.put(keys::contact_key(ws, contact.id), encode(contact));
   std::string list_key = keys::list_key(ws, contact.last_seen_at, contact.id);
   if (existing && contact.last_seen_at == previous_last_seen) {
-    ctx.batch.put(list_key, row);
+    if (contact.name != previous_name) ctx.batch.put(list_key, encode_search_text(contact));
   } else {
     if (existing) ctx.batch.del(keys::list_key(ws, previous_last_seen, contact.id));
     // last_seen_at only grows, so a list key with a new last_seen_at was never committed.
-    ctx.batch.put_new(list_key, row);
+    ctx.batch.put_new(list_key, encode_search_text(contact));
   }
 
   ContactEvent event = event_of(ctx, contact.id);

@@ -106,10 +106,15 @@ bool skip_string(std::string_view in, size_t& at, std::string_view* out) {
 
 }  // namespace
 
-bool folded_contains(std::string_view in, std::string_view query) {
-  size_t at = 8 * sizeof(int64_t);  // the fixed fields
-  if (!skip_string(in, at, nullptr) || at >= in.size()) return false;  // name
-  if (in[at++] != 0 && !skip_string(in, at, nullptr)) return false;    // email
+std::string encode_search_text(const Contact& c) {
+  Writer w;
+  w.str(c.folded_name);
+  w.str(c.folded_email);
+  return w.take();
+}
+
+bool search_text_contains(std::string_view in, std::string_view query) {
+  size_t at = 0;
   std::string_view folded_name, folded_email;
   if (!skip_string(in, at, &folded_name) || !skip_string(in, at, &folded_email)) return false;
   return folded_name.find(query) != std::string_view::npos || folded_email.find(query) != std::string_view::npos;

@@ -45,9 +45,11 @@ struct ContactEvent {
 
 std::string encode(const Contact& contact);
 bool decode(std::string_view bytes, Contact& contact);
-// True when the encoded contact's case-folded name or email contains `folded_query`; reads
-// the encoding in place, without decoding (search scans every contact of a workspace).
-bool folded_contains(std::string_view encoded_contact, std::string_view folded_query);
+// The value of a contact's list-order key: its case-folded name and email, all that search
+// needs, so list pages and searches step over small values.
+std::string encode_search_text(const Contact& contact);
+// True when the folded name or email of an encoded search text contains `folded_query`.
+bool search_text_contains(std::string_view encoded, std::string_view folded_query);
 std::string encode(const ContactEvent& event);
 bool decode(std::string_view bytes, ContactEvent& event);
 
