@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "api/json_writer.h"
 #include "api/router.h"
 #include "core/text.h"
 
@@ -16,33 +17,41 @@ using ordered_json = nlohmann::ordered_json;
 HttpResponse ok_json(unsigned status, const ordered_json& body) { return json_response(status, body.dump()); }
 HttpResponse from_status(const Status& s) { return error_response(static_cast<unsigned>(http_status(s.code())), s.message()); }
 
-ordered_json nullable(const std::optional<std::string>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
-ordered_json nullable(const std::optional<int64_t>& v) { return v ? ordered_json(*v) : ordered_json(nullptr); }
 
-ordered_json contact_json(const Contact& c, bool with_activity) {
-  ordered_json j = {{"id", c.id}, {"workspace_id", c.workspace_id}, {"name", c.name}, {"email", nullable(c.email)}};
+void write_contact(JsonWriter& w, const Contact& c, bool with_activity) {
+  w.begin_object();
+  w.key("id").value(c.id).key("workspace_id").value(c.workspace_id).key("name").value(c.name);
+  w.key("email").value(c.email);
   if (with_activity) {
-    j["event_count"] = c.event_count;
-    j["last_seen_at"] = c.event_count > 0 ? ordered_json(c.last_seen_at) : ordered_json(nullptr);
+    w.key("event_count").value(c.event_count).key("last_seen_at");
+    if (c.event_count > 0) w.value(c.last_seen_at);
+    else w.null();
   }
-  j["created_at"] = c.created_at;
-  j["updated_at"] = c.updated_at;
-  return j;
+  w.key("created_at").value(c.created_at).key("updated_at").value(c.updated_at);
+  w.end_object();
 }
 
-ordered_json event_json(const ContactEvent& e) {
-  return {{"id", e.id},
-          {"contact_id", e.contact_id},
-          {"workspace_id", e.workspace_id},
-          {"event_type", to_string(e.event_type)},
-          {"room_id", nullable(e.room_id)},
-          {"room_name", nullable(e.room_name)},
-          {"room_display_name", nullable(e.room_display_name)},
-          {"booking_page_id", nullable(e.booking_page_id)},
-          {"booking_page_title", nullable(e.booking_page_title)},
-          {"booking_page_slug", nullable(e.booking_page_slug)},
-          {"metadata", nullable(e.metadata)},
-          {"created_at", e.created_at}};
+void write_event(JsonWriter& w, const ContactEvent& e) {
+  w.begin_object();
+  w.key("id").value(e.id).key("contact_id").value(e.contact_id).key("workspace_id").value(e.workspace_id);
+  w.key("event_type").value(to_string(e.event_type));
+  w.key("room_id").value(e.room_id).key("room_name").value(e.room_name);
+  w.key("room_display_name").value(e.room_display_name);
+  w.key("booking_page_id").value(e.booking_page_id).key("booking_page_title").value(e.booking_page_title);
+  w.key("booking_page_slug").value(e.booking_page_slug);
+  w.key("metadata").value(e.metadata).key("created_at").value(e.created_at);
+  w.end_object();
+}
+
+// {"<field>": [rows...], "total", "page", "limit"}
+template <typename Row, typename Write>
+std::string paged(std::string_view field, const std::vector<Row>& rows, Write write, int64_t total, const Paging& paging) {
+  JsonWriter w;
+  w.begin_object().key(field).begin_array();
+  for (const auto& row : rows) write(w, row);
+  w.end_array();
+  w.key("total").value(total).key("page").value(paging.page).key("limit").value(paging.limit);
+  return w.end_object().take();
 }
 
 // Stored JSON rows joined into an array, with the paging fields.
@@ -79,9 +88,8 @@ HttpResponse list_contacts(Request& r) {
     folded = casefold(it->second);
   }
   ContactPage page = r.ctx.views.list(r.ws, paging.page, paging.limit, folded);
-  ordered_json contacts = ordered_json::array();
-  for (const auto& c : page.contacts) contacts.push_back(contact_json(c, true));
-  return ok_json(200, {{"contacts", std::move(contacts)}, {"total", page.total}, {"page", paging.page}, {"limit", paging.limit}});
+  auto write = [](JsonWriter& w, const Contact& c) { write_contact(w, c, true); };
+  return json_response(200, paged("contacts", page.contacts, write, page.total, paging));
 }
 
 Result<Contact> find_contact(Request& r, const std::string& segment) {
@@ -95,7 +103,10 @@ Result<Contact> find_contact(Request& r, const std::string& segment) {
 HttpResponse get_contact(Request& r) {
   auto contact = find_contact(r, r.target.segments[4]);
   if (!contact.ok()) return from_status(contact.status());
-  return ok_json(200, {{"contact", contact_json(*contact, false)}});
+  JsonWriter w;
+  w.begin_object().key("contact");
+  write_contact(w, *contact, false);
+  return json_response(200, w.end_object().take());
 }
 
 HttpResponse contact_events(Request& r) {
@@ -103,9 +114,7 @@ HttpResponse contact_events(Request& r) {
   if (!contact.ok()) return from_status(contact.status());
   Paging paging = parse_paging(r.target.query);
   EventPage page = r.ctx.views.timeline(*contact, paging.page, paging.limit);
-  ordered_json events = ordered_json::array();
-  for (const auto& e : page.events) events.push_back(event_json(e));
-  return ok_json(200, {{"events", std::move(events)}, {"total", page.total}, {"page", paging.page}, {"limit", paging.limit}});
+  return json_response(200, paged("events", page.events, write_event, page.total, paging));
 }
 
 Command command_for(Request& r, CommandType type) {

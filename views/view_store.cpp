@@ -99,8 +99,13 @@ void ViewBatch::scan(const std::string& prefix,
 rocksdb::WriteBatch ViewBatch::to_write_batch() const {
   rocksdb::WriteBatch batch;
   for (const auto& [key, entry] : overlay_) {
+    // List-order keys move on every visit. Writing each committed one as SingleDelete (before
+    // any re-Put) keeps it "put once between single deletes", so a flush or compaction drops
+    // the pair instead of keeping a tombstone for list pages to step over.
+    bool list_order = key[0] == keys::kListOrder;
+    if (list_order && !entry.fresh) batch.SingleDelete(key).PermitUncheckedError();
     if (entry.value) batch.Put(key, *entry.value).PermitUncheckedError();
-    else batch.Delete(key).PermitUncheckedError();
+    else if (!list_order) batch.Delete(key).PermitUncheckedError();
   }
   return batch;
 }
