@@ -167,10 +167,9 @@ HttpResponse create_api_key(Request& r) {
   c.key_prefix = key.prefix;
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto rows = r.ctx.views.api_keys_json(r.ws);
-  for (const auto& row : rows) {
-    auto j = ordered_json::parse(row);
-    if (j.value("id", int64_t{0}) != *id) continue;
+  auto row = r.ctx.views.api_key_json(r.ws, *id);
+  if (row) {
+    auto j = ordered_json::parse(*row);
     j["full_key"] = key.full_key;
     return ok_json(201, {{"api_key", std::move(j)}});
   }

@@ -195,6 +195,12 @@ bool metadata(Cursor& c, Command& out) {
   if (c.peek('n')) return c.null();
   std::string_view span;
   if (!c.value_span(span)) return false;
+  // Parsed alone, the slice would be forgiven things the whole document is not (a leading
+  // byte-order mark): take only slices that start like a JSON value.
+  char first = span.front();
+  bool plain_start = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' || first == 'f' ||
+                     (first >= '0' && first <= '9');
+  if (!plain_start) return false;
   // Served as its compact serialization: the reference decoder's, exactly.
   auto value = nlohmann::json::parse(span, nullptr, false);
   if (value.is_discarded() || value.is_null()) return false;

@@ -51,6 +51,8 @@ TEST_CASE("the fast decoder declines what it is not sure of, leaving the error t
       R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"},"extra":1})",
       R"({"type":"contact_delete","command_id":"a","workspace_id":2,"contact_id":1})",
       R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}} x)",
+      "{\"type\":\"room_join\",\"command_id\":\"a\",\"workspace_id\":2,\"participant\":{\"name\":\"A\"},"
+      "\"room\":{\"id\":1,\"name\":\"r\"},\"metadata\":\xEF\xBB\xBF{\"a\":1}}",
   };
   for (const auto& line : declined) {
     INFO(line);
@@ -66,7 +68,8 @@ TEST_CASE("whatever the fast decoder accepts of mutated lines, the reference dec
     int edits = 1 + static_cast<int>(rng() % 3);
     for (int e = 0; e < edits; ++e) {
       size_t at = rng() % line.size();
-      switch (rng() % 3) {
+      switch (rng() % 4) {
+        case 3: line.insert(at, "\xEF\xBB\xBF"); break;  // a byte-order mark anywhere
         case 0: line[at] = alphabet[rng() % alphabet.size()]; break;
         case 1: line.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
         default: line.erase(at, 1 + rng() % 4); break;

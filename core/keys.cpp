@@ -76,26 +76,9 @@ std::string timeline_key(WorkspaceId ws, int64_t contact, int64_t created, int64
   return k;
 }
 
-std::string resource_prefix(Tag tag, WorkspaceId ws, int64_t resource) {
+std::string deleted_resource_key(Tag tag, WorkspaceId ws, int64_t resource) {
   std::string k = with_ws(tag, ws);
   put_u64(k, static_cast<uint64_t>(resource));
-  return k;
-}
-
-std::string resource_key(Tag tag, WorkspaceId ws, int64_t resource, int64_t contact,
-                         int64_t created, int64_t event) {
-  std::string k = resource_prefix(tag, ws, resource);
-  put_u64(k, static_cast<uint64_t>(contact));
-  put_u64(k, inverted(created));
-  put_u64(k, inverted(event));
-  return k;
-}
-
-std::string timeline_key_from_resource_key(std::string_view resource_key) {
-  // tag(1) ws(8) resource(8) contact(8) ~created(8) ~event(8)
-  std::string k(1, kTimeline);
-  k.append(resource_key.substr(1, 8));
-  k.append(resource_key.substr(17, 24));
   return k;
 }
 

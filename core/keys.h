@@ -18,8 +18,8 @@ enum Tag : char {
   kEmail = 'e',        // e ws email -> contact id
   kListOrder = 'l',    // l ws ~last_seen ~contact -> Contact (list and search)
   kTimeline = 't',     // t ws contact ~created ~event -> Event
-  kRoomIndex = 'r',    // r ws room contact ~created ~event -> ""
-  kPageIndex = 'b',    // b ws booking_page contact ~created ~event -> ""
+  kRoomDeleted = 'x',  // x ws room -> id of the position of its latest room_delete
+  kPageDeleted = 'y',  // y ws booking_page -> likewise for booking_page_delete
   kContactCount = 'n', // n ws -> number of contacts
   kMember = 'm',       // m ws user -> role
   kApiKey = 'k',       // k ws key -> ApiKey
@@ -42,12 +42,8 @@ std::string list_prefix(WorkspaceId ws);
 std::string list_key(WorkspaceId ws, int64_t last_seen, int64_t contact);
 std::string timeline_prefix(WorkspaceId ws, int64_t contact);
 std::string timeline_key(WorkspaceId ws, int64_t contact, int64_t created, int64_t event);
-// Index keys for room_delete/booking_page_delete; `tag` is kRoomIndex or kPageIndex.
-std::string resource_prefix(Tag tag, WorkspaceId ws, int64_t resource);
-std::string resource_key(Tag tag, WorkspaceId ws, int64_t resource, int64_t contact,
-                         int64_t created, int64_t event);
-// The timeline key that a resource index key points at.
-std::string timeline_key_from_resource_key(std::string_view resource_key);
+// The deletion marker of a room (kRoomDeleted) or booking page (kPageDeleted).
+std::string deleted_resource_key(Tag tag, WorkspaceId ws, int64_t resource);
 std::string contact_count_key(WorkspaceId ws);
 std::string member_key(WorkspaceId ws, int64_t user);
 std::string api_key_prefix(WorkspaceId ws);

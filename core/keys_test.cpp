@@ -87,13 +87,10 @@ TEST_CASE("prefix_end is the smallest key above every key with the prefix") {
   CHECK(all_ff + std::string(8, '\xFF') < prefix_end(all_ff));
 }
 
-TEST_CASE("timeline_key_from_resource_key points at the event's timeline key") {
-  for (Tag tag : {kRoomIndex, kPageIndex}) {
-    std::string index = resource_key(tag, WorkspaceId(9007199254740991), 5, 42, 1711500000, 77);
-    CHECK(index.rfind(resource_prefix(tag, WorkspaceId(9007199254740991), 5), 0) == 0);
-    CHECK(timeline_key_from_resource_key(index) == timeline_key(WorkspaceId(9007199254740991), 42, 1711500000, 77));
-  }
-  CHECK(timeline_key_from_resource_key(resource_key(kRoomIndex, kWs, 1, 2, 0, 3)) == timeline_key(kWs, 2, 0, 3));
+TEST_CASE("deletion markers of rooms and booking pages are distinct per tag, workspace and id") {
+  CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) != deleted_resource_key(kPageDeleted, kWs, 5));
+  CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) != deleted_resource_key(kRoomDeleted, WorkspaceId(3), 5));
+  CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) < deleted_resource_key(kRoomDeleted, kWs, 6));
 }
 
 TEST_CASE("every key starts with its one-byte tag") {

@@ -14,6 +14,14 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     ++intake.error_count;
     return;
   }
+  if (command->type == CommandType::kApiKeyCreate || command->type == CommandType::kApiKeyRevoke) {
+    // A key's hash is its identity across workspaces: only the API and `contacts keys create`,
+    // which draw keys at random, may create or revoke one.
+    if (intake.errors.size() < kMaxReportedErrors)
+      intake.errors.push_back({number, "api_key commands come from the API or `contacts keys create`, not from producers"});
+    ++intake.error_count;
+    return;
+  }
   if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
   std::string key = std::to_string(command->workspace_id.value);
   if (command->occurred_at_missing) {

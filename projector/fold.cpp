@@ -154,10 +154,6 @@ void apply_visit(Context& ctx) {
 
   ContactEvent event = event_of(ctx, contact.id);
   ctx.batch.put(keys::timeline_key(ws, contact.id, event.created_at, event.id), encode(event));
-  if (event.room_id)
-    ctx.batch.put(keys::resource_key(keys::kRoomIndex, ws, *event.room_id, contact.id, event.created_at, event.id), "");
-  if (event.booking_page_id)
-    ctx.batch.put(keys::resource_key(keys::kPageIndex, ws, *event.booking_page_id, contact.id, event.created_at, event.id), "");
   ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated, contact, ctx));
 }
 
@@ -168,47 +164,28 @@ void apply_contact_delete(Context& ctx) {
   ctx.batch.del(keys::contact_key(ws, contact->id));
   ctx.batch.del(keys::list_key(ws, contact->last_seen_at, contact->id));
   if (contact->email) ctx.batch.del(keys::email_key(ws, *contact->email));
-  std::vector<std::pair<std::string, ContactEvent>> events;
-  ctx.batch.scan(keys::timeline_prefix(ws, contact->id), [&](std::string_view key, std::string_view value) {
-    ContactEvent e;
-    if (decode(value, e)) events.emplace_back(std::string(key), std::move(e));
+  std::vector<std::string> event_keys;
+  ctx.batch.scan(keys::timeline_prefix(ws, contact->id), [&](std::string_view key, std::string_view) {
+    event_keys.emplace_back(key);
     return true;
   });
-  for (const auto& [key, e] : events) {
-    ctx.batch.del(key);
-    if (e.room_id)
-      ctx.batch.del(keys::resource_key(keys::kRoomIndex, ws, *e.room_id, e.contact_id, e.created_at, e.id));
-    if (e.booking_page_id)
-      ctx.batch.del(keys::resource_key(keys::kPageIndex, ws, *e.booking_page_id, e.contact_id, e.created_at, e.id));
-  }
+  for (const auto& key : event_keys) ctx.batch.del(key);
   add_to_counter(ctx.batch, keys::contact_count_key(ws), -1);
   write_audit(ctx, "contact.delete", "contact", contact->id,
               {{"name", contact->name}, {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, *contact, ctx));
 }
 
-// Nulls the room id (or booking page id) of every event that points at the deleted resource.
+// Marks the room (or booking page) deleted as of this position: events of it from earlier
+// positions are served with a null id (ViewStore::timeline). O(1), however many events it has.
 void apply_resource_delete(Context& ctx, keys::Tag tag, int64_t resource) {
-  WorkspaceId ws = ctx.command.workspace_id;
-  std::vector<std::string> index_keys;
-  ctx.batch.scan(keys::resource_prefix(tag, ws, resource), [&](std::string_view key, std::string_view) {
-    index_keys.emplace_back(key);
-    return true;
-  });
-  for (const auto& index_key : index_keys) {
-    std::string timeline_key = keys::timeline_key_from_resource_key(index_key);
-    ctx.batch.del(index_key);
-    auto value = ctx.batch.get(timeline_key);
-    ContactEvent e;
-    if (!value || !decode(*value, e)) continue;
-    if (tag == keys::kRoomIndex) e.room_id.reset();
-    else e.booking_page_id.reset();
-    ctx.batch.put(timeline_key, encode(e));
-  }
+  ctx.batch.put(keys::deleted_resource_key(tag, ctx.command.workspace_id, resource), encode_counter(ctx.position_id));
 }
 
 void apply_api_key_create(Context& ctx) {
   const Command& c = ctx.command;
+  // First writer wins: a hash already bound to a key keeps its binding.
+  if (ctx.batch.get(keys::api_key_hash_key(c.key_hash))) return;
   ordered_json row = {{"id", ctx.position_id},      {"name", c.key_name},
                       {"key_prefix", c.key_prefix}, {"role", to_string(c.role)},
                       {"is_active", true},          {"created_at", c.occurred_at}};
@@ -242,8 +219,8 @@ void apply_command(Context& ctx) {
       ctx.batch.put(keys::member_key(c.workspace_id, c.user_id), to_string(c.role));
       break;
     case CommandType::kMemberRemove: ctx.batch.del(keys::member_key(c.workspace_id, c.user_id)); break;
-    case CommandType::kRoomDelete: apply_resource_delete(ctx, keys::kRoomIndex, c.room_id); break;
-    case CommandType::kBookingPageDelete: apply_resource_delete(ctx, keys::kPageIndex, c.booking_page_id); break;
+    case CommandType::kRoomDelete: apply_resource_delete(ctx, keys::kRoomDeleted, c.room_id); break;
+    case CommandType::kBookingPageDelete: apply_resource_delete(ctx, keys::kPageDeleted, c.booking_page_id); break;
     case CommandType::kApiKeyCreate: apply_api_key_create(ctx); break;
     case CommandType::kApiKeyRevoke: apply_api_key_revoke(ctx); break;
   }

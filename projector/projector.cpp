@@ -31,6 +31,16 @@ void Projector::stop() {
 }
 
 Projector::GroupResult Projector::fold_group(size_t group) {
+  try {
+    return fold_group_or_throw(group);
+  } catch (const ViewReadError& e) {
+    GroupResult failed;
+    failed.status = Status{Code::kInternal, e.what()};
+    return failed;
+  }
+}
+
+Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
   const int32_t partitions = log_.partitions();
   const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
   GroupResult result;

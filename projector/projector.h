@@ -61,6 +61,7 @@ class Projector {
   };
   // Folds what is new in partitions group, group + groups_, ... into one batch and commits it.
   GroupResult fold_group(size_t group);
+  GroupResult fold_group_or_throw(size_t group);
   // One step over every group: returns the number of records consumed, or a commit failure.
   Result<size_t> step();
   void run();

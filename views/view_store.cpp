@@ -49,7 +49,10 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
     if (const auto* cached = cache_->find(key)) return *cached;
   }
   std::string value;
-  if (db_->Get(rocksdb::ReadOptions(), key, &value).ok()) return value;
+  auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
+  if (s.ok()) return value;
+  // A read that failed is not an absent key: folding on would commit wrong views.
+  if (!s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
   return std::nullopt;
 }
 
@@ -112,6 +115,31 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
 
 // --- ViewStore ---
 
+namespace {
+
+// Views written in another layout cannot be read or extended: they must be rebuilt.
+const std::string kFormatKey = std::string("\x00format", 7);
+constexpr std::string_view kFormat = "contacts-views-1";
+
+Status check_format(rocksdb::DB* db) {
+  std::string stored;
+  auto s = db->Get(rocksdb::ReadOptions(), kFormatKey, &stored);
+  if (s.ok()) {
+    if (stored == kFormat) return {};
+    return {Code::kInvalid, "the views were written in format \"" + stored + "\"; run `contacts rebuild`"};
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
+  it->SeekToFirst();
+  if (it->Valid()) return {Code::kInvalid, "the views were written by an older contacts; run `contacts rebuild`"};
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  s = db->Put(wo, kFormatKey, kFormat);
+  if (!s.ok()) return {Code::kInternal, "write views format: " + s.ToString()};
+  return {};
+}
+
+}  // namespace
+
 Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, const ViewStoreOptions& options) {
   rocksdb::Options o;
   o.create_if_missing = true;
@@ -139,7 +167,9 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
     Code code = s.ToString().find("lock") != std::string::npos ? Code::kUnavailable : Code::kInternal;
     return Status{code, "open views " + path + ": " + s.ToString()};
   }
-  return std::unique_ptr<ViewStore>(new ViewStore(std::unique_ptr<rocksdb::DB>(raw)));
+  std::unique_ptr<rocksdb::DB> db(raw);
+  if (auto format = check_format(db.get()); !format.ok()) return format;
+  return std::unique_ptr<ViewStore>(new ViewStore(std::move(db)));
 }
 
 ViewStore::~ViewStore() {
@@ -251,14 +281,28 @@ EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limi
   result.total = contact.event_count;
   const int64_t skip = first_index(page, limit);
   if (skip >= result.total) return result;
+  WorkspaceId ws(contact.workspace_id);
+  ScopedSnapshot snapshot(db_.get());
   int64_t seen = 0;
-  scan_prefix(db_.get(), nullptr, keys::timeline_prefix(WorkspaceId(contact.workspace_id), contact.id),
+  scan_prefix(db_.get(), snapshot.get(), keys::timeline_prefix(ws, contact.id),
               [&](std::string_view, std::string_view value) {
                 if (seen++ < skip) return true;
                 ContactEvent e;
                 if (decode(value, e)) result.events.push_back(std::move(e));
                 return static_cast<int64_t>(result.events.size()) < limit;
               });
+  // An event of a room (or booking page) deleted at a later position shows a null id.
+  std::map<std::string, int64_t> deleted_at;
+  auto deleted_after = [&](keys::Tag tag, int64_t resource, int64_t event_id) {
+    std::string key = keys::deleted_resource_key(tag, ws, resource);
+    auto it = deleted_at.find(key);
+    if (it == deleted_at.end()) it = deleted_at.emplace(key, counter(key, snapshot.get())).first;
+    return event_id < it->second;
+  };
+  for (auto& e : result.events) {
+    if (e.room_id && deleted_after(keys::kRoomDeleted, *e.room_id, e.id)) e.room_id.reset();
+    if (e.booking_page_id && deleted_after(keys::kPageDeleted, *e.booking_page_id, e.id)) e.booking_page_id.reset();
+  }
   return result;
 }
 
@@ -292,6 +336,10 @@ std::optional<ApiKeyRow> ViewStore::api_key(WorkspaceId ws, int64_t key_id) cons
   auto v = get(keys::api_key_key(ws, key_id));
   if (!v) return std::nullopt;
   return parse_api_key(ws, *v);
+}
+
+std::optional<std::string> ViewStore::api_key_json(WorkspaceId ws, int64_t key_id) const {
+  return get(keys::api_key_key(ws, key_id));
 }
 
 std::vector<std::string> ViewStore::api_keys_json(WorkspaceId ws) const {

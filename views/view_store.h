@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <unordered_map>
 #include <string>
 #include <vector>
@@ -47,6 +48,13 @@ struct ApiKeyRow {
   WorkspaceId workspace_id;
   Role role = Role::kNone;
   bool is_active = false;
+};
+
+// Thrown by ViewBatch::get when RocksDB fails a read (not for a missing key): the fold
+// cannot go on with that batch. Caught by the projector, which retries the batch.
+class ViewReadError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 // The committed values of hot keys (contacts, email index, counters), kept by the one writer
@@ -111,6 +119,7 @@ class ViewStore {
   std::optional<ApiKeyRow> api_key_by_hash(std::string_view sha256_hex) const;
   std::optional<ApiKeyRow> api_key(WorkspaceId ws, int64_t key_id) const;
   std::vector<std::string> api_keys_json(WorkspaceId ws) const;
+  std::optional<std::string> api_key_json(WorkspaceId ws, int64_t key_id) const;
   JsonPage audit(WorkspaceId ws, int64_t page, int64_t limit) const;
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
