@@ -1,10 +1,12 @@
 #include "api/http_server.h"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <iostream>
 
 namespace contacts {
@@ -28,10 +30,20 @@ HttpResponse error_response(unsigned status, std::string_view message) {
 
 namespace {
 
+// What the listener and its sessions share; outlives both.
+struct ServerState {
+  Handler handler;
+  HttpServerOptions options;
+  std::atomic<size_t> sessions{0};
+  std::atomic<bool> draining{false};
+};
+
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<const Handler> handler, HttpServerOptions options)
-      : stream_(std::move(socket)), handler_(handler), options_(options) {}
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state) : stream_(std::move(socket)), state_(std::move(state)) {
+    state_->sessions.fetch_add(1);
+  }
+  ~Session() { state_->sessions.fetch_sub(1); }
 
   void run() {
     asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
@@ -40,46 +52,56 @@ class Session : public std::enable_shared_from_this<Session> {
  private:
   void do_read() {
     parser_.emplace();
-    parser_->body_limit(options_.body_limit);
+    parser_->body_limit(state_->options.body_limit);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(options_.read_timeout);
+    stream_.expires_after(state_->options.read_timeout);
+    http::async_read_header(stream_, buffer_, *parser_,
+                            beast::bind_front_handler(&Session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    if (ec) return on_error(ec);
+    if (state_->options.header_check) {
+      if (auto refused = state_->options.header_check(parser_->get().base())) return send(std::move(*refused), true);
+    }
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
-    if (ec == http::error::end_of_stream) return do_close();
-    if (ec == http::error::body_limit) return send(error_response(413, "Request body too large"), true);
-    if (ec == http::error::header_limit) return send(error_response(431, "Request headers too large"), true);
-    if (ec == beast::error::timeout) return;  // the stream closes itself
-    if (ec) {
-      if (ec.category() == make_error_code(http::error::bad_target).category())
-        return send(error_response(400, "Malformed HTTP request"), true);
-      return;
-    }
+    if (ec) return on_error(ec);
     HttpRequest request = parser_->release();
     HttpResponse response;
     try {
-      response = (*handler_)(request);
+      response = state_->handler(request);
     } catch (const std::exception& e) {
       std::cerr << "contacts: handler failed: " << e.what() << "\n";
       response = error_response(500, "Internal server error");
     }
     response.version(request.version());
-    response.keep_alive(request.keep_alive());
-    send(std::move(response), !request.keep_alive());
+    bool close = !request.keep_alive() || state_->draining.load();
+    send(std::move(response), close);
+  }
+
+  void on_error(beast::error_code ec) {
+    if (ec == http::error::end_of_stream) return do_close();
+    if (ec == http::error::body_limit) return send(error_response(413, "Request body too large"), true);
+    if (ec == http::error::header_limit) return send(error_response(431, "Request headers too large"), true);
+    if (ec == beast::error::timeout) return;  // the stream closes itself
+    if (ec.category() == make_error_code(http::error::bad_target).category())
+      return send(error_response(400, "Malformed HTTP request"), true);
   }
 
   void send(HttpResponse response, bool close) {
-    if (close) response.keep_alive(false);
+    response.keep_alive(!close);
     response_ = std::make_shared<HttpResponse>(std::move(response));
-    stream_.expires_after(options_.read_timeout);
+    stream_.expires_after(state_->options.read_timeout);
     http::async_write(stream_, *response_,
                       beast::bind_front_handler(&Session::on_write, shared_from_this(), close));
   }
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
     if (ec) return;
-    if (close) return do_close();
+    if (close || state_->draining.load()) return do_close();
     response_.reset();
     do_read();
   }
@@ -93,15 +115,17 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
-  std::shared_ptr<const Handler> handler_;
-  const HttpServerOptions options_;
+  std::shared_ptr<ServerState> state_;
 };
 
 }  // namespace
 
 struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener> {
   Listener(asio::io_context& ioc, Handler h, HttpServerOptions o)
-      : ioc(ioc), acceptor(asio::make_strand(ioc)), handler(std::make_shared<const Handler>(std::move(h))), options(o) {}
+      : ioc(ioc), acceptor(asio::make_strand(ioc)), retry(ioc), state(std::make_shared<ServerState>()) {
+    state->handler = std::move(h);
+    state->options = std::move(o);
+  }
 
   void do_accept() {
     acceptor.async_accept(asio::make_strand(ioc), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
@@ -109,14 +133,25 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) return;
-    if (!ec) std::make_shared<Session>(std::move(socket), handler, options)->run();
+    if (ec) {
+      // Out of descriptors or the like: try again shortly instead of spinning.
+      retry.expires_after(kAcceptRetryDelay);
+      retry.async_wait([self = shared_from_this()](beast::error_code) { self->do_accept(); });
+      return;
+    }
+    if (state->sessions.load() >= state->options.max_connections) {
+      beast::error_code ignored;
+      socket.close(ignored);
+    } else {
+      std::make_shared<Session>(std::move(socket), state)->run();
+    }
     do_accept();
   }
 
   asio::io_context& ioc;
   tcp::acceptor acceptor;
-  std::shared_ptr<const Handler> handler;
-  HttpServerOptions options;
+  asio::steady_timer retry;
+  std::shared_ptr<ServerState> state;
 };
 
 HttpServer::HttpServer(asio::io_context& ioc, Handler handler, HttpServerOptions options)
@@ -144,7 +179,10 @@ uint16_t HttpServer::port() const {
   return listener_->acceptor.local_endpoint(ec).port();
 }
 
+size_t HttpServer::open_connections() const { return listener_->state->sessions.load(); }
+
 void HttpServer::stop() {
+  listener_->state->draining = true;
   asio::post(listener_->acceptor.get_executor(), [l = listener_] {
     beast::error_code ignored;
     l->acceptor.close(ignored);

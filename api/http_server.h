@@ -1,6 +1,6 @@
 // HttpServer: a Boost.Beast listener and sessions around a pure handler function.
 // The handler maps a parsed request to a response and may run on any I/O thread at once.
-// Bounded: header and body size (413 past the body limit), read timeout, keep-alive.
+// Bounded: header and body size (413 past the body limit), read timeout, open connections.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -10,6 +10,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/status.h"
@@ -20,14 +21,21 @@ namespace http = boost::beast::http;
 using HttpRequest = http::request<http::string_body>;
 using HttpResponse = http::response<http::string_body>;
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
+// Looks at a request's header before its body is read; a response it returns is sent at
+// once (and the connection closed), so a refused upload is never buffered.
+using HeaderCheck = std::function<std::optional<HttpResponse>(const http::request_header<>&)>;
 
 inline constexpr size_t kDefaultApiBodyLimit = 1 << 20;
 inline constexpr size_t kHeaderLimit = 16 * 1024;
 inline constexpr std::chrono::seconds kDefaultReadTimeout{30};
+inline constexpr size_t kDefaultMaxConnections = 4096;
+inline constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 struct HttpServerOptions {
   size_t body_limit = kDefaultApiBodyLimit;
   std::chrono::seconds read_timeout = kDefaultReadTimeout;
+  size_t max_connections = kDefaultMaxConnections;  // past it, new connections are closed
+  HeaderCheck header_check;                          // optional
 };
 
 // A JSON response with the given status and body.
@@ -43,7 +51,9 @@ class HttpServer {
   // Binds and listens on host:port; kUnavailable when that fails.
   Status listen(const std::string& host, uint16_t port);
   uint16_t port() const;
+  // Stops accepting; open connections close after their current response.
   void stop();
+  size_t open_connections() const;
 
  private:
   struct Listener;

@@ -1,8 +1,11 @@
 // contacts serve: the embedded log, the projector, the API and the ingest listener in one process.
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -17,6 +20,8 @@
 namespace contacts::app {
 
 namespace {
+
+constexpr std::chrono::seconds kDrainTimeout{10};
 
 // Appends a command and waits until the projector applied it: read-your-writes.
 class LogSubmitter final : public CommandSubmitter {
@@ -113,10 +118,14 @@ int run_serve(int argc, char** argv) {
                      [&] { return metrics_text(*log, projector, accepted); }};
   IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
 
-  boost::asio::io_context ioc;
-  HttpServer api(ioc, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }, HttpServerOptions{});
-  HttpServer ingest(ioc, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); },
-                    HttpServerOptions{static_cast<size_t>(max_body), kDefaultReadTimeout});
+  // Two I/O pools: a burst of ingest uploads never queues behind API reads, nor the reverse.
+  boost::asio::io_context api_ioc, ingest_ioc;
+  HttpServer api(api_ioc, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }, HttpServerOptions{});
+  HttpServerOptions ingest_options;
+  ingest_options.body_limit = static_cast<size_t>(max_body);
+  ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
+  HttpServer ingest(ingest_ioc, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); },
+                    ingest_options);
   for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
     if (auto s = server->listen(host, port); !s.ok()) {
       std::cerr << "contacts serve: " << s.message() << "\n";
@@ -124,19 +133,35 @@ int run_serve(int argc, char** argv) {
       return 1;
     }
   }
-  boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
+  // SIGTERM/SIGINT: stop accepting, let open requests finish (up to kDrainTimeout), then stop.
+  boost::asio::signal_set signals(api_ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(api_ioc);
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  std::function<void()> check_drained = [&] {
+    bool drained = api.open_connections() == 0 && ingest.open_connections() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
+      api_ioc.stop();
+      ingest_ioc.stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait([&](const boost::system::error_code&) { check_drained(); });
+  };
   signals.async_wait([&](const boost::system::error_code&, int) {
     api.stop();
     ingest.stop();
-    ioc.stop();
+    deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+    check_drained();
   });
   std::cout << "contacts: API listening on http://" << api_host << ":" << api.port() << ", ingest on http://"
             << ingest_host << ":" << ingest.port() << ", data in " << flags.get("data") << " (embedded log, "
             << log->partitions() << " partitions)" << std::endl;
 
   std::vector<std::thread> pool;
-  for (long long i = 1; i < threads; ++i) pool.emplace_back([&] { ioc.run(); });
-  ioc.run();
+  for (long long i = 0; i < std::max(1LL, threads / 2); ++i) pool.emplace_back([&] { ingest_ioc.run(); });
+  for (long long i = 1; i < threads; ++i) pool.emplace_back([&] { api_ioc.run(); });
+  auto ingest_guard = boost::asio::make_work_guard(ingest_ioc);  // runs until stopped
+  api_ioc.run();
   for (auto& t : pool) t.join();
   projector.stop();
   std::cout << "contacts: stopped" << std::endl;

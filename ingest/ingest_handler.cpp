@@ -22,6 +22,12 @@ bool is_ndjson(const HttpRequest& request) {
 
 }  // namespace
 
+std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx, const http::request_header<>& header) {
+  if (header.method() != http::verb::post) return std::nullopt;  // the handler answers 404/405
+  if (!authorized(ctx, header[http::field::authorization])) return error_response(401, "Invalid ingest token");
+  return std::nullopt;
+}
+
 HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request) {
   std::string_view target = request.target();
   target = target.substr(0, target.find('?'));
