@@ -12,6 +12,7 @@
 
 #include "api/auth.h"
 #include "api/handlers.h"
+#include "api/http_probe.h"
 #include "app/commands.h"
 #include "core/command_codec.h"
 #include "ingest/ingest_handler.h"
@@ -42,7 +43,8 @@ class LogSubmitter final : public CommandSubmitter {
   Projector& projector_;
 };
 
-std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted) {
+std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted,
+                         const HttpProbe& api_probe, const HttpProbe& ingest_probe) {
   std::ostringstream out;
   out << "# TYPE contacts_applied_records_total counter\ncontacts_applied_records_total "
       << projector.stats().applied_records.load() << "\n";
@@ -55,7 +57,10 @@ std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint6
   for (int32_t p = 0; p < log.partitions(); ++p)
     out << "contacts_consumer_lag{partition=\"" << p << "\"} "
         << log.end_offset(Partition(p)).value - projector.applied(Partition(p)).value << "\n";
-  return out.str();
+  std::string http = "# TYPE contacts_http_request_duration_seconds histogram\n";
+  api_probe.render(http);
+  ingest_probe.render(http);
+  return out.str() + http;
 }
 
 std::vector<FlagSpec> serve_flags() {
@@ -114,17 +119,28 @@ int run_serve(int argc, char** argv) {
   Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, projector);
   std::atomic<uint64_t> accepted{0};
+  HttpProbe api_probe("api"), ingest_probe("ingest");
   ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
-                     [&] { return metrics_text(*log, projector, accepted); }};
+                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe); }};
   IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
 
   // Two I/O pools: a burst of ingest uploads never queues behind API reads, nor the reverse.
   boost::asio::io_context api_ioc, ingest_ioc;
-  HttpServer api(api_ioc, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }, HttpServerOptions{});
+  auto measured = [](HttpProbe& probe, auto handle) {
+    return [&probe, handle](const HttpRequest& r) {
+      auto start = std::chrono::steady_clock::now();
+      HttpResponse response = handle(r);
+      probe.record(std::chrono::steady_clock::now() - start, response.result_int());
+      return response;
+    };
+  };
+  HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
+                 HttpServerOptions{});
   HttpServerOptions ingest_options;
   ingest_options.body_limit = static_cast<size_t>(max_body);
   ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
-  HttpServer ingest(ingest_ioc, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); },
+  HttpServer ingest(ingest_ioc,
+                    measured(ingest_probe, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); }),
                     ingest_options);
   for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
     if (auto s = server->listen(host, port); !s.ok()) {
