@@ -176,6 +176,14 @@ ViewStore::~ViewStore() {
   if (db_) db_->Close().PermitUncheckedError();
 }
 
+Status ViewStore::compact() {
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  auto s = db_->CompactRange(options, nullptr, nullptr);
+  if (!s.ok()) return {Code::kInternal, "compact views: " + s.ToString()};
+  return {};
+}
+
 Status ViewStore::commit(ViewBatch& batch) {
   rocksdb::WriteBatch write = batch.to_write_batch();
   // No WAL: a batch holds its views and its offsets, so after a crash the views come back as
