@@ -69,12 +69,11 @@ std::vector<FlagSpec> serve_flags() {
           {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
           brokers_flag(),
           partitions_flag(),
-          {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "", "prefix of the Kafka topic names"},
           {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
           {"ingest-token", "CONTACTS_INGEST_TOKEN", "", "bearer token of POST /v1/commands (none: refuse all)"},
           {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
            "largest ingest body in bytes (413 past it)"},
-          {"http-threads", "CONTACTS_HTTP_THREADS", "4", "threads serving both listeners"},
+          {"http-threads", "CONTACTS_HTTP_THREADS", "8", "API I/O threads (ingest gets half as many); handlers that wait for the projector block one"},
           cache_flag()};
 }
 
