@@ -19,6 +19,8 @@ namespace contacts::app {
 
 namespace fs = std::filesystem;
 
+constexpr size_t kProduceBatchRecords = 10000;
+
 FlagSpec data_flag() { return {"data", "CONTACTS_DATA", "./data", "data directory (log and views)"}; }
 FlagSpec partitions_flag() {
   return {"partitions", "CONTACTS_PARTITIONS", "8", "partitions of the log, fixed when it is created"};
@@ -105,12 +107,22 @@ int run_produce(int argc, char** argv) {
   }
   auto log = open_log(flags);
   if (!log) return 1;
-  auto appended = log->append(intake.records);
-  if (!appended.ok()) {
-    std::cerr << "contacts produce: " << appended.status().message() << "\n";
-    return 1;
+  // Validated as a whole above; appended in bounded batches so that one huge file never becomes
+  // one huge write (the log would have to replay it in memory after a restart).
+  size_t appended = 0;
+  for (size_t at = 0; at < intake.records.size(); at += kProduceBatchRecords) {
+    size_t end = std::min(intake.records.size(), at + kProduceBatchRecords);
+    std::vector<LogRecord> batch(std::make_move_iterator(intake.records.begin() + static_cast<long>(at)),
+                                 std::make_move_iterator(intake.records.begin() + static_cast<long>(end)));
+    auto positions = log->append(batch);
+    if (!positions.ok()) {
+      std::cerr << "contacts produce: " << positions.status().message() << " after appending the first "
+                << appended << " commands\n";
+      return 1;
+    }
+    appended = end;
   }
-  std::cout << "appended " << intake.records.size() << " commands\n";
+  std::cout << "appended " << appended << " commands\n";
   return 0;
 }
 
