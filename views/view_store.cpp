@@ -158,8 +158,16 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   o.table_properties_collector_factories.emplace_back(rocksdb::NewCompactOnDeletionCollectorFactory(4096, 1024));
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
-  table.cache_index_and_filter_blocks = true;
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  // Partitioned index and filters: a large file's whole-file filter can outgrow a cache shard
+  // and be read back from disk (and checksummed) on every Get; partitions are small blocks
+  // that stay cached, and only their top level is pinned.
+  table.index_type = rocksdb::BlockBasedTableOptions::IndexType::kTwoLevelIndexSearch;
+  table.partition_filters = true;
+  table.metadata_block_size = 4096;
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_top_level_index_and_filter = true;
   o.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(o, path, &raw);
