@@ -87,7 +87,8 @@ Contact new_contact(const Context& ctx, std::optional<std::string> email) {
   return contact;
 }
 
-void record_visit(Contact& contact, const Context& ctx) {
+// Returns whether the contact's name changed (its search text then changes too).
+bool record_visit(Contact& contact, const Context& ctx) {
   const Command& c = ctx.command;
   contact.event_count += 1;
   contact.last_seen_at = std::max(contact.last_seen_at, c.occurred_at);
@@ -95,14 +96,17 @@ void record_visit(Contact& contact, const Context& ctx) {
   contact.created_at = std::min(contact.created_at, c.occurred_at);
   bool later = c.occurred_at > contact.name_at ||
                (c.occurred_at == contact.name_at && ctx.position_id >= contact.name_position);
+  bool renamed = false;
   if (later) {
     if (contact.name != c.participant_name) {
       contact.name = c.participant_name;
       contact.folded_name = casefold(contact.name);
+      renamed = true;
     }
     contact.name_at = c.occurred_at;
     contact.name_position = ctx.position_id;
   }
+  return renamed;
 }
 
 ContactEvent event_of(const Context& ctx, int64_t contact_id) {
@@ -140,12 +144,11 @@ void apply_visit(Context& ctx) {
     add_to_counter(ctx.batch, keys::contact_count_key(ws), 1);
   }
   const int64_t previous_last_seen = contact.last_seen_at;
-  const std::string previous_name = contact.name;
-  record_visit(contact, ctx);
+  const bool renamed = record_visit(contact, ctx);
   ctx.batch.put(keys::contact_key(ws, contact.id), encode(contact));
   std::string list_key = keys::list_key(ws, contact.last_seen_at, contact.id);
   if (existing && contact.last_seen_at == previous_last_seen) {
-    if (contact.name != previous_name) ctx.batch.put(list_key, encode_search_text(contact));
+    if (renamed) ctx.batch.put(list_key, encode_search_text(contact));
   } else {
     if (existing) ctx.batch.del(keys::list_key(ws, previous_last_seen, contact.id));
     // last_seen_at only grows, so a list key with a new last_seen_at was never committed.
