@@ -8,6 +8,7 @@
 
 #include "core/clock.h"
 #include "core/command.h"
+#include "core/crypto.h"
 #include "core/status.h"
 #include "views/view_store.h"
 
@@ -21,9 +22,6 @@ struct Principal {
   Actor actor() const { return Actor{user_id, api_key_id}; }
 };
 
-std::string sha256_hex(std::string_view data);
-std::string hmac_sha256(std::string_view key, std::string_view message);  // raw bytes
-bool constant_time_equal(std::string_view a, std::string_view b);
 
 // A signed HS256 JWT for `user_id`, expiring at `expires_at` (unix seconds).
 std::string mint_jwt(std::string_view secret, int64_t user_id, int64_t expires_at);

@@ -7,6 +7,8 @@
 #include "api/json_writer.h"
 #include "api/router.h"
 #include "core/text.h"
+#include "webhooks/signing.h"
+#include "webhooks/url.h"
 
 namespace contacts {
 
@@ -186,6 +188,105 @@ HttpResponse revoke_api_key(Request& r) {
   return ok_json(200, {{"ok", true}});
 }
 
+// The JSON body of a POST, or why not.
+Result<nlohmann::json> json_body(Request& r) {
+  if (!json_depth_within(r.http.body(), kMaxJsonDepth)) return Status{Code::kInvalid, "Body must be a JSON object"};
+  auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
+  if (!body.is_object()) return Status{Code::kInvalid, "Body must be a JSON object"};
+  return body;
+}
+
+HttpResponse list_webhooks(Request& r) {
+  std::vector<std::string> rows;
+  for (const auto& text : r.ctx.views.webhooks_json(r.ws)) {
+    auto row = ordered_json::parse(text);
+    row.erase("secret");  // shown once, at creation
+    rows.push_back(row.dump());
+  }
+  return json_response(200, page_of_rows("webhooks", rows, 0, nullptr));
+}
+
+Result<std::string> webhook_url(const nlohmann::json& body, bool allow_private) {
+  auto url = body.find("url");
+  if (url == body.end() || !url->is_string() || url->get_ref<const std::string&>().empty())
+    return Status{Code::kInvalid, "url is required"};
+  std::string text = url->get<std::string>();
+  if (text.size() > kMaxUrlLength) return Status{Code::kInvalid, "url must be at most 2048 characters"};
+  // The scheme is case-insensitive; the log stores it in lower case.
+  for (size_t i = 0; i < text.size() && text[i] != ':'; ++i)
+    text[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
+  auto parsed = parse_url(text);
+  if (!parsed.ok()) return parsed.status();
+  if (auto s = check_destination(*parsed, allow_private); !s.ok()) return s;
+  return text;
+}
+
+Result<uint8_t> webhook_events(const nlohmann::json& body) {
+  const Status bad{Code::kInvalid, "events must be a non-empty list of contact.created, contact.updated, contact.deleted"};
+  auto events = body.find("events");
+  if (events == body.end() || !events->is_array() || events->empty()) return bad;
+  uint8_t bits = 0;
+  for (const auto& e : *events) {
+    if (!e.is_string()) return bad;
+    auto event = webhook_event_from(e.get_ref<const std::string&>());
+    if (!event) return Status{Code::kInvalid, "Unknown event: " + e.get<std::string>()};
+    bits |= *event;  // a repeated name means the same subscription
+  }
+  return bits;
+}
+
+HttpResponse create_webhook(Request& r) {
+  auto body = json_body(r);
+  if (!body.ok()) return from_status(body.status());
+  auto name = body->find("name");
+  if (name == body->end() || !name->is_string() || trim(name->get_ref<const std::string&>()).empty())
+    return error_response(400, "name is required");
+  std::string trimmed(trim(name->get_ref<const std::string&>()));
+  if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxWebhookNameLength)
+    return error_response(400, "name must be at most 100 characters");
+  auto events = webhook_events(*body);
+  if (!events.ok()) return from_status(events.status());
+  auto url = webhook_url(*body, r.ctx.webhook_allow_private);
+  if (!url.ok()) return from_status(url.status());
+  Command c = command_for(r, CommandType::kWebhookCreate);
+  c.webhook_name = trimmed;
+  c.webhook_url = *url;
+  c.webhook_events = *events;
+  c.webhook_secret = new_webhook_secret();
+  auto id = r.ctx.submitter.submit(std::move(c));
+  if (!id.ok()) return from_status(id.status());
+  auto row = r.ctx.views.webhook_json(r.ws, *id);
+  if (!row) return error_response(500, "Webhook was not stored");
+  return ok_json(201, {{"webhook", ordered_json::parse(*row)}});
+}
+
+Result<int64_t> existing_webhook(Request& r) {
+  auto id = parse_id(r.target.segments[4]);
+  if (!id || !r.ctx.views.webhook_json(r.ws, *id)) return Status{Code::kNotFound, "Webhook not found"};
+  return *id;
+}
+
+HttpResponse delete_webhook(Request& r) {
+  auto id = existing_webhook(r);
+  if (!id.ok()) return from_status(id.status());
+  Command c = command_for(r, CommandType::kWebhookDelete);
+  c.webhook_id = *id;
+  auto applied = r.ctx.submitter.submit(std::move(c));
+  if (!applied.ok()) return from_status(applied.status());
+  return ok_json(200, {{"ok", true}});
+}
+
+HttpResponse webhook_deliveries(Request& r) {
+  auto id = existing_webhook(r);
+  if (!id.ok()) return from_status(id.status());
+  if (!r.ctx.deliveries) return error_response(404, "Deliveries are kept by the webhooks process");
+  Paging paging = parse_paging(r.target.query);
+  DeliveryPage page = r.ctx.deliveries->list(r.ws, *id, paging.page, paging.limit);
+  std::vector<std::string> rows;
+  for (const auto& d : page.deliveries) rows.push_back(d.to_api_json());
+  return json_response(200, page_of_rows("deliveries", rows, page.total, &paging));
+}
+
 HttpResponse audit_log(Request& r) {
   Paging paging = parse_paging(r.target.query);
   JsonPage page = r.ctx.views.audit(r.ws, paging.page, paging.limit);
@@ -203,7 +304,7 @@ HttpResponse operations(const ApiContext& ctx, const std::string& name) {
   return res;
 }
 
-enum class Route { kNone, kContacts, kContact, kEvents, kApiKeys, kApiKey, kAudit };
+enum class Route { kNone, kContacts, kContact, kEvents, kApiKeys, kApiKey, kAudit, kWebhooks, kWebhook, kDeliveries };
 
 Route match(const std::vector<std::string>& s) {
   if (s.size() < 4 || s[0] != "api" || s[1] != "workspaces") return Route::kNone;
@@ -217,6 +318,11 @@ Route match(const std::vector<std::string>& s) {
     if (s.size() == 5) return Route::kApiKey;
   }
   if (s[3] == "audit-log" && s.size() == 4) return Route::kAudit;
+  if (s[3] == "webhooks") {
+    if (s.size() == 4) return Route::kWebhooks;
+    if (s.size() == 5) return Route::kWebhook;
+    if (s.size() == 6 && s[5] == "deliveries") return Route::kDeliveries;
+  }
   return Route::kNone;
 }
 
@@ -239,6 +345,15 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
       if (route == Route::kApiKey) return method == http::verb::delete_ ? revoke_api_key(r) : not_allowed();
       if (method == http::verb::get) return list_api_keys(r);
       if (method == http::verb::post) return create_api_key(r);
+      return not_allowed();
+    case Route::kWebhooks:
+    case Route::kWebhook:
+    case Route::kDeliveries:
+      if (!can_manage(r.role)) return error_response(403, "Only owners and admins can manage webhooks");
+      if (route == Route::kDeliveries) return method == http::verb::get ? webhook_deliveries(r) : not_allowed();
+      if (route == Route::kWebhook) return method == http::verb::delete_ ? delete_webhook(r) : not_allowed();
+      if (method == http::verb::get) return list_webhooks(r);
+      if (method == http::verb::post) return create_webhook(r);
       return not_allowed();
     case Route::kNone: break;
   }

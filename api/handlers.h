@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/command.h"
 #include "views/view_store.h"
+#include "webhooks/delivery_store.h"
 
 namespace contacts {
 
@@ -31,6 +32,8 @@ struct ApiContext {
   const Clock& clock;
   std::function<bool()> ready;               // views have applied the whole log
   std::function<std::string()> metrics_text; // Prometheus exposition
+  const DeliveryStore* deliveries = nullptr;  // the dispatcher's records; null: none kept here
+  bool webhook_allow_private = false;         // webhook URLs may resolve to private addresses
 };
 
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& request);

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <sstream>
 
 #include "api/auth.h"
@@ -34,6 +35,7 @@ FlagSpec brokers_flag() {
 
 std::string log_path(const std::string& data) { return (fs::path(data) / "log").string(); }
 std::string views_path(const std::string& data) { return (fs::path(data) / "views").string(); }
+std::string webhooks_path(const std::string& data) { return (fs::path(data) / "webhooks").string(); }
 
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv) {
@@ -205,6 +207,19 @@ int run_rebuild(int argc, char** argv) {
   const std::string fresh = live + ".rebuild";
   std::error_code ec;
   fs::remove_all(fresh, ec);
+  // Changes of positions the live views already applied were handed to the webhook
+  // dispatcher (or wait in their outbox, carried over below): the replay queues none again.
+  std::vector<int64_t> quiet(static_cast<size_t>(log->partitions()), 0);
+  std::vector<std::pair<std::string, std::string>> outbox;
+  if (fs::exists(live)) {
+    auto old_views = ViewStore::open(live, view_options(flags));
+    if (!old_views.ok()) {
+      std::cerr << "contacts rebuild: " << old_views.status().message() << "\n";
+      return 1;
+    }
+    for (int32_t p = 0; p < log->partitions(); ++p) quiet[static_cast<size_t>(p)] = (*old_views)->applied(Partition(p)).value;
+    outbox = (*old_views)->outbox(std::numeric_limits<size_t>::max());
+  }
   uint64_t total = 0;
   {
     auto views = ViewStore::open(fresh, view_options(flags));
@@ -212,7 +227,16 @@ int run_rebuild(int argc, char** argv) {
       std::cerr << "contacts rebuild: " << views.status().message() << "\n";
       return 1;
     }
+    if (!outbox.empty()) {
+      ViewBatch carried = (*views)->begin_batch();
+      for (const auto& [key, value] : outbox) carried.put(key, value);
+      if (auto s = (*views)->commit(carried); !s.ok()) {
+        std::cerr << "contacts rebuild: " << s.message() << "\n";
+        return 1;
+      }
+    }
     Projector projector(*log, **views);
+    projector.set_quiet_before(quiet);
     bool tty = isatty(STDERR_FILENO);
     auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
       total = all;

@@ -25,6 +25,7 @@ FlagSpec brokers_flag();
 
 std::string log_path(const std::string& data);
 std::string views_path(const std::string& data);
+std::string webhooks_path(const std::string& data);
 // Opens the embedded log under `data` (creating it), printing the reason on failure.
 std::unique_ptr<EmbeddedLog> open_log(const Flags& flags);
 ViewStoreOptions view_options(const Flags& flags);

@@ -17,6 +17,7 @@
 #include "core/command_codec.h"
 #include "ingest/ingest_handler.h"
 #include "projector/projector.h"
+#include "webhooks/dispatcher.h"
 
 namespace contacts::app {
 
@@ -44,8 +45,16 @@ class LogSubmitter final : public CommandSubmitter {
 };
 
 std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted,
-                         const HttpProbe& api_probe, const HttpProbe& ingest_probe) {
+                         const HttpProbe& api_probe, const HttpProbe& ingest_probe, const Dispatcher& dispatcher) {
   std::ostringstream out;
+  const DispatcherStats& hooks = dispatcher.stats();
+  out << "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " << hooks.attempts.load() << "\n";
+  out << "# TYPE contacts_webhook_deliveries_total counter\n"
+      << "contacts_webhook_deliveries_total{result=\"succeeded\"} " << hooks.succeeded.load() << "\n"
+      << "contacts_webhook_deliveries_total{result=\"failed\"} " << hooks.failed.load() << "\n";
+  out << "# TYPE contacts_webhook_retries_scheduled_total counter\ncontacts_webhook_retries_scheduled_total "
+      << hooks.retries_scheduled.load() << "\n";
+  out << "# TYPE contacts_webhook_in_flight gauge\ncontacts_webhook_in_flight " << hooks.in_flight.load() << "\n";
   out << "# TYPE contacts_applied_records_total counter\ncontacts_applied_records_total "
       << projector.stats().applied_records.load() << "\n";
   out << "# TYPE contacts_dead_letters_total counter\ncontacts_dead_letters_total "
@@ -74,7 +83,11 @@ std::vector<FlagSpec> serve_flags() {
           {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
            "largest ingest body in bytes (413 past it)"},
           {"http-threads", "CONTACTS_HTTP_THREADS", "8", "API I/O threads (ingest gets half as many); handlers that wait for the projector block one"},
-          cache_flag()};
+          cache_flag(),
+          {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
+           "let webhook URLs resolve to private, loopback and link-local addresses", true},
+          {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
+           "seconds before each retry of a failed webhook delivery, comma-separated"}};
 }
 
 std::optional<std::string> optional_flag(const Flags& flags, const std::string& name) {
@@ -99,6 +112,13 @@ int run_serve(int argc, char** argv) {
   else if (flags.integer("ingest-max-body", 1024, 1LL << 32, max_body, error) &&
            flags.integer("http-threads", 1, 256, threads, error))
     error.clear();
+  DispatcherOptions hooks;
+  hooks.allow_private = flags.enabled("webhook-allow-private");
+  if (error.empty()) {
+    auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
+    if (schedule.ok()) hooks.retry_schedule = *schedule;
+    else error = "--webhook-retry-schedule: " + schedule.status().message();
+  }
   if (!error.empty()) {
     std::cerr << "contacts serve: " << error << "\n";
     return 2;
@@ -111,7 +131,15 @@ int run_serve(int argc, char** argv) {
     std::cerr << "contacts serve: " << views.status().message() << "\n";
     return 1;
   }
+  auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
+  if (!deliveries.ok()) {
+    std::cerr << "contacts serve: " << deliveries.status().message() << "\n";
+    return 1;
+  }
+  Dispatcher dispatcher(**views, **deliveries, hooks);
   Projector projector(*log, **views);
+  projector.on_changes([&](const std::vector<Change>&) { dispatcher.notify(); });
+  dispatcher.start();
   projector.start();
 
   SystemClock clock;
@@ -120,7 +148,8 @@ int run_serve(int argc, char** argv) {
   std::atomic<uint64_t> accepted{0};
   HttpProbe api_probe("api"), ingest_probe("ingest");
   ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
-                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe); }};
+                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher); },
+                     deliveries->get(), hooks.allow_private};
   IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
 
   // Two I/O pools: a burst of ingest uploads never queues behind API reads, nor the reverse.
@@ -145,6 +174,7 @@ int run_serve(int argc, char** argv) {
     if (auto s = server->listen(host, port); !s.ok()) {
       std::cerr << "contacts serve: " << s.message() << "\n";
       projector.stop();
+      dispatcher.stop();
       return 1;
     }
   }
@@ -179,6 +209,7 @@ int run_serve(int argc, char** argv) {
   api_ioc.run();
   for (auto& t : pool) t.join();
   projector.stop();
+  dispatcher.stop();  // in-flight attempts finish and are recorded
   std::cout << "contacts: stopped" << std::endl;
   return 0;
 }

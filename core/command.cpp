@@ -6,7 +6,7 @@
 namespace contacts {
 
 namespace {
-constexpr std::array<std::pair<CommandType, std::string_view>, 9> kTypeNames{{
+constexpr std::array<std::pair<CommandType, std::string_view>, 11> kTypeNames{{
     {CommandType::kRoomJoin, "room_join"},
     {CommandType::kBooking, "booking"},
     {CommandType::kContactDelete, "contact_delete"},
@@ -16,6 +16,13 @@ constexpr std::array<std::pair<CommandType, std::string_view>, 9> kTypeNames{{
     {CommandType::kBookingPageDelete, "booking_page_delete"},
     {CommandType::kApiKeyCreate, "api_key_create"},
     {CommandType::kApiKeyRevoke, "api_key_revoke"},
+    {CommandType::kWebhookCreate, "webhook_create"},
+    {CommandType::kWebhookDelete, "webhook_delete"},
+}};
+constexpr std::array<std::pair<WebhookEvent, std::string_view>, 3> kEventNames{{
+    {kContactCreated, "contact.created"},
+    {kContactUpdated, "contact.updated"},
+    {kContactDeleted, "contact.deleted"},
 }};
 }  // namespace
 
@@ -29,6 +36,25 @@ std::optional<CommandType> command_type_from(std::string_view name) {
   for (const auto& [t, n] : kTypeNames)
     if (n == name) return t;
   return std::nullopt;
+}
+
+std::string_view to_string(WebhookEvent event) {
+  for (const auto& [e, name] : kEventNames)
+    if (e == event) return name;
+  return "unknown";
+}
+
+std::optional<WebhookEvent> webhook_event_from(std::string_view name) {
+  for (const auto& [e, n] : kEventNames)
+    if (n == name) return e;
+  return std::nullopt;
+}
+
+std::vector<std::string_view> webhook_event_names(uint8_t events) {
+  std::vector<std::string_view> names;
+  for (const auto& [e, n] : kEventNames)
+    if (events & e) names.push_back(n);
+  return names;
 }
 
 std::string_view to_string(Role role) {

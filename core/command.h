@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/types.h"
 
@@ -21,6 +22,8 @@ enum class CommandType {
   kBookingPageDelete,
   kApiKeyCreate,
   kApiKeyRevoke,
+  kWebhookCreate,
+  kWebhookDelete,
 };
 
 // Ordered by power: a role may grant at most itself.
@@ -31,6 +34,18 @@ std::optional<CommandType> command_type_from(std::string_view name);
 std::string_view to_string(Role role);
 std::optional<Role> role_from(std::string_view name);
 inline bool can_manage(Role role) { return role >= Role::kAdmin; }
+
+// Webhook event types, as bits of a subscription's event set.
+enum WebhookEvent : uint8_t {
+  kContactCreated = 1,
+  kContactUpdated = 2,
+  kContactDeleted = 4,
+};
+inline constexpr uint8_t kAllWebhookEvents = kContactCreated | kContactUpdated | kContactDeleted;
+std::string_view to_string(WebhookEvent event);
+std::optional<WebhookEvent> webhook_event_from(std::string_view name);
+// The names of the events in `events`, in the order created, updated, deleted.
+std::vector<std::string_view> webhook_event_names(uint8_t events);
 
 // Who asked for a delete or a key change: a user, an API key, or nobody known.
 struct Actor {
@@ -47,6 +62,10 @@ inline constexpr size_t kMaxLabelLength = 200;
 inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
 inline constexpr size_t kMaxKeyNameLength = 100;
 inline constexpr int kMaxJsonDepth = 64;
+inline constexpr size_t kMaxWebhookNameLength = 100;
+inline constexpr size_t kMaxUrlLength = 2048;
+// "whsec_" + base64 of 32 bytes.
+inline constexpr size_t kWebhookSecretLength = 6 + 44;
 
 struct Command {
   CommandType type = CommandType::kRoomJoin;
@@ -79,6 +98,13 @@ struct Command {
   std::string key_hash;    // hex SHA-256 of the full key
   std::string key_prefix;  // the first characters of the key, shown in listings
   int64_t key_id = 0;
+
+  // webhook_create, webhook_delete
+  std::string webhook_name;  // trimmed
+  std::string webhook_url;
+  uint8_t webhook_events = 0;  // WebhookEvent bits
+  std::string webhook_secret;
+  int64_t webhook_id = 0;
 };
 
 }  // namespace contacts

@@ -154,6 +154,43 @@ Status decode_role(const FieldReader& top, Command& c) {
   return {};
 }
 
+// An http(s) URL of printable ASCII (no spaces); its host is checked where it is created.
+Status decode_url(const FieldReader& r, Command& c) {
+  if (auto s = r.required_text("url", c.webhook_url, kMaxUrlLength); !s.ok()) return s;
+  const std::string& url = c.webhook_url;
+  size_t rest = url.rfind("https://", 0) == 0 ? 8 : url.rfind("http://", 0) == 0 ? 7 : 0;
+  if (rest == 0 || rest == url.size()) return invalid("\"url\" must be an http:// or https:// URL");
+  for (char ch : url)
+    if (ch < '!' || ch > '~') return invalid("\"url\" must be printable ASCII without spaces");
+  return {};
+}
+
+Status decode_events(const FieldReader& r, Command& c) {
+  const json* events = r.object("events");
+  if (events == nullptr) return r.missing("events");
+  if (!events->is_array() || events->empty())
+    return invalid("\"events\" must be a non-empty array of event names");
+  for (const auto& e : *events) {
+    auto event = e.is_string() ? webhook_event_from(e.get_ref<const std::string&>()) : std::nullopt;
+    if (!event) return invalid("\"events\" may hold only contact.created, contact.updated, contact.deleted");
+    if (c.webhook_events & *event) return invalid("\"events\" must not repeat an event");
+    c.webhook_events |= *event;
+  }
+  return {};
+}
+
+Status decode_secret(const FieldReader& r, Command& c) {
+  if (auto s = r.required_text("secret", c.webhook_secret, kWebhookSecretLength); !s.ok()) return s;
+  const std::string& secret = c.webhook_secret;
+  bool ok = secret.size() == kWebhookSecretLength && secret.rfind("whsec_", 0) == 0 && secret.back() == '=';
+  for (size_t i = 6; ok && i + 1 < secret.size(); ++i) {
+    char ch = secret[i];
+    ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+  }
+  if (!ok) return invalid("\"secret\" must be whsec_ followed by the base64 of 32 bytes");
+  return {};
+}
+
 Status decode_body(const FieldReader& r, Command& c) {
   switch (c.type) {
     case CommandType::kRoomJoin:
@@ -197,6 +234,17 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kApiKeyRevoke:
       if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
+      return decode_actor(r, c);
+    case CommandType::kWebhookCreate:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url", "events", "secret", "actor"}); !s.ok()) return s;
+      if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok()) return s;
+      if (auto s = decode_url(r, c); !s.ok()) return s;
+      if (auto s = decode_events(r, c); !s.ok()) return s;
+      if (auto s = decode_secret(r, c); !s.ok()) return s;
+      return decode_actor(r, c);
+    case CommandType::kWebhookDelete:
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "webhook_id", "actor"}); !s.ok()) return s;
+      if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
   }
   return invalid("unknown command type");
@@ -281,6 +329,20 @@ std::string encode_command(const Command& c) {
       break;
     case CommandType::kApiKeyRevoke:
       j["key_id"] = c.key_id;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kWebhookCreate: {
+      j["name"] = c.webhook_name;
+      j["url"] = c.webhook_url;
+      json events = json::array();
+      for (auto name : webhook_event_names(c.webhook_events)) events.push_back(name);
+      j["events"] = std::move(events);
+      j["secret"] = c.webhook_secret;
+      j["actor"] = actor_json(c.actor);
+      break;
+    }
+    case CommandType::kWebhookDelete:
+      j["webhook_id"] = c.webhook_id;
       j["actor"] = actor_json(c.actor);
       break;
   }

@@ -26,7 +26,8 @@ using nlohmann::json;
 
 constexpr const char* kTypes[] = {"room_join",      "booking",     "contact_delete",
                                   "member_upsert",  "member_remove", "room_delete",
-                                  "booking_page_delete", "api_key_create", "api_key_revoke"};
+                                  "booking_page_delete", "api_key_create", "api_key_revoke",
+                                  "webhook_create", "webhook_delete"};
 constexpr uint64_t kMaxSafe = 9007199254740991ULL;
 
 // Loads every schemas/<type>.json once.
@@ -101,6 +102,15 @@ json valid(const std::string& type) {
   } else if (type == "api_key_revoke") {
     c["key_id"] = 11;
     c["actor"] = {{"api_key_id", 4}};
+  } else if (type == "webhook_create") {
+    c["name"] = "CRM sync";
+    c["url"] = "https://hooks.example.com/contacts?x=1";
+    c["events"] = {"contact.created", "contact.deleted"};
+    c["secret"] = "whsec_" + std::string(43, 'A') + "=";
+    c["actor"] = {{"user_id", 7}};
+  } else if (type == "webhook_delete") {
+    c["webhook_id"] = 12;
+    c["actor"] = {{"user_id", 7}};
   }
   return c;
 }
@@ -142,7 +152,7 @@ std::string repeat(const std::string& unit, size_t n) {
 std::vector<Sample> samples() {
   const std::string rj = "room_join", bk = "booking", cd = "contact_delete", mu = "member_upsert",
                     mr = "member_remove", rd = "room_delete", pd = "booking_page_delete",
-                    kc = "api_key_create", kr = "api_key_revoke";
+                    kc = "api_key_create", kr = "api_key_revoke", wc = "webhook_create", wd = "webhook_delete";
   std::vector<Sample> s;
   for (const char* type : kTypes) s.push_back(ok(type));
   // Common fields.
@@ -296,6 +306,45 @@ std::vector<Sample> samples() {
   s.push_back(with(kc, "/key_prefix", "", false));
   s.push_back(without(kc, "/key_prefix", false));
   s.push_back(with(kc, "/user_id", 7, false));
+  // webhook_create
+  s.push_back(without(wc, "/actor", true));
+  s.push_back(with(wc, "/actor", {{"api_key_id", 3}}, true));
+  s.push_back(with(wc, "/name", std::string(100, 'w'), true));
+  s.push_back(with(wc, "/name", std::string(101, 'w'), false));
+  s.push_back(with(wc, "/name", " ", false));
+  s.push_back(without(wc, "/name", false));
+  s.push_back(with(wc, "/url", "http://127.0.0.1:9000/hook", true));
+  s.push_back(with(wc, "/url", "https://" + std::string(2040, 'h'), true));
+  s.push_back(with(wc, "/url", "https://" + std::string(2041, 'h'), false));
+  s.push_back(with(wc, "/url", "ftp://example.com/", false));
+  s.push_back(with(wc, "/url", "HTTP://example.com/", false));
+  s.push_back(with(wc, "/url", "https://", false));
+  s.push_back(with(wc, "/url", "https://exa mple.com/", false));
+  s.push_back(with(wc, "/url", "https://example.com/\u00e9", false));
+  s.push_back(with(wc, "/url", "example.com", false));
+  s.push_back(with(wc, "/url", 5, false));
+  s.push_back(without(wc, "/url", false));
+  s.push_back(with(wc, "/events", {"contact.updated"}, true));
+  s.push_back(with(wc, "/events", {"contact.created", "contact.updated", "contact.deleted"}, true));
+  s.push_back(with(wc, "/events", json::array(), false));
+  s.push_back(with(wc, "/events", {"contact.created", "contact.created"}, false));
+  s.push_back(with(wc, "/events", {"contact.merged"}, false));
+  s.push_back(with(wc, "/events", {1}, false));
+  s.push_back(with(wc, "/events", "contact.created", false));
+  s.push_back(without(wc, "/events", false));
+  s.push_back(with(wc, "/secret", "whsec_abc+/" + std::string(32, '9') + "=", true));
+  s.push_back(with(wc, "/secret", "whsec_" + std::string(44, 'A'), false));
+  s.push_back(with(wc, "/secret", "whsec_" + std::string(42, 'A') + "==", false));
+  s.push_back(with(wc, "/secret", "whsec_" + std::string(43, '-') + "=", false));
+  s.push_back(with(wc, "/secret", "wh_" + std::string(43, 'A') + "=", false));
+  s.push_back(without(wc, "/secret", false));
+  s.push_back(with(wc, "/webhook_id", 1, false));
+  // webhook_delete
+  s.push_back(without(wd, "/actor", true));
+  s.push_back(with(wd, "/webhook_id", 0, false));
+  s.push_back(with(wd, "/webhook_id", "12", false));
+  s.push_back(without(wd, "/webhook_id", false));
+  s.push_back(with(wd, "/url", "https://example.com/", false));
   return s;
 }
 

@@ -114,6 +114,24 @@ std::string audit_key(WorkspaceId ws, int64_t audit) {
 
 std::string audit_count_key(WorkspaceId ws) { return with_ws(kAuditCount, ws); }
 
+std::string webhook_prefix(WorkspaceId ws) { return with_ws(kWebhook, ws); }
+
+std::string webhook_key(WorkspaceId ws, int64_t webhook) {
+  std::string k = webhook_prefix(ws);
+  put_u64(k, static_cast<uint64_t>(webhook));
+  return k;
+}
+
+std::string webhook_set_key(WorkspaceId ws) { return with_ws(kWebhookSet, ws); }
+
+std::string outbox_prefix() { return std::string(1, kOutbox); }
+
+std::string outbox_key(int64_t position) {
+  std::string k = outbox_prefix();
+  put_u64(k, static_cast<uint64_t>(position));
+  return k;
+}
+
 std::string prefix_end(std::string_view prefix) {
   std::string end(prefix);
   while (!end.empty()) {

@@ -26,6 +26,9 @@ enum Tag : char {
   kApiKeyHash = 'h',   // h sha256 -> ws key
   kAudit = 'a',        // a ws ~audit -> AuditEntry
   kAuditCount = 'q',   // q ws -> number of audit entries
+  kWebhook = 'w',      // w ws webhook -> Webhook (JSON, with its secret)
+  kWebhookSet = 'W',   // W ws -> the workspace's subscriptions: webhook id + event bits each
+  kOutbox = 'g',       // g position -> a change that subscriptions wait for (drained by the dispatcher)
 };
 
 void put_u64(std::string& out, uint64_t v);
@@ -52,6 +55,11 @@ std::string api_key_hash_key(std::string_view sha256_hex);
 std::string audit_prefix(WorkspaceId ws);
 std::string audit_key(WorkspaceId ws, int64_t audit);
 std::string audit_count_key(WorkspaceId ws);
+std::string webhook_prefix(WorkspaceId ws);
+std::string webhook_key(WorkspaceId ws, int64_t webhook);
+std::string webhook_set_key(WorkspaceId ws);
+std::string outbox_prefix();
+std::string outbox_key(int64_t position);
 
 // Smallest key greater than every key starting with `prefix` (for iterate_upper_bound).
 std::string prefix_end(std::string_view prefix);

@@ -22,6 +22,13 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     ++intake.error_count;
     return;
   }
+  if (command->type == CommandType::kWebhookCreate || command->type == CommandType::kWebhookDelete) {
+    // The API draws the secret and refuses URLs that reach private addresses.
+    if (intake.errors.size() < kMaxReportedErrors)
+      intake.errors.push_back({number, "webhook commands come from the API, not from producers"});
+    ++intake.error_count;
+    return;
+  }
   if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
   std::string key = std::to_string(command->workspace_id.value);
   if (command->occurred_at_missing) {

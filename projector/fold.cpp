@@ -212,6 +212,37 @@ void apply_api_key_revoke(Context& ctx) {
               {{"name", row.value("name", std::string())}, {"role", row.value("role", std::string())}});
 }
 
+void apply_webhook_create(Context& ctx) {
+  const Command& c = ctx.command;
+  ordered_json events = ordered_json::array();
+  for (auto name : webhook_event_names(c.webhook_events)) events.push_back(name);
+  ordered_json row = {{"id", ctx.position_id}, {"name", c.webhook_name}, {"url", c.webhook_url},
+                      {"events", events},      {"is_active", true},     {"created_at", c.occurred_at},
+                      {"secret", c.webhook_secret}};
+  ctx.batch.put(keys::webhook_key(c.workspace_id, ctx.position_id), row.dump());
+  auto subscriptions = decode_subscriptions(ctx.batch.get(keys::webhook_set_key(c.workspace_id)).value_or(""));
+  subscriptions.push_back({ctx.position_id, c.webhook_events});
+  ctx.batch.put(keys::webhook_set_key(c.workspace_id), encode_subscriptions(subscriptions));
+  write_audit(ctx, "webhook.create", "webhook", ctx.position_id,
+              {{"name", c.webhook_name}, {"url", c.webhook_url}, {"events", std::move(events)}});
+}
+
+void apply_webhook_delete(Context& ctx) {
+  const Command& c = ctx.command;
+  std::string key = keys::webhook_key(c.workspace_id, c.webhook_id);
+  auto value = ctx.batch.get(key);
+  if (!value) return;  // deleting a missing webhook is a no-op
+  auto row = ordered_json::parse(*value, nullptr, false);
+  ctx.batch.del(key);
+  auto subscriptions = decode_subscriptions(ctx.batch.get(keys::webhook_set_key(c.workspace_id)).value_or(""));
+  std::erase_if(subscriptions, [&](const Subscription& s) { return s.webhook_id == c.webhook_id; });
+  if (subscriptions.empty()) ctx.batch.del(keys::webhook_set_key(c.workspace_id));
+  else ctx.batch.put(keys::webhook_set_key(c.workspace_id), encode_subscriptions(subscriptions));
+  ordered_json details = {{"name", row.is_object() ? row.value("name", std::string()) : std::string()},
+                          {"url", row.is_object() ? row.value("url", std::string()) : std::string()}};
+  write_audit(ctx, "webhook.delete", "webhook", c.webhook_id, std::move(details));
+}
+
 void apply_command(Context& ctx) {
   const Command& c = ctx.command;
   switch (c.type) {
@@ -226,10 +257,58 @@ void apply_command(Context& ctx) {
     case CommandType::kBookingPageDelete: apply_resource_delete(ctx, keys::kPageDeleted, c.booking_page_id); break;
     case CommandType::kApiKeyCreate: apply_api_key_create(ctx); break;
     case CommandType::kApiKeyRevoke: apply_api_key_revoke(ctx); break;
+    case CommandType::kWebhookCreate: apply_webhook_create(ctx); break;
+    case CommandType::kWebhookDelete: apply_webhook_delete(ctx); break;
   }
 }
 
 }  // namespace
+
+std::string encode_subscriptions(const std::vector<Subscription>& subscriptions) {
+  std::string out;
+  for (const auto& s : subscriptions) {
+    keys::put_u64(out, static_cast<uint64_t>(s.webhook_id));
+    out.push_back(static_cast<char>(s.events));
+  }
+  return out;
+}
+
+std::vector<Subscription> decode_subscriptions(std::string_view bytes) {
+  std::vector<Subscription> out;
+  for (size_t at = 0; at + 9 <= bytes.size(); at += 9)
+    out.push_back({static_cast<int64_t>(keys::get_u64(bytes, at)), static_cast<uint8_t>(bytes[at + 8])});
+  return out;
+}
+
+WebhookEvent webhook_event_of(Change::Kind kind) {
+  switch (kind) {
+    case Change::Kind::kCreated: return kContactCreated;
+    case Change::Kind::kUpdated: return kContactUpdated;
+    case Change::Kind::kDeleted: break;
+  }
+  return kContactDeleted;
+}
+
+bool record_change(ViewBatch& batch, const Change& change) {
+  auto set = batch.get(keys::webhook_set_key(change.workspace_id));
+  if (!set) return false;
+  WebhookEvent event = webhook_event_of(change.kind);
+  ordered_json targets = ordered_json::array();
+  for (const auto& s : decode_subscriptions(*set))
+    if (s.events & event) targets.push_back(s.webhook_id);
+  if (targets.empty()) return false;
+  ordered_json entry = {
+      {"position", change.position_id},
+      {"event", to_string(event)},
+      {"workspace_id", change.workspace_id.value},
+      {"occurred_at", change.occurred_at},
+      {"data", {{"id", change.contact_id},
+                {"name", change.name},
+                {"email", change.email ? ordered_json(*change.email) : ordered_json(nullptr)}}},
+      {"webhooks", std::move(targets)}};
+  batch.put(keys::outbox_key(change.position_id), entry.dump());
+  return true;
+}
 
 Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
   auto command = decode_command(entry.value);

@@ -24,6 +24,20 @@ struct Change {
   int64_t occurred_at = 0;
 };
 
+// A webhook subscription as the fold sees it: which events it wants.
+struct Subscription {
+  int64_t webhook_id = 0;
+  uint8_t events = 0;  // WebhookEvent bits
+};
+std::string encode_subscriptions(const std::vector<Subscription>& subscriptions);
+std::vector<Subscription> decode_subscriptions(std::string_view bytes);
+WebhookEvent webhook_event_of(Change::Kind kind);
+
+// Queues `change` in the outbox of the batch (key `g position`) for the subscriptions of its
+// workspace that want its event, as of the batch's state. Returns whether any does. The
+// outbox is written in the same batch as the views, so it is exactly as durable as they are.
+bool record_change(ViewBatch& batch, const Change& change);
+
 // Applies `entry` of a log with `partitions` partitions. A record that is not a valid
 // command is not applied and the failure (kInvalid, with the reason) is returned; the
 // caller dead-letters it and moves on.

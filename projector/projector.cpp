@@ -53,11 +53,17 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
       return result;
     }
     if (entries->empty()) continue;
+    const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
     for (const auto& entry : *entries) {
+      const size_t first_change = result.changes.size();
       if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
         stats_.dead_letters.fetch_add(1);
         std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
       }
+      // Each change goes to the outbox as of its own position: a subscription created later
+      // in the same batch does not receive it.
+      if (entry.offset.value >= quiet)
+        for (size_t i = first_change; i < result.changes.size(); ++i) record_change(batch, result.changes[i]);
       slot = entry.offset.value + 1;
     }
     batch.put(keys::offset_key(Partition(p)), encode_counter(slot));

@@ -33,6 +33,10 @@ class Projector {
  public:
   Projector(Log& log, ViewStore& views, size_t max_batch_records = kDefaultMaxBatchRecords,
             size_t fold_threads = kDefaultFoldThreads);
+
+  // Records at offsets below quiet[partition] queue no change in the outbox: a rebuild
+  // replays positions whose changes the old views already handed to the dispatcher.
+  void set_quiet_before(std::vector<int64_t> quiet) { quiet_before_ = std::move(quiet); }
   ~Projector();
 
   void start();
@@ -49,7 +53,7 @@ class Projector {
   Offset applied(Partition partition) const;
   const ProjectorStats& stats() const { return stats_; }
 
-  // Receives the changes of each committed batch (the change stream).
+  // Receives the changes of each committed batch (after their outbox entries committed).
   void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
 
  private:
@@ -74,6 +78,7 @@ class Projector {
   std::vector<ReadCache> caches_;  // one per group, used only by that group's thread
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
+  std::vector<int64_t> quiet_before_;
 
   std::mutex applied_mutex_;
   std::condition_variable applied_changed_;

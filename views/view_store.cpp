@@ -34,7 +34,8 @@ void ReadCache::store(const std::string& key, const std::optional<std::string>& 
 }
 
 bool ReadCache::caches(std::string_view key) {
-  return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount);
+  return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount ||
+                          key[0] == keys::kWebhookSet);
 }
 
 void ViewBatch::publish_to_cache() const {
@@ -50,10 +51,13 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   }
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
-  if (s.ok()) return value;
   // A read that failed is not an absent key: folding on would commit wrong views.
-  if (!s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
-  return std::nullopt;
+  if (!s.ok() && !s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
+  std::optional<std::string> committed;
+  if (s.ok()) committed = std::move(value);
+  // Only this batch's writer writes these keys, so what it read is what is committed.
+  if (cache_ && ReadCache::caches(key)) cache_->store(key, committed);
+  return committed;
 }
 
 void ViewBatch::put(const std::string& key, std::string_view value) { overlay_[key].value = std::string(value); }
@@ -380,6 +384,41 @@ JsonPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
     return static_cast<int64_t>(result.rows.size()) < limit;
   });
   return result;
+}
+
+std::vector<std::string> ViewStore::webhooks_json(WorkspaceId ws) const {
+  std::vector<std::string> rows;
+  scan_prefix(db_.get(), nullptr, keys::webhook_prefix(ws), [&](std::string_view, std::string_view value) {
+    rows.emplace_back(value);
+    return true;
+  });
+  return rows;
+}
+
+std::optional<std::string> ViewStore::webhook_json(WorkspaceId ws, int64_t webhook_id) const {
+  return get(keys::webhook_key(ws, webhook_id));
+}
+
+std::vector<std::pair<std::string, std::string>> ViewStore::outbox(size_t max) const {
+  std::vector<std::pair<std::string, std::string>> entries;
+  if (max == 0) return entries;
+  scan_prefix(db_.get(), nullptr, keys::outbox_prefix(), [&](std::string_view key, std::string_view value) {
+    entries.emplace_back(key, value);
+    return entries.size() < max;
+  });
+  return entries;
+}
+
+Status ViewStore::remove_outbox(const std::vector<std::string>& keys) {
+  rocksdb::WriteBatch batch;
+  for (const auto& key : keys) batch.Delete(key).PermitUncheckedError();
+  // Like the views: an entry whose removal a crash loses comes back, and the dispatcher,
+  // which keeps a record per delivery, takes it once.
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;
+  auto s = db_->Write(options, &batch);
+  if (!s.ok()) return {Code::kInternal, "remove outbox entries: " + s.ToString()};
+  return {};
 }
 
 Offset ViewStore::applied(Partition partition) const {

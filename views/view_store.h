@@ -121,6 +121,14 @@ class ViewStore {
   std::vector<std::string> api_keys_json(WorkspaceId ws) const;
   std::optional<std::string> api_key_json(WorkspaceId ws, int64_t key_id) const;
   JsonPage audit(WorkspaceId ws, int64_t page, int64_t limit) const;
+  // Webhook rows as stored (JSON, secret included), oldest first.
+  std::vector<std::string> webhooks_json(WorkspaceId ws) const;
+  std::optional<std::string> webhook_json(WorkspaceId ws, int64_t webhook_id) const;
+
+  // The outbox: changes the projector queued for subscriptions, oldest position first
+  // (key, JSON). The dispatcher takes them into its own store, then removes them.
+  std::vector<std::pair<std::string, std::string>> outbox(size_t max) const;
+  Status remove_outbox(const std::vector<std::string>& keys);
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
 

@@ -1,0 +1,258 @@
+#include "webhooks/delivery_store.h"
+
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "core/keys.h"
+
+namespace contacts {
+
+namespace {
+
+using nlohmann::json;
+using nlohmann::ordered_json;
+
+// D ws webhook ~position -> Delivery; S due_ms ws webhook position -> ""; N ws webhook -> count.
+constexpr char kDelivery = 'D';
+constexpr char kDue = 'S';
+constexpr char kCount = 'N';
+
+std::string webhook_scope(char tag, WorkspaceId ws, int64_t webhook) {
+  std::string k(1, tag);
+  keys::put_u64(k, static_cast<uint64_t>(ws.value));
+  keys::put_u64(k, static_cast<uint64_t>(webhook));
+  return k;
+}
+
+std::string delivery_key(const DeliveryRef& r) {
+  std::string k = webhook_scope(kDelivery, r.workspace_id, r.webhook_id);
+  keys::put_u64(k, keys::inverted(r.position));
+  return k;
+}
+
+std::string due_key(int64_t due_ms, const DeliveryRef& r) {
+  std::string k(1, kDue);
+  keys::put_u64(k, static_cast<uint64_t>(due_ms));
+  keys::put_u64(k, static_cast<uint64_t>(r.workspace_id.value));
+  keys::put_u64(k, static_cast<uint64_t>(r.webhook_id));
+  keys::put_u64(k, static_cast<uint64_t>(r.position));
+  return k;
+}
+
+std::optional<DeliveryState> state_from(std::string_view s) {
+  for (auto st : {DeliveryState::kPending, DeliveryState::kSucceeded, DeliveryState::kFailed, DeliveryState::kCancelled})
+    if (to_string(st) == s) return st;
+  return std::nullopt;
+}
+
+template <typename T>
+json nullable(const std::optional<T>& v) {
+  return v ? json(*v) : json(nullptr);
+}
+
+std::string encode(const Delivery& d) {
+  json j = {{"event", d.event},
+            {"body", d.body},
+            {"timestamp", d.timestamp},
+            {"created_at", d.created_at},
+            {"state", to_string(d.state)},
+            {"attempts", d.attempts},
+            {"last_status", nullable(d.last_status)},
+            {"last_error", nullable(d.last_error)},
+            {"last_attempt_at", nullable(d.last_attempt_at)},
+            {"next_attempt_ms", nullable(d.next_attempt_ms)}};
+  return j.dump();
+}
+
+template <typename T>
+std::optional<T> optional_field(const json& j, const char* name) {
+  auto it = j.find(name);
+  if (it == j.end() || it->is_null()) return std::nullopt;
+  return it->get<T>();
+}
+
+std::optional<Delivery> decode(const DeliveryRef& ref, std::string_view text) {
+  auto j = json::parse(text, nullptr, false);
+  if (!j.is_object()) return std::nullopt;
+  try {
+    Delivery d;
+    d.ref = ref;
+    d.event = j.at("event").get<std::string>();
+    d.body = j.at("body").get<std::string>();
+    d.timestamp = j.at("timestamp").get<std::string>();
+    d.created_at = j.at("created_at").get<int64_t>();
+    d.state = state_from(j.at("state").get<std::string>()).value_or(DeliveryState::kFailed);
+    d.attempts = j.at("attempts").get<int>();
+    d.last_status = optional_field<int>(j, "last_status");
+    d.last_error = optional_field<std::string>(j, "last_error");
+    d.last_attempt_at = optional_field<int64_t>(j, "last_attempt_at");
+    d.next_attempt_ms = optional_field<int64_t>(j, "next_attempt_ms");
+    return d;
+  } catch (const json::exception&) {
+    return std::nullopt;
+  }
+}
+
+rocksdb::WriteOptions synced() {
+  rocksdb::WriteOptions o;
+  o.sync = true;
+  return o;
+}
+
+int64_t read_count(rocksdb::DB* db, const std::string& key) {
+  std::string v;
+  if (!db->Get(rocksdb::ReadOptions(), key, &v).ok() || v.size() != 8) return 0;
+  return static_cast<int64_t>(keys::get_u64(v, 0));
+}
+
+}  // namespace
+
+std::string_view to_string(DeliveryState state) {
+  switch (state) {
+    case DeliveryState::kPending: return "pending";
+    case DeliveryState::kSucceeded: return "succeeded";
+    case DeliveryState::kFailed: return "failed";
+    case DeliveryState::kCancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+std::string Delivery::to_api_json() const {
+  ordered_json j = {{"message_id", message_id()},
+                    {"event", event},
+                    {"state", to_string(state)},
+                    {"attempts", attempts},
+                    {"last_status_code", nullable(last_status)},
+                    {"last_error", nullable(last_error)},
+                    {"last_attempt_at", nullable(last_attempt_at)},
+                    {"next_attempt_at", next_attempt_ms ? json((*next_attempt_ms + 999) / 1000) : json(nullptr)},
+                    {"created_at", created_at}};
+  return j.dump();
+}
+
+Result<std::unique_ptr<DeliveryStore>> DeliveryStore::open(const std::string& path) {
+  rocksdb::Options o;
+  o.create_if_missing = true;
+  o.write_buffer_size = 16 << 20;
+  rocksdb::DB* raw = nullptr;
+  auto s = rocksdb::DB::Open(o, path, &raw);
+  if (!s.ok()) return Status{Code::kInternal, "open webhook deliveries " + path + ": " + s.ToString()};
+  return std::unique_ptr<DeliveryStore>(new DeliveryStore(std::unique_ptr<rocksdb::DB>(raw)));
+}
+
+DeliveryStore::~DeliveryStore() {
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+bool DeliveryStore::exists(const DeliveryRef& ref) const {
+  std::string v;
+  return db_->Get(rocksdb::ReadOptions(), delivery_key(ref), &v).ok();
+}
+
+std::optional<Delivery> DeliveryStore::get(const DeliveryRef& ref) const {
+  std::string v;
+  if (!db_->Get(rocksdb::ReadOptions(), delivery_key(ref), &v).ok()) return std::nullopt;
+  return decode(ref, v);
+}
+
+Result<size_t> DeliveryStore::add(const std::vector<Delivery>& deliveries) {
+  rocksdb::WriteBatch batch;
+  std::map<std::string, int64_t> counts;
+  std::vector<DeliveryRef> added;
+  for (const auto& d : deliveries) {
+    if (exists(d.ref) || std::find(added.begin(), added.end(), d.ref) != added.end()) continue;
+    added.push_back(d.ref);
+    batch.Put(delivery_key(d.ref), encode(d)).PermitUncheckedError();
+    if (d.state == DeliveryState::kPending && d.next_attempt_ms)
+      batch.Put(due_key(*d.next_attempt_ms, d.ref), "").PermitUncheckedError();
+    std::string count_key = webhook_scope(kCount, d.ref.workspace_id, d.ref.webhook_id);
+    auto [it, fresh] = counts.try_emplace(count_key, 0);
+    if (fresh) it->second = read_count(db_.get(), count_key);
+    ++it->second;
+  }
+  if (added.empty()) return size_t{0};
+  for (const auto& [key, count] : counts) {
+    std::string v;
+    keys::put_u64(v, static_cast<uint64_t>(count));
+    batch.Put(key, v).PermitUncheckedError();
+  }
+  auto s = db_->Write(synced(), &batch);
+  if (!s.ok()) return Status{Code::kInternal, "record webhook deliveries: " + s.ToString()};
+  return added.size();
+}
+
+Status DeliveryStore::update(const Delivery& delivery, int64_t due_ms) {
+  rocksdb::WriteBatch batch;
+  batch.Delete(due_key(due_ms, delivery.ref)).PermitUncheckedError();
+  if (delivery.state == DeliveryState::kPending && delivery.next_attempt_ms)
+    batch.Put(due_key(*delivery.next_attempt_ms, delivery.ref), "").PermitUncheckedError();
+  batch.Put(delivery_key(delivery.ref), encode(delivery)).PermitUncheckedError();
+  auto s = db_->Write(synced(), &batch);
+  if (!s.ok()) return {Code::kInternal, "record webhook attempt: " + s.ToString()};
+  return {};
+}
+
+std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(int64_t now_ms, size_t max) const {
+  std::vector<std::pair<int64_t, DeliveryRef>> out;
+  std::string start(1, kDue);
+  std::string upper(1, kDue);
+  keys::put_u64(upper, static_cast<uint64_t>(now_ms) + 1);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(start); it->Valid() && out.size() < max; it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() != 33) continue;
+    DeliveryRef ref{WorkspaceId(static_cast<int64_t>(keys::get_u64(k, 9))), static_cast<int64_t>(keys::get_u64(k, 17)),
+                    static_cast<int64_t>(keys::get_u64(k, 25))};
+    out.emplace_back(static_cast<int64_t>(keys::get_u64(k, 1)), ref);
+  }
+  return out;
+}
+
+DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const {
+  DeliveryPage result;
+  const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  std::string v;
+  if (db_->Get(ro, webhook_scope(kCount, ws, webhook_id), &v).ok() && v.size() == 8)
+    result.total = static_cast<int64_t>(keys::get_u64(v, 0));
+  std::string prefix = webhook_scope(kDelivery, ws, webhook_id);
+  std::string upper = keys::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  const int64_t skip = (page - 1) * limit;
+  int64_t seen = 0;
+  if (skip < result.total) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(prefix); it->Valid(); it->Next()) {
+      if (seen++ < skip) continue;
+      std::string_view k = it->key().ToStringView();
+      DeliveryRef ref{ws, webhook_id, static_cast<int64_t>(~keys::get_u64(k, k.size() - 8))};
+      if (auto d = decode(ref, it->value().ToStringView())) result.deliveries.push_back(std::move(*d));
+      if (static_cast<int64_t>(result.deliveries.size()) >= limit) break;
+    }
+  }
+  db_->ReleaseSnapshot(snapshot);
+  return result;
+}
+
+int64_t DeliveryStore::pending() const {
+  int64_t n = 0;
+  std::string start(1, kDue);
+  std::string upper = keys::prefix_end(start);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(start); it->Valid(); it->Next()) ++n;
+  return n;
+}
+
+}  // namespace contacts
