@@ -435,3 +435,69 @@ class ContactsServer:
         matches = [c for c in self.list_all(ws, token, search=email) if c["email"] == email]
         assert len(matches) <= 1, matches
         return matches[0] if matches else None
+
+
+# --------------------------------------------------------------------------- webhook receiver
+
+RECEIVER_JS = os.path.join(REPO, "tests", "webhook_receiver", "receiver.js")
+WEBHOOK_FIELDS = {"id", "name", "url", "events", "is_active", "created_at"}
+DELIVERY_FIELDS = {"message_id", "event", "state", "attempts", "last_status_code", "last_error",
+                   "last_attempt_at", "next_attempt_at", "created_at"}
+
+
+class Receiver:
+    """tests/webhook_receiver/receiver.js on a free loopback port: verifies every delivery
+    with the standardwebhooks npm package and its own X-Webhook-Signature HMAC check."""
+
+    def __init__(self, log_dir):
+        self.log_path = os.path.join(str(log_dir), f"receiver{os.getpid()}-{next(ContactsServer._seq)}.log")
+        self.proc = None
+        self.port = None
+
+    def start(self, timeout=20.0):
+        log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(["node", RECEIVER_JS, "0"], stdout=subprocess.PIPE, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        line = self.proc.stdout.readline().decode().strip()
+        if not line.startswith("listening "):
+            self.stop()
+            raise ServerError(f"receiver did not start: {line!r}")
+        self.port = int(line.split()[1])
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        r = http_request(self.port, method, path, body=data,
+                         headers={"Content-Type": "application/json"} if data else None)
+        assert r.status == 200, r
+        return r.json
+
+    def register(self, path, secret):
+        self._call("POST", "/_secret", {"path": path, "secret": secret})
+
+    def configure(self, fail_first=None, fail_every=1, delay_ms=None):
+        self._call("POST", "/_config", {"fail_first": fail_first or {}, "fail_every": fail_every,
+                                        "delay_ms": delay_ms or {}})
+
+    def received(self, path=None):
+        got = self._call("GET", "/_received")
+        return [r for r in got if path is None or r["path"] == path]
+
+    def wait_for(self, predicate, timeout=30.0, path=None, what="deliveries"):
+        """Polls until predicate(received(path)) is true; returns that list."""
+        deadline = time.monotonic() + timeout
+        got = []
+        while time.monotonic() < deadline:
+            got = self.received(path)
+            if predicate(got):
+                return got
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what}; got {json.dumps(got)[:3000]}")

@@ -48,7 +48,8 @@ const server = http.createServer(async (req, res) => {
   if (path === "/_received" && req.method === "GET") return json(res, 200, received);
 
   const id = req.headers["webhook-id"] || "";
-  attempts[id] = (attempts[id] || 0) + 1;
+  const attemptKey = path + " " + id;  // ids of different servers may coincide
+  attempts[attemptKey] = (attempts[attemptKey] || 0) + 1;
   const secret = secrets[path];
   let standardOk = false;
   let hmacOk = false;
@@ -66,14 +67,14 @@ const server = http.createServer(async (req, res) => {
   const number = parseInt(id.replace(/^msg_/, ""), 10) || 0;
   const failFirst = config.fail_first[path] || 0;
   const every = config.fail_every || 1;
-  const fail = number % every === 0 && attempts[id] <= failFirst;
+  const fail = number % every === 0 && attempts[attemptKey] <= failFirst;
   const answered = fail ? 500 : 200;
   let event = null;
   try {
     event = JSON.parse(body).event;
   } catch (e) {}
   const record = {
-    path, id, attempt: attempts[id], event, body, standard_ok: standardOk, hmac_ok: hmacOk, answered,
+    path, id, attempt: attempts[attemptKey], event, body, standard_ok: standardOk, hmac_ok: hmacOk, answered,
     x_event: req.headers["x-webhook-event"] || null, x_timestamp: req.headers["x-webhook-timestamp"] || null,
     content_type: req.headers["content-type"] || null,
   };
