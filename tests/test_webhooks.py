@@ -450,3 +450,96 @@ def test_nothing_is_lost_or_resent_across_kill9_and_rebuild(server_factory, rece
     s.ingest_ok([room_join(WS, "After Rebuild", email)])
     receiver.wait_for(lambda g: any(json.loads(x["body"])["data"]["email"] == email for x in g), path=path)
     assert len(receiver.received(path)) == before + 1
+
+
+def test_deleting_a_webhook_stops_its_retries(server, receiver):
+    receiver.configure(fail_first={"/cancel": 1000})
+    hook = create(server, receiver, "/cancel", events=["contact.created"])
+    server.ingest_ok([room_join(WS, "Cancel", unique_email("cancel"))])
+    receiver.wait_for(lambda g: len(g) >= 1, path="/cancel")
+    r = server.delete(f"/api/workspaces/{WS}/webhooks/{hook['id']}", token=token_for(OWNER))
+    assert r.status == 200
+    seen = len(receiver.received("/cancel"))
+    time.sleep(2.5)  # past the 1 s retries
+    assert len(receiver.received("/cancel")) == seen
+    receiver.configure()
+
+
+def test_metrics_count_webhook_attempts_and_outcomes(server):
+    text = server.get("/metrics").body.decode()
+    values = {}
+    for line in text.splitlines():
+        if line.startswith("contacts_webhook"):
+            name, value = line.rsplit(" ", 1)
+            values[name] = float(value)
+    assert values["contacts_webhook_attempts_total"] > 0
+    assert values['contacts_webhook_deliveries_total{result="succeeded"}'] > 0
+    assert values['contacts_webhook_deliveries_total{result="failed"}'] >= 1  # test of /down
+    assert values["contacts_webhook_retries_scheduled_total"] > 0
+    assert "contacts_webhook_in_flight" in values
+
+
+def test_https_targets_must_present_a_certificate_we_trust(server, tmp_path):
+    import http.server
+    import ssl
+    import subprocess
+    import threading
+
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            hits.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(str(cert), str(key))
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        port = httpd.server_address[1]
+        r = server.post(f"/api/workspaces/{WS}/webhooks", token=token_for(OWNER),
+                        body={"name": "self-signed", "url": f"https://127.0.0.1:{port}/tls",
+                              "events": ["contact.created"]})
+        assert r.status == 201, r
+        hook = r.json["webhook"]
+        server.ingest_ok([room_join(WS, "TLS", unique_email("tls"))])
+        page = wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["attempts"] >= 1)
+        d = page["deliveries"][0]
+        assert d["state"] == "pending" and d["last_status_code"] is None
+        assert "certificate" in d["last_error"], d
+        assert hits == []  # the request itself was never sent
+        server.delete(f"/api/workspaces/{WS}/webhooks/{hook['id']}", token=token_for(OWNER))
+    finally:
+        httpd.shutdown()
+
+
+def test_sigterm_lets_an_attempt_in_flight_finish_and_records_it(server_factory, receiver):
+    s = server_factory(extra_args=SCHEDULE)
+    s.ingest_ok(members())
+    receiver.configure(delay_ms={"/term": 2500})
+    hook = create(s, receiver, "/term", events=["contact.created"])
+    s.ingest_ok([room_join(WS, "Term", unique_email("term"))])
+    deadline = time.monotonic() + 10
+    while "contacts_webhook_in_flight 1" not in s.get("/metrics").body.decode():
+        assert time.monotonic() < deadline, "the attempt never started"
+        time.sleep(0.05)
+    assert s.stop() == 0
+    got = receiver.received("/term")
+    assert len(got) == 1 and got[0]["answered"] == 200
+    receiver.configure()
+    s.start()
+    page = wait_deliveries(s, hook["id"], lambda ds: len(ds) == 1)
+    assert page["deliveries"][0]["state"] == "succeeded" and page["deliveries"][0]["attempts"] == 1
+    time.sleep(1.5)
+    assert len(receiver.received("/term")) == 1
