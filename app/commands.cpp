@@ -51,13 +51,11 @@ int parse_or_exit(Flags& flags, const std::string& command, const std::string& s
   return -1;
 }
 
-bool embedded_only(const Flags& flags) {
-  if (!flags.has("brokers")) return true;
-  std::cerr << "contacts: --brokers: the Kafka adapter is not built yet; run without it for the embedded log\n";
-  return false;
+FlagSpec topic_prefix_flag() {
+  return {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "", "prefix of the Kafka topic names (P + contacts.commands, ...)"};
 }
 
-std::unique_ptr<EmbeddedLog> open_log(const Flags& flags) {
+std::unique_ptr<Log> open_log(const Flags& flags) {
   long long partitions = 8;
   std::string error;
   if (!flags.integer("partitions", 1, 4096, partitions, error)) {
@@ -66,12 +64,31 @@ std::unique_ptr<EmbeddedLog> open_log(const Flags& flags) {
   }
   std::error_code ec;
   fs::create_directories(flags.get("data"), ec);
+  if (flags.has("brokers")) {
+    KafkaOptions options;
+    options.brokers = flags.get("brokers");
+    options.topic_prefix = flags.has("topic-prefix") ? flags.get("topic-prefix") : "";
+    options.partitions = static_cast<int32_t>(partitions);
+    auto log = KafkaLog::open(options);
+    if (!log.ok()) {
+      std::cerr << "contacts: " << log.status().message() << "\n";
+      return nullptr;
+    }
+    return std::move(*log);
+  }
   auto log = EmbeddedLog::open(log_path(flags.get("data")), static_cast<int32_t>(partitions));
   if (!log.ok()) {
     std::cerr << "contacts: " << log.status().message() << "\n";
     return nullptr;
   }
   return std::move(*log);
+}
+
+std::string describe_log(const Flags& flags, const Log& log) {
+  std::string partitions = std::to_string(log.partitions()) + " partitions";
+  if (const auto* kafka = dynamic_cast<const KafkaLog*>(&log))
+    return "Kafka at " + flags.get("brokers") + ", topic " + kafka->commands_topic() + ", " + partitions;
+  return "embedded log, " + partitions;
 }
 
 ViewStoreOptions view_options(const Flags& flags) {
@@ -84,11 +101,10 @@ ViewStoreOptions view_options(const Flags& flags) {
 
 int run_produce(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag()};
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(), topic_prefix_flag()};
   if (int rc = parse_or_exit(flags, "produce", "Appends NDJSON commands from FILE (or stdin) to the log, all or nothing.",
                              specs, argc, argv); rc >= 0)
     return rc;
-  if (!embedded_only(flags)) return 2;
   std::stringstream buffer;
   if (flags.positional().empty() || flags.positional()[0] == "-") {
     buffer << std::cin.rdbuf();
@@ -151,7 +167,7 @@ int run_token(int argc, char** argv) {
 
 int run_keys(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(),
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(), topic_prefix_flag(),
                                  {"workspace", "", "", "workspace id the key is scoped to"},
                                  {"role", "", "owner", "owner, admin or member"},
                                  {"name", "", "bootstrap", "a name shown in listings"}};
@@ -196,11 +212,10 @@ int run_keys(int argc, char** argv) {
 
 int run_rebuild(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), cache_flag(), brokers_flag()};
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), cache_flag(), brokers_flag(), topic_prefix_flag()};
   if (int rc = parse_or_exit(flags, "rebuild", "Rebuilds the views from offset 0 into a fresh directory and swaps them in.",
                              specs, argc, argv); rc >= 0)
     return rc;
-  if (!embedded_only(flags)) return 2;
   auto log = open_log(flags);
   if (!log) return 1;
   const std::string live = views_path(flags.get("data"));

@@ -6,6 +6,7 @@
 
 #include "app/flags.h"
 #include "bus/embedded_log.h"
+#include "bus/kafka_log.h"
 #include "views/view_store.h"
 
 namespace contacts::app {
@@ -22,17 +23,19 @@ FlagSpec data_flag();
 FlagSpec partitions_flag();
 FlagSpec cache_flag();
 FlagSpec brokers_flag();
+FlagSpec topic_prefix_flag();
 
 std::string log_path(const std::string& data);
 std::string views_path(const std::string& data);
 std::string webhooks_path(const std::string& data);
-// Opens the embedded log under `data` (creating it), printing the reason on failure.
-std::unique_ptr<EmbeddedLog> open_log(const Flags& flags);
+// Opens the log: Kafka when --brokers is set, else the embedded log under `data` (creating
+// it). Prints the reason on failure.
+std::unique_ptr<Log> open_log(const Flags& flags);
+// "embedded log, 8 partitions" or "Kafka at HOST:PORT, topic contacts.commands, 8 partitions".
+std::string describe_log(const Flags& flags, const Log& log);
 ViewStoreOptions view_options(const Flags& flags);
 // Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv);
-// Refuses --brokers until the Kafka adapter exists; true when the command may go on.
-bool embedded_only(const Flags& flags);
 
 }  // namespace contacts::app

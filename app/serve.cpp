@@ -77,6 +77,7 @@ std::vector<FlagSpec> serve_flags() {
           {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
           {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
           brokers_flag(),
+          topic_prefix_flag(),
           partitions_flag(),
           {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
           {"ingest-token", "CONTACTS_INGEST_TOKEN", "", "bearer token of POST /v1/commands (none: refuse all)"},
@@ -103,7 +104,6 @@ int run_serve(int argc, char** argv) {
   if (int rc = parse_or_exit(flags, "serve", "Runs the log, projector, API and ingest in one process.", specs, argc, argv);
       rc >= 0)
     return rc;
-  if (!embedded_only(flags)) return 2;
   std::string api_host, ingest_host, error;
   uint16_t api_port = 0, ingest_port = 0;
   long long max_body = 0, threads = 0;
@@ -139,6 +139,12 @@ int run_serve(int argc, char** argv) {
   Dispatcher dispatcher(**views, **deliveries, hooks);
   Projector projector(*log, **views);
   projector.on_changes([&](const std::vector<Change>&) { dispatcher.notify(); });
+  if (auto* kafka = dynamic_cast<KafkaLog*>(log.get())) {
+    projector.on_dead_letter([kafka](const LogEntry& entry, const std::string& reason) {
+      if (auto s = kafka->dead_letter(entry, reason); !s.ok())
+        std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
+    });
+  }
   dispatcher.start();
   projector.start();
 
@@ -199,8 +205,8 @@ int run_serve(int argc, char** argv) {
     check_drained();
   });
   std::cout << "contacts: API listening on http://" << api_host << ":" << api.port() << ", ingest on http://"
-            << ingest_host << ":" << ingest.port() << ", data in " << flags.get("data") << " (embedded log, "
-            << log->partitions() << " partitions)" << std::endl;
+            << ingest_host << ":" << ingest.port() << ", data in " << flags.get("data") << " ("
+            << describe_log(flags, *log) << ")" << std::endl;
 
   std::vector<std::thread> pool;
   for (long long i = 0; i < std::max(1LL, threads / 2); ++i) pool.emplace_back([&] { ingest_ioc.run(); });

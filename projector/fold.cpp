@@ -315,6 +315,12 @@ Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::v
   if (!command.ok()) return command.status();
   if (entry.key != std::to_string(command->workspace_id.value))
     return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
+  // A workspace's records must share one partition: its order, and the fold threads (which
+  // own disjoint partitions), depend on it. A producer with another partitioner breaks that.
+  if (Partition expected = partition_for(entry.key, partitions); expected.value != entry.partition.value)
+    return {Code::kInvalid, "record of key \"" + entry.key + "\" is in partition " +
+                                std::to_string(entry.partition.value) + " but belongs in partition " +
+                                std::to_string(expected.value) + " (Kafka's murmur2 partitioner)"};
   std::string dedup = keys::dedup_key(command->workspace_id, command->command_id);
   if (batch.get(dedup)) return {};  // a command_id seen before changes nothing
   batch.put(dedup, "");

@@ -59,6 +59,7 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
       if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
         stats_.dead_letters.fetch_add(1);
         std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
+        if (dead_letter_sink_) dead_letter_sink_(entry, s.message());
       }
       // Each change goes to the outbox as of its own position: a subscription created later
       // in the same batch does not receive it.

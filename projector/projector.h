@@ -55,6 +55,11 @@ class Projector {
 
   // Receives the changes of each committed batch (after their outbox entries committed).
   void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
+  // Receives each record that is not a valid command, with the reason (after it is logged).
+  // Called on a fold thread; at least once (a batch that is folded again reports again).
+  void on_dead_letter(std::function<void(const LogEntry&, const std::string&)> sink) {
+    dead_letter_sink_ = std::move(sink);
+  }
 
  private:
   struct GroupResult {
@@ -79,6 +84,7 @@ class Projector {
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
   std::vector<int64_t> quiet_before_;
+  std::function<void(const LogEntry&, const std::string&)> dead_letter_sink_;
 
   std::mutex applied_mutex_;
   std::condition_variable applied_changed_;

@@ -21,6 +21,10 @@ import urllib.parse
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CONTACTS_BIN", os.path.join(REPO, "build", "contacts"))
 
+# With CONTACTS_TEST_BROKERS set, every server runs on that Kafka cluster instead of the
+# embedded log, each with topics of its own (a unique --topic-prefix).
+BROKERS = os.environ.get("CONTACTS_TEST_BROKERS") or None
+
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 INGEST_TOKEN = "test-ingest-token-abcdef"
 PARTITIONS = 4
@@ -236,12 +240,19 @@ class ContactsServer:
         self.jwt_secret = jwt_secret
         self.ingest_token = ingest_token
         self.extra_args = list(extra_args)
+        self.topic_prefix = f"t{os.getpid()}-{time.monotonic_ns()}." if BROKERS else None
         self.proc = None
         self.port = None
         self.ingest_port = None
         self.stdout_path = None
         self.stderr_path = None
         self._files = []
+
+    def log_args(self):
+        """The flags that name this server's log, for CLI commands on its data."""
+        if not BROKERS:
+            return []
+        return ["--brokers", BROKERS, "--topic-prefix", self.topic_prefix]
 
     # ---- lifecycle
 
@@ -267,6 +278,7 @@ class ContactsServer:
             args += ["--jwt-secret", self.jwt_secret]
         if self.ingest_token is not None:
             args += ["--ingest-token", self.ingest_token]
+        args += self.log_args()
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,

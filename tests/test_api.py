@@ -907,7 +907,7 @@ def test_keys_cli_appends_a_working_owner_key(server_factory):
                       room_join(2, "Cli Person", "cli@example.com")])
     assert server.stop() == 0
     proc = run_cli("keys", "create", "--data", server.data_dir, "--workspace", "2",
-                   "--role", "owner", "--name", "bootstrap")
+                   "--role", "owner", "--name", "bootstrap", *server.log_args())
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 1 and KEY_RE.match(lines[0]), proc.stdout

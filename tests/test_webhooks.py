@@ -437,7 +437,7 @@ def test_nothing_is_lost_or_resent_across_kill9_and_rebuild(server_factory, rece
     # A rebuild replays every position: no delivery again, the webhook is still there, and a
     # new change is still delivered.
     assert s.stop() == 0
-    proc = run_cli("rebuild", "--data", s.data_dir, "--partitions", s.partitions)
+    proc = run_cli("rebuild", "--data", s.data_dir, "--partitions", s.partitions, *s.log_args())
     assert proc.returncode == 0, proc.stderr
     s.start()
     s.wait_ready()

@@ -55,8 +55,11 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (!s.ok() && !s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
   std::optional<std::string> committed;
   if (s.ok()) committed = std::move(value);
-  // Only this batch's writer writes these keys, so what it read is what is committed.
-  if (cache_ && ReadCache::caches(key)) cache_->store(key, committed);
+  // A workspace's subscription set is read for every change and is almost always absent:
+  // remember what was read (only this batch's writer writes it, so it is what is committed).
+  // Other keys enter the cache when a batch that wrote them commits; caching their reads too
+  // measured slower (more churn of a bounded cache).
+  if (cache_ && key[0] == keys::kWebhookSet) cache_->store(key, committed);
   return committed;
 }
 

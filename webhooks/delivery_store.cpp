@@ -229,7 +229,7 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
   ro.iterate_upper_bound = &upper_slice;
   const int64_t skip = (page - 1) * limit;
   int64_t seen = 0;
-  if (skip < result.total) {
+  if (skip < result.total && limit > 0) {
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       if (seen++ < skip) continue;

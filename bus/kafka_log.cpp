@@ -1,0 +1,286 @@
+#include "bus/kafka_log.h"
+
+#include <librdkafka/rdkafka.h>
+
+#include <chrono>
+#include <limits>
+
+namespace contacts {
+
+namespace {
+
+constexpr int kAdminTimeoutMs = 15000;
+
+Status kafka_error(const std::string& what, RdKafka::ErrorCode code) {
+  return {Code::kUnavailable, what + ": " + RdKafka::err2str(code)};
+}
+
+// A conf with `settings`; the first failure is reported.
+Result<std::unique_ptr<RdKafka::Conf>> make_conf(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [name, value] : settings)
+    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK)
+      return Status{Code::kInvalid, "Kafka setting " + name + "=" + value + ": " + error};
+  return conf;
+}
+
+// Creates the topics that are missing; a topic that exists is left as it is.
+Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
+  char errstr[512];
+  std::vector<rd_kafka_NewTopic_t*> news;
+  for (const auto& [name, partitions, keep_forever] : topics) {
+    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
+    if (!t) return {Code::kInvalid, "topic " + name + ": " + errstr};
+    if (keep_forever) rd_kafka_NewTopic_set_config(t, "retention.ms", "-1");
+    news.push_back(t);
+  }
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, kAdminTimeoutMs, errstr, sizeof errstr);
+  rd_kafka_CreateTopics(rk, news.data(), news.size(), options, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kAdminTimeoutMs + 5000);
+  Status status;
+  if (!event) {
+    status = {Code::kUnavailable, "creating the Kafka topics timed out (are the brokers reachable?)"};
+  } else if (rd_kafka_event_error(event)) {
+    status = {Code::kUnavailable, std::string("creating the Kafka topics: ") + rd_kafka_event_error_string(event)};
+  } else {
+    const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+    size_t count = 0;
+    const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &count);
+    for (size_t i = 0; i < count && status.ok(); ++i) {
+      rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+        status = {Code::kUnavailable, std::string("creating topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
+                                          rd_kafka_err2str(err)};
+    }
+  }
+  if (event) rd_kafka_event_destroy(event);
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewTopic_destroy_array(news.data(), news.size());
+  return status;
+}
+
+// The partition count of `topic` as the brokers know it; 0 while they do not yet.
+int32_t partition_count(RdKafka::Producer& producer, const std::string& topic) {
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(&producer, topic, nullptr, error));
+  if (!handle) return 0;
+  RdKafka::Metadata* raw = nullptr;
+  if (producer.metadata(false, handle.get(), &raw, 5000) != RdKafka::ERR_NO_ERROR || !raw) return 0;
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const auto* t : *metadata->topics())
+    if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR) return static_cast<int32_t>(t->partitions()->size());
+  return 0;
+}
+
+}  // namespace
+
+// Routes each delivery report to the append that is waiting for it.
+class KafkaLog::DeliveryReports final : public RdKafka::DeliveryReportCb {
+ public:
+  struct Batch {
+    std::mutex mutex;
+    std::condition_variable done;
+    size_t remaining = 0;
+    std::vector<LogPosition> positions;
+    Status failure;
+  };
+  struct Slot {
+    Batch* batch;
+    size_t index;
+  };
+
+  void dr_cb(RdKafka::Message& message) override {
+    std::unique_ptr<Slot> slot(static_cast<Slot*>(message.msg_opaque()));
+    if (!slot) return;
+    Batch& b = *slot->batch;
+    std::lock_guard lock(b.mutex);
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      if (b.failure.ok()) b.failure = kafka_error("Kafka delivery failed", message.err());
+    } else {
+      b.positions[slot->index] = {Partition(message.partition()), Offset(message.offset())};
+    }
+    if (--b.remaining == 0) b.done.notify_all();
+  }
+};
+
+Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
+  std::unique_ptr<KafkaLog> log(new KafkaLog());
+  log->commands_topic_ = options.topic_prefix + "contacts.commands";
+  log->dlq_topic_ = options.topic_prefix + "contacts.dlq";
+  log->changes_topic_ = options.topic_prefix + "contacts.changes";
+  log->reports_ = std::make_unique<DeliveryReports>();
+
+  auto producer_conf = make_conf({{"bootstrap.servers", options.brokers},
+                                  {"client.id", "contacts"},
+                                  {"log.connection.close", "false"},
+                                  {"enable.idempotence", "true"},
+                                  {"acks", "all"},
+                                  {"linger.ms", "2"},
+                                  {"message.timeout.ms", "30000"},
+                                  {"message.max.bytes", "1048576"}});
+  if (!producer_conf.ok()) return producer_conf.status();
+  std::string error;
+  (*producer_conf)->set("dr_cb", log->reports_.get(), error);
+  log->producer_.reset(RdKafka::Producer::create(producer_conf->get(), error));
+  if (!log->producer_) return Status{Code::kUnavailable, "Kafka producer: " + error};
+  // Delivery reports arrive through poll: one thread serves every append.
+  log->poller_ = std::thread([raw = log.get()] {
+    while (!raw->stopping_) raw->producer_->poll(20);
+  });
+
+  auto created = create_topics(log->producer_->c_ptr(), {{log->commands_topic_, options.partitions, true},
+                                                         {log->dlq_topic_, 1, true},
+                                                         {log->changes_topic_, options.partitions, false}});
+  if (!created.ok()) return created;
+  for (int attempt = 0; attempt < 100 && log->partitions_ == 0; ++attempt) {
+    log->partitions_ = partition_count(*log->producer_, log->commands_topic_);
+    if (log->partitions_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (log->partitions_ == 0) return Status{Code::kUnavailable, "topic " + log->commands_topic_ + " has no partitions"};
+
+  auto consumer_conf = make_conf({{"bootstrap.servers", options.brokers},
+                                  {"client.id", "contacts-projector"},
+                                  {"log.connection.close", "false"},
+                                  {"fetch.wait.max.ms", "10"},
+                                  {"fetch.error.backoff.ms", "50"},
+                                  {"queued.min.messages", "20000"},
+                                  {"enable.partition.eof", "false"}});
+  if (!consumer_conf.ok()) return consumer_conf.status();
+  log->consumer_.reset(RdKafka::Consumer::create(consumer_conf->get(), error));
+  if (!log->consumer_) return Status{Code::kUnavailable, "Kafka consumer: " + error};
+  log->consumer_topic_.reset(RdKafka::Topic::create(log->consumer_.get(), log->commands_topic_, nullptr, error));
+  if (!log->consumer_topic_) return Status{Code::kUnavailable, "Kafka topic " + log->commands_topic_ + ": " + error};
+  for (int32_t p = 0; p < log->partitions_; ++p) log->readers_.push_back(std::make_unique<PartitionReader>());
+  return log;
+}
+
+KafkaLog::~KafkaLog() {
+  if (consumer_ && consumer_topic_)
+    for (size_t p = 0; p < readers_.size(); ++p)
+      if (readers_[p]->started) consumer_->stop(consumer_topic_.get(), static_cast<int32_t>(p));
+  if (producer_) producer_->flush(10000);
+  stopping_ = true;
+  if (poller_.joinable()) poller_.join();
+}
+
+Result<std::vector<LogPosition>> KafkaLog::produce(
+    const std::string& topic, const std::vector<LogRecord>& records, const std::vector<int32_t>& partitions,
+    const std::vector<std::vector<std::pair<std::string, std::string>>>* headers) {
+  DeliveryReports::Batch batch;
+  batch.positions.resize(records.size());
+  size_t queued = 0;
+  Status failure;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const LogRecord& r = records[i];
+    auto* slot = new DeliveryReports::Slot{&batch, i};
+    {
+      std::lock_guard lock(batch.mutex);
+      ++batch.remaining;
+    }
+    RdKafka::ErrorCode err;
+    while (true) {
+      RdKafka::Headers* h = nullptr;
+      if (headers) {
+        h = RdKafka::Headers::create();
+        for (const auto& [name, value] : (*headers)[i]) h->add(name, value);
+      }
+      err = producer_->produce(topic, partitions[i], RdKafka::Producer::RK_MSG_COPY,
+                               const_cast<char*>(r.value.data()), r.value.size(), r.key.data(), r.key.size(), 0, h,
+                               slot);
+      if (err == RdKafka::ERR_NO_ERROR) break;
+      delete h;  // left to us when produce fails
+      if (err != RdKafka::ERR__QUEUE_FULL) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the poller drains the queue
+    }
+    if (err != RdKafka::ERR_NO_ERROR) {
+      delete slot;
+      std::lock_guard lock(batch.mutex);
+      --batch.remaining;
+      failure = kafka_error("Kafka produce", err);
+      break;
+    }
+    ++queued;
+  }
+  // Every queued record is reported (delivered or failed within message.timeout.ms).
+  std::unique_lock lock(batch.mutex);
+  batch.done.wait(lock, [&] { return batch.remaining == 0; });
+  if (!failure.ok()) return failure;
+  if (!batch.failure.ok()) return batch.failure;
+  return std::move(batch.positions);
+}
+
+Result<std::vector<LogPosition>> KafkaLog::append(const std::vector<LogRecord>& records) {
+  std::vector<int32_t> partitions;
+  partitions.reserve(records.size());
+  for (const auto& r : records) partitions.push_back(partition_for(r.key, partitions_).value);
+  auto positions = produce(commands_topic_, records, partitions, nullptr);
+  if (positions.ok()) {
+    {
+      std::lock_guard lock(wait_mutex_);
+      appends_.fetch_add(1);
+    }
+    appended_.notify_all();
+  }
+  return positions;
+}
+
+Status KafkaLog::dead_letter(const LogEntry& entry, const std::string& reason) {
+  std::vector<std::vector<std::pair<std::string, std::string>>> headers{
+      {{"reason", reason},
+       {"source", commands_topic_ + "/" + std::to_string(entry.partition.value) + "/" +
+                      std::to_string(entry.offset.value)}}};
+  auto positions = produce(dlq_topic_, {{entry.key, entry.value}}, {RdKafka::Topic::PARTITION_UA}, &headers);
+  return positions.ok() ? Status{} : positions.status();
+}
+
+Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, size_t max_records) {
+  if (partition.value < 0 || partition.value >= partitions_) return Status{Code::kInvalid, "no such partition"};
+  PartitionReader& reader = *readers_[static_cast<size_t>(partition.value)];
+  std::lock_guard lock(reader.mutex);
+  if (!reader.started || reader.next != from.value) {
+    // (Re)start fetching at `from`: on the first read, and when the caller goes back to an
+    // earlier offset (a batch that failed to commit is folded again).
+    if (reader.started) consumer_->stop(consumer_topic_.get(), partition.value);
+    auto err = consumer_->start(consumer_topic_.get(), partition.value, from.value);
+    if (err != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka consumer start", err);
+    reader.started = true;
+    reader.next = from.value;
+  }
+  std::vector<LogEntry> entries;
+  while (entries.size() < max_records) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(consumer_topic_.get(), partition.value, 0));
+    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) break;
+    if (m->err() != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka fetch", m->err());
+    if (m->offset() < reader.next) continue;  // fetched before a restart at a later offset
+    LogEntry e;
+    e.partition = partition;
+    e.offset = Offset(m->offset());
+    if (m->key()) e.key = *m->key();
+    e.value.assign(static_cast<const char*>(m->payload()), m->len());
+    reader.next = m->offset() + 1;
+    entries.push_back(std::move(e));
+  }
+  return entries;
+}
+
+Offset KafkaLog::end_offset(Partition partition) {
+  int64_t low = 0, high = 0;
+  // Unknown while the brokers do not answer: nothing is caught up with an unknown end.
+  if (producer_->query_watermark_offsets(commands_topic_, partition.value, &low, &high, 5000) != RdKafka::ERR_NO_ERROR)
+    return Offset(std::numeric_limits<int64_t>::max());
+  return Offset(high);
+}
+
+uint64_t KafkaLog::wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) {
+  // Other producers append too, unseen: never wait long before looking at the partitions again.
+  std::unique_lock lock(wait_mutex_);
+  appended_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(5)),
+                     [&] { return appends_.load() != seen_appends; });
+  return appends_.load();
+}
+
+}  // namespace contacts

@@ -1,0 +1,76 @@
+// KafkaLog: the Log on Apache Kafka (librdkafka). Commands go to `<prefix>contacts.commands`,
+// partitioned like the embedded log (Kafka's murmur2 of the workspace key, computed here and
+// passed explicitly), through an idempotent producer with acks=all; append returns once every
+// record is acknowledged. Reads are by partition and offset (the views store their offsets;
+// Kafka's committed offsets are not used to resume). Topics are created on open when missing:
+// the command topic with `partitions` partitions and retention.ms=-1, the dead-letter topic
+// `<prefix>contacts.dlq`, and `<prefix>contacts.changes`.
+#pragma once
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bus/log.h"
+
+namespace contacts {
+
+struct KafkaOptions {
+  std::string brokers;
+  std::string topic_prefix;
+  int32_t partitions = 8;  // of the command topic, when this creates it
+};
+
+class KafkaLog final : public Log {
+ public:
+  static Result<std::unique_ptr<KafkaLog>> open(const KafkaOptions& options);
+  ~KafkaLog() override;
+
+  Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
+  Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) override;
+  Offset end_offset(Partition partition) override;
+  int32_t partitions() const override { return partitions_; }
+  uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) override;
+  uint64_t append_count() const override { return appends_.load(); }
+
+  // Sends a record that is not a valid command to the dead-letter topic, with the reason and
+  // where it came from as headers; returns once acknowledged.
+  Status dead_letter(const LogEntry& entry, const std::string& reason);
+
+  const std::string& commands_topic() const { return commands_topic_; }
+  const std::string& dlq_topic() const { return dlq_topic_; }
+
+ private:
+  struct PartitionReader {
+    std::mutex mutex;
+    bool started = false;
+    int64_t next = 0;
+  };
+  class DeliveryReports;
+
+  KafkaLog() = default;
+  Result<std::vector<LogPosition>> produce(const std::string& topic, const std::vector<LogRecord>& records,
+                                           const std::vector<int32_t>& partitions,
+                                           const std::vector<std::vector<std::pair<std::string, std::string>>>* headers);
+
+  std::string commands_topic_, dlq_topic_, changes_topic_;
+  int32_t partitions_ = 0;
+  std::unique_ptr<DeliveryReports> reports_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<RdKafka::Consumer> consumer_;
+  std::unique_ptr<RdKafka::Topic> consumer_topic_;
+  std::vector<std::unique_ptr<PartitionReader>> readers_;
+  std::atomic<uint64_t> appends_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread poller_;
+  std::mutex wait_mutex_;
+  std::condition_variable appended_;
+};
+
+}  // namespace contacts
