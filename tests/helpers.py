@@ -211,14 +211,19 @@ def run_cli(*args, input=None, timeout=300, env=None):
                           timeout=timeout, text=True, env=env)
 
 
-def produce(data_dir, commands_or_path, partitions=PARTITIONS, timeout=300):
+def produce(data_dir, commands_or_path, partitions=PARTITIONS, timeout=300, log_args=()):
+    """`contacts produce` into the log of `data_dir` (or the Kafka topics `log_args` name)."""
+    args = ["produce", "--data", data_dir, "--partitions", partitions, *log_args]
     if isinstance(commands_or_path, (str, os.PathLike)):
-        proc = run_cli("produce", "--data", data_dir, "--partitions", partitions,
-                       commands_or_path, timeout=timeout)
-    else:
-        proc = run_cli("produce", "--data", data_dir, "--partitions", partitions,
-                       input=ndjson(commands_or_path).decode("utf-8"), timeout=timeout)
-    return proc
+        return run_cli(*args, commands_or_path, timeout=timeout)
+    return run_cli(*args, input=ndjson(commands_or_path).decode("utf-8"), timeout=timeout)
+
+
+def produce_in_background(data_dir, path, partitions=PARTITIONS, log_args=()):
+    """Starts `contacts produce FILE`; the caller waits on the returned Popen."""
+    return subprocess.Popen([BIN, "produce", "--data", str(data_dir), "--partitions", str(partitions),
+                             *log_args, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 # --------------------------------------------------------------------------- server

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from helpers import ndjson, produce, qs, token_for
+from helpers import BROKERS, ndjson, produce, produce_in_background, qs, token_for
 
 SEED = 20240328
 WORKSPACES = list(range(1, 9))
@@ -258,18 +258,25 @@ def test_sigkill_during_fold_loses_nothing_and_counts_nothing_twice(server_facto
     file1.write_bytes(ndjson(phase1))
 
     dir_a = server_factory.new_data_dir("A")
-    proc = produce(dir_a, str(file1))
-    assert proc.returncode == 0, proc.stderr
-    assert f"appended {len(phase1)} commands" in proc.stdout
+    a = server_factory(data_dir=dir_a, start=False)
+    rnd = random.Random(SEED + 1)
+    readiness = []
+    if BROKERS:
+        # On Kafka the commands stream in while the projector is killed again and again.
+        streaming = produce_in_background(dir_a, file1, log_args=a.log_args())
+        crash_loop(a, 4, rnd, readiness)
+        out, err = streaming.communicate(timeout=300)
+        assert streaming.returncode == 0, err
+        assert f"appended {len(phase1)} commands" in out
+    else:
+        proc = produce(dir_a, str(file1))
+        assert proc.returncode == 0, proc.stderr
+        assert f"appended {len(phase1)} commands" in proc.stdout
+        crash_loop(a, 3, rnd, readiness)
 
     model = Model()
     for cmd in phase1:
         model.apply(cmd)
-
-    a = server_factory(data_dir=dir_a, start=False)
-    rnd = random.Random(SEED + 1)
-    readiness = []
-    crash_loop(a, 3, rnd, readiness)
     a.start()
     a.wait_ready(timeout=180)
     listing_a1 = flat({ws: list_pages(a, ws) for ws in WORKSPACES})
@@ -288,7 +295,7 @@ def test_sigkill_during_fold_loses_nothing_and_counts_nothing_twice(server_facto
     assert len(model.deleted_ids) >= 8 * 40
 
     a.kill9()  # a crash while idle, too
-    proc = produce(dir_a, str(file2))
+    proc = produce(dir_a, str(file2), log_args=a.log_args())
     assert proc.returncode == 0, proc.stderr
     assert f"appended {len(phase2)} commands" in proc.stdout
     a.start()
@@ -303,10 +310,11 @@ def test_sigkill_during_fold_loses_nothing_and_counts_nothing_twice(server_facto
     file_all = tmp_path / "all.ndjson"
     file_all.write_bytes(file1.read_bytes() + file2.read_bytes())
     dir_b = server_factory.new_data_dir("B")
-    proc = produce(dir_b, str(file_all))
+    b = server_factory(data_dir=dir_b, start=False)
+    proc = produce(dir_b, str(file_all), log_args=b.log_args())
     assert proc.returncode == 0, proc.stderr
     assert f"appended {len(phase1) + len(phase2)} commands" in proc.stdout
-    b = server_factory(data_dir=dir_b)
+    b.start()
     b.wait_ready(timeout=180)
     final_b = capture(b, SEED + 2)
 

@@ -126,7 +126,7 @@ def test_rebuild_reproduces_every_endpoint(server_factory):
     assert room1 and all(e["room_id"] is None for e in room1)
 
     assert server.stop() == 0
-    proc = run_cli("rebuild", "--data", server.data_dir, timeout=120)
+    proc = run_cli("rebuild", "--data", server.data_dir, *server.log_args(), timeout=120)
     assert proc.returncode == 0, (proc.stdout, proc.stderr)
 
     server.start()
@@ -159,7 +159,7 @@ def test_rebuild_twice_is_stable(server_factory):
     before = capture(server)
     assert server.stop() == 0
     for _ in range(2):
-        proc = run_cli("rebuild", "--data", server.data_dir, timeout=120)
+        proc = run_cli("rebuild", "--data", server.data_dir, *server.log_args(), timeout=120)
         assert proc.returncode == 0, (proc.stdout, proc.stderr)
     server.start()
     server.wait_ready()

@@ -1,0 +1,162 @@
+"""What only the Kafka bus has (issue "Kafka as the log"): producers that write to
+contacts.commands directly, the dead-letter topic, and a broker that goes away mid-stream.
+
+Runs when CONTACTS_TEST_BROKERS names a broker (scripts/test starts one with scripts/kafka);
+the broker test also needs CONTACTS_TEST_KAFKA_SCRIPT (scripts/kafka, with KAFKA_PORT and
+KAFKA_DIR in the environment) to stop and start it.
+"""
+
+import json
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from helpers import BROKERS, member_upsert, ndjson, room_join, token_for
+
+pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
+
+OWNER = 7
+WS = 2
+
+
+def kcat_produce(topic, key, lines, extra=("-X", "partitioner=murmur2_random")):
+    """The README's kcat line: one record per line, keyed by workspace id."""
+    proc = subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-k", str(key), *extra],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def kcat_consume(topic, expect, timeout=30.0):
+    """Every record of `topic` as (key, headers dict, value), once `expect` are there."""
+    deadline = time.monotonic() + timeout
+    records = []
+    while time.monotonic() < deadline:
+        proc = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
+                               "-f", "%k\t%h\t%s\n"], capture_output=True, text=True, timeout=30)
+        records = []
+        for line in proc.stdout.splitlines():
+            if not line:
+                continue
+            key, headers, value = line.split("\t", 2)
+            pairs = dict(h.split("=", 1) for h in headers.split(",") if "=" in h)
+            records.append((key, pairs, value))
+        if len(records) >= expect:
+            return records
+        time.sleep(0.2)
+    raise AssertionError(f"{topic}: {len(records)} records, expected {expect}")
+
+
+def contacts_of(server, ws=WS):
+    return {c["email"]: c for c in server.list_all(ws, token_for(OWNER))}
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_commands_written_straight_to_the_topic_are_applied(server_factory):
+    s = server_factory()
+    topic = s.topic_prefix + "contacts.commands"
+    kcat_produce(topic, WS, [json.dumps(member_upsert(WS, OWNER, "owner")),
+                             json.dumps(room_join(WS, "Kcat Person", "kcat@example.com", occurred_at=1711500000))])
+    wait_for(lambda: "kcat@example.com" in contacts_of(s) if s.get(
+        f"/api/workspaces/{WS}/contacts", token_for(OWNER)).status == 200 else False, what="the kcat record")
+    c = contacts_of(s)["kcat@example.com"]
+    assert (c["name"], c["event_count"], c["last_seen_at"]) == ("Kcat Person", 1, 1711500000)
+
+
+def test_bad_records_go_to_the_dead_letter_topic_and_the_fold_goes_on(server_factory):
+    s = server_factory()
+    prefix = s.topic_prefix
+    s.ingest_ok([member_upsert(WS, OWNER, "owner")])
+    kcat_produce(prefix + "contacts.commands", WS, [
+        "{not json",
+        json.dumps({"type": "room_join", "command_id": "no-participant", "workspace_id": WS,
+                    "room": {"id": 1, "name": "r"}}),
+        json.dumps(room_join(WS, "Wrong Key", "wrongkey@example.com") | {"workspace_id": 3}),
+        json.dumps(room_join(WS, "After Bad", "after-bad@example.com")),
+    ])
+    # The default (CRC32) partitioner puts workspace 2 in another partition than Kafka's murmur2.
+    kcat_produce(prefix + "contacts.commands", WS,
+                 [json.dumps(room_join(WS, "Misplaced", "misplaced@example.com"))],
+                 extra=("-p", "-1", "-X", "partitioner=consistent"))
+    wait_for(lambda: "after-bad@example.com" in contacts_of(s), what="the good record after the bad ones")
+    dead = [d for d in kcat_consume(prefix + "contacts.dlq", 3) if "Misplaced" not in d[2]]
+    reasons = [h["reason"] for _, h, _ in dead]
+    assert reasons[0] == "malformed JSON"
+    assert reasons[1] == 'missing field "participant"'
+    assert "is not the command's workspace_id" in reasons[2]
+    assert all(h["source"].startswith(prefix + "contacts.commands/") for _, h, _ in dead)
+    assert [v for _, _, v in dead][0] == "{not json"
+    assert {k for k, _, _ in dead} == {str(WS)}
+    emails = set(contacts_of(s))
+    assert "wrongkey@example.com" not in emails
+    metrics = s.get("/metrics").body.decode()
+    assert "contacts_dead_letters_total" in metrics
+    # A record that landed in the wrong partition is a dead letter too, unless murmur2 and
+    # CRC32 happen to agree for this key (then it is simply applied).
+    time.sleep(1.0)
+    dead = kcat_consume(prefix + "contacts.dlq", 3)
+    misplaced = [h for _, h, v in dead if "Misplaced" in v]
+    if "misplaced@example.com" not in contacts_of(s):
+        assert misplaced and "belongs in partition" in misplaced[0]["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(not os.environ.get("CONTACTS_TEST_KAFKA_SCRIPT"), reason="needs CONTACTS_TEST_KAFKA_SCRIPT")
+def test_a_broker_restart_mid_stream_loses_nothing_and_applies_nothing_twice(server_factory):
+    script = os.environ["CONTACTS_TEST_KAFKA_SCRIPT"]
+    s = server_factory()
+    s.ingest_ok([member_upsert(WS, OWNER, "owner")])
+    batches = [[room_join(WS, f"P{i % 300}", f"p{i % 300}@example.com", occurred_at=1711000000 + i)
+                for i in range(b * 400, (b + 1) * 400)] for b in range(20)]
+    failures = []
+    sent = []
+
+    def stream():
+        for batch in batches:
+            for attempt in range(60):  # a producer retries what was refused; duplicates are ignored
+                try:
+                    r = s.ingest(batch)
+                except OSError as e:
+                    r = e
+                if getattr(r, "status", None) == 202:
+                    sent.append(len(batch))
+                    break
+                failures.append(repr(r)[:200])
+                time.sleep(1.0)
+            time.sleep(0.1)
+
+    t = threading.Thread(target=stream)
+    t.start()
+    try:
+        wait_for(lambda: len(sent) >= 5, timeout=60, what="the first batches")
+        subprocess.run([script, "stop"], check=True, capture_output=True, timeout=60)
+        time.sleep(3.0)
+    finally:
+        subprocess.run([script, "start"], check=True, capture_output=True, timeout=120)
+    t.join(timeout=240)
+    assert not t.is_alive()
+    assert sum(sent) == 20 * 400, failures
+    s.wait_ready(timeout=120)
+    got = contacts_of(s)
+    assert len(got) == 300
+    assert sum(c["event_count"] for c in got.values()) == 20 * 400
+    for i in range(300):
+        c = got[f"p{i}@example.com"]
+        # Events i, i+300, ... up to 7999: the latest names the contact.
+        last = max(range(i, 8000, 300))
+        assert c["last_seen_at"] == 1711000000 + last and c["created_at"] == 1711000000 + i
+    # The server survived the outage and still serves reads and writes.
+    s.ingest_ok([room_join(WS, "After Outage", "after-outage@example.com")])
+    assert "after-outage@example.com" in contacts_of(s)
+    print(f"ingest calls refused during the outage: {len(failures)}")
