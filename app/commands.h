@@ -12,6 +12,8 @@
 namespace contacts::app {
 
 int run_serve(int argc, char** argv);
+int run_api(int argc, char** argv);
+int run_ingest(int argc, char** argv);
 int run_produce(int argc, char** argv);
 int run_token(int argc, char** argv);
 int run_keys(int argc, char** argv);

@@ -9,7 +9,9 @@ namespace {
 const char* kUsage = R"(usage: contacts COMMAND [flags]
 
 commands:
-  serve     run everything in one process (embedded log, projector, API, ingest)
+  serve     run everything in one process (log, projector, webhooks, API, ingest)
+  api       --replica: a read replica on Kafka with views of its own
+  ingest    the ingest listener alone, appending to Kafka
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
   token     mint a JWT for a user with the configured secret
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   int rest_argc = argc - 2;
   char** rest = argv + 2;
   if (command == "serve") return run_serve(rest_argc, rest);
+  if (command == "api") return run_api(rest_argc, rest);
+  if (command == "ingest") return run_ingest(rest_argc, rest);
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
   if (command == "token") return run_token(rest_argc, rest);

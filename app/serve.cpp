@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <limits>
+#include <map>
 #include <sstream>
 #include <thread>
 
@@ -45,9 +47,10 @@ class LogSubmitter final : public CommandSubmitter {
 };
 
 std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted,
-                         const HttpProbe& api_probe, const HttpProbe& ingest_probe, const Dispatcher& dispatcher) {
+                         const HttpProbe& api_probe, const HttpProbe& ingest_probe, const Dispatcher* dispatcher) {
   std::ostringstream out;
-  const DispatcherStats& hooks = dispatcher.stats();
+  static const DispatcherStats none;
+  const DispatcherStats& hooks = dispatcher ? dispatcher->stats() : none;
   out << "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " << hooks.attempts.load() << "\n";
   out << "# TYPE contacts_webhook_deliveries_total counter\n"
       << "contacts_webhook_deliveries_total{result=\"succeeded\"} " << hooks.succeeded.load() << "\n"
@@ -98,12 +101,69 @@ std::optional<std::string> optional_flag(const Flags& flags, const std::string& 
 
 }  // namespace
 
-int run_serve(int argc, char** argv) {
+namespace {
+
+// Which parts a process runs (DESIGN.md sections 8 and 9).
+enum class Node {
+  kAll,      // serve: the writer's fold, the outbox and webhooks, the API, ingest
+  kReplica,  // api --replica: views of its own, folded quietly; the API only
+  kIngest,   // ingest: the ingest listener only
+};
+
+std::string_view node_command(Node node) {
+  switch (node) {
+    case Node::kAll: return "serve";
+    case Node::kReplica: return "api";
+    case Node::kIngest: break;
+  }
+  return "ingest";
+}
+
+// Runs the listeners until SIGTERM/SIGINT, then lets open requests finish (up to kDrainTimeout).
+void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers, long long threads) {
+  boost::asio::io_context& main_ioc = *servers.front().second;
+  boost::asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(main_ioc);
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  std::function<void()> check_drained = [&] {
+    bool drained = true;
+    for (auto [server, ioc] : servers) drained = drained && server->open_connections() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
+      for (auto [server, ioc] : servers) ioc->stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait([&](const boost::system::error_code&) { check_drained(); });
+  };
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    for (auto [server, ioc] : servers) server->stop();
+    deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+    check_drained();
+  });
+  // The first listener gets `threads` threads, the others half as many each: a burst of
+  // ingest uploads never queues behind API reads, nor the reverse.
+  std::vector<std::thread> pool;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+  for (size_t i = 1; i < servers.size(); ++i) {
+    guards.push_back(boost::asio::make_work_guard(*servers[i].second));  // runs until stopped
+    for (long long t = 0; t < std::max(1LL, threads / 2); ++t) pool.emplace_back([ioc = servers[i].second] { ioc->run(); });
+  }
+  for (long long t = 1; t < threads; ++t) pool.emplace_back([&] { main_ioc.run(); });
+  main_ioc.run();
+  for (auto& t : pool) t.join();
+}
+
+int run_node(Node node, int argc, char** argv) {
+  const std::string command(node_command(node));
   Flags flags;
   auto specs = serve_flags();
-  if (int rc = parse_or_exit(flags, "serve", "Runs the log, projector, API and ingest in one process.", specs, argc, argv);
-      rc >= 0)
-    return rc;
+  if (node == Node::kReplica)
+    specs.push_back({"replica", "CONTACTS_REPLICA", "", "required: this node keeps views of its own and emits nothing", true});
+  static const std::map<Node, std::string> summaries = {
+      {Node::kAll, "Runs the log (embedded or Kafka), projector, webhooks, API and ingest in one process."},
+      {Node::kReplica, "A read replica on Kafka: folds the command topic into views of its own and serves the API."},
+      {Node::kIngest, "The ingest listener alone, appending to Kafka."}};
+  if (int rc = parse_or_exit(flags, command, summaries.at(node), specs, argc, argv); rc >= 0) return rc;
   std::string api_host, ingest_host, error;
   uint16_t api_port = 0, ingest_port = 0;
   long long max_body = 0, threads = 0;
@@ -119,47 +179,20 @@ int run_serve(int argc, char** argv) {
     if (schedule.ok()) hooks.retry_schedule = *schedule;
     else error = "--webhook-retry-schedule: " + schedule.status().message();
   }
+  if (error.empty() && node != Node::kAll && !flags.has("brokers"))
+    error = "--brokers is required: on the embedded log, `contacts serve` runs every part in one process";
+  if (error.empty() && node == Node::kReplica && !flags.enabled("replica"))
+    error = "--replica is required: an API node keeps views of its own (the writer's are `contacts serve`'s)";
   if (!error.empty()) {
-    std::cerr << "contacts serve: " << error << "\n";
+    std::cerr << "contacts " << command << ": " << error << "\n";
     return 2;
   }
 
   auto log = open_log(flags);
   if (!log) return 1;
-  auto views = ViewStore::open(views_path(flags.get("data")), view_options(flags));
-  if (!views.ok()) {
-    std::cerr << "contacts serve: " << views.status().message() << "\n";
-    return 1;
-  }
-  auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
-  if (!deliveries.ok()) {
-    std::cerr << "contacts serve: " << deliveries.status().message() << "\n";
-    return 1;
-  }
-  Dispatcher dispatcher(**views, **deliveries, hooks);
-  Projector projector(*log, **views);
-  projector.on_changes([&](const std::vector<Change>&) { dispatcher.notify(); });
-  if (auto* kafka = dynamic_cast<KafkaLog*>(log.get())) {
-    projector.on_dead_letter([kafka](const LogEntry& entry, const std::string& reason) {
-      if (auto s = kafka->dead_letter(entry, reason); !s.ok())
-        std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
-    });
-  }
-  dispatcher.start();
-  projector.start();
-
-  SystemClock clock;
-  Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
-  LogSubmitter submitter(*log, projector);
   std::atomic<uint64_t> accepted{0};
+  SystemClock clock;
   HttpProbe api_probe("api"), ingest_probe("ingest");
-  ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
-                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher); },
-                     deliveries->get(), hooks.allow_private};
-  IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
-
-  // Two I/O pools: a burst of ingest uploads never queues behind API reads, nor the reverse.
-  boost::asio::io_context api_ioc, ingest_ioc;
   auto measured = [](HttpProbe& probe, auto handle) {
     return [&probe, handle](const HttpRequest& r) {
       auto start = std::chrono::steady_clock::now();
@@ -168,56 +201,97 @@ int run_serve(int argc, char** argv) {
       return response;
     };
   };
-  HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
-                 HttpServerOptions{});
+  IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
   HttpServerOptions ingest_options;
   ingest_options.body_limit = static_cast<size_t>(max_body);
   ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
+  boost::asio::io_context api_ioc, ingest_ioc;
+
+  if (node == Node::kIngest) {
+    HttpServer ingest(ingest_ioc,
+                      measured(ingest_probe, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); }),
+                      ingest_options);
+    if (auto s = ingest.listen(ingest_host, ingest_port); !s.ok()) {
+      std::cerr << "contacts ingest: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "contacts: ingest listening on http://" << ingest_host << ":" << ingest.port() << " ("
+              << describe_log(flags, *log) << ")" << std::endl;
+    run_until_signalled({{&ingest, &ingest_ioc}}, std::max(2LL, threads / 2));
+    std::cout << "contacts: stopped" << std::endl;
+    return 0;
+  }
+
+  auto views = ViewStore::open(views_path(flags.get("data")), view_options(flags));
+  if (!views.ok()) {
+    std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
+    return 1;
+  }
+  Projector projector(*log, **views);
+  std::unique_ptr<DeliveryStore> deliveries;
+  std::unique_ptr<Dispatcher> dispatcher;
+  if (node == Node::kAll) {
+    auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
+    if (!opened.ok()) {
+      std::cerr << "contacts serve: " << opened.status().message() << "\n";
+      return 1;
+    }
+    deliveries = std::move(*opened);
+    dispatcher = std::make_unique<Dispatcher>(**views, *deliveries, hooks);
+    projector.on_changes([&](const std::vector<Change>&) { dispatcher->notify(); });
+    if (auto* kafka = dynamic_cast<KafkaLog*>(log.get())) {
+      projector.on_dead_letter([kafka](const LogEntry& entry, const std::string& reason) {
+        if (auto s = kafka->dead_letter(entry, reason); !s.ok())
+          std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
+      });
+    }
+    dispatcher->start();
+  } else {
+    // A replica emits nothing: no outbox entries, no webhooks, no dead letters (the writer's).
+    projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log->partitions()),
+                                                    std::numeric_limits<int64_t>::max()));
+  }
+  projector.start();
+
+  Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
+  LogSubmitter submitter(*log, projector);
+  ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
+                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher.get()); },
+                     deliveries.get(), hooks.allow_private};
+  HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
+                 HttpServerOptions{});
   HttpServer ingest(ingest_ioc,
                     measured(ingest_probe, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); }),
                     ingest_options);
+  std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
+  if (node == Node::kAll) servers.emplace_back(&ingest, &ingest_ioc);
+  auto stop_background = [&] {
+    projector.stop();
+    if (dispatcher) dispatcher->stop();  // in-flight attempts finish and are recorded
+  };
   for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
+    if (server == &ingest && node != Node::kAll) continue;
     if (auto s = server->listen(host, port); !s.ok()) {
-      std::cerr << "contacts serve: " << s.message() << "\n";
-      projector.stop();
-      dispatcher.stop();
+      std::cerr << "contacts " << command << ": " << s.message() << "\n";
+      stop_background();
       return 1;
     }
   }
-  // SIGTERM/SIGINT: stop accepting, let open requests finish (up to kDrainTimeout), then stop.
-  boost::asio::signal_set signals(api_ioc, SIGINT, SIGTERM);
-  boost::asio::steady_timer drain(api_ioc);
-  auto deadline = std::chrono::steady_clock::time_point::max();
-  std::function<void()> check_drained = [&] {
-    bool drained = api.open_connections() == 0 && ingest.open_connections() == 0;
-    if (drained || std::chrono::steady_clock::now() >= deadline) {
-      api_ioc.stop();
-      ingest_ioc.stop();
-      return;
-    }
-    drain.expires_after(std::chrono::milliseconds(50));
-    drain.async_wait([&](const boost::system::error_code&) { check_drained(); });
-  };
-  signals.async_wait([&](const boost::system::error_code&, int) {
-    api.stop();
-    ingest.stop();
-    deadline = std::chrono::steady_clock::now() + kDrainTimeout;
-    check_drained();
-  });
-  std::cout << "contacts: API listening on http://" << api_host << ":" << api.port() << ", ingest on http://"
-            << ingest_host << ":" << ingest.port() << ", data in " << flags.get("data") << " ("
-            << describe_log(flags, *log) << ")" << std::endl;
+  std::cout << "contacts: API listening on http://" << api_host << ":" << api.port();
+  if (node == Node::kAll) std::cout << ", ingest on http://" << ingest_host << ":" << ingest.port();
+  else std::cout << " (read replica)";
+  std::cout << ", data in " << flags.get("data") << " (" << describe_log(flags, *log) << ")" << std::endl;
 
-  std::vector<std::thread> pool;
-  for (long long i = 0; i < std::max(1LL, threads / 2); ++i) pool.emplace_back([&] { ingest_ioc.run(); });
-  for (long long i = 1; i < threads; ++i) pool.emplace_back([&] { api_ioc.run(); });
-  auto ingest_guard = boost::asio::make_work_guard(ingest_ioc);  // runs until stopped
-  api_ioc.run();
-  for (auto& t : pool) t.join();
-  projector.stop();
-  dispatcher.stop();  // in-flight attempts finish and are recorded
+  run_until_signalled(servers, threads);
+  stop_background();
   std::cout << "contacts: stopped" << std::endl;
   return 0;
 }
+
+}  // namespace
+
+int run_serve(int argc, char** argv) { return run_node(Node::kAll, argc, argv); }
+int run_api(int argc, char** argv) { return run_node(Node::kReplica, argc, argv); }
+int run_ingest(int argc, char** argv) { return run_node(Node::kIngest, argc, argv); }
 
 }  // namespace contacts::app

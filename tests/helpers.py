@@ -238,14 +238,16 @@ class ContactsServer:
     _seq = itertools.count(1)
 
     def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
-                 ingest_token=INGEST_TOKEN, extra_args=()):
+                 ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None):
         self.data_dir = str(data_dir)
         self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
         self.partitions = partitions
         self.jwt_secret = jwt_secret
         self.ingest_token = ingest_token
         self.extra_args = list(extra_args)
-        self.topic_prefix = f"t{os.getpid()}-{time.monotonic_ns()}." if BROKERS else None
+        # `api --replica` nodes share the topics of the writer they replicate (topic_prefix).
+        self.command = command
+        self.topic_prefix = topic_prefix or (f"t{os.getpid()}-{time.monotonic_ns()}." if BROKERS else None)
         self.proc = None
         self.port = None
         self.ingest_port = None
@@ -275,7 +277,7 @@ class ContactsServer:
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
-        args = [BIN, "serve", "--data", self.data_dir,
+        args = [BIN, self.command] + (["--replica"] if self.command == "api" else []) + ["--data", self.data_dir,
                 "--listen", f"127.0.0.1:{self.port}",
                 "--ingest-listen", f"127.0.0.1:{self.ingest_port}",
                 "--partitions", str(self.partitions)]

@@ -627,3 +627,12 @@ def test_produce_refuses_a_directory_held_by_a_server(server_factory):
     assert proc.returncode != 0, proc.stdout
     assert server.get("/healthz").status == 200
     assert os.path.isdir(server.data_dir)
+
+
+def test_split_processes_need_kafka_and_api_needs_replica(tmp_path):
+    proc = run_cli("api", "--replica", "--data", str(tmp_path / "d"), timeout=30)
+    assert proc.returncode == 2 and "--brokers is required" in proc.stderr, proc.stderr
+    proc = run_cli("ingest", "--data", str(tmp_path / "d"), timeout=30)
+    assert proc.returncode == 2 and "--brokers is required" in proc.stderr, proc.stderr
+    proc = run_cli("api", "--brokers", "127.0.0.1:1", "--data", str(tmp_path / "d"), timeout=30)
+    assert proc.returncode == 2 and "--replica is required" in proc.stderr, proc.stderr

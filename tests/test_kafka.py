@@ -160,3 +160,74 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_applies_nothing_twice(ser
     s.ingest_ok([room_join(WS, "After Outage", "after-outage@example.com")])
     assert "after-outage@example.com" in contacts_of(s)
     print(f"ingest calls refused during the outage: {len(failures)}")
+
+
+def _snapshot(server, workspaces, token):
+    """The raw bytes of every list page, the timelines and single contacts, the audit logs,
+    and the key and webhook listings of `workspaces`."""
+    out = {}
+    for ws in workspaces:
+        page = 1
+        while True:
+            r = server.get(f"/api/workspaces/{ws}/contacts?page={page}&limit=100", token)
+            assert r.status == 200, r
+            out[(ws, "list", page)] = r.body
+            contacts = json.loads(r.body)["contacts"]
+            for c in contacts[:20]:
+                for suffix in ("", "/events?limit=100"):
+                    out[(ws, c["id"], suffix)] = server.get(f"/api/workspaces/{ws}/contacts/{c['id']}{suffix}", token).body
+            if len(contacts) < 100:
+                break
+            page += 1
+        for path in ("audit-log?limit=100", "api-keys", "webhooks"):
+            r = server.get(f"/api/workspaces/{ws}/{path}", token)
+            assert r.status == 200, r
+            out[(ws, path)] = r.body
+        out[(ws, "search")] = server.get(f"/api/workspaces/{ws}/contacts?search=person%201", token).body
+    return out
+
+
+@pytest.mark.timeout(300)
+def test_two_read_replicas_and_the_writer_serve_byte_identical_responses(server_factory):
+    writer = server_factory(extra_args=["--webhook-allow-private"])
+    replicas = [server_factory(command="api", topic_prefix=writer.topic_prefix) for _ in range(2)]
+    token = token_for(OWNER)
+    workspaces = [2, 3, 4]
+    writer.ingest_ok([member_upsert(ws, OWNER, "owner") for ws in workspaces])
+    commands = [room_join(ws, f"Person {i % 150}", f"person{i % 150}@ws{ws}.example.com",
+                          occurred_at=1711000000 + (i * 7919) % 100000, room_id=1 + i % 9)
+                for i in range(3000) for ws in (workspaces[i % 3],)]
+    for at in range(0, len(commands), 500):
+        writer.ingest_ok(commands[at:at + 500], wait=False)
+    for node in [writer] + replicas:
+        node.wait_ready(timeout=120)
+
+    # Writes through any node are commands on the log: a key on the writer, a webhook on a
+    # replica, a delete on each replica (read-your-writes on the node that took it).
+    r = writer.post("/api/workspaces/2/api-keys", {"name": "ci", "role": "member"}, token)
+    assert r.status == 201, r
+    r = replicas[0].post("/api/workspaces/3/webhooks", {"name": "crm", "url": "http://127.0.0.1:9/hook",
+                                                        "events": ["contact.deleted"]}, token)
+    # A replica checks URLs by its own flags: without --webhook-allow-private, loopback is refused.
+    assert r.status == 400 and "private" in r.json["error"]
+    r = writer.post("/api/workspaces/3/webhooks", {"name": "crm", "url": "http://127.0.0.1:9/hook",
+                                                   "events": ["contact.deleted"]}, token)
+    assert r.status == 201, r
+    for node, ws in ((replicas[0], 2), (replicas[1], 4)):
+        victim = node.list_all(ws, token)[3]
+        r = node.delete(f"/api/workspaces/{ws}/contacts/{victim['id']}", token)
+        assert (r.status, r.json) == (200, {"ok": True})
+        r = node.get(f"/api/workspaces/{ws}/contacts/{victim['id']}", token)
+        assert r.status == 404, "a replica reads its own delete at once"
+
+    for node in [writer] + replicas:
+        node.wait_ready(timeout=60)
+    expected = _snapshot(writer, workspaces, token)
+    for i, node in enumerate(replicas):
+        got = _snapshot(node, workspaces, token)
+        assert got.keys() == expected.keys(), f"replica {i}"
+        for key in expected:
+            assert got[key] == expected[key], f"replica {i}: {key} differs"
+    # The replicas emitted nothing: the writer alone keeps webhook deliveries.
+    r = replicas[0].get(f"/api/workspaces/3/webhooks/{json.loads(expected[(3, 'webhooks')])['webhooks'][0]['id']}/deliveries", token)
+    assert r.status == 404
