@@ -7,6 +7,7 @@
 #include <map>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -164,6 +165,8 @@ int run_bench(int argc, char** argv) {
       partitions_flag(),
       cache_flag(),
       {"compact", "", "", "compact the views after the fold, before measuring reads", true},
+      brokers_flag(),
+      {"topic-prefix", "", "", "with --brokers: prefix of the bench's topics (default: bench-<pid>-<time>.)"},
       {"dir", "", "", "where to put the log and views (default: a fresh temp directory, removed after)"}};
   if (int rc = parse_or_exit(flags, "bench", "Folds a generated workload and measures reads.", specs, argc, argv); rc >= 0)
     return rc;
@@ -187,10 +190,37 @@ int run_bench(int argc, char** argv) {
                         static_cast<int32_t>(partitions), 42);
   std::printf("generated %zu commands (%zu deletes) in %.2fs\n", w.records.size(), w.deletes, seconds_since(start));
 
-  auto log = EmbeddedLog::open((dir / "log").string(), static_cast<int32_t>(partitions));
+  std::unique_ptr<Log> log;
+  if (flags.has("brokers")) {
+    KafkaOptions options;
+    options.brokers = flags.get("brokers");
+    options.topic_prefix = flags.has("topic-prefix") ? flags.get("topic-prefix")
+                                                     : "bench-" + std::to_string(::getpid()) + "-" +
+                                                           std::to_string(std::time(nullptr)) + ".";
+    options.partitions = static_cast<int32_t>(partitions);
+    auto kafka = KafkaLog::open(options);
+    if (!kafka.ok()) {
+      std::cerr << "contacts bench: " << kafka.status().message() << "\n";
+      return 1;
+    }
+    std::printf("log: Kafka at %s, topic %s (left on the broker)\n", options.brokers.c_str(),
+                (*kafka)->commands_topic().c_str());
+    log = std::move(*kafka);
+  } else {
+    auto embedded = EmbeddedLog::open((dir / "log").string(), static_cast<int32_t>(partitions));
+    if (!embedded.ok()) {
+      std::cerr << "contacts bench: " << embedded.status().message() << "\n";
+      return 1;
+    }
+    log = std::move(*embedded);
+  }
+  if (log->partitions() != partitions) {
+    std::cerr << "contacts bench: the topic has " << log->partitions() << " partitions, not " << partitions << "\n";
+    return 1;
+  }
   auto views = ViewStore::open((dir / "views").string(), view_options(flags));
-  if (!log.ok() || !views.ok()) {
-    std::cerr << "contacts bench: cannot open stores in " << dir << "\n";
+  if (!views.ok()) {
+    std::cerr << "contacts bench: cannot open the views in " << dir << "\n";
     return 1;
   }
   start = Clock::now();
@@ -198,12 +228,16 @@ int run_bench(int argc, char** argv) {
   for (size_t i = 0; i < w.records.size(); i += kChunk) {
     std::vector<LogRecord> chunk(w.records.begin() + static_cast<long>(i),
                                  w.records.begin() + static_cast<long>(std::min(w.records.size(), i + kChunk)));
-    if (!(*log)->append(chunk).ok()) return 1;
+    if (auto appended = log->append(chunk); !appended.ok()) {
+      std::cerr << "contacts bench: " << appended.status().message() << "\n";
+      return 1;
+    }
   }
   double append_s = seconds_since(start);
-  std::printf("log append: %.0f commands/s (%zu-record synced batches)\n", static_cast<double>(w.records.size()) / append_s, kChunk);
+  std::printf("log append: %.0f commands/s (%zu-record batches, %s)\n", static_cast<double>(w.records.size()) / append_s,
+              kChunk, flags.has("brokers") ? "acknowledged by the brokers" : "synced");
 
-  Projector projector(**log, **views);
+  Projector projector(*log, **views);
   start = Clock::now();
   if (auto s = projector.catch_up(); !s.ok()) {
     std::cerr << "contacts bench: " << s.message() << "\n";
@@ -247,7 +281,7 @@ int run_bench(int argc, char** argv) {
               search.percentile(0.99), static_cast<long long>(first.total));
   std::printf("peak resident memory: %ld MiB\n", peak_rss_mb());
   views->reset();
-  log->reset();
+  log.reset();
   if (temporary) fs::remove_all(dir);
   return 0;
 }

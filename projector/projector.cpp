@@ -2,6 +2,7 @@
 
 #include <future>
 #include <iostream>
+#include <limits>
 
 #include <algorithm>
 
@@ -124,18 +125,36 @@ void Projector::run() {
 }
 
 Status Projector::catch_up(const std::function<void(uint64_t, uint64_t)>& progress) {
+  // The end of every partition now: what "caught up" means. A read may come back empty before
+  // the log is at its end (a Kafka fetch still on its way), so the ends decide, not the reads.
+  std::vector<int64_t> ends;
   uint64_t total = 0;
-  for (int32_t p = 0; p < log_.partitions(); ++p) total += static_cast<uint64_t>(log_.end_offset(Partition(p)).value);
-  while (true) {
+  for (int32_t p = 0; p < log_.partitions(); ++p) {
+    ends.push_back(log_.end_offset(Partition(p)).value);
+    if (ends.back() == std::numeric_limits<int64_t>::max())
+      return {Code::kUnavailable, "the end of partition " + std::to_string(p) + " of the log is unknown"};
+    total += static_cast<uint64_t>(ends.back());
+  }
+  auto reached = [&] {
+    for (size_t p = 0; p < ends.size(); ++p)
+      if (applied_[p].load() < ends[p]) return false;
+    return true;
+  };
+  while (!reached()) {
+    uint64_t seen = log_.append_count();
     auto consumed = step();
     if (!consumed.ok()) return consumed.status();
-    if (*consumed == 0) return {};
+    if (*consumed == 0) {
+      log_.wait_for_append(seen, std::chrono::milliseconds(10));
+      continue;
+    }
     if (progress) {
       uint64_t done = 0;
       for (const auto& a : applied_) done += static_cast<uint64_t>(a.load());
       progress(done, total);
     }
   }
+  return {};
 }
 
 bool Projector::wait_applied(LogPosition position, std::chrono::milliseconds timeout) {

@@ -83,6 +83,13 @@ def capture(server, extra_ids=()):
     return out
 
 
+def _applied_since_start(server):
+    for line in server.get("/metrics").body.decode().splitlines():
+        if line.startswith("contacts_applied_records_total "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no contacts_applied_records_total in /metrics")
+
+
 @pytest.mark.timeout(180)
 def test_rebuild_reproduces_every_endpoint(server_factory):
     server = server_factory()
@@ -131,6 +138,7 @@ def test_rebuild_reproduces_every_endpoint(server_factory):
 
     server.start()
     server.wait_ready()
+    assert _applied_since_start(server) == 0, "the rebuild left records for the server to fold"
     after = capture(server, gone)
     assert after.keys() == before.keys()
     for key in before:
@@ -163,5 +171,6 @@ def test_rebuild_twice_is_stable(server_factory):
         assert proc.returncode == 0, (proc.stdout, proc.stderr)
     server.start()
     server.wait_ready()
+    assert _applied_since_start(server) == 0, "the rebuild left records for the server to fold"
     assert capture(server) == before
     assert server.get("/api/workspaces/2/contacts", token).status == 200
