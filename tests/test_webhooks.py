@@ -543,3 +543,20 @@ def test_sigterm_lets_an_attempt_in_flight_finish_and_records_it(server_factory,
     assert page["deliveries"][0]["state"] == "succeeded" and page["deliveries"][0]["attempts"] == 1
     time.sleep(1.5)
     assert len(receiver.received("/term")) == 1
+
+
+@pytest.mark.slow
+def test_an_answer_slower_than_10_seconds_is_a_failed_attempt(server, receiver):
+    receiver.configure(delay_ms={"/sleepy": 12000})
+    hook = create(server, receiver, "/sleepy", events=["contact.created"])
+    server.ingest_ok([room_join(WS, "Sleepy", unique_email("sleepy"))])
+    started = time.monotonic()
+    page = wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["attempts"] >= 1, timeout=20)
+    elapsed = time.monotonic() - started
+    d = page["deliveries"][0]
+    assert d["state"] == "pending" and d["last_error"] == "timed out" and d["last_status_code"] is None
+    assert 9.0 <= elapsed <= 16.0, elapsed  # the 10 s timeout, not earlier
+    receiver.configure()  # the retry, a second later, is answered at once
+    page = wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["state"] == "succeeded", timeout=20)
+    assert page["deliveries"][0]["attempts"] == 2
+    server.delete(f"/api/workspaces/{WS}/webhooks/{hook['id']}", token=token_for(OWNER))
