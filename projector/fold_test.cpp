@@ -672,3 +672,48 @@ TEST_CASE("a record in another partition than its key's is refused and changes n
 
 }  // namespace
 }  // namespace contacts
+
+namespace contacts {
+namespace {
+
+TEST_CASE("a big workspace's cached list order follows every commit at once") {
+  Fixture f;
+  const int n = static_cast<int>(kCachedListMinContacts) + 500;
+  {
+    ViewBatch batch = f.store->begin_batch();
+    for (int i = 0; i < n; ++i) {
+      json c = visit("v" + std::to_string(i), 1000 + i, "Person " + std::to_string(i),
+                     "p" + std::to_string(i) + "@x.org");
+      std::string key = "2";
+      REQUIRE(apply(batch, LogEntry{kPartition, Offset(i), key, c.dump()}, kPartitions, f.changes).ok());
+    }
+    REQUIRE(f.store->commit(batch).ok());
+  }
+  // A search builds and caches the list order.
+  ContactPage hits = f.store->list(kWs, 1, 100, "person 12");
+  CHECK(hits.total == 111);  // 12, 120-129, 1200-1299
+  ContactPage first = f.store->list(kWs, 1, 50, "");
+  REQUIRE(first.total == n);
+  CHECK(first.contacts[0].name == "Person " + std::to_string(n - 1));
+  ContactPage deep = f.store->list(kWs, 40, 50, "");
+  REQUIRE(deep.contacts.size() == 50);
+  CHECK(deep.contacts[0].name == "Person " + std::to_string(n - 1 - 39 * 50));
+
+  // A visit moves Person 5 to the top; a delete removes Person 7: both show at once.
+  const int64_t person7 = id_at(7);
+  REQUIRE(f.feed(visit("again", 999999, "Person 5", "p5@x.org"), n).ok());
+  REQUIRE(f.feed(delete_contact("del", person7), n + 1).ok());
+  first = f.store->list(kWs, 1, 50, "");
+  CHECK(first.total == n - 1);
+  CHECK(first.contacts[0].name == "Person 5");
+  hits = f.store->list(kWs, 1, 100, "person 7");
+  for (const auto& c : hits.contacts) CHECK(c.id != person7);
+  CHECK(hits.total == 110);
+  // The last page ends with the oldest contact still there.
+  ContactPage last = f.store->list(kWs, (n - 1 + 49) / 50, 50, "");
+  REQUIRE_FALSE(last.contacts.empty());
+  CHECK(last.contacts.back().name == "Person 0");
+}
+
+}  // namespace
+}  // namespace contacts

@@ -113,6 +113,11 @@ std::string encode_search_text(const Contact& c) {
   return w.take();
 }
 
+bool decode_search_text(std::string_view in, std::string_view& folded_name, std::string_view& folded_email) {
+  size_t at = 0;
+  return skip_string(in, at, &folded_name) && skip_string(in, at, &folded_email);
+}
+
 bool search_text_contains(std::string_view in, std::string_view query) {
   size_t at = 0;
   std::string_view folded_name, folded_email;

@@ -120,6 +120,17 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
   return batch;
 }
 
+std::vector<int64_t> ViewBatch::list_workspaces() const {
+  std::vector<int64_t> out;
+  const std::string tag(1, keys::kListOrder);
+  for (auto it = overlay_.lower_bound(tag); it != overlay_.end() && it->first[0] == keys::kListOrder; ++it) {
+    if (it->first.size() < 9) continue;
+    auto ws = static_cast<int64_t>(keys::get_u64(it->first, 1));
+    if (out.empty() || out.back() != ws) out.push_back(ws);
+  }
+  return out;
+}
+
 // --- ViewStore ---
 
 namespace {
@@ -184,7 +195,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   if (auto format = check_format(db.get()); !format.ok()) return format;
-  return std::unique_ptr<ViewStore>(new ViewStore(std::move(db)));
+  return std::unique_ptr<ViewStore>(new ViewStore(std::move(db), options.list_cache_bytes));
 }
 
 ViewStore::~ViewStore() {
@@ -208,6 +219,8 @@ Status ViewStore::commit(ViewBatch& batch) {
   options.disableWAL = true;
   auto s = db_->Write(options, &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
+  // Visible now; the cached list orders it moved go before the batch is reported applied.
+  for (int64_t ws : batch.list_workspaces()) list_cache_.invalidate(ws);
   return {};
 }
 
@@ -264,11 +277,60 @@ int64_t first_index(int64_t page, int64_t limit) { return (page - 1) * limit; }
 
 }  // namespace
 
-ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const {
-  ScopedSnapshot snapshot(db_.get());
+ContactPage ViewStore::page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
+                               const rocksdb::Snapshot* snapshot) const {
   ContactPage result;
+  result.total = total;
+  for (int64_t id : ids) {
+    Contact c;
+    auto row = get(keys::contact_key(ws, id), snapshot);
+    if (row && decode(*row, c)) result.contacts.push_back(std::move(c));
+  }
+  return result;
+}
+
+std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const {
+  auto list = std::make_shared<ListSnapshot>();
+  scan_prefix(db_.get(), snapshot, keys::list_prefix(ws), [&](std::string_view key, std::string_view value) {
+    std::string_view name, email;
+    if (decode_search_text(value, name, email))
+      list->add(static_cast<int64_t>(~keys::get_u64(key, key.size() - 8)), name, email);
+    return true;
+  });
+  return list;
+}
+
+ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const {
   const int64_t skip = first_index(page, limit);
+  // A page of a cached list order: no RocksDB iteration at all.
+  auto from_list = [&](const ListSnapshot& list, const rocksdb::Snapshot* snapshot) {
+    std::vector<int64_t> ids;
+    int64_t total = 0;
+    if (folded_query.empty()) {
+      total = static_cast<int64_t>(list.ids.size());
+      for (int64_t i = skip; i < total && i < skip + limit; ++i) ids.push_back(list.ids[static_cast<size_t>(i)]);
+    } else {
+      auto hits = list.search(folded_query);
+      total = static_cast<int64_t>(hits.size());
+      for (int64_t i = skip; i < total && i < skip + limit; ++i) ids.push_back(list.ids[hits[static_cast<size_t>(i)]]);
+    }
+    return page_of(ws, ids, total, snapshot);
+  };
+  const bool big = counter(keys::contact_count_key(ws), nullptr) >= kCachedListMinContacts;
+  ListCache::Lookup cached;
+  if (big) {
+    cached = list_cache_.find(ws.value, kListQuietPeriod);  // before the snapshot (see ListCache)
+    if (cached.snapshot) return from_list(*cached.snapshot, nullptr);
+  }
+  ScopedSnapshot snapshot(db_.get());
+  if (big && (cached.quiet || !folded_query.empty())) {
+    auto list = build_list(ws, snapshot.get());
+    list_cache_.store(ws.value, cached.version, list);
+    return from_list(*list, snapshot.get());
+  }
+
   int64_t seen = 0;
+  int64_t total = 0;
   std::vector<int64_t> ids;
   // A list key ends with the inverted contact id; its value is the search text.
   auto take = [&](std::string_view key) {
@@ -277,8 +339,8 @@ ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::st
     ++seen;
   };
   if (folded_query.empty()) {
-    result.total = counter(keys::contact_count_key(ws), snapshot.get());
-    if (skip < result.total) {
+    total = counter(keys::contact_count_key(ws), snapshot.get());
+    if (skip < total) {
       scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws), [&](std::string_view key, std::string_view) {
         take(key);
         return static_cast<int64_t>(ids.size()) < limit;
@@ -289,14 +351,9 @@ ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::st
       if (search_text_contains(value, folded_query)) take(key);
       return true;
     });
-    result.total = seen;
+    total = seen;
   }
-  for (int64_t id : ids) {
-    Contact c;
-    auto row = get(keys::contact_key(ws, id), snapshot.get());
-    if (row && decode(*row, c)) result.contacts.push_back(std::move(c));
-  }
-  return result;
+  return page_of(ws, ids, total, snapshot.get());
 }
 
 EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limit) const {

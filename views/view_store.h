@@ -6,6 +6,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -18,6 +19,7 @@
 #include "core/command.h"
 #include "core/status.h"
 #include "core/types.h"
+#include "views/list_cache.h"
 #include "views/records.h"
 
 namespace contacts {
@@ -25,7 +27,14 @@ namespace contacts {
 struct ViewStoreOptions {
   size_t block_cache_bytes = 256 << 20;
   size_t write_buffer_bytes = 64 << 20;
+  size_t list_cache_bytes = 64 << 20;  // list orders of big workspaces held in memory
 };
+
+// Workspaces with fewer contacts are listed from RocksDB directly (quick to scan).
+inline constexpr int64_t kCachedListMinContacts = 2000;
+// A workspace's list order is cached for plain listing once no commit moved it for this
+// long (a search caches it at once: it scans the workspace anyway).
+inline constexpr std::chrono::milliseconds kListQuietPeriod{1000};
 
 struct ContactPage {
   std::vector<Contact> contacts;
@@ -92,6 +101,8 @@ class ViewBatch {
             const std::function<bool(std::string_view key, std::string_view value)>& visit);
   // The RocksDB batch of every pending write.
   rocksdb::WriteBatch to_write_batch() const;
+  // The workspaces whose list order this batch changes.
+  std::vector<int64_t> list_workspaces() const;
   size_t pending() const { return overlay_.size(); }
   // After a successful commit: the cache learns the batch's values of cached keys.
   void publish_to_cache() const;
@@ -140,11 +151,16 @@ class ViewStore {
   Status commit(ViewBatch& batch);
 
  private:
-  explicit ViewStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
+  ViewStore(std::unique_ptr<rocksdb::DB> db, size_t list_cache_bytes)
+      : db_(std::move(db)), list_cache_(list_cache_bytes) {}
+  ContactPage page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
+                      const rocksdb::Snapshot* snapshot) const;
+  std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const;
   std::optional<std::string> get(const std::string& key, const rocksdb::Snapshot* snapshot = nullptr) const;
   int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
 
   std::unique_ptr<rocksdb::DB> db_;
+  mutable ListCache list_cache_;
 };
 
 // Counters stored as u64 big-endian.
