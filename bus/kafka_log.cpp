@@ -152,7 +152,13 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   if (!consumer_conf.ok()) return consumer_conf.status();
   log->consumer_.reset(RdKafka::Consumer::create(consumer_conf->get(), error));
   if (!log->consumer_) return Status{Code::kUnavailable, "Kafka consumer: " + error};
-  log->consumer_topic_.reset(RdKafka::Topic::create(log->consumer_.get(), log->commands_topic_, nullptr, error));
+  // An offset the topic does not have (it was recreated, or a broker lost acknowledged
+  // records) is an error to report, never a silent jump to the end or the start.
+  std::unique_ptr<RdKafka::Conf> topic_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_TOPIC));
+  if (topic_conf->set("auto.offset.reset", "error", error) != RdKafka::Conf::CONF_OK)
+    return Status{Code::kInvalid, "Kafka auto.offset.reset: " + error};
+  log->consumer_topic_.reset(
+      RdKafka::Topic::create(log->consumer_.get(), log->commands_topic_, topic_conf.get(), error));
   if (!log->consumer_topic_) return Status{Code::kUnavailable, "Kafka topic " + log->commands_topic_ + ": " + error};
   for (int32_t p = 0; p < log->partitions_; ++p) log->readers_.push_back(std::make_unique<PartitionReader>());
   return log;

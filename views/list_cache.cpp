@@ -30,6 +30,7 @@ ListCache::Lookup ListCache::find(int64_t ws, std::chrono::steady_clock::duratio
   found.snapshot = e.snapshot;
   found.version = e.version;
   found.quiet = std::chrono::steady_clock::now() - e.changed_at >= quiet_for;
+  found.too_big = e.too_big;
   return found;
 }
 
@@ -37,11 +38,14 @@ void ListCache::store(int64_t ws, uint64_t version, std::shared_ptr<const ListSn
   std::lock_guard lock(mutex_);
   auto it = entries_.find(ws);
   if (it == entries_.end() || it->second.version != version || it->second.snapshot) return;
+  if (snapshot->bytes() > max_bytes_) {
+    it->second.too_big = true;  // never fits: do not evict the others for it, nor build it again
+    return;
+  }
   if (bytes_ + snapshot->bytes() > max_bytes_) {
     // Over budget: drop every snapshot (their workspaces build again when read).
     for (auto& [id, e] : entries_) e.snapshot.reset();
     bytes_ = 0;
-    if (snapshot->bytes() > max_bytes_) return;
   }
   bytes_ += snapshot->bytes();
   it->second.snapshot = std::move(snapshot);
@@ -53,6 +57,7 @@ void ListCache::invalidate(int64_t ws) {
   if (it == entries_.end()) return;
   ++it->second.version;
   it->second.changed_at = std::chrono::steady_clock::now();
+  it->second.too_big = false;
   if (it->second.snapshot) {
     bytes_ -= std::min(bytes_, it->second.snapshot->bytes());
     it->second.snapshot.reset();

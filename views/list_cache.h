@@ -36,6 +36,7 @@ class ListCache {
     std::shared_ptr<const ListSnapshot> snapshot;  // null: none valid
     uint64_t version = 0;                           // pass to store() after building
     bool quiet = false;                             // no commit touched the workspace lately
+    bool too_big = false;                           // its list does not fit the budget: read RocksDB
   };
   // The valid snapshot of `ws` if any. Read before taking the RocksDB snapshot to build from.
   Lookup find(int64_t ws, std::chrono::steady_clock::duration quiet_for);
@@ -49,6 +50,7 @@ class ListCache {
     uint64_t version = 0;
     std::chrono::steady_clock::time_point changed_at{};
     std::shared_ptr<const ListSnapshot> snapshot;
+    bool too_big = false;  // until the next change of the workspace
   };
   std::mutex mutex_;
   std::unordered_map<int64_t, Entry> entries_;

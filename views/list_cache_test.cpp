@@ -67,9 +67,16 @@ TEST_CASE("ListCache stays within its byte budget") {
   for (int64_t ws = 1; ws <= 3; ++ws) kept += cache.find(ws, {}).snapshot != nullptr;
   CHECK(kept >= 1);
   CHECK(kept <= 2);
-  ListCache tiny(8);
-  tiny.store(1, tiny.find(1, {}).version, snap);
+  ListCache tiny(snap->bytes() + 1);
+  tiny.store(2, tiny.find(2, {}).version, snap);
+  auto big = std::make_shared<ListSnapshot>(three());
+  big->add(40, std::string(200, 'n'), "");
+  tiny.store(1, tiny.find(1, {}).version, big);
   CHECK_FALSE(tiny.find(1, {}).snapshot);
+  CHECK(tiny.find(1, {}).too_big);            // the workspace is read from RocksDB instead
+  CHECK(tiny.find(2, {}).snapshot == snap);   // and the others stay cached
+  tiny.invalidate(1);
+  CHECK_FALSE(tiny.find(1, {}).too_big);      // a change may make it fit again
 }
 
 }  // namespace

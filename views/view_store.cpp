@@ -297,6 +297,10 @@ std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws, const 
       list->add(static_cast<int64_t>(~keys::get_u64(key, key.size() - 8)), name, email);
     return true;
   });
+  list->ids.shrink_to_fit();
+  list->name_at.shrink_to_fit();
+  list->email_at.shrink_to_fit();
+  list->texts.shrink_to_fit();
   return list;
 }
 
@@ -323,7 +327,7 @@ ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::st
     if (cached.snapshot) return from_list(*cached.snapshot, nullptr);
   }
   ScopedSnapshot snapshot(db_.get());
-  if (big && (cached.quiet || !folded_query.empty())) {
+  if (big && !cached.too_big && (cached.quiet || !folded_query.empty())) {
     auto list = build_list(ws, snapshot.get());
     list_cache_.store(ws.value, cached.version, list);
     return from_list(*list, snapshot.get());

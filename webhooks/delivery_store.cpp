@@ -196,7 +196,8 @@ Status DeliveryStore::update(const Delivery& delivery, int64_t due_ms) {
   return {};
 }
 
-std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(int64_t now_ms, size_t max) const {
+std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
+    int64_t now_ms, size_t max, const std::function<bool(const DeliveryRef&)>& skip) const {
   std::vector<std::pair<int64_t, DeliveryRef>> out;
   std::string start(1, kDue);
   std::string upper(1, kDue);
@@ -210,6 +211,7 @@ std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(int64_t now_ms, 
     if (k.size() != 33) continue;
     DeliveryRef ref{WorkspaceId(static_cast<int64_t>(keys::get_u64(k, 9))), static_cast<int64_t>(keys::get_u64(k, 17)),
                     static_cast<int64_t>(keys::get_u64(k, 25))};
+    if (skip && skip(ref)) continue;
     out.emplace_back(static_cast<int64_t>(keys::get_u64(k, 1)), ref);
   }
   return out;

@@ -7,6 +7,7 @@
 #include <rocksdb/db.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -62,8 +63,10 @@ class DeliveryStore {
   // Stores `delivery` after an attempt, moving its entry in the due index from `due_ms` to
   // its next_attempt_ms (or out of the index once it is no longer pending).
   Status update(const Delivery& delivery, int64_t due_ms);
-  // Due attempts up to `now_ms`, earliest first: (due_ms, ref).
-  std::vector<std::pair<int64_t, DeliveryRef>> due(int64_t now_ms, size_t max) const;
+  // Due attempts up to `now_ms`, earliest first: (due_ms, ref); at most `max`, not counting the
+  // ones `skip` says to step over.
+  std::vector<std::pair<int64_t, DeliveryRef>> due(
+      int64_t now_ms, size_t max, const std::function<bool(const DeliveryRef&)>& skip = nullptr) const;
   // Newest first.
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
   // Deliveries waiting in the due index.

@@ -61,13 +61,14 @@ asio::awaitable<Sent> post(ssl::context& tls, Url url, http::request<http::strin
   Sent sent;
   auto executor = co_await asio::this_coro::executor;
   try {
-    tcp::resolver resolver(executor);
+    // Shared with the guard's handler, which may run after this frame is gone.
+    auto resolver = std::make_shared<tcp::resolver>(executor);
     asio::steady_timer guard(executor);
     guard.expires_at(deadline);
-    guard.async_wait([&resolver](const boost::system::error_code& ec) {
-      if (!ec) resolver.cancel();
+    guard.async_wait([resolver](const boost::system::error_code& ec) {
+      if (!ec) resolver->cancel();
     });
-    auto results = co_await resolver.async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
+    auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
     guard.cancel();
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : results) {
@@ -205,10 +206,16 @@ void Dispatcher::drain_outbox() {
 
 void Dispatcher::start_due() {
   if (in_flight_.size() >= options_.max_in_flight) return;
-  for (const auto& [due_ms, ref] : store_.due(now_ms(), kDueScan)) {
+  // Rows of subscriptions already at their in-flight bound are stepped over, so one endpoint's
+  // backlog never hides the others' due deliveries.
+  auto saturated = [this](const DeliveryRef& ref) {
+    auto it = in_flight_per_webhook_.find(ref.webhook_id);
+    return it != in_flight_per_webhook_.end() && it->second >= options_.per_webhook_in_flight;
+  };
+  for (const auto& [due_ms, ref] : store_.due(now_ms(), kDueScan, saturated)) {
     if (in_flight_.size() >= options_.max_in_flight) break;
     auto flight = std::make_tuple(ref.workspace_id.value, ref.webhook_id, ref.position);
-    if (in_flight_.count(flight) || in_flight_per_webhook_[ref.webhook_id] >= options_.per_webhook_in_flight) continue;
+    if (in_flight_.count(flight) || saturated(ref)) continue;
     auto delivery = store_.get(ref);
     if (!delivery) continue;
     auto row = views_.webhook_json(ref.workspace_id, ref.webhook_id);

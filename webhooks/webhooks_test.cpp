@@ -412,6 +412,17 @@ TEST_CASE("DeliveryStore: due lists attempts due by now_ms, earliest first, at m
   CHECK(f.store->pending() == 5);
 }
 
+TEST_CASE("DeliveryStore: due steps over what `skip` names without counting it toward max") {
+  StoreFixture f;
+  std::vector<Delivery> backlog;
+  for (int64_t p = 100; p < 150; ++p) backlog.push_back(pending_delivery(1, p, 1000));  // one busy webhook
+  backlog.push_back(pending_delivery(2, 200, 5000));                                     // due later
+  REQUIRE(f.store->add(backlog).ok());
+  auto busy = [](const DeliveryRef& r) { return r.webhook_id == 1; };
+  CHECK(positions_of(f.store->due(10000, 3, busy)) == std::vector<int64_t>{200});
+  CHECK(positions_of(f.store->due(10000, 3)) == std::vector<int64_t>{100, 101, 102});
+}
+
 TEST_CASE("DeliveryStore: a delivery that is not pending is recorded but never due") {
   StoreFixture f;
   Delivery done = pending_delivery(1, 10, 1000);
