@@ -426,14 +426,16 @@ std::optional<std::string> ViewStore::api_key_json(WorkspaceId ws, int64_t key_i
   return get(keys::api_key_key(ws, key_id));
 }
 
-std::vector<std::string> ViewStore::api_keys_json(WorkspaceId ws) const {
+std::vector<std::string> ViewStore::values_under(const std::string& prefix) const {
   std::vector<std::string> rows;
-  scan_prefix(db_.get(), nullptr, keys::api_key_prefix(ws), [&](std::string_view, std::string_view value) {
+  scan_prefix(db_.get(), nullptr, prefix, [&](std::string_view, std::string_view value) {
     rows.emplace_back(value);
     return true;
   });
   return rows;
 }
+
+std::vector<std::string> ViewStore::api_keys_json(WorkspaceId ws) const { return values_under(keys::api_key_prefix(ws)); }
 
 JsonPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
   ScopedSnapshot snapshot(db_.get());
@@ -450,14 +452,7 @@ JsonPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
   return result;
 }
 
-std::vector<std::string> ViewStore::webhooks_json(WorkspaceId ws) const {
-  std::vector<std::string> rows;
-  scan_prefix(db_.get(), nullptr, keys::webhook_prefix(ws), [&](std::string_view, std::string_view value) {
-    rows.emplace_back(value);
-    return true;
-  });
-  return rows;
-}
+std::vector<std::string> ViewStore::webhooks_json(WorkspaceId ws) const { return values_under(keys::webhook_prefix(ws)); }
 
 std::optional<std::string> ViewStore::webhook_json(WorkspaceId ws, int64_t webhook_id) const {
   return get(keys::webhook_key(ws, webhook_id));

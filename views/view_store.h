@@ -156,6 +156,8 @@ class ViewStore {
   ContactPage page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
                       const rocksdb::Snapshot* snapshot) const;
   std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const;
+  // Every value under `prefix`, in key order.
+  std::vector<std::string> values_under(const std::string& prefix) const;
   std::optional<std::string> get(const std::string& key, const rocksdb::Snapshot* snapshot = nullptr) const;
   int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
 
