@@ -238,13 +238,14 @@ class ContactsServer:
     _seq = itertools.count(1)
 
     def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
-                 ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None):
+                 ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None, env=None):
         self.data_dir = str(data_dir)
         self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
         self.partitions = partitions
         self.jwt_secret = jwt_secret
         self.ingest_token = ingest_token
         self.extra_args = list(extra_args)
+        self.extra_env = dict(env or {})
         # `api --replica` nodes share the topics of the writer they replicate (topic_prefix).
         self.command = command
         self.topic_prefix = topic_prefix or (f"t{os.getpid()}-{time.monotonic_ns()}." if BROKERS else None)
@@ -288,6 +289,7 @@ class ContactsServer:
         args += self.log_args()
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+        env.update(self.extra_env)
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                      env=env)
         if wait_health:

@@ -479,37 +479,69 @@ def test_metrics_count_webhook_attempts_and_outcomes(server):
     assert "contacts_webhook_in_flight" in values
 
 
-def test_https_targets_must_present_a_certificate_we_trust(server, tmp_path):
-    import http.server
-    import ssl
+class _TlsReceiver:
+    """An HTTPS server on 127.0.0.1 with a certificate for 127.0.0.1 signed by `ca` (or
+    self-signed when `ca` is None); counts the POSTs it gets."""
+
+    def __init__(self, tmp_path, ca=None, san="IP:127.0.0.1"):
+        import http.server
+        import ssl
+        import subprocess
+        import threading
+
+        tmp_path = tmp_path / san.replace(":", "-")
+        tmp_path.mkdir(exist_ok=True)
+        key, cert = tmp_path / "tls-key.pem", tmp_path / "tls-cert.pem"
+        if ca is None:
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+                            "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+        else:
+            ca_key, ca_cert = ca
+            csr, ext = tmp_path / "tls.csr", tmp_path / "tls.ext"
+            ext.write_text(f"subjectAltName={san}\n")
+            subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+                            "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
+            subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
+                            "-CAcreateserial", "-out", str(cert), "-days", "1", "-extfile", str(ext)],
+                           check=True, capture_output=True)
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802
+                length = int(self.headers.get("Content-Length", "0"))
+                hits.append((self.path, self.rfile.read(length)))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(str(cert), str(key))
+        self.httpd.socket = context.wrap_socket(self.httpd.socket, server_side=True)
+        self.port = self.httpd.server_address[1]
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
+
+
+def _make_ca(tmp_path):
     import subprocess
-    import threading
+    ca_key, ca_cert = tmp_path / "ca-key.pem", tmp_path / "ca-cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ca_key),
+                    "-out", str(ca_cert), "-days", "1", "-subj", "/CN=contacts test CA"],
+                   check=True, capture_output=True)
+    return ca_key, ca_cert
 
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                    "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
-    hits = []
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            hits.append(self.path)
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(str(cert), str(key))
-    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
+def test_https_targets_must_present_a_certificate_we_trust(server, tmp_path):
+    tls = _TlsReceiver(tmp_path)  # self-signed: no CA we trust signed it
     try:
-        port = httpd.server_address[1]
         r = server.post(f"/api/workspaces/{WS}/webhooks", token=token_for(OWNER),
-                        body={"name": "self-signed", "url": f"https://127.0.0.1:{port}/tls",
+                        body={"name": "self-signed", "url": f"https://127.0.0.1:{tls.port}/tls",
                               "events": ["contact.created"]})
         assert r.status == 201, r
         hook = r.json["webhook"]
@@ -518,10 +550,46 @@ def test_https_targets_must_present_a_certificate_we_trust(server, tmp_path):
         d = page["deliveries"][0]
         assert d["state"] == "pending" and d["last_status_code"] is None
         assert "certificate" in d["last_error"], d
-        assert hits == []  # the request itself was never sent
+        assert tls.hits == []  # the request itself was never sent
         server.delete(f"/api/workspaces/{WS}/webhooks/{hook['id']}", token=token_for(OWNER))
     finally:
-        httpd.shutdown()
+        tls.close()
+
+
+def test_https_delivery_to_a_certificate_signed_by_a_trusted_ca(server_factory, tmp_path):
+    ca = _make_ca(tmp_path)
+    tls = _TlsReceiver(tmp_path, ca=ca)
+    # OpenSSL's default verify paths honour SSL_CERT_FILE: the server trusts our test CA only.
+    s = server_factory(extra_args=SCHEDULE, env={"SSL_CERT_FILE": str(ca[1])})
+    try:
+        s.ingest_ok(members())
+        r = s.post(f"/api/workspaces/{WS}/webhooks", token=token_for(OWNER),
+                   body={"name": "tls", "url": f"https://127.0.0.1:{tls.port}/ok", "events": ["contact.created"]})
+        assert r.status == 201, r
+        hook = r.json["webhook"]
+        s.ingest_ok([room_join(WS, "Over TLS", "tls-ok@example.com")])
+        page = wait_deliveries(s, hook["id"], lambda ds: ds and ds[0]["state"] == "succeeded")
+        assert page["deliveries"][0]["last_status_code"] == 204
+        assert len(tls.hits) == 1 and tls.hits[0][0] == "/ok"
+        assert json.loads(tls.hits[0][1])["data"]["email"] == "tls-ok@example.com"
+
+        # Signed by the trusted CA, but for another address: the host name check refuses it.
+        other = _TlsReceiver(tmp_path, ca=ca, san="IP:127.0.0.2")
+        try:
+            r = s.post(f"/api/workspaces/{WS}/webhooks", token=token_for(OWNER),
+                       body={"name": "wrong name", "url": f"https://127.0.0.1:{other.port}/no",
+                             "events": ["contact.created"]})
+            assert r.status == 201, r
+            wrong = r.json["webhook"]
+            s.ingest_ok([room_join(WS, "Wrong Name", "tls-wrong@example.com")])
+            page = wait_deliveries(s, wrong["id"], lambda ds: ds and ds[0]["attempts"] >= 1)
+            d = page["deliveries"][0]
+            assert d["state"] == "pending" and "certificate" in d["last_error"], d
+            assert other.hits == []
+        finally:
+            other.close()
+    finally:
+        tls.close()
 
 
 def test_sigterm_lets_an_attempt_in_flight_finish_and_records_it(server_factory, receiver):
