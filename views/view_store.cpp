@@ -281,10 +281,19 @@ ContactPage ViewStore::page_of(WorkspaceId ws, const std::vector<int64_t>& ids, 
                                const rocksdb::Snapshot* snapshot) const {
   ContactPage result;
   result.total = total;
-  for (int64_t id : ids) {
+  // One batched lookup for the page's rows.
+  std::vector<std::string> key_texts;
+  key_texts.reserve(ids.size());
+  for (int64_t id : ids) key_texts.push_back(keys::contact_key(ws, id));
+  std::vector<rocksdb::Slice> row_keys(key_texts.begin(), key_texts.end());
+  std::vector<rocksdb::PinnableSlice> rows(ids.size());
+  std::vector<rocksdb::Status> statuses(ids.size());
+  rocksdb::ReadOptions ro;
+  ro.snapshot = snapshot;
+  db_->MultiGet(ro, db_->DefaultColumnFamily(), row_keys.size(), row_keys.data(), rows.data(), statuses.data());
+  for (size_t i = 0; i < ids.size(); ++i) {
     Contact c;
-    auto row = get(keys::contact_key(ws, id), snapshot);
-    if (row && decode(*row, c)) result.contacts.push_back(std::move(c));
+    if (statuses[i].ok() && decode(rows[i].ToStringView(), c)) result.contacts.push_back(std::move(c));
   }
   return result;
 }
