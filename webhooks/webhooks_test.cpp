@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/text.h"
+#include "tests/temp_dir.h"
 #include "webhooks/delivery_store.h"
 #include "webhooks/dispatcher.h"
 #include "webhooks/signing.h"
@@ -303,27 +304,19 @@ TEST_CASE("parse_retry_schedule refuses empty items, zero, negatives, letters an
 // A DeliveryStore in a fresh directory, removed afterwards.
 class StoreFixture {
  public:
-  StoreFixture() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "webhooks_test_XXXXXX").string();
-    REQUIRE(mkdtemp(pattern.data()) != nullptr);
-    dir_ = pattern;
-    reopen();
-  }
-  ~StoreFixture() {
-    store.reset();
-    std::filesystem::remove_all(dir_);
-  }
+  StoreFixture() { reopen(); }
   void reopen() {
     store.reset();
-    auto opened = DeliveryStore::open(dir_ + "/webhooks");
+    auto opened = DeliveryStore::open(dir_.path() + "/webhooks");
     REQUIRE_MESSAGE(opened.ok(), opened.status().message());
     store = std::move(*opened);
   }
 
-  std::unique_ptr<DeliveryStore> store;
-
  private:
-  std::string dir_;
+  TempDir dir_{"webhooks_test"};  // declared first: outlives the store
+
+ public:
+  std::unique_ptr<DeliveryStore> store;
 };
 
 const WorkspaceId kWs(2);
