@@ -1,5 +1,6 @@
 // The offline subcommands: produce, token, keys, rebuild, and the helpers they share with serve.
 #include "app/commands.h"
+#include "bus/kafka_group.h"
 
 #include <unistd.h>
 
@@ -269,6 +270,49 @@ int run_rebuild(int argc, char** argv) {
   fs::rename(fresh, live);
   fs::remove_all(old, ec);
   std::cout << "rebuilt views from " << total << " records into " << live << "\n";
+  return 0;
+}
+
+}  // namespace contacts::app
+
+namespace contacts::app {
+
+int run_lag(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {brokers_flag(), topic_prefix_flag(),
+                                 {"group", "", "contacts-projector",
+                                  "contacts-projector (on the command topic) or contacts-webhooks (on the change topic)"}};
+  if (int rc = parse_or_exit(flags, "lag",
+                             "Prints a consumer group's committed offsets, the topic's end offsets and the lag per "
+                             "partition (the topic prefix is prepended to the group too).",
+                             specs, argc, argv);
+      rc >= 0)
+    return rc;
+  const std::string group = flags.get("group");
+  std::string error;
+  if (!flags.has("brokers")) error = "--brokers is required";
+  else if (group != "contacts-projector" && group != "contacts-webhooks")
+    error = "--group must be contacts-projector or contacts-webhooks";
+  if (!error.empty()) {
+    std::cerr << "contacts lag: " << error << "\n";
+    return 2;
+  }
+  const std::string prefix = flags.get("topic-prefix");
+  const std::string topic = prefix + (group == "contacts-projector" ? "contacts.commands" : "contacts.changes");
+  auto offsets = group_offsets(flags.get("brokers"), prefix + group, topic);
+  if (!offsets.ok()) {
+    std::cerr << "contacts lag: " << offsets.status().message() << "\n";
+    return 1;
+  }
+  int64_t total = 0;
+  std::cout << "partition committed end lag\n";
+  for (const auto& o : *offsets) {
+    int64_t lag = o.end - std::max<int64_t>(o.committed, 0);
+    total += lag;
+    std::cout << o.partition << " " << (o.committed < 0 ? std::string("-") : std::to_string(o.committed)) << " "
+              << o.end << " " << lag << "\n";
+  }
+  std::cout << "total " << total << "\n";
   return 0;
 }
 

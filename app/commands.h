@@ -13,6 +13,9 @@ namespace contacts::app {
 
 int run_serve(int argc, char** argv);
 int run_api(int argc, char** argv);
+int run_project(int argc, char** argv);
+int run_webhooks(int argc, char** argv);
+int run_lag(int argc, char** argv);
 int run_ingest(int argc, char** argv);
 int run_produce(int argc, char** argv);
 int run_token(int argc, char** argv);

@@ -10,13 +10,16 @@ const char* kUsage = R"(usage: contacts COMMAND [flags]
 
 commands:
   serve     run everything in one process (log, projector, webhooks, API, ingest)
+  project   the writer on Kafka: folds its partitions, publishes contacts.changes
   api       --replica: a read replica on Kafka with views of its own
+  webhooks  a webhook dispatcher on Kafka, fed by contacts.changes
   ingest    the ingest listener alone, appending to Kafka
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
   token     mint a JWT for a user with the configured secret
   keys      create a workspace API key without going through HTTP
   bench     fold a generated workload and measure reads
+  lag       a Kafka consumer group's committed offsets and lag per partition
 
 Run 'contacts COMMAND --help' for the flags of a command.
 )";
@@ -34,6 +37,9 @@ int main(int argc, char** argv) {
   char** rest = argv + 2;
   if (command == "serve") return run_serve(rest_argc, rest);
   if (command == "api") return run_api(rest_argc, rest);
+  if (command == "project") return run_project(rest_argc, rest);
+  if (command == "webhooks") return run_webhooks(rest_argc, rest);
+  if (command == "lag") return run_lag(rest_argc, rest);
   if (command == "ingest") return run_ingest(rest_argc, rest);
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);

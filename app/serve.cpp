@@ -1,4 +1,6 @@
-// contacts serve: the embedded log, the projector, the API and the ingest listener in one process.
+// contacts serve | project | api --replica | webhooks | ingest: the processes of DESIGN.md
+// sections 8 and 9, from one wiring. `serve` runs every part in one process (embedded log or
+// Kafka); the others are the parts of a deployment on Kafka.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -18,6 +20,8 @@
 #include "app/commands.h"
 #include "core/command_codec.h"
 #include "ingest/ingest_handler.h"
+#include "bus/kafka_group.h"
+#include "projector/change_publisher.h"
 #include "projector/projector.h"
 #include "webhooks/dispatcher.h"
 
@@ -47,8 +51,12 @@ class LogSubmitter final : public CommandSubmitter {
 };
 
 std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint64_t>& accepted,
-                         const HttpProbe& api_probe, const HttpProbe& ingest_probe, const Dispatcher* dispatcher) {
+                         const HttpProbe& api_probe, const HttpProbe& ingest_probe, const Dispatcher* dispatcher,
+                         const ChangePublisher* publisher) {
   std::ostringstream out;
+  if (publisher)
+    out << "# TYPE contacts_changes_published_total counter\ncontacts_changes_published_total "
+        << publisher->published() << "\n";
   static const DispatcherStats none;
   const DispatcherStats& hooks = dispatcher ? dispatcher->stats() : none;
   out << "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " << hooks.attempts.load() << "\n";
@@ -66,7 +74,7 @@ std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint6
       << "\n";
   out << "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " << accepted.load() << "\n";
   out << "# TYPE contacts_consumer_lag gauge\n";
-  for (int32_t p = 0; p < log.partitions(); ++p)
+  for (int32_t p : projector.owned())
     out << "contacts_consumer_lag{partition=\"" << p << "\"} "
         << log.end_offset(Partition(p)).value - projector.applied(Partition(p)).value << "\n";
   std::string http = "# TYPE contacts_http_request_duration_seconds histogram\n";
@@ -105,18 +113,28 @@ namespace {
 
 // Which parts a process runs (DESIGN.md sections 8 and 9).
 enum class Node {
-  kAll,      // serve: the writer's fold, the outbox and webhooks, the API, ingest
-  kReplica,  // api --replica: views of its own, folded quietly; the API only
-  kIngest,   // ingest: the ingest listener only
+  kAll,       // serve: the writer's fold, the outbox and webhooks, the API, ingest
+  kWriter,    // project: a member of the writer group; folds its partitions, publishes changes
+  kReplica,   // api --replica: views of its own, folded quietly; the API only
+  kWebhooks,  // webhooks: a member of the dispatcher group on the change topic (views of its own)
+  kIngest,    // ingest: the ingest listener only
 };
 
 std::string_view node_command(Node node) {
   switch (node) {
     case Node::kAll: return "serve";
+    case Node::kWriter: return "project";
     case Node::kReplica: return "api";
+    case Node::kWebhooks: return "webhooks";
     case Node::kIngest: break;
   }
   return "ingest";
+}
+
+std::string join_ids(const std::vector<int32_t>& ids) {
+  std::string out;
+  for (int32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
+  return out.empty() ? "none" : out;
 }
 
 // Runs the listeners until SIGTERM/SIGINT, then lets open requests finish (up to kDrainTimeout).
@@ -161,7 +179,11 @@ int run_node(Node node, int argc, char** argv) {
     specs.push_back({"replica", "CONTACTS_REPLICA", "", "required: this node keeps views of its own and emits nothing", true});
   static const std::map<Node, std::string> summaries = {
       {Node::kAll, "Runs the log (embedded or Kafka), projector, webhooks, API and ingest in one process."},
+      {Node::kWriter, "The writer on Kafka: a member of the group contacts-projector; folds the partitions it is "
+                      "assigned into its views, publishes every change on contacts.changes, serves the API."},
       {Node::kReplica, "A read replica on Kafka: folds the command topic into views of its own and serves the API."},
+      {Node::kWebhooks, "A webhook dispatcher on Kafka: a member of the group contacts-webhooks on contacts.changes; "
+                        "keeps views of its own (subscriptions, roles) and serves the API with deliveries."},
       {Node::kIngest, "The ingest listener alone, appending to Kafka."}};
   if (int rc = parse_or_exit(flags, command, summaries.at(node), specs, argc, argv); rc >= 0) return rc;
   std::string api_host, ingest_host, error;
@@ -227,36 +249,107 @@ int run_node(Node node, int argc, char** argv) {
     std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
     return 1;
   }
+  auto* kafka = dynamic_cast<KafkaLog*>(log.get());
+  const std::string prefix = flags.get("topic-prefix");
   Projector projector(*log, **views);
   std::unique_ptr<DeliveryStore> deliveries;
+  std::unique_ptr<ChangeSource> changes;
   std::unique_ptr<Dispatcher> dispatcher;
-  if (node == Node::kAll) {
-    auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
-    if (!opened.ok()) {
-      std::cerr << "contacts serve: " << opened.status().message() << "\n";
-      return 1;
-    }
-    deliveries = std::move(*opened);
-    dispatcher = std::make_unique<Dispatcher>(**views, *deliveries, hooks);
-    projector.on_changes([&](const std::vector<Change>&) { dispatcher->notify(); });
-    if (auto* kafka = dynamic_cast<KafkaLog*>(log.get())) {
+  std::unique_ptr<ChangePublisher> publisher;
+  std::unique_ptr<KafkaGroup> writers;
+  if (node == Node::kAll || node == Node::kWriter) {
+    if (kafka)
       projector.on_dead_letter([kafka](const LogEntry& entry, const std::string& reason) {
         if (auto s = kafka->dead_letter(entry, reason); !s.ok())
           std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
       });
-    }
-    dispatcher->start();
   } else {
     // A replica emits nothing: no outbox entries, no webhooks, no dead letters (the writer's).
     projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log->partitions()),
                                                     std::numeric_limits<int64_t>::max()));
+  }
+  if (node == Node::kAll || node == Node::kWebhooks) {
+    auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
+    if (!opened.ok()) {
+      std::cerr << "contacts " << command << ": " << opened.status().message() << "\n";
+      return 1;
+    }
+    deliveries = std::move(*opened);
+    if (node == Node::kAll) {
+      changes = std::make_unique<OutboxSource>(**views);
+    } else {
+      // A change names the subscriptions that wanted it; they exist here once the local views
+      // have folded the change's own position.
+      const int32_t partitions = log->partitions();
+      auto source = KafkaChangeSource::open(
+          {flags.get("brokers"), prefix + "contacts-webhooks", kafka->changes_topic(), "contacts-webhooks"},
+          [&projector, partitions](int64_t position) {
+            auto [p, offset] = position_from_id(position, partitions);
+            return projector.applied(p).value > offset.value;
+          });
+      if (!source.ok()) {
+        std::cerr << "contacts webhooks: " << source.status().message() << "\n";
+        return 1;
+      }
+      changes = std::move(*source);
+    }
+    dispatcher = std::make_unique<Dispatcher>(**views, *changes, *deliveries, hooks);
+    if (node == Node::kAll) projector.on_changes([&](const std::vector<Change>&) { dispatcher->notify(); });
+    dispatcher->start();
+  }
+  if (node == Node::kWriter) {
+    // Folds only the partitions the group assigns, each from the offset its own views stored;
+    // quietly up to the offset the group committed (the previous owner published those changes).
+    projector.set_change_scope(ChangeScope::kAll);
+    std::vector<int32_t> all;
+    for (int32_t p = 0; p < log->partitions(); ++p) all.push_back(p);
+    projector.set_owned(all, false);
+    publisher = std::make_unique<ChangePublisher>(**views, *kafka, projector, [&](const auto& offsets) {
+      return writers->commit(offsets);
+    });
+    KafkaGroupHandlers handlers;
+    handlers.assigned = [&](const std::vector<int32_t>& partitions) {
+      auto committed = writers->committed(partitions);
+      if (!committed.ok())
+        std::cerr << "contacts project: " << committed.status().message()
+                  << " (changes of these partitions may be published again)\n";
+      for (int32_t p : partitions) {
+        int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
+        projector.set_quiet_before(p, quiet);
+      }
+      projector.set_owned(partitions, true);
+      std::cout << "contacts: project: assigned partitions " << join_ids(partitions) << std::endl;
+    };
+    handlers.revoking = [&](const std::vector<int32_t>& partitions) {
+      // Between two batches: publish what they applied and commit, then let them go.
+      if (auto s = publisher->flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
+      projector.set_owned(partitions, false);
+      std::cout << "contacts: project: revoked partitions " << join_ids(partitions) << std::endl;
+    };
+    auto group = KafkaGroup::join({flags.get("brokers"), prefix + "contacts-projector", kafka->commands_topic(),
+                                   "contacts-project", /*pause_assigned=*/true},
+                                  std::move(handlers));
+    if (!group.ok()) {
+      std::cerr << "contacts project: " << group.status().message() << "\n";
+      return 1;
+    }
+    writers = std::move(*group);
+    projector.between_steps([&] {
+      if (auto polled = writers->poll(0, 0); !polled.ok())
+        std::cerr << "contacts project: " << polled.status().message() << "\n";
+    });
+    projector.on_changes([&](const std::vector<Change>&) { publisher->notify(); });
+    publisher->start();
   }
   projector.start();
 
   Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, projector);
   ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
-                     [&] { return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher.get()); },
+                     [&] {
+                       return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher.get(),
+                                           publisher.get());
+                     },
                      deliveries.get(), hooks.allow_private};
   HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
                  HttpServerOptions{});
@@ -267,7 +360,11 @@ int run_node(Node node, int argc, char** argv) {
   if (node == Node::kAll) servers.emplace_back(&ingest, &ingest_ioc);
   auto stop_background = [&] {
     projector.stop();
+    if (publisher) publisher->stop();  // publishes what is left and commits
+    writers.reset();                   // leaves the group: the partitions move at once
     if (dispatcher) dispatcher->stop();  // in-flight attempts finish and are recorded
+    dispatcher.reset();
+    changes.reset();  // a dispatcher group member leaves its group
   };
   for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
     if (server == &ingest && node != Node::kAll) continue;
@@ -279,6 +376,8 @@ int run_node(Node node, int argc, char** argv) {
   }
   std::cout << "contacts: API listening on http://" << api_host << ":" << api.port();
   if (node == Node::kAll) std::cout << ", ingest on http://" << ingest_host << ":" << ingest.port();
+  else if (node == Node::kWriter) std::cout << " (writer in group " << prefix << "contacts-projector)";
+  else if (node == Node::kWebhooks) std::cout << " (webhook dispatcher in group " << prefix << "contacts-webhooks)";
   else std::cout << " (read replica)";
   std::cout << ", data in " << flags.get("data") << " (" << describe_log(flags, *log) << ")" << std::endl;
 
@@ -292,6 +391,8 @@ int run_node(Node node, int argc, char** argv) {
 
 int run_serve(int argc, char** argv) { return run_node(Node::kAll, argc, argv); }
 int run_api(int argc, char** argv) { return run_node(Node::kReplica, argc, argv); }
+int run_project(int argc, char** argv) { return run_node(Node::kWriter, argc, argv); }
+int run_webhooks(int argc, char** argv) { return run_node(Node::kWebhooks, argc, argv); }
 int run_ingest(int argc, char** argv) { return run_node(Node::kIngest, argc, argv); }
 
 }  // namespace contacts::app

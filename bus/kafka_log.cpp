@@ -11,20 +11,6 @@ namespace {
 
 constexpr int kAdminTimeoutMs = 15000;
 
-Status kafka_error(const std::string& what, RdKafka::ErrorCode code) {
-  return {Code::kUnavailable, what + ": " + RdKafka::err2str(code)};
-}
-
-// A conf with `settings`; the first failure is reported.
-Result<std::unique_ptr<RdKafka::Conf>> make_conf(const std::vector<std::pair<std::string, std::string>>& settings) {
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
-  std::string error;
-  for (const auto& [name, value] : settings)
-    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK)
-      return Status{Code::kInvalid, "Kafka setting " + name + "=" + value + ": " + error};
-  return conf;
-}
-
 // Creates the topics that are missing; a topic that exists is left as it is.
 Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
   char errstr[512];
@@ -78,6 +64,21 @@ int32_t partition_count(RdKafka::Producer& producer, const std::string& topic) {
 
 }  // namespace
 
+Status kafka_error(const std::string& what, RdKafka::ErrorCode code) {
+  return {Code::kUnavailable, what + ": " + RdKafka::err2str(code)};
+}
+
+// A conf with `settings`; the first failure is reported.
+Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& settings) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string error;
+  for (const auto& [name, value] : settings)
+    if (conf->set(name, value, error) != RdKafka::Conf::CONF_OK)
+      return Status{Code::kInvalid, "Kafka setting " + name + "=" + value + ": " + error};
+  return conf;
+}
+
+
 // Routes each delivery report to the append that is waiting for it.
 class KafkaLog::DeliveryReports final : public RdKafka::DeliveryReportCb {
  public:
@@ -114,7 +115,7 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   log->changes_topic_ = options.topic_prefix + "contacts.changes";
   log->reports_ = std::make_unique<DeliveryReports>();
 
-  auto producer_conf = make_conf({{"bootstrap.servers", options.brokers},
+  auto producer_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
                                   {"client.id", "contacts"},
                                   {"log.connection.close", "false"},
                                   {"enable.idempotence", "true"},
@@ -141,8 +142,14 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
     if (log->partitions_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (log->partitions_ == 0) return Status{Code::kUnavailable, "topic " + log->commands_topic_ + " has no partitions"};
+  for (int attempt = 0; attempt < 100 && log->changes_partitions_ == 0; ++attempt) {
+    log->changes_partitions_ = partition_count(*log->producer_, log->changes_topic_);
+    if (log->changes_partitions_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  if (log->changes_partitions_ == 0)
+    return Status{Code::kUnavailable, "topic " + log->changes_topic_ + " has no partitions"};
 
-  auto consumer_conf = make_conf({{"bootstrap.servers", options.brokers},
+  auto consumer_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
                                   {"client.id", "contacts-projector"},
                                   {"log.connection.close", "false"},
                                   {"fetch.wait.max.ms", "10"},
@@ -232,6 +239,15 @@ Result<std::vector<LogPosition>> KafkaLog::append(const std::vector<LogRecord>& 
     appended_.notify_all();
   }
   return positions;
+}
+
+Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
+  if (records.empty()) return {};
+  std::vector<int32_t> partitions;
+  partitions.reserve(records.size());
+  for (const auto& r : records) partitions.push_back(partition_for(r.key, changes_partitions_).value);
+  auto positions = produce(changes_topic_, records, partitions, nullptr);
+  return positions.ok() ? Status{} : positions.status();
 }
 
 Status KafkaLog::dead_letter(const LogEntry& entry, const std::string& reason) {

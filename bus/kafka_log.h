@@ -21,6 +21,10 @@
 
 namespace contacts {
 
+// A librdkafka global conf with `settings`; the first one refused is reported.
+Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& settings);
+Status kafka_error(const std::string& what, RdKafka::ErrorCode code);
+
 struct KafkaOptions {
   std::string brokers;
   std::string topic_prefix;
@@ -43,7 +47,12 @@ class KafkaLog final : public Log {
   // where it came from as headers; returns once acknowledged.
   Status dead_letter(const LogEntry& entry, const std::string& reason);
 
+  // Publishes change events (key: the workspace id) on the change topic, partitioned by key
+  // like the commands; returns once every one is acknowledged.
+  Status publish_changes(const std::vector<LogRecord>& records);
+
   const std::string& commands_topic() const { return commands_topic_; }
+  const std::string& changes_topic() const { return changes_topic_; }
   const std::string& dlq_topic() const { return dlq_topic_; }
 
  private:
@@ -61,6 +70,7 @@ class KafkaLog final : public Log {
 
   std::string commands_topic_, dlq_topic_, changes_topic_;
   int32_t partitions_ = 0;
+  int32_t changes_partitions_ = 0;
   std::unique_ptr<DeliveryReports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Consumer> consumer_;

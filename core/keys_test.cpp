@@ -108,3 +108,18 @@ TEST_CASE("every key starts with its one-byte tag") {
 
 }  // namespace
 }  // namespace contacts::keys
+
+namespace contacts {
+
+TEST_CASE("position_from_id inverts id_from_position") {
+  for (int32_t partitions : {1, 3, 8, 64})
+    for (int32_t p = 0; p < partitions; ++p)
+      for (int64_t offset : {int64_t{0}, int64_t{1}, int64_t{12345}, int64_t{1} << 40}) {
+        int64_t id = id_from_position(Partition(p), Offset(offset), partitions);
+        auto [partition, at] = position_from_id(id, partitions);
+        CHECK(partition.value == p);
+        CHECK(at.value == offset);
+      }
+}
+
+}  // namespace contacts

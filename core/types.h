@@ -4,6 +4,7 @@
 
 #include <compare>
 #include <cstdint>
+#include <utility>
 
 namespace contacts {
 
@@ -39,6 +40,11 @@ constexpr int64_t kMaxSafeInteger = (int64_t{1} << 53) - 1;
 // `partitions` partitions. Unique per log position, identical on every replay.
 constexpr int64_t id_from_position(Partition partition, Offset offset, int32_t partitions) {
   return offset.value * partitions + partition.value + 1;
+}
+
+// The log position an id (>= 1) came from: the inverse of id_from_position.
+constexpr std::pair<Partition, Offset> position_from_id(int64_t id, int32_t partitions) {
+  return {Partition(static_cast<int32_t>((id - 1) % partitions)), Offset((id - 1) / partitions)};
 }
 
 }  // namespace contacts

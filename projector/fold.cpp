@@ -289,14 +289,15 @@ WebhookEvent webhook_event_of(Change::Kind kind) {
   return kContactDeleted;
 }
 
-bool record_change(ViewBatch& batch, const Change& change) {
+bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope) {
   auto set = batch.get(keys::webhook_set_key(change.workspace_id));
-  if (!set) return false;
+  if (!set && scope == ChangeScope::kSubscribed) return false;
   WebhookEvent event = webhook_event_of(change.kind);
   ordered_json targets = ordered_json::array();
-  for (const auto& s : decode_subscriptions(*set))
-    if (s.events & event) targets.push_back(s.webhook_id);
-  if (targets.empty()) return false;
+  if (set)
+    for (const auto& s : decode_subscriptions(*set))
+      if (s.events & event) targets.push_back(s.webhook_id);
+  if (targets.empty() && scope == ChangeScope::kSubscribed) return false;
   ordered_json entry = {
       {"position", change.position_id},
       {"event", to_string(event)},

@@ -33,10 +33,17 @@ std::string encode_subscriptions(const std::vector<Subscription>& subscriptions)
 std::vector<Subscription> decode_subscriptions(std::string_view bytes);
 WebhookEvent webhook_event_of(Change::Kind kind);
 
-// Queues `change` in the outbox of the batch (key `g position`) for the subscriptions of its
-// workspace that want its event, as of the batch's state. Returns whether any does. The
-// outbox is written in the same batch as the views, so it is exactly as durable as they are.
-bool record_change(ViewBatch& batch, const Change& change);
+// Which changes go to the outbox.
+enum class ChangeScope {
+  kSubscribed,  // those a webhook subscription wants (the in-process dispatcher's outbox)
+  kAll,         // every change, for the change topic (`contacts project`), with its subscribers
+};
+
+// Queues `change` in the outbox of the batch (key `g position`) with the subscriptions of its
+// workspace that want its event, as of the batch's state. Returns whether it was queued: with
+// kSubscribed only when a subscription wants it. The outbox is written in the same batch as
+// the views, so it is exactly as durable as they are.
+bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope = ChangeScope::kSubscribed);
 
 // Applies `entry` of a log with `partitions` partitions. A record that is not a valid
 // command is not applied and the failure (kInvalid, with the reason) is returned; the

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "projector/fold_fixture.h"
+#include "tests/schema_check.h"
 
 namespace contacts {
 namespace {
@@ -203,6 +204,57 @@ TEST_CASE("record_change writes nothing once the workspace's last webhook is del
   REQUIRE(f.feed_and_record(visit("a", 100, "Alice", "a@x"), 2).ok());
   REQUIRE(f.changes.size() == 1);
   CHECK(outbox_of(f).empty());
+}
+
+TEST_CASE("record_change with ChangeScope::kAll queues every change, with the subscribers it has") {
+  Fixture f;
+  ViewBatch batch = f.store->begin_batch();
+  Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100};
+  CHECK(record_change(batch, change, ChangeScope::kAll));
+  REQUIRE(f.store->commit(batch).ok());
+  auto outbox = outbox_of(f);
+  REQUIRE(outbox.size() == 1);
+  CHECK(outbox[0].second["webhooks"] == json::array());
+  CHECK(outbox[0].second["position"] == id_at(9));
+
+  // A subscription to deletes only: an update is queued for the change topic with no subscriber,
+  // a delete with it.
+  REQUIRE(f.feed(webhook_create("w1", "Deleted", {"contact.deleted"}), 0).ok());
+  ViewBatch second = f.store->begin_batch();
+  change.kind = Change::Kind::kUpdated;
+  change.position_id = id_at(10);
+  CHECK(record_change(second, change, ChangeScope::kAll));
+  CHECK_FALSE(record_change(second, change, ChangeScope::kSubscribed));
+  change.kind = Change::Kind::kDeleted;
+  change.position_id = id_at(11);
+  CHECK(record_change(second, change, ChangeScope::kAll));
+  REQUIRE(f.store->commit(second).ok());
+  outbox = outbox_of(f);
+  REQUIRE(outbox.size() == 3);
+  CHECK(outbox[1].second["event"] == "contact.updated");
+  CHECK(outbox[1].second["webhooks"] == json::array());
+  CHECK(outbox[2].second["event"] == "contact.deleted");
+  CHECK(outbox[2].second["webhooks"] == json{id_at(0)});
+}
+
+TEST_CASE("outbox entries are change events as schemas/change_event.json states") {
+  Fixture f;
+  REQUIRE(f.feed(webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}), 0).ok());
+  ViewBatch batch = f.store->begin_batch();
+  CHECK(record_change(batch, Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100}));
+  CHECK(record_change(batch, Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0},
+                      ChangeScope::kAll));
+  REQUIRE(f.store->commit(batch).ok());
+  auto entries = f.store->outbox(10);
+  REQUIRE(entries.size() == 2);
+  for (const auto& [key, value] : entries) CHECK_MESSAGE(schema_accepts("change_event.json", value), value);
+  // The schema is not a rubber stamp.
+  json wrong = json::parse(entries[0].second);
+  wrong["event"] = "contact.merged";
+  CHECK_FALSE(schema_accepts("change_event.json", wrong.dump()));
+  wrong = json::parse(entries[0].second);
+  wrong.erase("webhooks");
+  CHECK_FALSE(schema_accepts("change_event.json", wrong.dump()));
 }
 
 TEST_CASE("webhook_event_of maps each change kind to its event") {

@@ -13,13 +13,37 @@ namespace contacts {
 Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_t fold_threads)
     : log_(log), views_(views), max_batch_records_(max_batch_records),
       groups_(std::clamp<size_t>(fold_threads, 1, static_cast<size_t>(log.partitions()))),
-      applied_(static_cast<size_t>(log.partitions())) {
+      applied_(static_cast<size_t>(log.partitions())), owned_(static_cast<size_t>(log.partitions())) {
+  for (auto& o : owned_) o.store(true);
   for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
 }
 
 Projector::~Projector() { stop(); }
+
+void Projector::set_owned(const std::vector<int32_t>& partitions, bool owned) {
+  for (int32_t p : partitions)
+    if (p >= 0 && static_cast<size_t>(p) < owned_.size()) {
+      owned_[static_cast<size_t>(p)].store(owned);
+      // Nobody else writes these views: what they hold is where this partition resumes.
+      if (owned) applied_[static_cast<size_t>(p)].store(views_.applied(Partition(p)).value);
+    }
+}
+
+void Projector::set_quiet_before(int32_t partition, int64_t offset) {
+  if (partition < 0 || partition >= log_.partitions()) return;
+  if (quiet_before_.size() < static_cast<size_t>(log_.partitions()))
+    quiet_before_.resize(static_cast<size_t>(log_.partitions()), 0);
+  quiet_before_[static_cast<size_t>(partition)] = offset;
+}
+
+std::vector<int32_t> Projector::owned() const {
+  std::vector<int32_t> out;
+  for (size_t p = 0; p < owned_.size(); ++p)
+    if (owned_[p].load()) out.push_back(static_cast<int32_t>(p));
+  return out;
+}
 
 void Projector::start() {
   stopping_ = false;
@@ -47,6 +71,7 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
   GroupResult result;
   ViewBatch batch = views_.begin_batch(&caches_[group]);
   for (int32_t p = static_cast<int32_t>(group); p < partitions; p += static_cast<int32_t>(groups_)) {
+    if (!owned_[static_cast<size_t>(p)].load()) continue;
     int64_t slot = applied_[static_cast<size_t>(p)].load();
     auto entries = log_.read(Partition(p), Offset(slot), per_partition);
     if (!entries.ok()) {
@@ -65,7 +90,7 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
       // Each change goes to the outbox as of its own position: a subscription created later
       // in the same batch does not receive it.
       if (entry.offset.value >= quiet)
-        for (size_t i = first_change; i < result.changes.size(); ++i) record_change(batch, result.changes[i]);
+        for (size_t i = first_change; i < result.changes.size(); ++i) record_change(batch, result.changes[i], scope_);
       slot = entry.offset.value + 1;
     }
     batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
@@ -113,6 +138,7 @@ Result<size_t> Projector::step() {
 
 void Projector::run() {
   while (!stopping_) {
+    if (between_steps_) between_steps_();
     uint64_t seen = log_.append_count();
     auto consumed = step();
     if (!consumed.ok()) {
@@ -137,7 +163,7 @@ Status Projector::catch_up(const std::function<void(uint64_t, uint64_t)>& progre
   }
   auto reached = [&] {
     for (size_t p = 0; p < ends.size(); ++p)
-      if (applied_[p].load() < ends[p]) return false;
+      if (owned_[p].load() && applied_[p].load() < ends[p]) return false;
     return true;
   };
   while (!reached()) {
@@ -166,7 +192,9 @@ bool Projector::wait_applied(LogPosition position, std::chrono::milliseconds tim
 
 bool Projector::caught_up() {
   for (int32_t p = 0; p < log_.partitions(); ++p)
-    if (applied_[static_cast<size_t>(p)].load() < log_.end_offset(Partition(p)).value) return false;
+    if (owned_[static_cast<size_t>(p)].load() &&
+        applied_[static_cast<size_t>(p)].load() < log_.end_offset(Partition(p)).value)
+      return false;
   return true;
 }
 

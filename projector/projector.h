@@ -37,18 +37,31 @@ class Projector {
   // Records at offsets below quiet[partition] queue no change in the outbox: a rebuild
   // replays positions whose changes the old views already handed to the dispatcher.
   void set_quiet_before(std::vector<int64_t> quiet) { quiet_before_ = std::move(quiet); }
+  // Queue every change in the outbox, not only the subscribed ones: `contacts project`
+  // publishes them all on the change topic.
+  void set_change_scope(ChangeScope scope) { scope_ = scope; }
   ~Projector();
+
+  // Partition ownership (a member of the writer group folds only what it was assigned). All
+  // partitions are owned unless this is called. Call before start() or from `between_steps`.
+  void set_owned(const std::vector<int32_t>& partitions, bool owned);
+  // Sets the quiet boundary of one partition (see set_quiet_before). Same rules as set_owned.
+  void set_quiet_before(int32_t partition, int64_t offset);
+  std::vector<int32_t> owned() const;
+  // Runs on the loop thread before every step: where group membership is served.
+  void between_steps(std::function<void()> hook) { between_steps_ = std::move(hook); }
 
   void start();
   void stop();
 
-  // Folds on the calling thread until the views hold everything now in the log.
+  // Folds on the calling thread until the views hold everything now in the log (in the owned
+  // partitions).
   // `progress(applied, total)` is called after each batch.
   Status catch_up(const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
   // True once `position` is applied; false when `timeout` passes first.
   bool wait_applied(LogPosition position, std::chrono::milliseconds timeout);
-  // True when the views hold every record the log had when asked.
+  // True when the views hold every record the log had when asked, in the owned partitions.
   bool caught_up();
   Offset applied(Partition partition) const;
   const ProjectorStats& stats() const { return stats_; }
@@ -84,6 +97,9 @@ class Projector {
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
   std::vector<int64_t> quiet_before_;
+  ChangeScope scope_ = ChangeScope::kSubscribed;
+  std::vector<std::atomic<bool>> owned_;
+  std::function<void()> between_steps_;
   std::function<void(const LogEntry&, const std::string&)> dead_letter_sink_;
 
   std::mutex applied_mutex_;

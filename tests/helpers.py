@@ -522,3 +522,43 @@ class Receiver:
                 return got
             time.sleep(0.1)
         raise AssertionError(f"timed out waiting for {what}; got {json.dumps(got)[:3000]}")
+
+
+# ---- Kafka (tests that run when CONTACTS_TEST_BROKERS names a broker)
+
+def kcat_produce(topic, key, lines, extra=("-X", "partitioner=murmur2_random")):
+    """The README's kcat line: one record per line, keyed by workspace id."""
+    proc = subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-k", str(key), *extra],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+
+
+def kcat_consume(topic, expect, timeout=30.0):
+    """Every record of `topic` as (key, headers dict, value), once `expect` are there."""
+    deadline = time.monotonic() + timeout
+    records = []
+    while time.monotonic() < deadline:
+        proc = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
+                               "-f", "%k\t%h\t%s\n"], capture_output=True, text=True, timeout=30)
+        records = []
+        for line in proc.stdout.splitlines():
+            if not line:
+                continue
+            key, headers, value = line.split("\t", 2)
+            pairs = dict(h.split("=", 1) for h in headers.split(",") if "=" in h)
+            records.append((key, pairs, value))
+        if len(records) >= expect:
+            return records
+        time.sleep(0.2)
+    raise AssertionError(f"{topic}: {len(records)} records, expected {expect}")
+
+
+def wait_for(predicate, timeout=30.0, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+

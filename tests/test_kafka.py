@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from helpers import BROKERS, member_upsert, ndjson, room_join, token_for
+from helpers import BROKERS, kcat_consume, kcat_produce, member_upsert, ndjson, room_join, token_for, wait_for
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -22,44 +22,8 @@ OWNER = 7
 WS = 2
 
 
-def kcat_produce(topic, key, lines, extra=("-X", "partitioner=murmur2_random")):
-    """The README's kcat line: one record per line, keyed by workspace id."""
-    proc = subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-k", str(key), *extra],
-                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=30)
-    assert proc.returncode == 0, proc.stderr
-
-
-def kcat_consume(topic, expect, timeout=30.0):
-    """Every record of `topic` as (key, headers dict, value), once `expect` are there."""
-    deadline = time.monotonic() + timeout
-    records = []
-    while time.monotonic() < deadline:
-        proc = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q",
-                               "-f", "%k\t%h\t%s\n"], capture_output=True, text=True, timeout=30)
-        records = []
-        for line in proc.stdout.splitlines():
-            if not line:
-                continue
-            key, headers, value = line.split("\t", 2)
-            pairs = dict(h.split("=", 1) for h in headers.split(",") if "=" in h)
-            records.append((key, pairs, value))
-        if len(records) >= expect:
-            return records
-        time.sleep(0.2)
-    raise AssertionError(f"{topic}: {len(records)} records, expected {expect}")
-
-
 def contacts_of(server, ws=WS):
     return {c["email"]: c for c in server.list_all(ws, token_for(OWNER))}
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_commands_written_straight_to_the_topic_are_applied(server_factory):

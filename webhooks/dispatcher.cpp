@@ -122,8 +122,8 @@ Result<std::vector<int64_t>> parse_retry_schedule(std::string_view text) {
   return out;
 }
 
-Dispatcher::Dispatcher(ViewStore& views, DeliveryStore& store, DispatcherOptions options)
-    : views_(views), store_(store), options_(std::move(options)), timer_(ioc_), tls_(ssl::context::tls_client) {
+Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options)
+    : views_(views), changes_(changes), store_(store), options_(std::move(options)), timer_(ioc_), tls_(ssl::context::tls_client) {
   tls_.set_default_verify_paths();
 }
 
@@ -158,7 +158,7 @@ void Dispatcher::tick() {
   }
   notified_ = false;
   try {
-    drain_outbox();
+    take_changes();
     start_due();
   } catch (const std::exception& e) {
     std::cerr << "contacts: webhooks: " << e.what() << "\n";
@@ -166,15 +166,13 @@ void Dispatcher::tick() {
   schedule_tick(notified_ ? std::chrono::milliseconds(0) : kTick);
 }
 
-void Dispatcher::drain_outbox() {
-  auto entries = views_.outbox(kOutboxBatch);
+void Dispatcher::take_changes() {
+  auto entries = changes_.take(kOutboxBatch);
   if (entries.empty()) return;
   std::vector<Delivery> deliveries;
-  std::vector<std::string> taken;
   const int64_t now = now_ms();
-  for (const auto& [key, text] : entries) {
-    taken.push_back(key);
-    auto j = nlohmann::json::parse(text, nullptr, false);
+  for (const auto& entry : entries) {
+    auto j = nlohmann::json::parse(entry.json, nullptr, false);
     try {
       WorkspaceId ws(j.at("workspace_id").get<int64_t>());
       const auto& data = j.at("data");
@@ -198,9 +196,9 @@ void Dispatcher::drain_outbox() {
   auto added = store_.add(deliveries);
   if (!added.ok()) {
     std::cerr << "contacts: webhooks: " << added.status().message() << "\n";
-    return;  // the entries stay in the outbox and are taken next time
+    return;  // the changes are not let go of, and are taken next time
   }
-  if (auto s = views_.remove_outbox(taken); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = changes_.taken(entries); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
   if (entries.size() == kOutboxBatch) notified_ = true;
 }
 

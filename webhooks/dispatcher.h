@@ -1,4 +1,5 @@
-// Dispatcher: takes the changes the projector queued in the views' outbox, records one
+// Dispatcher: takes the changes the projector queued (from a ChangeSource: the views' outbox,
+// or the change topic), records one
 // delivery per subscription in its DeliveryStore, and POSTs them, signed (DESIGN.md section
 // 7), retrying on a schedule until a 2xx or the last attempt. One thread runs an Asio
 // io_context; every attempt is asynchronous, bounded per subscription and in total, so one
@@ -17,6 +18,7 @@
 #include <vector>
 
 #include "views/view_store.h"
+#include "webhooks/change_source.h"
 #include "webhooks/delivery_store.h"
 
 namespace contacts {
@@ -45,14 +47,15 @@ struct DispatcherStats {
 
 class Dispatcher {
  public:
-  Dispatcher(ViewStore& views, DeliveryStore& store, DispatcherOptions options);
+  // `views` tell each subscription's URL and secret, and whether it still exists.
+  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options);
   ~Dispatcher();
 
   void start();
   // Starts no new attempt, lets the ones in flight finish and be recorded (each is bounded by
   // the timeout), then returns.
   void stop();
-  // There may be new entries in the outbox.
+  // There may be new changes to take.
   void notify();
   const DispatcherStats& stats() const { return stats_; }
 
@@ -63,12 +66,13 @@ class Dispatcher {
   };
   void tick();
   void schedule_tick(std::chrono::milliseconds after);
-  void drain_outbox();
+  void take_changes();
   void start_due();
   void attempt(int64_t due_ms, Delivery delivery, std::string url, std::string secret);
   void finish(int64_t due_ms, Delivery delivery, const Outcome& outcome);
 
   ViewStore& views_;
+  ChangeSource& changes_;
   DeliveryStore& store_;
   const DispatcherOptions options_;
   boost::asio::io_context ioc_;

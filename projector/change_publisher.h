@@ -1,0 +1,60 @@
+// ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). The
+// fold queues every applied change in the views' outbox, in the batch that applies it; this
+// publishes the outbox on `contacts.changes` (key: the workspace id; value: the outbox entry,
+// whose `position` is the change's stable id), removes what the brokers acknowledged, and then
+// commits to the writer group the offsets the views had applied before the outbox was read.
+// So a committed offset means "every change before it is on the change topic": the next owner
+// of a partition folds up to it quietly, and a crash between publishing and committing
+// publishes the same changes again, with the same ids (at least once).
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "bus/kafka_log.h"
+#include "projector/projector.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+class ChangePublisher {
+ public:
+  using Commit = std::function<Status(const std::vector<std::pair<int32_t, int64_t>>&)>;
+
+  ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector, Commit commit);
+  ~ChangePublisher();
+
+  void start();
+  // Publishes what is left, then returns.
+  void stop();
+  // There may be new entries in the outbox.
+  void notify();
+  // Publishes the whole outbox, then commits the applied offsets of the partitions the
+  // projector owns. Safe from any thread (one flush at a time).
+  Status flush();
+
+  uint64_t published() const { return published_.load(); }
+
+ private:
+  void run();
+
+  ViewStore& views_;
+  KafkaLog& log_;
+  Projector& projector_;
+  Commit commit_;
+  std::mutex flush_mutex_;
+  std::map<int32_t, int64_t> committed_;  // under flush_mutex_
+  std::atomic<uint64_t> published_{0};
+  std::mutex wake_mutex_;
+  std::condition_variable wake_;
+  bool notified_ = false;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace contacts

@@ -1,0 +1,211 @@
+"""The service past one machine (DESIGN.md section 9), on a real broker: `contacts project`
+writers sharing the group contacts-projector and publishing contacts.changes, `contacts
+webhooks` dispatchers in the group contacts-webhooks, `contacts api --replica` readers, and the
+offsets the groups commit (`contacts lag`).
+
+Runs when CONTACTS_TEST_BROKERS names a broker (scripts/test starts one with scripts/kafka).
+"""
+
+import collections
+import json
+import threading
+import time
+
+import pytest
+
+from helpers import (BROKERS, Receiver, kcat_consume, member_upsert, produce, room_join,
+                     run_cli, token_for, wait_for)
+
+pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
+
+OWNER = 7
+
+
+def lag(node, group="contacts-projector"):
+    """`contacts lag`: {partition: (committed, end)} and the total."""
+    proc = run_cli("lag", "--brokers", BROKERS, "--topic-prefix", node.topic_prefix, "--group", group, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split() for line in proc.stdout.splitlines()[1:]]
+    assert rows[-1][0] == "total"
+    return {int(p): (None if c == "-" else int(c), int(e)) for p, c, e, _ in rows[:-1]}, int(rows[-1][1])
+
+
+def changes_on_topic(node, expect):
+    """The change events on the node's contacts.changes, once at least `expect` are there."""
+    records = kcat_consume(node.topic_prefix + "contacts.changes", expect, timeout=60)
+    return [(key, json.loads(value)) for key, _, value in records]
+
+
+def applied(node):
+    r = node.get("/metrics")
+    for line in r.body.decode().splitlines():
+        if line.startswith("contacts_applied_records_total "):
+            return int(line.split()[1])
+    return 0
+
+
+def assigned(node):
+    """The partitions the node's last assignment gave it, from its stdout."""
+    last = None
+    for line in node.stdout_text().splitlines():
+        if "assigned partitions" in line:
+            last = line.rsplit(" ", 1)[1]
+        elif "revoked partitions" in line:
+            last = "none"
+    return set() if last in (None, "none") else {int(p) for p in last.split(",")}
+
+
+def test_project_webhooks_and_a_replica_as_separate_processes(server_factory, tmp_path):
+    receiver = Receiver(tmp_path).start()
+    try:
+        writer = server_factory(command="project")
+        prefix = writer.topic_prefix
+        hooks = server_factory(command="webhooks", topic_prefix=prefix,
+                               extra_args=["--webhook-allow-private", "--webhook-retry-schedule", "1"])
+        replica = server_factory(command="api", topic_prefix=prefix)
+        token = token_for(OWNER)
+        ws = 2
+        # Before any webhook: changes go on the topic all the same, with no subscriber.
+        early = [member_upsert(ws, OWNER, "owner")] + [
+            room_join(ws, f"Early {i}", f"early{i}@example.com", occurred_at=1711000000 + i) for i in range(5)]
+        assert produce(writer.data_dir, early, log_args=writer.log_args()).returncode == 0
+        for node in (writer, hooks, replica):
+            node.wait_ready(timeout=60)
+
+        # A webhook created through the dispatcher node (a command on the log like any write).
+        r = hooks.post(f"/api/workspaces/{ws}/webhooks", {"name": "crm", "url": receiver.url("/split"),
+                                                          "events": ["contact.created", "contact.updated",
+                                                                     "contact.deleted"]}, token)
+        assert r.status == 201, r
+        webhook = r.json["webhook"]
+        receiver.register("/split", webhook["secret"])
+
+        later = [room_join(ws, f"Person {i % 40}", f"person{i % 40}@example.com", occurred_at=1711100000 + i)
+                 for i in range(120)]
+        assert produce(writer.data_dir, later, log_args=writer.log_args()).returncode == 0
+        replica.wait_ready(timeout=60)
+        victim = replica.find_by_email(ws, "person3@example.com", token)
+        r = replica.delete(f"/api/workspaces/{ws}/contacts/{victim['id']}", token)
+        assert (r.status, r.json) == (200, {"ok": True})
+
+        # contacts.changes: one event per applied change, keyed by workspace, with the position
+        # as its stable id and the subscriptions that wanted it.
+        events = changes_on_topic(writer, 5 + 120 + 1)
+        by_position = {e["position"]: (key, e) for key, e in events}
+        assert len(by_position) == 5 + 120 + 1
+        kinds = collections.Counter(e["event"] for _, e in by_position.values())
+        assert kinds == {"contact.created": 45, "contact.updated": 80, "contact.deleted": 1}
+        assert all(key == str(ws) for key, _ in by_position.values())
+        early_events = [e for _, e in by_position.values() if e["data"]["email"].startswith("early")]
+        assert len(early_events) == 5 and all(e["webhooks"] == [] for e in early_events)
+        subscribed = {p for p, (_, e) in by_position.items() if e["webhooks"] == [webhook["id"]]}
+        assert len(subscribed) == 121
+        deleted = [e for _, e in by_position.values() if e["event"] == "contact.deleted"][0]
+        assert deleted["data"] == {"id": victim["id"], "name": "Person 3", "email": "person3@example.com"}
+
+        # The dispatcher delivered each subscribed change once, signed, with msg_<position>.
+        got = receiver.wait_for(lambda g: len(g) >= 121, timeout=60, path="/split")
+        time.sleep(1.0)
+        got = receiver.received("/split")
+        assert sorted(d["id"] for d in got) == sorted(f"msg_{p}" for p in subscribed)
+        assert all(d["standard_ok"] and d["hmac_ok"] for d in got)
+        # Its deliveries are served by its own API; the replica has none.
+        r = hooks.get(f"/api/workspaces/{ws}/webhooks/{webhook['id']}/deliveries?limit=100", token)
+        assert r.status == 200 and r.json["total"] == 121, r
+        assert {d["state"] for d in r.json["deliveries"]} == {"succeeded"}
+        assert replica.get(f"/api/workspaces/{ws}/webhooks/{webhook['id']}/deliveries", token).status == 404
+
+        # Both groups committed everything they took: no lag.
+        wait_for(lambda: lag(writer)[1] == 0, timeout=30, what="the writer group's lag to reach 0")
+        wait_for(lambda: lag(writer, "contacts-webhooks")[1] == 0, timeout=30,
+                 what="the dispatcher group's lag to reach 0")
+        offsets, _ = lag(writer)
+        assert sum(end for _, end in offsets.values()) == len(early) + 1 + len(later) + 1  # + webhook, delete
+    finally:
+        receiver.stop()
+
+
+def _stream(path, workspaces, count):
+    """room_joins spread over workspaces; returns (commands, expected event_count per (ws, email))."""
+    expected = collections.Counter()
+    with open(path, "w") as f:
+        for ws in workspaces:
+            f.write(json.dumps(member_upsert(ws, OWNER, "owner")) + "\n")
+        for i in range(count):
+            ws = workspaces[i % len(workspaces)]
+            email = f"p{(i * 7) % 97}@ws{ws}.example.com"
+            f.write(json.dumps(room_join(ws, f"P {(i * 7) % 97}", email, occurred_at=1711000000 + i)) + "\n")
+            expected[(ws, email)] += 1
+    return expected
+
+
+def test_writers_share_partitions_survive_a_kill_and_hand_over_on_rebalance(server_factory, tmp_path):
+    a = server_factory(command="project")
+    b = server_factory(command="project", topic_prefix=a.topic_prefix)
+    every = set(range(a.partitions))
+    wait_for(lambda: assigned(a) and assigned(b) and assigned(a) | assigned(b) == every
+             and not assigned(a) & assigned(b), timeout=60, what="the two writers to split the partitions")
+
+    workspaces = list(range(2, 42))
+    first, second = tmp_path / "first.ndjson", tmp_path / "second.ndjson"
+    expected = _stream(first, workspaces, 30000)
+    more = _stream(second, workspaces, 10000)
+    expected.update(more)
+    room_joins = 30000 + 10000
+    distinct = len(expected)
+
+    # A is killed -9 while the first part streams in (in 15 pieces, one `contacts produce`
+    # each), once it has applied some of it; B takes its partitions over.
+    lines = first.read_text().splitlines(keepends=True)
+    pieces = []
+    for i in range(15):
+        piece = tmp_path / f"piece{i}.ndjson"
+        piece.write_text("".join(lines[i * len(lines) // 15:(i + 1) * len(lines) // 15]))
+        pieces.append(piece)
+    failures = []
+
+    def stream():
+        for piece in pieces:
+            proc = produce(a.data_dir, str(piece), log_args=a.log_args())
+            if proc.returncode != 0:
+                failures.append(proc.stderr)
+
+    producer = threading.Thread(target=stream)
+    producer.start()
+    wait_for(lambda: applied(a) > 4000, timeout=120, what="A to apply part of the stream")
+    a.kill9()
+    producer.join(timeout=300)
+    assert not producer.is_alive() and not failures, failures
+    wait_for(lambda: assigned(b) == every, timeout=60, what="B to own every partition")
+
+    # A comes back: the group rebalances, B publishes and commits before it lets partitions go,
+    # A resumes its own from its own views, quietly up to what the group committed.
+    a.start()
+    wait_for(lambda: assigned(a) and assigned(a) | assigned(b) == every, timeout=60,
+             what="A to rejoin")
+    assert produce(a.data_dir, second, log_args=a.log_args()).returncode == 0
+    wait_for(lambda: lag(a)[1] == 0, timeout=120, what="the writer group's lag to reach 0")
+
+    # Every applied change is on the topic at least once, and none that was not applied.
+    events = changes_on_topic(a, room_joins)
+    positions = collections.Counter(e["position"] for _, e in events)
+    assert len(positions) == room_joins
+    created = {(e["workspace_id"], e["data"]["email"]) for _, e in events if e["event"] == "contact.created"}
+    assert created == set(expected)
+    duplicates = sum(n - 1 for n in positions.values())
+    print(f"change events: {len(events)}, distinct {len(positions)}, published again after the kill {duplicates}")
+
+    # A leaves cleanly: B owns everything and folds the rest from its own views: every count
+    # exact, none applied twice, and only what A had not published goes out from B.
+    a.stop()
+    wait_for(lambda: assigned(b) == every, timeout=60, what="B to own every partition again")
+    b.wait_ready(timeout=120)
+    token = token_for(OWNER)
+    got = {}
+    for ws in workspaces:
+        for c in b.list_all(ws, token):
+            got[(ws, c["email"])] = c["event_count"]
+    assert got == dict(expected)
+    after = changes_on_topic(a, len(events))
+    assert len(after) == len(events), "a clean hand-over publishes nothing again"
+    assert len(got) == distinct

@@ -1,0 +1,85 @@
+#include "webhooks/change_source.h"
+
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+
+namespace contacts {
+
+namespace {
+
+constexpr size_t kFetchAhead = 2000;
+
+std::string message_key(int32_t partition, int64_t offset) {
+  return std::to_string(partition) + "/" + std::to_string(offset);
+}
+
+}  // namespace
+
+std::vector<TakenChange> OutboxSource::take(size_t max) {
+  std::vector<TakenChange> out;
+  for (auto& [key, json] : views_.outbox(max)) out.push_back({std::move(key), std::move(json)});
+  return out;
+}
+
+Status OutboxSource::taken(const std::vector<TakenChange>& changes) {
+  std::vector<std::string> keys;
+  keys.reserve(changes.size());
+  for (const auto& c : changes) keys.push_back(c.key);
+  return views_.remove_outbox(keys);
+}
+
+Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOptions options,
+                                                                   std::function<bool(int64_t)> ready) {
+  std::unique_ptr<KafkaChangeSource> source(new KafkaChangeSource());
+  source->ready_ = std::move(ready);
+  KafkaGroupHandlers handlers;
+  auto* raw = source.get();
+  // What was fetched for partitions that go to another member is theirs to take now.
+  handlers.revoking = [raw](const std::vector<int32_t>&) { raw->buffer_.clear(); };
+  options.pause_assigned = false;
+  auto group = KafkaGroup::join(options, std::move(handlers));
+  if (!group.ok()) return group.status();
+  source->group_ = std::move(*group);
+  return source;
+}
+
+std::vector<TakenChange> KafkaChangeSource::take(size_t max) {
+  if (buffer_.size() < kFetchAhead) {
+    auto fetched = group_->poll(0, kFetchAhead - buffer_.size());
+    if (fetched.ok())
+      for (auto& m : *fetched) {
+        auto j = nlohmann::json::parse(m.value, nullptr, false);
+        int64_t position = 0;
+        if (j.is_object() && j.contains("position") && j["position"].is_number_integer())
+          position = j["position"].get<int64_t>();
+        buffer_.push_back({std::move(m), position});
+      }
+  }
+  std::vector<TakenChange> out;
+  for (const auto& b : buffer_) {
+    if (out.size() >= max) break;
+    // In order: a change whose position the local views have not reached holds back the rest.
+    if (b.position > 0 && !ready_(b.position)) break;
+    out.push_back({message_key(b.message.partition, b.message.offset), b.message.value});
+  }
+  return out;
+}
+
+Status KafkaChangeSource::taken(const std::vector<TakenChange>& changes) {
+  std::map<int32_t, int64_t> next;
+  size_t count = 0;
+  for (const auto& c : changes) {
+    // Only what the last take() returned: the front of the buffer, in order.
+    if (buffer_.empty() || message_key(buffer_.front().message.partition, buffer_.front().message.offset) != c.key)
+      continue;
+    auto& m = buffer_.front().message;
+    next[m.partition] = std::max(next[m.partition], m.offset + 1);
+    buffer_.pop_front();
+    ++count;
+  }
+  if (count == 0) return {};
+  return group_->commit({next.begin(), next.end()});
+}
+
+}  // namespace contacts

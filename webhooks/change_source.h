@@ -1,0 +1,67 @@
+// Where a Dispatcher takes changes from. Each change is the JSON the fold queued in the outbox
+// ({position, event, workspace_id, occurred_at, data, webhooks}; schemas/change_event.json).
+//  - OutboxSource: the views' outbox, in the process that folds (`contacts serve`).
+//  - KafkaChangeSource: the change topic, as a member of the group `contacts-webhooks`
+//    (`contacts webhooks`): each change is taken by one member; its offset is committed once
+//    the deliveries are recorded, so a crash takes it again (the delivery store keeps one
+//    record per subscription and change, so it is delivered once).
+#pragma once
+
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "bus/kafka_group.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+struct TakenChange {
+  std::string key;   // what taken() needs to let it go
+  std::string json;  // the outbox entry
+};
+
+class ChangeSource {
+ public:
+  virtual ~ChangeSource() = default;
+  // Up to `max` changes, oldest first, not yet let go of.
+  virtual std::vector<TakenChange> take(size_t max) = 0;
+  // The changes of the last take() are recorded: they are not taken again.
+  virtual Status taken(const std::vector<TakenChange>& changes) = 0;
+};
+
+class OutboxSource final : public ChangeSource {
+ public:
+  explicit OutboxSource(ViewStore& views) : views_(views) {}
+  std::vector<TakenChange> take(size_t max) override;
+  Status taken(const std::vector<TakenChange>& changes) override;
+
+ private:
+  ViewStore& views_;
+};
+
+class KafkaChangeSource final : public ChangeSource {
+ public:
+  // `ready(position)`: whether the local views have applied the command at that position, so
+  // that the subscriptions a change names are known here (created before it).
+  static Result<std::unique_ptr<KafkaChangeSource>> open(KafkaGroupOptions options,
+                                                         std::function<bool(int64_t)> ready);
+  std::vector<TakenChange> take(size_t max) override;
+  Status taken(const std::vector<TakenChange>& changes) override;
+  std::vector<int32_t> assignment() const { return group_->assignment(); }
+
+ private:
+  struct Buffered {
+    GroupMessage message;
+    int64_t position = 0;  // 0: unreadable, taken as it is (and dropped by the dispatcher)
+  };
+  KafkaChangeSource() = default;
+  std::unique_ptr<KafkaGroup> group_;
+  std::function<bool(int64_t)> ready_;
+  std::deque<Buffered> buffer_;  // fetched, not yet taken
+};
+
+}  // namespace contacts
