@@ -338,7 +338,7 @@ int run_node(Node node, int argc, char** argv) {
       if (auto polled = writers->poll(0, 0); !polled.ok())
         std::cerr << "contacts project: " << polled.status().message() << "\n";
     });
-    projector.on_changes([&](const std::vector<Change>&) { publisher->notify(); });
+    projector.on_queued([&](std::vector<QueuedChange>&& entries) { publisher->queue(std::move(entries)); });
     publisher->start();
   }
   projector.start();

@@ -7,7 +7,8 @@ namespace contacts {
 
 namespace {
 
-constexpr size_t kPublishBatch = 2000;
+constexpr size_t kPublishBatch = 5000;
+constexpr size_t kOutboxScan = 10000;
 constexpr std::chrono::milliseconds kIdle{50};
 
 }  // namespace
@@ -18,6 +19,23 @@ ChangePublisher::ChangePublisher(ViewStore& views, KafkaLog& log, Projector& pro
 ChangePublisher::~ChangePublisher() { stop(); }
 
 void ChangePublisher::start() {
+  // What a previous run queued and did not publish (or published without removing): once more.
+  std::vector<QueuedChange> left;
+  std::string after;
+  while (true) {
+    auto entries = views_.outbox(kOutboxScan, after);
+    for (auto& [key, value] : entries) {
+      auto j = nlohmann::json::parse(value, nullptr, false);
+      after = key;
+      if (!j.is_object() || !j.contains("workspace_id") || !j["workspace_id"].is_number_integer()) {
+        std::cerr << "contacts: change topic: dropping an unreadable outbox entry\n";
+        continue;
+      }
+      left.push_back({std::move(key), std::move(value), WorkspaceId(j["workspace_id"].get<int64_t>())});
+    }
+    if (entries.size() < kOutboxScan) break;
+  }
+  queue(std::move(left));
   stopping_ = false;
   thread_ = std::thread([this] { run(); });
 }
@@ -25,7 +43,7 @@ void ChangePublisher::start() {
 void ChangePublisher::stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard lock(wake_mutex_);
+    std::lock_guard lock(queue_mutex_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -33,10 +51,11 @@ void ChangePublisher::stop() {
   if (auto s = flush(); !s.ok()) std::cerr << "contacts: change topic: " << s.message() << "\n";
 }
 
-void ChangePublisher::notify() {
+void ChangePublisher::queue(std::vector<QueuedChange>&& entries) {
+  if (entries.empty()) return;
   {
-    std::lock_guard lock(wake_mutex_);
-    notified_ = true;
+    std::lock_guard lock(queue_mutex_);
+    for (auto& e : entries) queue_.push_back(std::move(e));
   }
   wake_.notify_all();
 }
@@ -44,9 +63,8 @@ void ChangePublisher::notify() {
 void ChangePublisher::run() {
   while (!stopping_) {
     {
-      std::unique_lock lock(wake_mutex_);
-      wake_.wait_for(lock, kIdle, [&] { return notified_ || stopping_.load(); });
-      notified_ = false;
+      std::unique_lock lock(queue_mutex_);
+      wake_.wait_for(lock, kIdle, [&] { return !queue_.empty() || stopping_.load(); });
     }
     if (stopping_) break;
     if (auto s = flush(); !s.ok()) {
@@ -58,29 +76,36 @@ void ChangePublisher::run() {
 
 Status ChangePublisher::flush() {
   std::lock_guard lock(flush_mutex_);
-  // The offsets first: every change of a position before them is in the outbox by now (the
-  // batch that applied a position queued its changes), or was published and removed.
+  // The offsets first: the projector hands a batch's entries over before the batch counts as
+  // applied, so every change before these offsets is in the queue now (or already published).
   std::vector<std::pair<int32_t, int64_t>> applied;
   for (int32_t p : projector_.owned()) applied.emplace_back(p, projector_.applied(Partition(p)).value);
   while (true) {
-    auto entries = views_.outbox(kPublishBatch);
-    if (entries.empty()) break;
+    std::vector<QueuedChange> taken;
+    {
+      std::lock_guard q(queue_mutex_);
+      while (!queue_.empty() && taken.size() < kPublishBatch) {
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    if (taken.empty()) break;
     std::vector<LogRecord> records;
     std::vector<std::string> keys;
-    records.reserve(entries.size());
-    for (auto& [key, value] : entries) {
-      auto j = nlohmann::json::parse(value, nullptr, false);
-      keys.push_back(key);
-      if (!j.is_object() || !j.contains("workspace_id")) {
-        std::cerr << "contacts: change topic: dropping an unreadable outbox entry\n";
-        continue;
-      }
-      records.push_back({j["workspace_id"].dump(), std::move(value)});
+    records.reserve(taken.size());
+    keys.reserve(taken.size());
+    for (const auto& t : taken) {
+      records.push_back({std::to_string(t.workspace_id.value), t.value});
+      keys.push_back(t.key);
     }
-    if (auto s = log_.publish_changes(records); !s.ok()) return s;
+    if (auto s = log_.publish_changes(records); !s.ok()) {
+      // Back to the front, in order: published again on the next flush.
+      std::lock_guard q(queue_mutex_);
+      for (auto it = taken.rbegin(); it != taken.rend(); ++it) queue_.push_front(std::move(*it));
+      return s;
+    }
     published_.fetch_add(records.size());
     if (auto s = views_.remove_outbox(keys); !s.ok()) return s;
-    if (entries.size() < kPublishBatch) break;
   }
   std::vector<std::pair<int32_t, int64_t>> moved;
   for (const auto& [p, next] : applied) {

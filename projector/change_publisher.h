@@ -1,15 +1,18 @@
 // ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). The
-// fold queues every applied change in the views' outbox, in the batch that applies it; this
-// publishes the outbox on `contacts.changes` (key: the workspace id; value: the outbox entry,
-// whose `position` is the change's stable id), removes what the brokers acknowledged, and then
-// commits to the writer group the offsets the views had applied before the outbox was read.
-// So a committed offset means "every change before it is on the change topic": the next owner
-// of a partition folds up to it quietly, and a crash between publishing and committing
-// publishes the same changes again, with the same ids (at least once).
+// fold queues every applied change in the views' outbox, in the batch that applies it, and
+// hands the same entries to this publisher (Projector::on_queued) before the batch counts as
+// applied. It publishes them on `contacts.changes` (key: the workspace id; value: the change
+// event, whose `position` is its stable id), removes what the brokers acknowledged from the
+// outbox, and then commits to the writer group the offsets the projector had applied before it
+// took the entries. So a committed offset means "every change before it is on the change
+// topic": the next owner of a partition folds up to it quietly, and a crash between publishing
+// and committing publishes the same changes again, with the same ids (at least once). On start
+// it publishes what a previous run left in the outbox.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <mutex>
@@ -29,13 +32,14 @@ class ChangePublisher {
   ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector, Commit commit);
   ~ChangePublisher();
 
+  // Takes what is left in the outbox, then publishes on its own thread. Before projector.start().
   void start();
   // Publishes what is left, then returns.
   void stop();
-  // There may be new entries in the outbox.
-  void notify();
-  // Publishes the whole outbox, then commits the applied offsets of the partitions the
-  // projector owns. Safe from any thread (one flush at a time).
+  // Entries a batch queued (the projector's on_queued sink).
+  void queue(std::vector<QueuedChange>&& entries);
+  // Publishes every entry handed over so far, then commits the applied offsets of the
+  // partitions the projector owns. Safe from any thread (one flush at a time).
   Status flush();
 
   uint64_t published() const { return published_.load(); }
@@ -50,9 +54,9 @@ class ChangePublisher {
   std::mutex flush_mutex_;
   std::map<int32_t, int64_t> committed_;  // under flush_mutex_
   std::atomic<uint64_t> published_{0};
-  std::mutex wake_mutex_;
+  std::mutex queue_mutex_;
   std::condition_variable wake_;
-  bool notified_ = false;
+  std::deque<QueuedChange> queue_;  // under queue_mutex_
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

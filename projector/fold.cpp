@@ -289,7 +289,7 @@ WebhookEvent webhook_event_of(Change::Kind kind) {
   return kContactDeleted;
 }
 
-bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope) {
+bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope, std::string* queued) {
   auto set = batch.get(keys::webhook_set_key(change.workspace_id));
   if (!set && scope == ChangeScope::kSubscribed) return false;
   WebhookEvent event = webhook_event_of(change.kind);
@@ -307,7 +307,9 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope) {
                 {"name", change.name},
                 {"email", change.email ? ordered_json(*change.email) : ordered_json(nullptr)}}},
       {"webhooks", std::move(targets)}};
-  batch.put(keys::outbox_key(change.position_id), entry.dump());
+  std::string value = entry.dump();
+  batch.put(keys::outbox_key(change.position_id), value);
+  if (queued) *queued = std::move(value);
   return true;
 }
 

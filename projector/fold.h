@@ -43,7 +43,9 @@ enum class ChangeScope {
 // workspace that want its event, as of the batch's state. Returns whether it was queued: with
 // kSubscribed only when a subscription wants it. The outbox is written in the same batch as
 // the views, so it is exactly as durable as they are.
-bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope = ChangeScope::kSubscribed);
+// `queued`, when given, receives the entry's value (the change event, schemas/change_event.json).
+bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope = ChangeScope::kSubscribed,
+                   std::string* queued = nullptr);
 
 // Applies `entry` of a log with `partitions` partitions. A record that is not a valid
 // command is not applied and the failure (kInvalid, with the reason) is returned; the

@@ -90,7 +90,14 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
       // Each change goes to the outbox as of its own position: a subscription created later
       // in the same batch does not receive it.
       if (entry.offset.value >= quiet)
-        for (size_t i = first_change; i < result.changes.size(); ++i) record_change(batch, result.changes[i], scope_);
+        for (size_t i = first_change; i < result.changes.size(); ++i) {
+          const Change& change = result.changes[i];
+          if (!queued_sink_) {
+            record_change(batch, change, scope_);
+          } else if (std::string value; record_change(batch, change, scope_, &value)) {
+            result.queued.push_back({keys::outbox_key(change.position_id), std::move(value), change.workspace_id});
+          }
+        }
       slot = entry.offset.value + 1;
     }
     batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
@@ -112,6 +119,10 @@ Result<size_t> Projector::step() {
   results.push_back(fold_group(0));
   for (auto& f : others) results.push_back(f.get());
 
+  // The queued entries go out before their offsets count as applied.
+  if (queued_sink_)
+    for (auto& r : results)
+      if (r.status.ok() && !r.queued.empty()) queued_sink_(std::move(r.queued));
   size_t consumed = 0;
   Status failure;
   {

@@ -29,6 +29,13 @@ struct ProjectorStats {
   std::atomic<uint64_t> batches{0};
 };
 
+// An outbox entry a batch queued: its key, its value (the change event) and its workspace.
+struct QueuedChange {
+  std::string key;
+  std::string value;
+  WorkspaceId workspace_id;
+};
+
 class Projector {
  public:
   Projector(Log& log, ViewStore& views, size_t max_batch_records = kDefaultMaxBatchRecords,
@@ -66,6 +73,9 @@ class Projector {
   Offset applied(Partition partition) const;
   const ProjectorStats& stats() const { return stats_; }
 
+  // Receives the outbox entries each committed batch queued, before the batch counts as
+  // applied (so whoever reads applied() afterwards has been handed every entry before it).
+  void on_queued(std::function<void(std::vector<QueuedChange>&&)> sink) { queued_sink_ = std::move(sink); }
   // Receives the changes of each committed batch (after their outbox entries committed).
   void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
   // Receives each record that is not a valid command, with the reason (after it is logged).
@@ -80,6 +90,7 @@ class Projector {
     size_t consumed = 0;
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
+    std::vector<QueuedChange> queued;
   };
   // Folds what is new in partitions group, group + groups_, ... into one batch and commits it.
   GroupResult fold_group(size_t group);
@@ -100,6 +111,7 @@ class Projector {
   ChangeScope scope_ = ChangeScope::kSubscribed;
   std::vector<std::atomic<bool>> owned_;
   std::function<void()> between_steps_;
+  std::function<void(std::vector<QueuedChange>&&)> queued_sink_;
   std::function<void(const LogEntry&, const std::string&)> dead_letter_sink_;
 
   std::mutex applied_mutex_;

@@ -248,7 +248,9 @@ namespace {
 
 // Iterates the keys under `prefix` as of `snapshot`.
 template <typename Visit>
-void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::string& prefix, Visit visit) {
+// Visits the keys under `prefix` in order, from `from` when it is given (and under the prefix).
+void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::string& prefix, Visit visit,
+                 const std::string& from = {}) {
   std::string upper = keys::prefix_end(prefix);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
@@ -257,7 +259,7 @@ void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::
   ro.verify_checksums = false;  // the blocks are checksummed when they enter the cache
   ro.adaptive_readahead = true;
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(ro));
-  for (it->Seek(prefix); it->Valid(); it->Next())
+  for (it->Seek(from > prefix ? from : prefix); it->Valid(); it->Next())
     if (!visit(it->key().ToStringView(), it->value().ToStringView())) break;
 }
 
@@ -467,13 +469,17 @@ std::optional<std::string> ViewStore::webhook_json(WorkspaceId ws, int64_t webho
   return get(keys::webhook_key(ws, webhook_id));
 }
 
-std::vector<std::pair<std::string, std::string>> ViewStore::outbox(size_t max) const {
+std::vector<std::pair<std::string, std::string>> ViewStore::outbox(size_t max, const std::string& after) const {
   std::vector<std::pair<std::string, std::string>> entries;
   if (max == 0) return entries;
-  scan_prefix(db_.get(), nullptr, keys::outbox_prefix(), [&](std::string_view key, std::string_view value) {
-    entries.emplace_back(key, value);
-    return entries.size() < max;
-  });
+  scan_prefix(
+      db_.get(), nullptr, keys::outbox_prefix(),
+      [&](std::string_view key, std::string_view value) {
+        if (!after.empty() && key <= after) return true;
+        entries.emplace_back(key, value);
+        return entries.size() < max;
+      },
+      after);
   return entries;
 }
 

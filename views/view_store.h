@@ -138,7 +138,8 @@ class ViewStore {
 
   // The outbox: changes the projector queued for subscriptions, oldest position first
   // (key, JSON). The dispatcher takes them into its own store, then removes them.
-  std::vector<std::pair<std::string, std::string>> outbox(size_t max) const;
+  // `after`: only keys after it (to page through).
+  std::vector<std::pair<std::string, std::string>> outbox(size_t max, const std::string& after = {}) const;
   Status remove_outbox(const std::vector<std::string>& keys);
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
