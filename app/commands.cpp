@@ -236,6 +236,20 @@ int run_rebuild(int argc, char** argv) {
     for (int32_t p = 0; p < log->partitions(); ++p) quiet[static_cast<size_t>(p)] = (*old_views)->applied(Partition(p)).value;
     outbox = (*old_views)->outbox(std::numeric_limits<size_t>::max());
   }
+  auto* kafka = dynamic_cast<KafkaLog*>(log.get());
+  if (kafka) {
+    // On Kafka, writers (`contacts project`) commit to their group the offsets below which every
+    // change is on the change topic: quiet up to those too, whoever published them.
+    const std::string prefix = flags.get("topic-prefix");
+    auto committed = group_offsets(flags.get("brokers"), prefix + "contacts-projector", kafka->commands_topic());
+    if (!committed.ok()) {
+      std::cerr << "contacts rebuild: " << committed.status().message() << "\n";
+      return 1;
+    }
+    for (const auto& o : *committed)
+      if (o.partition >= 0 && o.partition < log->partitions())
+        quiet[static_cast<size_t>(o.partition)] = std::max(quiet[static_cast<size_t>(o.partition)], o.committed);
+  }
   uint64_t total = 0;
   {
     auto views = ViewStore::open(fresh, view_options(flags));
@@ -253,6 +267,9 @@ int run_rebuild(int argc, char** argv) {
     }
     Projector projector(*log, **views);
     projector.set_quiet_before(quiet);
+    // Past the quiet boundary, a writer on Kafka publishes every change; `serve`'s dispatcher
+    // takes the ones no subscription wants and drops them.
+    if (kafka) projector.set_change_scope(ChangeScope::kAll);
     bool tty = isatty(STDERR_FILENO);
     auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
       total = all;

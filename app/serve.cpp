@@ -74,9 +74,10 @@ std::string metrics_text(Log& log, Projector& projector, const std::atomic<uint6
       << "\n";
   out << "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " << accepted.load() << "\n";
   out << "# TYPE contacts_consumer_lag gauge\n";
+  auto ends = log.end_offsets();
   for (int32_t p : projector.owned())
     out << "contacts_consumer_lag{partition=\"" << p << "\"} "
-        << log.end_offset(Partition(p)).value - projector.applied(Partition(p)).value << "\n";
+        << ends[static_cast<size_t>(p)].value - projector.applied(Partition(p)).value << "\n";
   std::string http = "# TYPE contacts_http_request_duration_seconds histogram\n";
   api_probe.render(http);
   ingest_probe.render(http);

@@ -10,6 +10,7 @@ namespace contacts {
 namespace {
 
 constexpr int kAdminTimeoutMs = 15000;
+constexpr int kEndOffsetsTimeoutMs = 2000;
 
 // Creates the topics that are missing; a topic that exists is left as it is.
 Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
@@ -295,6 +296,20 @@ Offset KafkaLog::end_offset(Partition partition) {
   if (producer_->query_watermark_offsets(commands_topic_, partition.value, &low, &high, 5000) != RdKafka::ERR_NO_ERROR)
     return Offset(std::numeric_limits<int64_t>::max());
   return Offset(high);
+}
+
+std::vector<Offset> KafkaLog::end_offsets() {
+  std::vector<Offset> ends(static_cast<size_t>(partitions_), Offset(std::numeric_limits<int64_t>::max()));
+  std::vector<RdKafka::TopicPartition*> list;
+  for (int32_t p = 0; p < partitions_; ++p)
+    list.push_back(RdKafka::TopicPartition::create(commands_topic_, p, RdKafka::Topic::OFFSET_END));
+  // A timestamp of -1 (OFFSET_END) asks for each partition's latest offset.
+  if (producer_->offsetsForTimes(list, kEndOffsetsTimeoutMs) == RdKafka::ERR_NO_ERROR)
+    for (const auto* tp : list)
+      if (tp->err() == RdKafka::ERR_NO_ERROR && tp->offset() >= 0 && tp->partition() < partitions_)
+        ends[static_cast<size_t>(tp->partition())] = Offset(tp->offset());
+  RdKafka::TopicPartition::destroy(list);
+  return ends;
 }
 
 uint64_t KafkaLog::wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) {

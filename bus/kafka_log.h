@@ -39,6 +39,9 @@ class KafkaLog final : public Log {
   Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
   Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) override;
   Offset end_offset(Partition partition) override;
+  // One ListOffsets request for every partition, bounded by one timeout: while the brokers are
+  // down, /readyz and /metrics answer within it instead of waiting once per partition.
+  std::vector<Offset> end_offsets() override;
   int32_t partitions() const override { return partitions_; }
   uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) override;
   uint64_t append_count() const override { return appends_.load(); }

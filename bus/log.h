@@ -42,6 +42,13 @@ class Log {
 
   // The offset the next append to `partition` will get.
   virtual Offset end_offset(Partition partition) = 0;
+  // end_offset of every partition, in partition order, asked all at once. An unknown end
+  // (brokers unreachable) is INT64_MAX.
+  virtual std::vector<Offset> end_offsets() {
+    std::vector<Offset> ends;
+    for (int32_t p = 0; p < partitions(); ++p) ends.push_back(end_offset(Partition(p)));
+    return ends;
+  }
 
   virtual int32_t partitions() const = 0;
 

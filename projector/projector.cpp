@@ -202,10 +202,9 @@ bool Projector::wait_applied(LogPosition position, std::chrono::milliseconds tim
 }
 
 bool Projector::caught_up() {
-  for (int32_t p = 0; p < log_.partitions(); ++p)
-    if (owned_[static_cast<size_t>(p)].load() &&
-        applied_[static_cast<size_t>(p)].load() < log_.end_offset(Partition(p)).value)
-      return false;
+  auto ends = log_.end_offsets();
+  for (size_t p = 0; p < ends.size(); ++p)
+    if (owned_[p].load() && applied_[p].load() < ends[p].value) return false;
   return true;
 }
 

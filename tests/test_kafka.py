@@ -105,6 +105,11 @@ def test_a_broker_restart_mid_stream_loses_nothing_and_applies_nothing_twice(ser
     try:
         wait_for(lambda: len(sent) >= 5, timeout=60, what="the first batches")
         subprocess.run([script, "stop"], check=True, capture_output=True, timeout=60)
+        # With the brokers gone, the log's end is unknown: not ready, and said at once (one
+        # bounded request for every partition, not a wait per partition).
+        started = time.monotonic()
+        r = s.get("/readyz")
+        assert r.status == 503 and time.monotonic() - started < 5.0, (r, time.monotonic() - started)
         time.sleep(3.0)
     finally:
         subprocess.run([script, "start"], check=True, capture_output=True, timeout=120)

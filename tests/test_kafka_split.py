@@ -209,3 +209,17 @@ def test_writers_share_partitions_survive_a_kill_and_hand_over_on_rebalance(serv
     after = changes_on_topic(a, len(events))
     assert len(after) == len(events), "a clean hand-over publishes nothing again"
     assert len(got) == distinct
+
+    # B's views rebuilt from the topic: the same views, and nothing published again (the
+    # rebuild is quiet up to what the group committed, whoever published it).
+    b.stop()
+    rebuilt = run_cli("rebuild", "--data", b.data_dir, "--partitions", b.partitions, *b.log_args(), timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    b.start()
+    wait_for(lambda: assigned(b) == every, timeout=60, what="B to own every partition after the rebuild")
+    b.wait_ready(timeout=120)
+    got = {(ws, c["email"]): c["event_count"] for ws in workspaces for c in b.list_all(ws, token)}
+    assert got == dict(expected)
+    time.sleep(1.0)
+    assert len(changes_on_topic(a, len(events))) == len(events), "a rebuild publishes nothing again"
+    assert lag(b)[1] == 0
