@@ -45,8 +45,10 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOpt
 }
 
 std::vector<TakenChange> KafkaChangeSource::take(size_t max) {
-  if (buffer_.size() < kFetchAhead) {
-    auto fetched = group_->poll(0, kFetchAhead - buffer_.size());
+  // Polled on every call, even with a full buffer (one record then): the group counts a member
+  // that stops polling as gone (max.poll.interval.ms).
+  {
+    auto fetched = group_->poll(0, buffer_.size() < kFetchAhead ? kFetchAhead - buffer_.size() : 1);
     if (fetched.ok())
       for (auto& m : *fetched) {
         auto j = nlohmann::json::parse(m.value, nullptr, false);
