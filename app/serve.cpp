@@ -268,6 +268,15 @@ int run_node(Node node, int argc, char** argv) {
     // A replica emits nothing: no outbox entries, no webhooks, no dead letters (the writer's).
     projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log->partitions()),
                                                     std::numeric_limits<int64_t>::max()));
+    // Nothing here takes from the outbox: what a rebuild queued into these views goes.
+    for (auto entries = (*views)->outbox(10000); !entries.empty(); entries = (*views)->outbox(10000)) {
+      std::vector<std::string> keys;
+      for (auto& [key, value] : entries) keys.push_back(std::move(key));
+      if (auto s = (*views)->remove_outbox(keys); !s.ok()) {
+        std::cerr << "contacts " << command << ": " << s.message() << "\n";
+        return 1;
+      }
+    }
   }
   if (node == Node::kAll || node == Node::kWebhooks) {
     auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
@@ -311,12 +320,17 @@ int run_node(Node node, int argc, char** argv) {
     KafkaGroupHandlers handlers;
     handlers.assigned = [&](const std::vector<int32_t>& partitions) {
       auto committed = writers->committed(partitions);
+      for (int attempt = 1; attempt < 5 && !committed.ok(); ++attempt) {  // e.g. the coordinator is loading
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        committed = writers->committed(partitions);
+      }
       if (!committed.ok())
         std::cerr << "contacts project: " << committed.status().message()
                   << " (changes of these partitions may be published again)\n";
       for (int32_t p : partitions) {
         int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
         projector.set_quiet_before(p, quiet);
+        publisher->assigned(p, quiet);
       }
       projector.set_owned(partitions, true);
       std::cout << "contacts: project: assigned partitions " << join_ids(partitions) << std::endl;
@@ -362,7 +376,8 @@ int run_node(Node node, int argc, char** argv) {
   auto stop_background = [&] {
     projector.stop();
     if (publisher) publisher->stop();  // publishes what is left and commits
-    writers.reset();                   // leaves the group: the partitions move at once
+    if (writers) writers->close();     // leaves the group: the partitions move at once
+    writers.reset();
     if (dispatcher) dispatcher->stop();  // in-flight attempts finish and are recorded
     dispatcher.reset();
     changes.reset();  // a dispatcher group member leaves its group

@@ -32,6 +32,7 @@ class KafkaGroup::Rebalance final : public RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     auto ids = ids_of(partitions);
+    ++group_.generation_;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       // The handler first (it may read the committed offsets), then the assignment.
       if (group_.handlers_.assigned) group_.handlers_.assigned(ids);
@@ -79,19 +80,35 @@ Result<std::unique_ptr<KafkaGroup>> KafkaGroup::join(const KafkaGroupOptions& op
   return group;
 }
 
-KafkaGroup::~KafkaGroup() {
-  // Leaves the group at once (the revoke callback runs), so the partitions move without
-  // waiting for the session to time out.
-  if (consumer_) consumer_->close();
+KafkaGroup::~KafkaGroup() { close(); }
+
+void KafkaGroup::close() {
+  if (!consumer_ || closed_) return;
+  closed_ = true;
+  consumer_->close();
+}
+
+void KafkaGroup::pause(bool paused) {
+  PartitionList list;
+  for (int32_t p : assignment_) list.items.push_back(RdKafka::TopicPartition::create(options_.topic, p));
+  if (list.items.empty()) return;
+  if (paused) consumer_->pause(list.items);
+  else consumer_->resume(list.items);
 }
 
 Result<std::vector<GroupMessage>> KafkaGroup::poll(int timeout_ms, size_t max) {
   std::vector<GroupMessage> out;
+  if (closed_) return out;
   int wait = timeout_ms;
+  uint64_t generation = generation_;
   // At least one consume: it is what serves the callbacks, even when no record is wanted.
   do {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait));
     wait = 0;
+    if (generation != generation_) {  // a rebalance ran inside consume()
+      out.clear();
+      generation = generation_;
+    }
     if (!m || m->err() == RdKafka::ERR__TIMED_OUT) break;
     if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() != RdKafka::ERR_NO_ERROR) {
@@ -116,8 +133,12 @@ Result<std::map<int32_t, int64_t>> KafkaGroup::committed(const std::vector<int32
   if (auto e = consumer_->committed(list.items, kCommitTimeoutMs); e != RdKafka::ERR_NO_ERROR)
     return kafka_error("Kafka committed offsets of " + options_.group, e);
   std::map<int32_t, int64_t> out;
-  for (const auto* tp : list.items)
+  for (const auto* tp : list.items) {
+    if (tp->err() != RdKafka::ERR_NO_ERROR)
+      return kafka_error("Kafka committed offset of " + options_.group + " partition " +
+                             std::to_string(tp->partition()), tp->err());
     if (tp->offset() >= 0) out[tp->partition()] = tp->offset();
+  }
   return out;
 }
 

@@ -49,12 +49,22 @@ struct GroupMessage {
 class KafkaGroup {
  public:
   static Result<std::unique_ptr<KafkaGroup>> join(const KafkaGroupOptions& options, KafkaGroupHandlers handlers);
+  // Leaves the group (close()).
   ~KafkaGroup();
+  // Leaves the group at once: the revoke handler runs (on this thread), and the partitions go
+  // to the other members without waiting for the session to time out. Idempotent.
+  void close();
 
   // Serves the group's callbacks and returns up to `max` fetched records (none while paused),
-  // waiting at most `timeout_ms` for the first.
+  // waiting at most `timeout_ms` for the first. Records fetched before a rebalance that
+  // happens during the call are dropped: their partitions may belong to another member now.
   Result<std::vector<GroupMessage>> poll(int timeout_ms, size_t max);
-  // The group's committed next offsets of `partitions` (absent: none committed).
+  // Stops (or resumes) fetching the assigned partitions; membership is kept by poll().
+  void pause(bool paused);
+  // Bumped by every rebalance.
+  uint64_t generation() const { return generation_; }
+  // The group's committed next offsets of `partitions` (absent: none committed). An error
+  // when any partition's could not be read.
   Result<std::map<int32_t, int64_t>> committed(const std::vector<int32_t>& partitions);
   // Commits the next offsets given, synchronously.
   Status commit(const std::vector<std::pair<int32_t, int64_t>>& next_offsets);
@@ -69,6 +79,8 @@ class KafkaGroup {
   std::unique_ptr<Rebalance> rebalance_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::vector<int32_t> assignment_;
+  uint64_t generation_ = 0;
+  bool closed_ = false;
 };
 
 struct GroupOffset {

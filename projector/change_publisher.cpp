@@ -74,6 +74,11 @@ void ChangePublisher::run() {
   }
 }
 
+void ChangePublisher::assigned(int32_t partition, int64_t committed) {
+  std::lock_guard lock(flush_mutex_);
+  committed_[partition] = committed;
+}
+
 Status ChangePublisher::flush() {
   std::lock_guard lock(flush_mutex_);
   // The offsets first: the projector hands a batch's entries over before the batch counts as
@@ -110,7 +115,7 @@ Status ChangePublisher::flush() {
   std::vector<std::pair<int32_t, int64_t>> moved;
   for (const auto& [p, next] : applied) {
     auto it = committed_.find(p);
-    if (it == committed_.end() || it->second != next) moved.emplace_back(p, next);
+    if (it == committed_.end() || it->second < next) moved.emplace_back(p, next);
   }
   if (moved.empty() || !commit_) return {};
   if (auto s = commit_(moved); !s.ok()) return s;

@@ -42,6 +42,10 @@ class ChangePublisher {
   // partitions the projector owns. Safe from any thread (one flush at a time).
   Status flush();
 
+  // `partition` was assigned, with `committed` the group's committed offset: offsets below it
+  // are not committed again (a writer folding quietly up to it would move it backwards).
+  void assigned(int32_t partition, int64_t committed);
+
   uint64_t published() const { return published_.load(); }
 
  private:
@@ -52,7 +56,7 @@ class ChangePublisher {
   Projector& projector_;
   Commit commit_;
   std::mutex flush_mutex_;
-  std::map<int32_t, int64_t> committed_;  // under flush_mutex_
+  std::map<int32_t, int64_t> committed_;  // under flush_mutex_: last committed, or the group's
   std::atomic<uint64_t> published_{0};
   std::mutex queue_mutex_;
   std::condition_variable wake_;

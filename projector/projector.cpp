@@ -202,6 +202,10 @@ bool Projector::wait_applied(LogPosition position, std::chrono::milliseconds tim
 }
 
 bool Projector::caught_up() {
+  // A writer that owns no partition (yet) holds nothing it could serve as current.
+  bool any = false;
+  for (const auto& o : owned_) any = any || o.load();
+  if (!any) return false;
   auto ends = log_.end_offsets();
   for (size_t p = 0; p < ends.size(); ++p)
     if (owned_[p].load() && applied_[p].load() < ends[p].value) return false;

@@ -47,6 +47,7 @@ TEST_CASE("a projector folds only the partitions it owns, and resumes one from i
   auto positions = f.append_visits(12, 0);
   Projector projector(*f.log, *f.views);
   projector.set_owned({0, 1, 2}, false);
+  CHECK_FALSE(projector.caught_up());  // a writer that owns nothing is not ready
   projector.set_owned({1}, true);
   CHECK(projector.owned() == std::vector<int32_t>{1});
   REQUIRE(projector.catch_up().ok());

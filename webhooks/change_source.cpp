@@ -1,5 +1,6 @@
 #include "webhooks/change_source.h"
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -36,7 +37,10 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOpt
   KafkaGroupHandlers handlers;
   auto* raw = source.get();
   // What was fetched for partitions that go to another member is theirs to take now.
-  handlers.revoking = [raw](const std::vector<int32_t>&) { raw->buffer_.clear(); };
+  handlers.revoking = [raw](const std::vector<int32_t>&) {
+    raw->buffer_.clear();
+    raw->paused_ = false;  // the next assignment starts fetching
+  };
   options.pause_assigned = false;
   auto group = KafkaGroup::join(options, std::move(handlers));
   if (!group.ok()) return group.status();
@@ -45,18 +49,24 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOpt
 }
 
 std::vector<TakenChange> KafkaChangeSource::take(size_t max) {
-  // Polled on every call, even with a full buffer (one record then): the group counts a member
-  // that stops polling as gone (max.poll.interval.ms).
-  {
-    auto fetched = group_->poll(0, buffer_.size() < kFetchAhead ? kFetchAhead - buffer_.size() : 1);
-    if (fetched.ok())
-      for (auto& m : *fetched) {
-        auto j = nlohmann::json::parse(m.value, nullptr, false);
-        int64_t position = 0;
-        if (j.is_object() && j.contains("position") && j["position"].is_number_integer())
-          position = j["position"].get<int64_t>();
-        buffer_.push_back({std::move(m), position});
-      }
+  // Polled on every call, even with a full buffer (fetching paused then): the group counts a
+  // member that stops polling as gone (max.poll.interval.ms).
+  if (paused_ && buffer_.size() < kFetchAhead / 2) {
+    group_->pause(false);
+    paused_ = false;
+  }
+  auto fetched = group_->poll(0, buffer_.size() < kFetchAhead ? kFetchAhead - buffer_.size() : 1);
+  if (fetched.ok())
+    for (auto& m : *fetched) {
+      auto j = nlohmann::json::parse(m.value, nullptr, false);
+      int64_t position = 0;
+      if (j.is_object() && j.contains("position") && j["position"].is_number_integer())
+        position = j["position"].get<int64_t>();
+      buffer_.push_back({std::move(m), position});
+    }
+  if (!paused_ && buffer_.size() >= kFetchAhead) {
+    group_->pause(true);
+    paused_ = true;
   }
   std::vector<TakenChange> out;
   for (const auto& b : buffer_) {
@@ -80,8 +90,13 @@ Status KafkaChangeSource::taken(const std::vector<TakenChange>& changes) {
     buffer_.pop_front();
     ++count;
   }
-  if (count == 0) return {};
-  return group_->commit({next.begin(), next.end()});
+  // Only partitions still assigned here: another member may own the others by now.
+  const auto assigned = group_->assignment();
+  std::vector<std::pair<int32_t, int64_t>> offsets;
+  for (const auto& [p, offset] : next)
+    if (std::find(assigned.begin(), assigned.end(), p) != assigned.end()) offsets.emplace_back(p, offset);
+  if (count == 0 || offsets.empty()) return {};
+  return group_->commit(offsets);
 }
 
 }  // namespace contacts

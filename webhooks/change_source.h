@@ -49,6 +49,8 @@ class KafkaChangeSource final : public ChangeSource {
   // that the subscriptions a change names are known here (created before it).
   static Result<std::unique_ptr<KafkaChangeSource>> open(KafkaGroupOptions options,
                                                          std::function<bool(int64_t)> ready);
+  // Leaves the group first: its revoke handler uses the buffer.
+  ~KafkaChangeSource() override { group_.reset(); }
   std::vector<TakenChange> take(size_t max) override;
   Status taken(const std::vector<TakenChange>& changes) override;
   std::vector<int32_t> assignment() const { return group_->assignment(); }
@@ -62,6 +64,7 @@ class KafkaChangeSource final : public ChangeSource {
   std::unique_ptr<KafkaGroup> group_;
   std::function<bool(int64_t)> ready_;
   std::deque<Buffered> buffer_;  // fetched, not yet taken
+  bool paused_ = false;          // fetching stopped while the buffer is full
 };
 
 }  // namespace contacts
