@@ -4,7 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/json_writer.h"
+#include "core/json_writer.h"
 #include "api/router.h"
 #include "core/text.h"
 #include "webhooks/signing.h"
