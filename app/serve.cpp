@@ -132,11 +132,6 @@ std::string_view node_command(Node node) {
   return "ingest";
 }
 
-std::string join_ids(const std::vector<int32_t>& ids) {
-  std::string out;
-  for (int32_t id : ids) out += (out.empty() ? "" : ",") + std::to_string(id);
-  return out.empty() ? "none" : out;
-}
 
 // Runs the listeners until SIGTERM/SIGINT, then lets open requests finish (up to kDrainTimeout).
 void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers, long long threads) {
@@ -333,13 +328,13 @@ int run_node(Node node, int argc, char** argv) {
         publisher->assigned(p, quiet);
       }
       projector.set_owned(partitions, true);
-      std::cout << "contacts: project: assigned partitions " << join_ids(partitions) << std::endl;
+      std::cout << "contacts: project: assigned partitions " << partition_list(partitions) << std::endl;
     };
     handlers.revoking = [&](const std::vector<int32_t>& partitions) {
       // Between two batches: publish what they applied and commit, then let them go.
       if (auto s = publisher->flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
       projector.set_owned(partitions, false);
-      std::cout << "contacts: project: revoked partitions " << join_ids(partitions) << std::endl;
+      std::cout << "contacts: project: revoked partitions " << partition_list(partitions) << std::endl;
     };
     auto group = KafkaGroup::join({flags.get("brokers"), prefix + "contacts-projector", kafka->commands_topic(),
                                    "contacts-project", /*pause_assigned=*/true},

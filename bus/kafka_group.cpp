@@ -152,6 +152,12 @@ Status KafkaGroup::commit(const std::vector<std::pair<int32_t, int64_t>>& next_o
   return {};
 }
 
+std::string partition_list(const std::vector<int32_t>& partitions) {
+  std::string out;
+  for (int32_t p : partitions) out += (out.empty() ? "" : ",") + std::to_string(p);
+  return out.empty() ? "none" : out;
+}
+
 Result<std::vector<GroupOffset>> group_offsets(const std::string& brokers, const std::string& group,
                                                const std::string& topic) {
   auto conf = make_kafka_conf({{"bootstrap.servers", brokers}, {"group.id", group}, {"enable.auto.commit", "false"}});

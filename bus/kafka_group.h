@@ -83,6 +83,9 @@ class KafkaGroup {
   bool closed_ = false;
 };
 
+// "0,1,5", or "none": how partitions are logged.
+std::string partition_list(const std::vector<int32_t>& partitions);
+
 struct GroupOffset {
   int32_t partition = 0;
   int64_t committed = -1;  // -1: nothing committed

@@ -223,3 +223,52 @@ def test_writers_share_partitions_survive_a_kill_and_hand_over_on_rebalance(serv
     time.sleep(1.0)
     assert len(changes_on_topic(a, len(events))) == len(events), "a rebuild publishes nothing again"
     assert lag(b)[1] == 0
+
+
+def test_two_dispatchers_share_the_change_topic_and_one_takes_over_after_a_kill(server_factory, tmp_path):
+    receiver = Receiver(tmp_path).start()
+    try:
+        writer = server_factory(command="project")
+        prefix = writer.topic_prefix
+        flags = ["--webhook-allow-private", "--webhook-retry-schedule", "1"]
+        d1 = server_factory(command="webhooks", topic_prefix=prefix, extra_args=flags)
+        d2 = server_factory(command="webhooks", topic_prefix=prefix, extra_args=flags)
+        token = token_for(OWNER)
+        workspaces = list(range(2, 10))  # spread over the partitions
+        assert produce(writer.data_dir, [member_upsert(ws, OWNER, "owner") for ws in workspaces],
+                       log_args=writer.log_args()).returncode == 0
+        d1.wait_ready(timeout=60)
+        hooks = {}
+        for ws in workspaces:
+            r = d1.post(f"/api/workspaces/{ws}/webhooks", {"name": "crm", "url": receiver.url(f"/ws{ws}"),
+                                                           "events": ["contact.created", "contact.updated"]}, token)
+            assert r.status == 201, r
+            hooks[ws] = r.json["webhook"]["id"]
+            receiver.register(f"/ws{ws}", r.json["webhook"]["secret"])
+        every = set(range(writer.partitions))
+        wait_for(lambda: assigned(d1) and assigned(d2) and assigned(d1) | assigned(d2) == every
+                 and not assigned(d1) & assigned(d2), timeout=60, what="the dispatchers to share the change topic")
+
+        def visits(start, count):
+            return [room_join(workspaces[i % len(workspaces)], f"V {i % 50}", f"v{i % 50}@example.com",
+                              occurred_at=1711000000 + i) for i in range(start, start + count)]
+
+        # Without faults, each change is delivered once, by one of the two.
+        assert produce(writer.data_dir, visits(0, 400), log_args=writer.log_args()).returncode == 0
+        got = receiver.wait_for(lambda g: len(g) >= 400, timeout=60)
+        time.sleep(1.0)
+        got = receiver.received()
+        assert len(got) == 400 and len({(d["path"], d["id"]) for d in got}) == 400
+        totals = [sum(node.get(f"/api/workspaces/{ws}/webhooks/{hooks[ws]}/deliveries", token).json["total"]
+                      for ws in workspaces) for node in (d1, d2)]
+        assert sum(totals) == 400 and min(totals) > 0, totals
+
+        # One is killed -9; the other takes its partitions over: every change still arrives.
+        d2.kill9()
+        assert produce(writer.data_dir, visits(400, 400), log_args=writer.log_args()).returncode == 0
+        got = receiver.wait_for(lambda g: len({(d["path"], d["id"]) for d in g}) >= 800, timeout=90,
+                                what="every change after the kill")
+        assert all(d["standard_ok"] and d["hmac_ok"] for d in got)
+    finally:
+        receiver.stop()
+

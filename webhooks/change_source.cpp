@@ -37,9 +37,13 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOpt
   KafkaGroupHandlers handlers;
   auto* raw = source.get();
   // What was fetched for partitions that go to another member is theirs to take now.
-  handlers.revoking = [raw](const std::vector<int32_t>&) {
+  handlers.assigned = [](const std::vector<int32_t>& partitions) {
+    std::cout << "contacts: webhooks: assigned partitions " << partition_list(partitions) << std::endl;
+  };
+  handlers.revoking = [raw](const std::vector<int32_t>& partitions) {
     raw->buffer_.clear();
     raw->paused_ = false;  // the next assignment starts fetching
+    std::cout << "contacts: webhooks: revoked partitions " << partition_list(partitions) << std::endl;
   };
   options.pause_assigned = false;
   auto group = KafkaGroup::join(options, std::move(handlers));
