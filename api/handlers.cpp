@@ -377,6 +377,9 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
   }
   Route route = match(s);
   if (route == Route::kNone) return error_response(404, "Not found");
+  if (ctx.holds)
+    if (auto ws = parse_id(s[2]); ws && !ctx.holds(WorkspaceId(*ws)))
+      return error_response(503, "This node does not hold this workspace's partition; ask a replica");
   auto principal = ctx.auth.authenticate(http_request[http::field::authorization]);
   if (!principal.ok()) return from_status(principal.status());
   auto ws = parse_id(s[2]);

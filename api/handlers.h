@@ -34,6 +34,9 @@ struct ApiContext {
   std::function<std::string()> metrics_text; // Prometheus exposition
   const DeliveryStore* deliveries = nullptr;  // the dispatcher's records; null: none kept here
   bool webhook_allow_private = false;         // webhook URLs may resolve to private addresses
+  // Whether this node's views hold the workspace (a writer holds the partitions it owns); null:
+  // every workspace. Requests for one it does not hold answer 503 before anything else.
+  std::function<bool(WorkspaceId)> holds;
 };
 
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& request);

@@ -256,7 +256,7 @@ int run_bench(int argc, char** argv) {
   SystemClock clock;
   Authenticator auth(**views, std::string("bench-secret"), clock);
   NoWrites no_writes;
-  ApiContext ctx{**views, auth, no_writes, clock, [] { return true; }, [] { return std::string(); }};
+  ApiContext ctx{**views, auth, no_writes, clock, [] { return true; }, [] { return std::string(); }, nullptr, false, nullptr};
   std::string token = mint_jwt("bench-secret", 1, clock.now_seconds() + 3600);
   ContactPage first = (*views)->list(WorkspaceId(1), 1, 100, "");
   std::printf("workspace 1: %lld contacts\n", static_cast<long long>(first.total));

@@ -37,7 +37,12 @@ class LogSubmitter final : public CommandSubmitter {
   LogSubmitter(Log& log, Projector& projector) : log_(log), projector_(projector) {}
 
   Result<int64_t> submit(Command command) override {
-    auto positions = log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
+    const std::string key = std::to_string(command.workspace_id.value);
+    // A writer that does not own the workspace's partition could not read its own write:
+    // refused before anything is appended, so a retry elsewhere applies it once.
+    if (!projector_.owns(partition_for(key, log_.partitions())))
+      return Status{Code::kUnavailable, "This node does not hold this workspace's partition; ask a replica"};
+    auto positions = log_.append({{key, encode_command(command)}});
     if (!positions.ok()) return Status{Code::kUnavailable, "Log unavailable"};
     LogPosition at = positions->front();
     if (!projector_.wait_applied(at, kApplyTimeout))
@@ -360,7 +365,11 @@ int run_node(Node node, int argc, char** argv) {
                        return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher.get(),
                                            publisher.get());
                      },
-                     deliveries.get(), hooks.allow_private};
+                     deliveries.get(), hooks.allow_private, nullptr};
+  if (node == Node::kWriter)
+    api_ctx.holds = [&projector, partitions = log->partitions()](WorkspaceId ws) {
+      return projector.owns(partition_for(std::to_string(ws.value), partitions));
+    };
   HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
                  HttpServerOptions{});
   HttpServer ingest(ingest_ioc,

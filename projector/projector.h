@@ -55,6 +55,7 @@ class Projector {
   // Sets the quiet boundary of one partition (see set_quiet_before). Same rules as set_owned.
   void set_quiet_before(int32_t partition, int64_t offset);
   std::vector<int32_t> owned() const;
+  bool owns(Partition partition) const { return owned_[static_cast<size_t>(partition.value)].load(); }
   // Runs on the loop thread before every step: where group membership is served.
   void between_steps(std::function<void()> hook) { between_steps_ = std::move(hook); }
 

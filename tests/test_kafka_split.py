@@ -44,6 +44,33 @@ def applied(node):
     return 0
 
 
+def partition_of(ws, partitions):
+    """Kafka's murmur2 partitioner, as the log places a workspace's records."""
+    data = str(ws).encode()
+    m, r = 0x5bd1e995, 24
+    h = (0x9747b28c ^ len(data)) & 0xFFFFFFFF
+    for i in range(0, len(data) // 4 * 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rest = len(data) % 4
+    tail = data[len(data) // 4 * 4:]
+    if rest == 3:
+        h ^= tail[2] << 16
+    if rest >= 2:
+        h ^= tail[1] << 8
+    if rest >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
 def assigned(node):
     """The partitions the node's last assignment gave it, from its stdout."""
     last = None
@@ -184,6 +211,20 @@ def test_writers_share_partitions_survive_a_kill_and_hand_over_on_rebalance(serv
     wait_for(lambda: assigned(a) and assigned(a) | assigned(b) == every, timeout=60,
              what="A to rejoin")
     assert produce(a.data_dir, second, log_args=a.log_args()).returncode == 0
+
+    # A request to a writer for a workspace whose partition it does not own is refused at once
+    # (its views of it are stale or empty), and a write there appends nothing.
+    token = token_for(OWNER)
+    foreign = next(ws for ws in workspaces if partition_of(ws, a.partitions) not in assigned(a))
+    wait_for(lambda: lag(a)[1] == 0, timeout=120, what="the writer group's lag to reach 0")
+    victim = b.list_all(foreign, token)[0]
+    started = time.monotonic()
+    r = a.delete(f"/api/workspaces/{foreign}/contacts/{victim['id']}", token)
+    assert r.status == 503 and "partition" in r.json["error"] and time.monotonic() - started < 5, r
+    assert a.get(f"/api/workspaces/{foreign}/contacts", token).status == 503
+    assert b.get(f"/api/workspaces/{foreign}/contacts/{victim['id']}", token).status == 200
+    home = next(ws for ws in workspaces if partition_of(ws, a.partitions) in assigned(a))
+    assert a.get(f"/api/workspaces/{home}/contacts", token).status == 200
     wait_for(lambda: lag(a)[1] == 0, timeout=120, what="the writer group's lag to reach 0")
 
     # Every applied change is on the topic at least once, and none that was not applied.
