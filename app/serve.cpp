@@ -172,9 +172,18 @@ void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_cont
   for (auto& t : pool) t.join();
 }
 
-int run_node(Node node, int argc, char** argv) {
+// What the flags of a node say, checked.
+struct NodeConfig {
+  std::string api_host, ingest_host;
+  uint16_t api_port = 0, ingest_port = 0;
+  long long max_body = 0, threads = 0;
+  DispatcherOptions hooks;
+};
+
+// Parses the node's flags; prints the usage or the error and returns the exit code when it
+// should not go on.
+std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc, char** argv) {
   const std::string command(node_command(node));
-  Flags flags;
   auto specs = serve_flags();
   if (node == Node::kReplica)
     specs.push_back({"replica", "CONTACTS_REPLICA", "", "required: this node keeps views of its own and emits nothing", true});
@@ -187,189 +196,247 @@ int run_node(Node node, int argc, char** argv) {
                         "keeps views of its own (subscriptions, roles) and serves the API with deliveries."},
       {Node::kIngest, "The ingest listener alone, appending to Kafka."}};
   if (int rc = parse_or_exit(flags, command, summaries.at(node), specs, argc, argv); rc >= 0) return rc;
-  std::string api_host, ingest_host, error;
-  uint16_t api_port = 0, ingest_port = 0;
-  long long max_body = 0, threads = 0;
-  if (!split_host_port(flags.get("listen"), api_host, api_port)) error = "--listen must be HOST:PORT";
-  else if (!split_host_port(flags.get("ingest-listen"), ingest_host, ingest_port)) error = "--ingest-listen must be HOST:PORT";
-  else if (flags.integer("ingest-max-body", 1024, 1LL << 32, max_body, error) &&
-           flags.integer("http-threads", 1, 256, threads, error))
+  std::string error;
+  if (!split_host_port(flags.get("listen"), config.api_host, config.api_port)) error = "--listen must be HOST:PORT";
+  else if (!split_host_port(flags.get("ingest-listen"), config.ingest_host, config.ingest_port))
+    error = "--ingest-listen must be HOST:PORT";
+  else if (flags.integer("ingest-max-body", 1024, 1LL << 32, config.max_body, error) &&
+           flags.integer("http-threads", 1, 256, config.threads, error))
     error.clear();
-  DispatcherOptions hooks;
-  hooks.allow_private = flags.enabled("webhook-allow-private");
+  config.hooks.allow_private = flags.enabled("webhook-allow-private");
   if (error.empty()) {
     auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
-    if (schedule.ok()) hooks.retry_schedule = *schedule;
+    if (schedule.ok()) config.hooks.retry_schedule = *schedule;
     else error = "--webhook-retry-schedule: " + schedule.status().message();
   }
   if (error.empty() && node != Node::kAll && !flags.has("brokers"))
     error = "--brokers is required: on the embedded log, `contacts serve` runs every part in one process";
   if (error.empty() && node == Node::kReplica && !flags.enabled("replica"))
     error = "--replica is required: an API node keeps views of its own (the writer's are `contacts serve`'s)";
-  if (!error.empty()) {
-    std::cerr << "contacts " << command << ": " << error << "\n";
-    return 2;
+  if (error.empty()) return std::nullopt;
+  std::cerr << "contacts " << command << ": " << error << "\n";
+  return 2;
+}
+
+// Wraps a handler so that each request's duration and status land in `probe`.
+template <typename Handle>
+Handler measured(HttpProbe& probe, Handle handle) {
+  return [&probe, handle](const HttpRequest& r) {
+    auto start = std::chrono::steady_clock::now();
+    HttpResponse response = handle(r);
+    probe.record(std::chrono::steady_clock::now() - start, response.result_int());
+    return response;
+  };
+}
+
+// The parts of a node that run beside its listeners, on threads of their own: the projector,
+// and by node the webhook dispatcher (serve, webhooks) or the writer group with its change
+// publisher (project). stop() stops them in the order that loses nothing.
+class Background {
+ public:
+  Background(Node node, const Flags& flags, Log& log, ViewStore& views)
+      : projector(log, views), node_(node), flags_(flags), log_(log), kafka_(dynamic_cast<KafkaLog*>(&log)),
+        views_(views), prefix_(flags.get("topic-prefix")) {}
+
+  Status start(const DispatcherOptions& hooks) {
+    Status s;
+    if (node_ == Node::kAll || node_ == Node::kWriter) send_dead_letters();
+    else s = stay_quiet();
+    if (s.ok() && (node_ == Node::kAll || node_ == Node::kWebhooks)) s = start_dispatcher(hooks);
+    if (s.ok() && node_ == Node::kWriter) s = join_writers();
+    if (!s.ok()) return s;
+    projector.start();
+    return {};
   }
 
+  void stop() {
+    projector.stop();
+    if (publisher) publisher->stop();  // publishes what is left and commits
+    if (writers_) writers_->close();   // leaves the group: the partitions move at once
+    writers_.reset();
+    if (dispatcher) dispatcher->stop();  // in-flight attempts finish and are recorded
+    dispatcher.reset();
+    changes_.reset();  // a dispatcher group member leaves its group
+  }
+
+  Projector projector;
+  std::unique_ptr<DeliveryStore> deliveries;
+  std::unique_ptr<Dispatcher> dispatcher;
+  std::unique_ptr<ChangePublisher> publisher;
+
+ private:
+  void send_dead_letters() {
+    if (!kafka_) return;
+    projector.on_dead_letter([kafka = kafka_](const LogEntry& entry, const std::string& reason) {
+      if (auto s = kafka->dead_letter(entry, reason); !s.ok())
+        std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
+    });
+  }
+
+  // A replica or dispatcher node emits nothing: no outbox entries, no dead letters (the
+  // writer's), and it drops what a rebuild queued into its views, since nothing here takes it.
+  Status stay_quiet() {
+    projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log_.partitions()),
+                                                    std::numeric_limits<int64_t>::max()));
+    for (auto entries = views_.outbox(10000); !entries.empty(); entries = views_.outbox(10000)) {
+      std::vector<std::string> keys;
+      for (auto& [key, value] : entries) keys.push_back(std::move(key));
+      if (auto s = views_.remove_outbox(keys); !s.ok()) return s;
+    }
+    return {};
+  }
+
+  Status start_dispatcher(const DispatcherOptions& hooks) {
+    auto opened = DeliveryStore::open(webhooks_path(flags_.get("data")));
+    if (!opened.ok()) return opened.status();
+    deliveries = std::move(*opened);
+    if (node_ == Node::kAll) {
+      changes_ = std::make_unique<OutboxSource>(views_);
+    } else {
+      // A change names the subscriptions that wanted it; they exist here once the local views
+      // have folded the change's own position.
+      auto source = KafkaChangeSource::open(
+          {flags_.get("brokers"), prefix_ + "contacts-webhooks", kafka_->changes_topic(), "contacts-webhooks"},
+          [this, partitions = log_.partitions()](int64_t position) {
+            auto [p, offset] = position_from_id(position, partitions);
+            return projector.applied(p).value > offset.value;
+          });
+      if (!source.ok()) return source.status();
+      changes_ = std::move(*source);
+    }
+    dispatcher = std::make_unique<Dispatcher>(views_, *changes_, *deliveries, hooks);
+    if (node_ == Node::kAll) projector.on_changes([this](const std::vector<Change>&) { dispatcher->notify(); });
+    dispatcher->start();
+    return {};
+  }
+
+  // Folds only the partitions the group assigns, each from the offset its own views stored, and
+  // quietly up to the offset the group committed (the previous owner published those changes).
+  Status join_writers() {
+    projector.set_change_scope(ChangeScope::kAll);
+    std::vector<int32_t> all;
+    for (int32_t p = 0; p < log_.partitions(); ++p) all.push_back(p);
+    projector.set_owned(all, false);
+    publisher = std::make_unique<ChangePublisher>(views_, *kafka_, projector,
+                                                  [this](const auto& offsets) { return writers_->commit(offsets); });
+    KafkaGroupHandlers handlers;
+    handlers.assigned = [this](const std::vector<int32_t>& partitions) { assigned(partitions); };
+    handlers.revoking = [this](const std::vector<int32_t>& partitions) {
+      // Between two batches: publish what they applied and commit, then let them go.
+      if (auto s = publisher->flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
+      projector.set_owned(partitions, false);
+      std::cout << "contacts: project: revoked partitions " << partition_list(partitions) << std::endl;
+    };
+    auto group = KafkaGroup::join({flags_.get("brokers"), prefix_ + "contacts-projector", kafka_->commands_topic(),
+                                   "contacts-project", /*pause_assigned=*/true},
+                                  std::move(handlers));
+    if (!group.ok()) return group.status();
+    writers_ = std::move(*group);
+    projector.between_steps([this] {
+      if (auto polled = writers_->poll(0, 0); !polled.ok())
+        std::cerr << "contacts project: " << polled.status().message() << "\n";
+    });
+    projector.on_queued([this](std::vector<QueuedChange>&& entries) { publisher->queue(std::move(entries)); });
+    publisher->start();
+    return {};
+  }
+
+  void assigned(const std::vector<int32_t>& partitions) {
+    auto committed = writers_->committed(partitions);
+    for (int attempt = 1; attempt < 5 && !committed.ok(); ++attempt) {  // e.g. the coordinator is loading
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      committed = writers_->committed(partitions);
+    }
+    if (!committed.ok())
+      std::cerr << "contacts project: " << committed.status().message()
+                << " (changes of these partitions may be published again)\n";
+    for (int32_t p : partitions) {
+      int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
+      projector.set_quiet_before(p, quiet);
+      publisher->assigned(p, quiet);
+    }
+    projector.set_owned(partitions, true);
+    std::cout << "contacts: project: assigned partitions " << partition_list(partitions) << std::endl;
+  }
+
+  const Node node_;
+  const Flags& flags_;
+  Log& log_;
+  KafkaLog* const kafka_;  // null on the embedded log
+  ViewStore& views_;
+  const std::string prefix_;
+  std::unique_ptr<ChangeSource> changes_;
+  std::unique_ptr<KafkaGroup> writers_;
+};
+
+// `contacts ingest`: the ingest listener alone.
+int run_ingest_node(const Flags& flags, const NodeConfig& config, Log& log, IngestContext& ingest_ctx,
+                    HttpProbe& ingest_probe, const HttpServerOptions& ingest_options) {
+  boost::asio::io_context ingest_ioc;
+  HttpServer ingest(ingest_ioc,
+                    measured(ingest_probe, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); }),
+                    ingest_options);
+  if (auto s = ingest.listen(config.ingest_host, config.ingest_port); !s.ok()) {
+    std::cerr << "contacts ingest: " << s.message() << "\n";
+    return 1;
+  }
+  std::cout << "contacts: ingest listening on http://" << config.ingest_host << ":" << ingest.port() << " ("
+            << describe_log(flags, log) << ")" << std::endl;
+  run_until_signalled({{&ingest, &ingest_ioc}}, std::max(2LL, config.threads / 2));
+  std::cout << "contacts: stopped" << std::endl;
+  return 0;
+}
+
+std::string node_description(Node node, const std::string& prefix) {
+  switch (node) {
+    case Node::kWriter: return " (writer in group " + prefix + "contacts-projector)";
+    case Node::kWebhooks: return " (webhook dispatcher in group " + prefix + "contacts-webhooks)";
+    case Node::kReplica: return " (read replica)";
+    default: return "";
+  }
+}
+
+int run_node(Node node, int argc, char** argv) {
+  const std::string command(node_command(node));
+  Flags flags;
+  NodeConfig config;
+  if (auto rc = parse_node_flags(node, flags, config, argc, argv)) return *rc;
   auto log = open_log(flags);
   if (!log) return 1;
   std::atomic<uint64_t> accepted{0};
   SystemClock clock;
   HttpProbe api_probe("api"), ingest_probe("ingest");
-  auto measured = [](HttpProbe& probe, auto handle) {
-    return [&probe, handle](const HttpRequest& r) {
-      auto start = std::chrono::steady_clock::now();
-      HttpResponse response = handle(r);
-      probe.record(std::chrono::steady_clock::now() - start, response.result_int());
-      return response;
-    };
-  };
   IngestContext ingest_ctx{*log, optional_flag(flags, "ingest-token"), clock, &accepted};
   HttpServerOptions ingest_options;
-  ingest_options.body_limit = static_cast<size_t>(max_body);
+  ingest_options.body_limit = static_cast<size_t>(config.max_body);
   ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
-  boost::asio::io_context api_ioc, ingest_ioc;
-
-  if (node == Node::kIngest) {
-    HttpServer ingest(ingest_ioc,
-                      measured(ingest_probe, [&](const HttpRequest& r) { return handle_ingest_request(ingest_ctx, r); }),
-                      ingest_options);
-    if (auto s = ingest.listen(ingest_host, ingest_port); !s.ok()) {
-      std::cerr << "contacts ingest: " << s.message() << "\n";
-      return 1;
-    }
-    std::cout << "contacts: ingest listening on http://" << ingest_host << ":" << ingest.port() << " ("
-              << describe_log(flags, *log) << ")" << std::endl;
-    run_until_signalled({{&ingest, &ingest_ioc}}, std::max(2LL, threads / 2));
-    std::cout << "contacts: stopped" << std::endl;
-    return 0;
-  }
+  if (node == Node::kIngest) return run_ingest_node(flags, config, *log, ingest_ctx, ingest_probe, ingest_options);
 
   auto views = ViewStore::open(views_path(flags.get("data")), view_options(flags));
   if (!views.ok()) {
     std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
     return 1;
   }
-  auto* kafka = dynamic_cast<KafkaLog*>(log.get());
-  const std::string prefix = flags.get("topic-prefix");
-  Projector projector(*log, **views);
-  std::unique_ptr<DeliveryStore> deliveries;
-  std::unique_ptr<ChangeSource> changes;
-  std::unique_ptr<Dispatcher> dispatcher;
-  std::unique_ptr<ChangePublisher> publisher;
-  std::unique_ptr<KafkaGroup> writers;
-  if (node == Node::kAll || node == Node::kWriter) {
-    if (kafka)
-      projector.on_dead_letter([kafka](const LogEntry& entry, const std::string& reason) {
-        if (auto s = kafka->dead_letter(entry, reason); !s.ok())
-          std::cerr << "contacts: dead letter not sent to " << kafka->dlq_topic() << ": " << s.message() << "\n";
-      });
-  } else {
-    // A replica emits nothing: no outbox entries, no webhooks, no dead letters (the writer's).
-    projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log->partitions()),
-                                                    std::numeric_limits<int64_t>::max()));
-    // Nothing here takes from the outbox: what a rebuild queued into these views goes.
-    for (auto entries = (*views)->outbox(10000); !entries.empty(); entries = (*views)->outbox(10000)) {
-      std::vector<std::string> keys;
-      for (auto& [key, value] : entries) keys.push_back(std::move(key));
-      if (auto s = (*views)->remove_outbox(keys); !s.ok()) {
-        std::cerr << "contacts " << command << ": " << s.message() << "\n";
-        return 1;
-      }
-    }
+  Background background(node, flags, *log, **views);
+  if (auto s = background.start(config.hooks); !s.ok()) {
+    std::cerr << "contacts " << command << ": " << s.message() << "\n";
+    background.stop();
+    return 1;
   }
-  if (node == Node::kAll || node == Node::kWebhooks) {
-    auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
-    if (!opened.ok()) {
-      std::cerr << "contacts " << command << ": " << opened.status().message() << "\n";
-      return 1;
-    }
-    deliveries = std::move(*opened);
-    if (node == Node::kAll) {
-      changes = std::make_unique<OutboxSource>(**views);
-    } else {
-      // A change names the subscriptions that wanted it; they exist here once the local views
-      // have folded the change's own position.
-      const int32_t partitions = log->partitions();
-      auto source = KafkaChangeSource::open(
-          {flags.get("brokers"), prefix + "contacts-webhooks", kafka->changes_topic(), "contacts-webhooks"},
-          [&projector, partitions](int64_t position) {
-            auto [p, offset] = position_from_id(position, partitions);
-            return projector.applied(p).value > offset.value;
-          });
-      if (!source.ok()) {
-        std::cerr << "contacts webhooks: " << source.status().message() << "\n";
-        return 1;
-      }
-      changes = std::move(*source);
-    }
-    dispatcher = std::make_unique<Dispatcher>(**views, *changes, *deliveries, hooks);
-    if (node == Node::kAll) projector.on_changes([&](const std::vector<Change>&) { dispatcher->notify(); });
-    dispatcher->start();
-  }
-  if (node == Node::kWriter) {
-    // Folds only the partitions the group assigns, each from the offset its own views stored;
-    // quietly up to the offset the group committed (the previous owner published those changes).
-    projector.set_change_scope(ChangeScope::kAll);
-    std::vector<int32_t> all;
-    for (int32_t p = 0; p < log->partitions(); ++p) all.push_back(p);
-    projector.set_owned(all, false);
-    publisher = std::make_unique<ChangePublisher>(**views, *kafka, projector, [&](const auto& offsets) {
-      return writers->commit(offsets);
-    });
-    KafkaGroupHandlers handlers;
-    handlers.assigned = [&](const std::vector<int32_t>& partitions) {
-      auto committed = writers->committed(partitions);
-      for (int attempt = 1; attempt < 5 && !committed.ok(); ++attempt) {  // e.g. the coordinator is loading
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        committed = writers->committed(partitions);
-      }
-      if (!committed.ok())
-        std::cerr << "contacts project: " << committed.status().message()
-                  << " (changes of these partitions may be published again)\n";
-      for (int32_t p : partitions) {
-        int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
-        projector.set_quiet_before(p, quiet);
-        publisher->assigned(p, quiet);
-      }
-      projector.set_owned(partitions, true);
-      std::cout << "contacts: project: assigned partitions " << partition_list(partitions) << std::endl;
-    };
-    handlers.revoking = [&](const std::vector<int32_t>& partitions) {
-      // Between two batches: publish what they applied and commit, then let them go.
-      if (auto s = publisher->flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
-      projector.set_owned(partitions, false);
-      std::cout << "contacts: project: revoked partitions " << partition_list(partitions) << std::endl;
-    };
-    auto group = KafkaGroup::join({flags.get("brokers"), prefix + "contacts-projector", kafka->commands_topic(),
-                                   "contacts-project", /*pause_assigned=*/true},
-                                  std::move(handlers));
-    if (!group.ok()) {
-      std::cerr << "contacts project: " << group.status().message() << "\n";
-      return 1;
-    }
-    writers = std::move(*group);
-    projector.between_steps([&] {
-      if (auto polled = writers->poll(0, 0); !polled.ok())
-        std::cerr << "contacts project: " << polled.status().message() << "\n";
-    });
-    projector.on_queued([&](std::vector<QueuedChange>&& entries) { publisher->queue(std::move(entries)); });
-    publisher->start();
-  }
-  projector.start();
-
+  Projector& projector = background.projector;
   Authenticator auth(**views, optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, projector);
   ApiContext api_ctx{**views, auth, submitter, clock, [&] { return projector.caught_up(); },
                      [&] {
-                       return metrics_text(*log, projector, accepted, api_probe, ingest_probe, dispatcher.get(),
-                                           publisher.get());
+                       return metrics_text(*log, projector, accepted, api_probe, ingest_probe,
+                                           background.dispatcher.get(), background.publisher.get());
                      },
-                     deliveries.get(), hooks.allow_private, nullptr};
+                     background.deliveries.get(), config.hooks.allow_private, nullptr};
   if (node == Node::kWriter)
     api_ctx.holds = [&projector, partitions = log->partitions()](WorkspaceId ws) {
       return projector.owns(partition_for(std::to_string(ws.value), partitions));
     };
+  boost::asio::io_context api_ioc, ingest_ioc;
   HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
                  HttpServerOptions{});
   HttpServer ingest(ingest_ioc,
@@ -377,32 +444,22 @@ int run_node(Node node, int argc, char** argv) {
                     ingest_options);
   std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
   if (node == Node::kAll) servers.emplace_back(&ingest, &ingest_ioc);
-  auto stop_background = [&] {
-    projector.stop();
-    if (publisher) publisher->stop();  // publishes what is left and commits
-    if (writers) writers->close();     // leaves the group: the partitions move at once
-    writers.reset();
-    if (dispatcher) dispatcher->stop();  // in-flight attempts finish and are recorded
-    dispatcher.reset();
-    changes.reset();  // a dispatcher group member leaves its group
-  };
-  for (auto [server, host, port] : {std::tuple{&api, api_host, api_port}, std::tuple{&ingest, ingest_host, ingest_port}}) {
+  for (auto [server, host, port] : {std::tuple{&api, config.api_host, config.api_port},
+                                    std::tuple{&ingest, config.ingest_host, config.ingest_port}}) {
     if (server == &ingest && node != Node::kAll) continue;
     if (auto s = server->listen(host, port); !s.ok()) {
       std::cerr << "contacts " << command << ": " << s.message() << "\n";
-      stop_background();
+      background.stop();
       return 1;
     }
   }
-  std::cout << "contacts: API listening on http://" << api_host << ":" << api.port();
-  if (node == Node::kAll) std::cout << ", ingest on http://" << ingest_host << ":" << ingest.port();
-  else if (node == Node::kWriter) std::cout << " (writer in group " << prefix << "contacts-projector)";
-  else if (node == Node::kWebhooks) std::cout << " (webhook dispatcher in group " << prefix << "contacts-webhooks)";
-  else std::cout << " (read replica)";
-  std::cout << ", data in " << flags.get("data") << " (" << describe_log(flags, *log) << ")" << std::endl;
+  std::cout << "contacts: API listening on http://" << config.api_host << ":" << api.port();
+  if (node == Node::kAll) std::cout << ", ingest on http://" << config.ingest_host << ":" << ingest.port();
+  std::cout << node_description(node, flags.get("topic-prefix")) << ", data in " << flags.get("data") << " ("
+            << describe_log(flags, *log) << ")" << std::endl;
 
-  run_until_signalled(servers, threads);
-  stop_background();
+  run_until_signalled(servers, config.threads);
+  background.stop();
   std::cout << "contacts: stopped" << std::endl;
   return 0;
 }

@@ -8,13 +8,15 @@ Runs when CONTACTS_TEST_BROKERS names a broker (scripts/test starts one with scr
 
 import collections
 import json
+import signal
+import subprocess
 import threading
 import time
 
 import pytest
 
-from helpers import (BROKERS, Receiver, kcat_consume, member_upsert, produce, room_join,
-                     run_cli, token_for, wait_for)
+from helpers import (BIN, BROKERS, INGEST_TOKEN, Receiver, free_port, http_request, kcat_consume, member_upsert,
+                     ndjson, produce, room_join, run_cli, token_for, wait_for)
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -313,3 +315,33 @@ def test_two_dispatchers_share_the_change_topic_and_one_takes_over_after_a_kill(
     finally:
         receiver.stop()
 
+
+
+def test_the_ingest_process_appends_to_the_topic_a_replica_folds(server_factory, tmp_path):
+    replica = server_factory(command="api")
+    port = free_port()
+    out = open(tmp_path / "ingest.out", "wb")
+    proc = subprocess.Popen([BIN, "ingest", "--ingest-listen", f"127.0.0.1:{port}", "--ingest-token", INGEST_TOKEN,
+                             *replica.log_args()], stdout=out, stderr=subprocess.STDOUT)
+    try:
+        wait_for(lambda: _healthy(port), timeout=30, what="contacts ingest to listen")
+        body = ndjson([member_upsert(2, OWNER, "owner"), room_join(2, "Via Ingest", "via-ingest@example.com")])
+        r = http_request(port, "POST", "/v1/commands", body=body,
+                         headers={"Authorization": f"Bearer {INGEST_TOKEN}", "Content-Type": "application/x-ndjson"})
+        assert (r.status, r.json) == (202, {"accepted": 2}), r
+        r = http_request(port, "POST", "/v1/commands", body=body, headers={"Content-Type": "application/x-ndjson"})
+        assert r.status == 401
+        replica.wait_ready(timeout=60)
+        wait_for(lambda: replica.find_by_email(2, "via-ingest@example.com", token_for(OWNER)) is not None, timeout=30,
+                 what="the replica to fold the ingested command")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+        out.close()
+
+
+def _healthy(port):
+    try:
+        return http_request(port, "GET", "/healthz", timeout=2).status == 200
+    except OSError:
+        return False
