@@ -61,8 +61,6 @@ class KafkaGroup {
   Result<std::vector<GroupMessage>> poll(int timeout_ms, size_t max);
   // Stops (or resumes) fetching the assigned partitions; membership is kept by poll().
   void pause(bool paused);
-  // Bumped by every rebalance.
-  uint64_t generation() const { return generation_; }
   // The group's committed next offsets of `partitions` (absent: none committed). An error
   // when any partition's could not be read.
   Result<std::map<int32_t, int64_t>> committed(const std::vector<int32_t>& partitions);

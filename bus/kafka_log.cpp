@@ -63,6 +63,15 @@ int32_t partition_count(RdKafka::Producer& producer, const std::string& topic) {
   return 0;
 }
 
+// The partition count of `topic`, waiting up to 10 s for the brokers to know a new topic.
+Result<int32_t> await_partitions(RdKafka::Producer& producer, const std::string& topic) {
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    if (int32_t count = partition_count(producer, topic); count > 0) return count;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return Status{Code::kUnavailable, "topic " + topic + " has no partitions"};
+}
+
 }  // namespace
 
 Status kafka_error(const std::string& what, RdKafka::ErrorCode code) {
@@ -117,13 +126,13 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   log->reports_ = std::make_unique<DeliveryReports>();
 
   auto producer_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
-                                  {"client.id", "contacts"},
-                                  {"log.connection.close", "false"},
-                                  {"enable.idempotence", "true"},
-                                  {"acks", "all"},
-                                  {"linger.ms", "2"},
-                                  {"message.timeout.ms", "30000"},
-                                  {"message.max.bytes", "1048576"}});
+                                        {"client.id", "contacts"},
+                                        {"log.connection.close", "false"},
+                                        {"enable.idempotence", "true"},
+                                        {"acks", "all"},
+                                        {"linger.ms", "2"},
+                                        {"message.timeout.ms", "30000"},
+                                        {"message.max.bytes", "1048576"}});
   if (!producer_conf.ok()) return producer_conf.status();
   std::string error;
   (*producer_conf)->set("dr_cb", log->reports_.get(), error);
@@ -138,25 +147,20 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
                                                          {log->dlq_topic_, 1, true},
                                                          {log->changes_topic_, options.partitions, false}});
   if (!created.ok()) return created;
-  for (int attempt = 0; attempt < 100 && log->partitions_ == 0; ++attempt) {
-    log->partitions_ = partition_count(*log->producer_, log->commands_topic_);
-    if (log->partitions_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (log->partitions_ == 0) return Status{Code::kUnavailable, "topic " + log->commands_topic_ + " has no partitions"};
-  for (int attempt = 0; attempt < 100 && log->changes_partitions_ == 0; ++attempt) {
-    log->changes_partitions_ = partition_count(*log->producer_, log->changes_topic_);
-    if (log->changes_partitions_ == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  if (log->changes_partitions_ == 0)
-    return Status{Code::kUnavailable, "topic " + log->changes_topic_ + " has no partitions"};
+  auto commands = await_partitions(*log->producer_, log->commands_topic_);
+  if (!commands.ok()) return commands.status();
+  log->partitions_ = *commands;
+  auto changes = await_partitions(*log->producer_, log->changes_topic_);
+  if (!changes.ok()) return changes.status();
+  log->changes_partitions_ = *changes;
 
   auto consumer_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
-                                  {"client.id", "contacts-projector"},
-                                  {"log.connection.close", "false"},
-                                  {"fetch.wait.max.ms", "10"},
-                                  {"fetch.error.backoff.ms", "50"},
-                                  {"queued.min.messages", "20000"},
-                                  {"enable.partition.eof", "false"}});
+                                        {"client.id", "contacts-projector"},
+                                        {"log.connection.close", "false"},
+                                        {"fetch.wait.max.ms", "10"},
+                                        {"fetch.error.backoff.ms", "50"},
+                                        {"queued.min.messages", "20000"},
+                                        {"enable.partition.eof", "false"}});
   if (!consumer_conf.ok()) return consumer_conf.status();
   log->consumer_.reset(RdKafka::Consumer::create(consumer_conf->get(), error));
   if (!log->consumer_) return Status{Code::kUnavailable, "Kafka consumer: " + error};

@@ -53,7 +53,6 @@ class KafkaChangeSource final : public ChangeSource {
   ~KafkaChangeSource() override { group_.reset(); }
   std::vector<TakenChange> take(size_t max) override;
   Status taken(const std::vector<TakenChange>& changes) override;
-  std::vector<int32_t> assignment() const { return group_->assignment(); }
 
  private:
   struct Buffered {
