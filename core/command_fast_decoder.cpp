@@ -191,6 +191,92 @@ bool booking_page(Cursor& c, Command& out) {
          required_label(slug, out.booking_page_slug);
 }
 
+// True when `text` is exactly nlohmann::json's compact dump of itself, so it can be served
+// as it is: no whitespace, object keys in strictly ascending byte order, strings without
+// escapes or control characters, integers of at most 18 digits (no fractions or exponents).
+class CanonicalCheck {
+ public:
+  explicit CanonicalCheck(std::string_view text) : s_(text) {}
+  bool whole() { return value() && i_ == s_.size(); }
+
+ private:
+  bool value() {
+    if (i_ >= s_.size()) return false;
+    switch (s_[i_]) {
+      case '{': return object();
+      case '[': return array();
+      case '"': {
+        std::string_view ignored;
+        return string(ignored);
+      }
+      case 't': return literal("true");
+      case 'f': return literal("false");
+      case 'n': return literal("null");
+      default: return integer();
+    }
+  }
+  bool literal(std::string_view word) {
+    if (s_.substr(i_, word.size()) != word) return false;
+    i_ += word.size();
+    return true;
+  }
+  bool string(std::string_view& out) {
+    size_t start = ++i_;
+    for (; i_ < s_.size(); ++i_) {
+      unsigned char c = static_cast<unsigned char>(s_[i_]);
+      if (c == '"') {
+        out = s_.substr(start, i_ - start);
+        ++i_;
+        return true;
+      }
+      if (c == '\\' || c < 0x20) return false;
+    }
+    return false;
+  }
+  bool integer() {
+    size_t start = i_;
+    if (i_ < s_.size() && s_[i_] == '-') ++i_;
+    size_t digits = i_;
+    while (i_ < s_.size() && s_[i_] >= '0' && s_[i_] <= '9') ++i_;
+    size_t n = i_ - digits;
+    if (n == 0 || n > 18 || (n > 1 && s_[digits] == '0')) return false;
+    // "-0" is dumped as "0".
+    if (i_ - start == 2 && s_[start] == '-' && s_[digits] == '0') return false;
+    return true;
+  }
+  bool array() {
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == ']') return ++i_, true;
+    while (true) {
+      if (!value()) return false;
+      if (i_ >= s_.size()) return false;
+      if (s_[i_] == ']') return ++i_, true;
+      if (s_[i_++] != ',') return false;
+    }
+  }
+  bool object() {
+    ++i_;
+    if (i_ < s_.size() && s_[i_] == '}') return ++i_, true;
+    std::string_view previous;
+    bool first = true;
+    while (true) {
+      std::string_view key;
+      if (i_ >= s_.size() || s_[i_] != '"' || !string(key)) return false;
+      if (!first && !(previous < key)) return false;
+      first = false;
+      previous = key;
+      if (i_ >= s_.size() || s_[i_++] != ':') return false;
+      if (!value()) return false;
+      if (i_ >= s_.size()) return false;
+      if (s_[i_] == '}') return ++i_, true;
+      if (s_[i_++] != ',') return false;
+    }
+  }
+
+  std::string_view s_;
+  size_t i_ = 0;
+};
+
 bool metadata(Cursor& c, Command& out) {
   if (c.peek('n')) return c.null();
   std::string_view span;
@@ -201,7 +287,13 @@ bool metadata(Cursor& c, Command& out) {
   bool plain_start = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' || first == 'f' ||
                      (first >= '0' && first <= '9');
   if (!plain_start) return false;
-  // Served as its compact serialization: the reference decoder's, exactly.
+  // Served as its compact serialization: the reference decoder's, exactly. Most metadata is
+  // already in that form, and is taken as it is.
+  if (CanonicalCheck(span).whole()) {
+    if (span.size() > kMaxMetadataBytes) return false;
+    out.metadata = std::string(span);
+    return true;
+  }
   auto value = nlohmann::json::parse(span, nullptr, false);
   if (value.is_discarded() || value.is_null()) return false;
   std::string text = value.dump();

@@ -28,7 +28,13 @@ const std::vector<std::string> kTemplates = {
     R"({"type":"room_join","command_id":"rj-81","workspace_id":2,"occurred_at":1711500000,"participant":{"name":"Alice Martin","email":"alice@example.com"},"room":{"id":5,"name":"team-standup-1234","display_name":"Team Standup"},"metadata":{"device":"web","b":[1,2.5,"x"]}})",
     R"({"type":"booking","command_id":"bk-12","workspace_id":2,"occurred_at":1711000000,"participant":{"name":"  Élodie  ","email":null},"booking_page":{"id":3,"title":"30-min Intro Call","slug":"intro-call"},"metadata":null})",
     R"( { "type" : "room_join" , "command_id":"x","workspace_id":9007199254740991,"participant":{"name":"Bob"},"room":{"id":1,"name":"r"}} )",
+    R"({"type":"room_join","command_id":"m","workspace_id":3,"participant":{"name":"Cy"},"room":{"id":2,"name":"r"},"metadata":{"a":[1,-2,true,false,null,{"b":"c"},[]],"device":"web","z":{}}})",
 };
+
+std::string with_metadata(const std::string& metadata) {
+  return R"({"type":"room_join","command_id":"m","workspace_id":3,"participant":{"name":"Cy"},"room":{"id":2,"name":"r"},"metadata":)" +
+         metadata + "}";
+}
 
 }  // namespace
 
@@ -36,6 +42,37 @@ TEST_CASE("the fast decoder takes the common room_join and booking lines") {
   for (const auto& line : kTemplates) {
     CHECK(decode_visit_fast(line).has_value());
     check_agrees(line);
+  }
+}
+
+TEST_CASE("metadata already in its compact form is kept as it is; any other form is re-serialized") {
+  // Taken as they are: nlohmann's compact dump of each is the text itself.
+  for (std::string m : {R"({"device":"web"})", R"([1,-2,"x"])", R"("text")", "0", "-7", "true", R"({"a":{"b":[{}]},"b":1})",
+                        R"({"z":"raw: é","é":"ü"})"}) {
+    auto fast = decode_visit_fast(with_metadata(m));
+    INFO(m);
+    REQUIRE(fast.has_value());
+    CHECK(fast->metadata == m);
+    check_agrees(with_metadata(m));
+  }
+  // Not compact: unsorted or repeated keys, whitespace, fractions, exponents, escapes, -0, huge
+  // integers. Whatever the fast path answers for them is the reference's serialization.
+  const std::vector<std::pair<std::string, std::string>> reserialized = {
+      {R"({"b":1,"a":2})", R"({"a":2,"b":1})"},
+      {R"({ "a" : [ 1 , 2 ] })", R"({"a":[1,2]})"},
+      {R"({"a":1.50})", R"({"a":1.5})"},
+      {R"({"a":1e2})", R"({"a":100.0})"},
+      {R"({"a":"tab\u0009"})", R"({"a":"tab\t"})"},
+      {R"({"a":-0})", R"({"a":0})"},
+      {R"({"a":1,"a":2})", R"({"a":2})"},
+  };
+  for (const auto& [given, served] : reserialized) {
+    INFO(given);
+    check_agrees(with_metadata(given));
+    auto reference = decode_command_reference(with_metadata(given));
+    REQUIRE(reference.ok());
+    CHECK(reference->metadata == served);
+    if (auto fast = decode_visit_fast(with_metadata(given))) CHECK(fast->metadata == served);
   }
 }
 

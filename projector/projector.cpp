@@ -2,7 +2,9 @@
 
 #include <future>
 #include <iostream>
+#include <iterator>
 #include <limits>
+#include <optional>
 
 #include <algorithm>
 
@@ -56,23 +58,62 @@ void Projector::stop() {
 }
 
 Projector::GroupResult Projector::fold_group(size_t group) {
-  try {
-    return fold_group_or_throw(group);
-  } catch (const ViewReadError& e) {
-    GroupResult failed;
-    failed.status = Status{Code::kInternal, e.what()};
-    return failed;
+  // The group's partitions and where each goes on from.
+  std::vector<std::pair<int32_t, int64_t>> slots;
+  for (int32_t p = static_cast<int32_t>(group); p < log_.partitions(); p += static_cast<int32_t>(groups_))
+    if (owned_[static_cast<size_t>(p)].load()) slots.emplace_back(p, applied_[static_cast<size_t>(p)].load());
+
+  // Up to kRoundsPerStep batches, each folded while the one before it commits on another
+  // thread (reading through it). A batch counts in the result only once it is committed, so
+  // a failure reports exactly the batches that made it.
+  GroupResult result;
+  std::optional<ViewBatch> in_flight;
+  GroupResult in_flight_part;
+  std::future<Status> committing;
+  auto settle = [&]() {
+    if (!in_flight) return true;
+    Status committed = committing.get();
+    if (committed.ok()) {
+      in_flight->publish_to_cache();
+      for (auto& next : in_flight_part.next) result.next.push_back(next);
+      result.consumed += in_flight_part.consumed;
+      std::move(in_flight_part.changes.begin(), in_flight_part.changes.end(), std::back_inserter(result.changes));
+      std::move(in_flight_part.queued.begin(), in_flight_part.queued.end(), std::back_inserter(result.queued));
+    } else {
+      result.status = committed;
+    }
+    in_flight.reset();
+    in_flight_part = GroupResult();
+    return committed.ok();
+  };
+  for (size_t round = 0; round < kRoundsPerStep; ++round) {
+    ViewBatch batch = views_.begin_batch(&caches_[group]);
+    batch.read_behind(in_flight ? &*in_flight : nullptr);
+    GroupResult part;
+    try {
+      part = fold_batch(batch, slots);
+    } catch (const ViewReadError& e) {
+      part.status = Status{Code::kInternal, e.what()};
+    }
+    // A batch folded on top of one that failed to commit is dropped with it.
+    if (!settle() || !part.status.ok() || part.consumed == 0) {
+      if (result.status.ok()) result.status = part.status;
+      return result;
+    }
+    batch.read_behind(nullptr);
+    in_flight.emplace(std::move(batch));
+    in_flight_part = std::move(part);
+    committing = std::async(std::launch::async, [this, b = &*in_flight] { return views_.commit(*b); });
   }
+  settle();
+  return result;
 }
 
-Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
+Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots) {
   const int32_t partitions = log_.partitions();
   const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
   GroupResult result;
-  ViewBatch batch = views_.begin_batch(&caches_[group]);
-  for (int32_t p = static_cast<int32_t>(group); p < partitions; p += static_cast<int32_t>(groups_)) {
-    if (!owned_[static_cast<size_t>(p)].load()) continue;
-    int64_t slot = applied_[static_cast<size_t>(p)].load();
+  for (auto& [p, slot] : slots) {
     auto entries = log_.read(Partition(p), Offset(slot), per_partition);
     if (!entries.ok()) {
       result.status = entries.status();
@@ -80,6 +121,7 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
     }
     if (entries->empty()) continue;
     const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
+    int64_t next = slot;
     for (const auto& entry : *entries) {
       const size_t first_change = result.changes.size();
       if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
@@ -98,14 +140,13 @@ Projector::GroupResult Projector::fold_group_or_throw(size_t group) {
             result.queued.push_back({keys::outbox_key(change.position_id), std::move(value), change.workspace_id});
           }
         }
-      slot = entry.offset.value + 1;
+      next = entry.offset.value + 1;
     }
-    batch.put(keys::offset_key(Partition(p)), encode_counter(slot));
-    result.next.emplace_back(p, slot);
+    batch.put(keys::offset_key(Partition(p)), encode_counter(next));
+    result.next.emplace_back(p, next);
     result.consumed += entries->size();
+    slot = next;  // the next batch of this step goes on from here
   }
-  if (result.consumed > 0) result.status = views_.commit(batch);
-  if (result.consumed > 0 && result.status.ok()) batch.publish_to_cache();
   return result;
 }
 
@@ -119,19 +160,17 @@ Result<size_t> Projector::step() {
   results.push_back(fold_group(0));
   for (auto& f : others) results.push_back(f.get());
 
-  // The queued entries go out before their offsets count as applied.
+  // What each group committed counts, even when a later batch of it failed. The queued
+  // entries go out before their offsets count as applied.
   if (queued_sink_)
     for (auto& r : results)
-      if (r.status.ok() && !r.queued.empty()) queued_sink_(std::move(r.queued));
+      if (!r.queued.empty()) queued_sink_(std::move(r.queued));
   size_t consumed = 0;
   Status failure;
   {
     std::lock_guard lock(applied_mutex_);
     for (const auto& r : results) {
-      if (!r.status.ok()) {
-        failure = r.status;
-        continue;
-      }
+      if (!r.status.ok()) failure = r.status;
       for (const auto& [p, next] : r.next) applied_[static_cast<size_t>(p)].store(next);
       consumed += r.consumed;
     }
@@ -141,7 +180,7 @@ Result<size_t> Projector::step() {
     stats_.applied_records.fetch_add(consumed);
     stats_.batches.fetch_add(1);
     for (const auto& r : results)
-      if (sink_ && r.status.ok() && !r.changes.empty()) sink_(r.changes);
+      if (sink_ && !r.changes.empty()) sink_(r.changes);
   }
   if (!failure.ok()) return failure;
   return consumed;

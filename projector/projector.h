@@ -1,6 +1,8 @@
 // Projector: the consume loop around the pure fold. Each step reads what is new in every
-// partition, folds it into ONE ViewBatch together with the next offsets, and commits it,
-// so a crash at any instant leaves views that match a prefix of the log exactly.
+// partition and folds it into ViewBatches, each holding its records' views together with the
+// next offsets, committed one after the other, so a crash at any instant leaves views that
+// match a prefix of the log exactly. A fold thread folds its next batch while the one before
+// commits, reading through it.
 // One thread runs the loop (folding partition groups on helper threads); wait_applied and
 // caught_up are safe from any thread.
 #pragma once
@@ -20,6 +22,8 @@ namespace contacts {
 
 inline constexpr size_t kDefaultMaxBatchRecords = 8192;
 inline constexpr size_t kDefaultFoldThreads = 2;
+// Batches a fold thread folds in one step, each while the one before it commits.
+inline constexpr size_t kRoundsPerStep = 4;
 // Hot contact rows, email index entries and counters kept per fold thread.
 inline constexpr size_t kReadCacheEntries = 200000;
 
@@ -93,9 +97,11 @@ class Projector {
     std::vector<Change> changes;
     std::vector<QueuedChange> queued;
   };
-  // Folds what is new in partitions group, group + groups_, ... into one batch and commits it.
+  // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
-  GroupResult fold_group_or_throw(size_t group);
+  // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
+  // the next offsets, and moves the slots on. Throws ViewReadError.
+  GroupResult fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
   // One step over every group: returns the number of records consumed, or a commit failure.
   Result<size_t> step();
   void run();

@@ -7,6 +7,7 @@
 #include <set>
 
 #include "bus/embedded_log.h"
+#include "core/keys.h"
 #include "projector/fold_fixture.h"
 
 namespace contacts {
@@ -89,6 +90,64 @@ TEST_CASE("a partition's quiet boundary keeps its earlier changes out of the out
     for (const auto& at : *round)
       if (at.partition.value != 0) expected.insert(id_from_position(at.partition, at.offset, kLogPartitions));
   CHECK(queued == expected);
+}
+
+// Visits of 20 people in workspace 1 (one partition), with, across the boundary of the 64-record
+// batches: visits of d@x ending one batch and its delete opening the next, and a repeated
+// command_id. Returns the records.
+std::vector<LogRecord> records_across_batches() {
+  std::vector<LogRecord> records;
+  auto add = [&](const json& command) { records.push_back({"1", command.dump()}); };
+  for (int i = 0; i < 300; ++i) {
+    if (i >= 58 && i < 64) {
+      add(visit("d" + std::to_string(i), 1000 + i, "D", "d@x", 5, WorkspaceId(1)));
+    } else if (i == 64) {
+      // The contact d@x was created by the record at offset 58 (the partition holds nothing else).
+      Partition p = partition_for("1", kLogPartitions);
+      add({{"type", "contact_delete"}, {"command_id", "del"}, {"workspace_id", 1}, {"occurred_at", 2000},
+           {"contact_id", id_from_position(p, Offset(58), kLogPartitions)}});
+    } else if (i == 70) {
+      add(visit("d62", 5000, "Dup", "dup@x", 5, WorkspaceId(1)));  // the command_id of offset 62: ignored
+    } else {
+      add(visit("v" + std::to_string(i), 1000 + i * 7 % 300, "P" + std::to_string(i % 20),
+                "p" + std::to_string(i % 20) + "@x", 5, WorkspaceId(1)));
+    }
+  }
+  return records;
+}
+
+TEST_CASE("batches folded while the one before commits (reading through it) give the views of one batch") {
+  LogFixture pipelined, whole;
+  for (auto* f : {&pipelined, &whole}) REQUIRE(f->log->append(records_across_batches()).ok());
+  Projector small(*pipelined.log, *pipelined.views, /*max_batch_records=*/64);
+  Projector large(*whole.log, *whole.views, /*max_batch_records=*/100000);
+  REQUIRE(small.catch_up().ok());
+  REQUIRE(large.catch_up().ok());
+  CHECK(small.stats().batches.load() < 5);  // several batches per step
+
+  auto a = pipelined.views->list(WorkspaceId(1), 1, 100, "");
+  auto b = whole.views->list(WorkspaceId(1), 1, 100, "");
+  REQUIRE(a.total == b.total);
+  CHECK(a.total == 20);  // p0..p19: d@x is deleted, dup@x was a duplicate
+  REQUIRE(a.contacts.size() == b.contacts.size());
+  for (size_t i = 0; i < a.contacts.size(); ++i) {
+    CHECK(encode(a.contacts[i]) == encode(b.contacts[i]));
+    auto ea = pipelined.views->timeline(a.contacts[i], 1, 100);
+    auto eb = whole.views->timeline(b.contacts[i], 1, 100);
+    REQUIRE(ea.events.size() == eb.events.size());
+    for (size_t e = 0; e < ea.events.size(); ++e) CHECK(encode(ea.events[e]) == encode(eb.events[e]));
+  }
+  // The deleted contact's events, written by the batch before the delete's, are all gone.
+  Partition p = partition_for("1", kLogPartitions);
+  int64_t deleted = id_from_position(p, Offset(58), kLogPartitions);
+  ViewBatch batch = pipelined.views->begin_batch();
+  size_t left = 0;
+  batch.scan(keys::timeline_prefix(WorkspaceId(1), deleted), [&](std::string_view, std::string_view) {
+    ++left;
+    return true;
+  });
+  CHECK(left == 0);
+  CHECK_FALSE(pipelined.views->contact(WorkspaceId(1), deleted).has_value());
 }
 
 }  // namespace

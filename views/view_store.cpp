@@ -28,9 +28,14 @@ const std::optional<std::string>* ReadCache::find(const std::string& key) const 
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void ReadCache::store(const std::string& key, const std::optional<std::string>& value) {
-  if (entries_.size() >= max_entries_ && !entries_.count(key)) entries_.clear();
-  entries_[key] = value;
+void ReadCache::store(const std::string& key, std::optional<std::string> value) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    it->second = std::move(value);
+    return;
+  }
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_.emplace(key, std::move(value));
 }
 
 bool ReadCache::caches(std::string_view key) {
@@ -38,14 +43,19 @@ bool ReadCache::caches(std::string_view key) {
                           key[0] == keys::kWebhookSet);
 }
 
-void ViewBatch::publish_to_cache() const {
+void ViewBatch::publish_to_cache() {
   if (!cache_) return;
-  for (const auto& [key, entry] : overlay_)
-    if (ReadCache::caches(key)) cache_->store(key, entry.value);
+  // The batch is spent: its values move into the cache.
+  for (auto& [key, entry] : overlay_)
+    if (ReadCache::caches(key)) cache_->store(key, std::move(entry.value));
+  overlay_.clear();
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.value;
+  if (behind_) {
+    if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
+  }
   if (cache_) {
     if (const auto* cached = cache_->find(key)) return *cached;
   }
@@ -90,15 +100,23 @@ void ViewBatch::scan(const std::string& prefix,
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   it->Seek(prefix);
-  auto pending = overlay_.lower_bound(prefix);
-  auto pending_end = overlay_.lower_bound(upper);
+  // The pending writes under the prefix: this batch's over the one behind it. (Whether the
+  // iterator sees the batch behind as committed or not, its writes shadow the same keys
+  // with the same values.)
+  std::map<std::string_view, const Pending*> pending;
+  for (const ViewBatch* b : {behind_, static_cast<const ViewBatch*>(this)}) {
+    if (!b) continue;
+    for (auto e = b->overlay_.lower_bound(prefix), end = b->overlay_.lower_bound(upper); e != end; ++e)
+      pending[e->first] = &e->second;
+  }
+  auto next = pending.begin();
   // Merge the committed keys with the pending ones; a pending write shadows a committed key.
-  while (it->Valid() || pending != pending_end) {
-    bool take_pending = !it->Valid() || (pending != pending_end && std::string_view(pending->first) <= it->key().ToStringView());
+  while (it->Valid() || next != pending.end()) {
+    bool take_pending = !it->Valid() || (next != pending.end() && next->first <= it->key().ToStringView());
     if (take_pending) {
-      if (it->Valid() && std::string_view(pending->first) == it->key().ToStringView()) it->Next();
-      const auto& [key, entry] = *pending++;
-      if (entry.value && !visit(key, *entry.value)) return;
+      if (it->Valid() && next->first == it->key().ToStringView()) it->Next();
+      const auto& [key, entry] = *next++;
+      if (entry->value && !visit(key, *entry->value)) return;
     } else {
       if (!visit(it->key().ToStringView(), it->value().ToStringView())) return;
       it->Next();
@@ -107,7 +125,10 @@ void ViewBatch::scan(const std::string& prefix,
 }
 
 rocksdb::WriteBatch ViewBatch::to_write_batch() const {
-  rocksdb::WriteBatch batch;
+  // Sized up front: growing the batch's buffer would copy it again and again.
+  size_t bytes = 64;
+  for (const auto& [key, entry] : overlay_) bytes += 2 * key.size() + (entry.value ? entry.value->size() : 0) + 16;
+  rocksdb::WriteBatch batch(bytes);
   for (const auto& [key, entry] : overlay_) {
     // List-order keys move on every visit. Writing each committed one as SingleDelete (before
     // any re-Put) keeps it "put once between single deletes", so a flush or compaction drops

@@ -74,7 +74,7 @@ class ReadCache {
   explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
   // nullptr when the key is not cached; else the committed value (nullopt: absent).
   const std::optional<std::string>* find(const std::string& key) const;
-  void store(const std::string& key, const std::optional<std::string>& value);
+  void store(const std::string& key, std::optional<std::string> value);
   // Whether values of this key are worth caching.
   static bool caches(std::string_view key);
 
@@ -88,6 +88,11 @@ class ReadCache {
 class ViewBatch {
  public:
   explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr) : db_(db), cache_(cache) {}
+
+  // Reads see `behind` (an earlier batch still being committed, or nullptr) between this
+  // batch and the committed views, so a batch can be folded while the one before it commits.
+  // `behind` must outlive this batch's reads and must not change meanwhile.
+  void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
   std::optional<std::string> get(const std::string& key);
   void put(const std::string& key, std::string_view value);
@@ -104,12 +109,14 @@ class ViewBatch {
   // The workspaces whose list order this batch changes.
   std::vector<int64_t> list_workspaces() const;
   size_t pending() const { return overlay_.size(); }
-  // After a successful commit: the cache learns the batch's values of cached keys.
-  void publish_to_cache() const;
+  // After a successful commit: the cache learns the batch's values of cached keys, which
+  // move there (the batch is left empty).
+  void publish_to_cache();
 
  private:
   rocksdb::DB* db_;
   ReadCache* cache_;
+  const ViewBatch* behind_ = nullptr;
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
     bool fresh = false;                // not in the committed views
