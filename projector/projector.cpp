@@ -77,6 +77,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
       in_flight->publish_to_cache();
       for (auto& next : in_flight_part.next) result.next.push_back(next);
       result.consumed += in_flight_part.consumed;
+      result.batches += 1;
       std::move(in_flight_part.changes.begin(), in_flight_part.changes.end(), std::back_inserter(result.changes));
       std::move(in_flight_part.queued.begin(), in_flight_part.queued.end(), std::back_inserter(result.queued));
     } else {
@@ -92,8 +93,10 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     GroupResult part;
     try {
       part = fold_batch(batch, slots);
-    } catch (const ViewReadError& e) {
-      part.status = Status{Code::kInternal, e.what()};
+    } catch (const std::exception& e) {
+      // A failed read of the views (ViewReadError) or anything else: the batch before this one
+      // is still settled below, so what it committed counts and the cache matches the views.
+      part.status = Status{Code::kInternal, std::string("fold: ") + e.what()};
     }
     // A batch folded on top of one that failed to commit is dropped with it.
     if (!settle() || !part.status.ok() || part.consumed == 0) {
@@ -178,7 +181,8 @@ Result<size_t> Projector::step() {
   if (consumed > 0) {
     applied_changed_.notify_all();
     stats_.applied_records.fetch_add(consumed);
-    stats_.batches.fetch_add(1);
+    stats_.steps.fetch_add(1);
+    for (const auto& r : results) stats_.batches.fetch_add(r.batches);
     for (const auto& r : results)
       if (sink_ && !r.changes.empty()) sink_(r.changes);
   }

@@ -30,7 +30,8 @@ inline constexpr size_t kReadCacheEntries = 200000;
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
   std::atomic<uint64_t> dead_letters{0};
-  std::atomic<uint64_t> batches{0};
+  std::atomic<uint64_t> batches{0};  // committed batches
+  std::atomic<uint64_t> steps{0};    // steps that applied something (a step commits up to kRoundsPerStep batches per group)
 };
 
 // An outbox entry a batch queued: its key, its value (the change event) and its workspace.
@@ -68,7 +69,7 @@ class Projector {
 
   // Folds on the calling thread until the views hold everything now in the log (in the owned
   // partitions).
-  // `progress(applied, total)` is called after each batch.
+  // `progress(applied, total)` is called after each step.
   Status catch_up(const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
 
   // True once `position` is applied; false when `timeout` passes first.
@@ -96,6 +97,7 @@ class Projector {
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
     std::vector<QueuedChange> queued;
+    size_t batches = 0;  // committed
   };
   // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
