@@ -8,6 +8,21 @@ namespace contacts {
 
 namespace {
 
+// The rest of a JSON string whose opening quote is just before `i`, when it has no escapes
+// or control characters: its text in `out`, and `i` moved past the closing quote.
+bool plain_string_rest(std::string_view s, size_t& i, std::string_view& out) {
+  for (size_t start = i; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"') {
+      out = s.substr(start, i - start);
+      ++i;
+      return true;
+    }
+    if (c == '\\' || c < 0x20) return false;
+  }
+  return false;
+}
+
 // A cursor over JSON text that gives up (returns false) on anything outside the plain case:
 // escapes, control characters, signs, fractions, exponents, leading zeros.
 class Cursor {
@@ -32,21 +47,7 @@ class Cursor {
     return i_ == s_.size();
   }
 
-  bool string(std::string_view& out) {
-    if (!consume('"')) return false;
-    size_t start = i_;
-    while (i_ < s_.size()) {
-      unsigned char c = static_cast<unsigned char>(s_[i_]);
-      if (c == '"') {
-        out = s_.substr(start, i_ - start);
-        ++i_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20) return false;
-      ++i_;
-    }
-    return false;
-  }
+  bool string(std::string_view& out) { return consume('"') && plain_string_rest(s_, i_, out); }
 
   bool integer(int64_t& out) {
     skip_space();
@@ -220,19 +221,7 @@ class CanonicalCheck {
     i_ += word.size();
     return true;
   }
-  bool string(std::string_view& out) {
-    size_t start = ++i_;
-    for (; i_ < s_.size(); ++i_) {
-      unsigned char c = static_cast<unsigned char>(s_[i_]);
-      if (c == '"') {
-        out = s_.substr(start, i_ - start);
-        ++i_;
-        return true;
-      }
-      if (c == '\\' || c < 0x20) return false;
-    }
-    return false;
-  }
+  bool string(std::string_view& out) { return plain_string_rest(s_, ++i_, out); }
   bool integer() {
     size_t start = i_;
     if (i_ < s_.size() && s_[i_] == '-') ++i_;
