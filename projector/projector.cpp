@@ -67,29 +67,33 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   // thread (reading through it). A batch counts in the result only once it is committed, so
   // a failure reports exactly the batches that made it.
   GroupResult result;
-  std::optional<ViewBatch> in_flight;
-  GroupResult in_flight_part;
-  std::future<Status> committing;
+  // The batch being committed, what folding it gave, and its commit.
+  struct InFlight {
+    ViewBatch batch;
+    GroupResult part;
+    std::future<Status> committing;
+  };
+  std::optional<InFlight> in_flight;
   auto settle = [&]() {
     if (!in_flight) return true;
-    Status committed = committing.get();
+    Status committed = in_flight->committing.get();
     if (committed.ok()) {
-      in_flight->publish_to_cache();
-      for (auto& next : in_flight_part.next) result.next.push_back(next);
-      result.consumed += in_flight_part.consumed;
+      in_flight->batch.publish_to_cache();
+      GroupResult& part = in_flight->part;
+      result.next.insert(result.next.end(), part.next.begin(), part.next.end());
+      result.consumed += part.consumed;
       result.batches += 1;
-      std::move(in_flight_part.changes.begin(), in_flight_part.changes.end(), std::back_inserter(result.changes));
-      std::move(in_flight_part.queued.begin(), in_flight_part.queued.end(), std::back_inserter(result.queued));
+      std::move(part.changes.begin(), part.changes.end(), std::back_inserter(result.changes));
+      std::move(part.queued.begin(), part.queued.end(), std::back_inserter(result.queued));
     } else {
       result.status = committed;
     }
     in_flight.reset();
-    in_flight_part = GroupResult();
     return committed.ok();
   };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
     ViewBatch batch = views_.begin_batch(&caches_[group]);
-    batch.read_behind(in_flight ? &*in_flight : nullptr);
+    batch.read_behind(in_flight ? &in_flight->batch : nullptr);
     GroupResult part;
     try {
       part = fold_batch(batch, slots);
@@ -104,9 +108,8 @@ Projector::GroupResult Projector::fold_group(size_t group) {
       return result;
     }
     batch.read_behind(nullptr);
-    in_flight.emplace(std::move(batch));
-    in_flight_part = std::move(part);
-    committing = std::async(std::launch::async, [this, b = &*in_flight] { return views_.commit(*b); });
+    in_flight.emplace(InFlight{std::move(batch), std::move(part), {}});
+    in_flight->committing = std::async(std::launch::async, [this, b = &in_flight->batch] { return views_.commit(*b); });
   }
   settle();
   return result;

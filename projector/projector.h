@@ -102,7 +102,7 @@ class Projector {
   // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
-  // the next offsets, and moves the slots on. Throws ViewReadError.
+  // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
   GroupResult fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
   // One step over every group: returns the number of records consumed, or a commit failure.
   Result<size_t> step();
