@@ -164,6 +164,7 @@ int run_bench(int argc, char** argv) {
       {"reads", "", "2000", "requests per read kind"},
       partitions_flag(),
       cache_flag(),
+      key_filter_flag(),
       {"compact", "", "", "compact the views after the fold, before measuring reads", true},
       brokers_flag(),
       {"topic-prefix", "", "", "with --brokers: prefix of the bench's topics (default: bench-<pid>-<time>.)"},
@@ -218,9 +219,9 @@ int run_bench(int argc, char** argv) {
     std::cerr << "contacts bench: the topic has " << log->partitions() << " partitions, not " << partitions << "\n";
     return 1;
   }
-  auto views = ViewStore::open((dir / "views").string(), view_options(flags));
+  auto views = open_views((dir / "views").string(), flags);
   if (!views.ok()) {
-    std::cerr << "contacts bench: cannot open the views in " << dir << "\n";
+    std::cerr << "contacts bench: " << views.status().message() << "\n";
     return 1;
   }
   start = Clock::now();

@@ -30,6 +30,10 @@ FlagSpec partitions_flag() {
 FlagSpec cache_flag() {
   return {"cache-mb", "CONTACTS_CACHE_MB", "256", "RocksDB block cache of the views, in MiB"};
 }
+FlagSpec key_filter_flag() {
+  return {"key-filter-mb", "CONTACTS_KEY_FILTER_MB", "16",
+          "Bloom filter of the views' command ids and emails, in MiB (about 13M keys at 1% false positives)"};
+}
 FlagSpec brokers_flag() {
   return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};
 }
@@ -92,12 +96,15 @@ std::string describe_log(const Flags& flags, const Log& log) {
   return "embedded log, " + partitions;
 }
 
-ViewStoreOptions view_options(const Flags& flags) {
+Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags) {
   ViewStoreOptions options;
-  long long mb = 256;
+  long long mb = 0;
   std::string error;
-  if (flags.integer("cache-mb", 8, 1 << 20, mb, error)) options.block_cache_bytes = static_cast<size_t>(mb) << 20;
-  return options;
+  if (!flags.integer("cache-mb", 8, 1 << 20, mb, error)) return Status{Code::kInvalid, error};
+  options.block_cache_bytes = static_cast<size_t>(mb) << 20;
+  if (!flags.integer("key-filter-mb", 1, 1 << 16, mb, error)) return Status{Code::kInvalid, error};
+  options.key_filter_bytes = static_cast<size_t>(mb) << 20;
+  return ViewStore::open(path, options);
 }
 
 int run_produce(int argc, char** argv) {
@@ -213,7 +220,8 @@ int run_keys(int argc, char** argv) {
 
 int run_rebuild(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), cache_flag(), brokers_flag(), topic_prefix_flag()};
+  std::vector<FlagSpec> specs = {data_flag(),    partitions_flag(), cache_flag(),
+                                 key_filter_flag(), brokers_flag(),    topic_prefix_flag()};
   if (int rc = parse_or_exit(flags, "rebuild", "Rebuilds the views from offset 0 into a fresh directory and swaps them in.",
                              specs, argc, argv); rc >= 0)
     return rc;
@@ -228,7 +236,7 @@ int run_rebuild(int argc, char** argv) {
   std::vector<int64_t> quiet(static_cast<size_t>(log->partitions()), 0);
   std::vector<std::pair<std::string, std::string>> outbox;
   if (fs::exists(live)) {
-    auto old_views = ViewStore::open(live, view_options(flags));
+    auto old_views = open_views(live, flags);
     if (!old_views.ok()) {
       std::cerr << "contacts rebuild: " << old_views.status().message() << "\n";
       return 1;
@@ -252,7 +260,7 @@ int run_rebuild(int argc, char** argv) {
   }
   uint64_t total = 0;
   {
-    auto views = ViewStore::open(fresh, view_options(flags));
+    auto views = open_views(fresh, flags);
     if (!views.ok()) {
       std::cerr << "contacts rebuild: " << views.status().message() << "\n";
       return 1;

@@ -27,6 +27,7 @@ int run_bench(int argc, char** argv);
 FlagSpec data_flag();
 FlagSpec partitions_flag();
 FlagSpec cache_flag();
+FlagSpec key_filter_flag();
 FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
 
@@ -38,7 +39,8 @@ std::string webhooks_path(const std::string& data);
 std::unique_ptr<Log> open_log(const Flags& flags);
 // "embedded log, 8 partitions" or "Kafka at HOST:PORT, topic contacts.commands, 8 partitions".
 std::string describe_log(const Flags& flags, const Log& log);
-ViewStoreOptions view_options(const Flags& flags);
+// Opens the views at `path` with the sizes the flags give (an error names a bad one).
+Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags);
 // Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv);

@@ -102,6 +102,7 @@ std::vector<FlagSpec> serve_flags() {
            "largest ingest body in bytes (413 past it)"},
           {"http-threads", "CONTACTS_HTTP_THREADS", "8", "API I/O threads (ingest gets half as many); handlers that wait for the projector block one"},
           cache_flag(),
+          key_filter_flag(),
           {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
            "let webhook URLs resolve to private, loopback and link-local addresses", true},
           {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
@@ -412,7 +413,7 @@ int run_node(Node node, int argc, char** argv) {
   ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
   if (node == Node::kIngest) return run_ingest_node(flags, config, *log, ingest_ctx, ingest_probe, ingest_options);
 
-  auto views = ViewStore::open(views_path(flags.get("data")), view_options(flags));
+  auto views = open_views(views_path(flags.get("data")), flags);
   if (!views.ok()) {
     std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
     return 1;

@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "core/keys.h"
@@ -59,6 +60,8 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (cache_) {
     if (const auto* cached = cache_->find(key)) return *cached;
   }
+  // A new command id or email (most lookups of them) is known absent without a read.
+  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key)) return std::nullopt;
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
   // A read that failed is not an absent key: folding on would commit wrong views.
@@ -73,9 +76,14 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   return committed;
 }
 
-void ViewBatch::put(const std::string& key, std::string_view value) { overlay_[key].value = std::string(value); }
+void ViewBatch::put(const std::string& key, std::string_view value) {
+  // Added before the batch commits: the filter never misses a committed key.
+  if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
+  overlay_[key].value = std::string(value);
+}
 
 void ViewBatch::put_new(const std::string& key, std::string_view value) {
+  if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   auto [it, inserted] = overlay_.try_emplace(key);
   it->second.value = std::string(value);
   if (inserted) it->second.fresh = true;
@@ -216,11 +224,39 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   }
   std::unique_ptr<rocksdb::DB> db(raw);
   if (auto format = check_format(db.get()); !format.ok()) return format;
-  return std::unique_ptr<ViewStore>(new ViewStore(std::move(db), options.list_cache_bytes));
+  std::unique_ptr<ViewStore> store(new ViewStore(std::move(db), options));
+  store->filling_ = std::thread([s = store.get()] { s->fill_key_filter(); });
+  return store;
 }
 
 ViewStore::~ViewStore() {
+  closing_ = true;
+  if (filling_.joinable()) filling_.join();
   if (db_) db_->Close().PermitUncheckedError();
+}
+
+void ViewStore::fill_key_filter() {
+  // Keys written from now on are added by the batches that write them; this adds the ones
+  // already there. The filtered tags are adjacent, so one range holds them all.
+  static_assert(keys::kEmail == keys::kDedup + 1);
+  const std::string lower(1, keys::kDedup), upper(1, static_cast<char>(keys::kEmail + 1));
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  ro.fill_cache = false;  // a one-off scan: the block cache keeps what the API reads
+  ro.readahead_size = 2 << 20;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  size_t n = 0;
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    if ((++n & 4095) == 0 && closing_) return;
+    key_filter_.add(it->key().ToStringView());
+  }
+  // Not ready after a failed scan: the fold then reads RocksDB for these keys, as without it.
+  if (!it->status().ok()) {
+    std::cerr << "contacts: views: key filter not used: " << it->status().ToString() << "\n";
+    return;
+  }
+  key_filter_.set_ready();
 }
 
 Status ViewStore::compact() {

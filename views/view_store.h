@@ -14,11 +14,13 @@
 #include <stdexcept>
 #include <unordered_map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/command.h"
 #include "core/status.h"
 #include "core/types.h"
+#include "views/key_filter.h"
 #include "views/list_cache.h"
 #include "views/records.h"
 
@@ -28,6 +30,7 @@ struct ViewStoreOptions {
   size_t block_cache_bytes = 256 << 20;
   size_t write_buffer_bytes = 64 << 20;
   size_t list_cache_bytes = 64 << 20;  // list orders of big workspaces held in memory
+  size_t key_filter_bytes = 16 << 20;  // Bloom filter of command ids and emails (KeyFilter)
 };
 
 // Workspaces with fewer contacts are listed from RocksDB directly (quick to scan).
@@ -87,7 +90,8 @@ class ReadCache {
 // The pending writes are an ordered overlay, so a key written twice is written once.
 class ViewBatch {
  public:
-  explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr) : db_(db), cache_(cache) {}
+  explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr, KeyFilter* filter = nullptr)
+      : db_(db), cache_(cache), filter_(filter) {}
 
   // Reads see `behind` (an earlier batch still being committed, or nullptr) between this
   // batch and the committed views, so a batch can be folded while the one before it commits.
@@ -116,6 +120,7 @@ class ViewBatch {
  private:
   rocksdb::DB* db_;
   ReadCache* cache_;
+  KeyFilter* filter_;
   const ViewBatch* behind_ = nullptr;
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
@@ -155,12 +160,18 @@ class ViewStore {
   // steady state and for operators after a bulk load.
   Status compact();
 
-  ViewBatch begin_batch(ReadCache* cache = nullptr) { return ViewBatch(db_.get(), cache); }
+  ViewBatch begin_batch(ReadCache* cache = nullptr) { return ViewBatch(db_.get(), cache, &key_filter_); }
   Status commit(ViewBatch& batch);
 
+  // Whether the key filter holds every key the views held when they opened (it is filled in
+  // the background; batch reads go to RocksDB until then).
+  bool key_filter_ready() const { return key_filter_.ready(); }
+
  private:
-  ViewStore(std::unique_ptr<rocksdb::DB> db, size_t list_cache_bytes)
-      : db_(std::move(db)), list_cache_(list_cache_bytes) {}
+  ViewStore(std::unique_ptr<rocksdb::DB> db, const ViewStoreOptions& options)
+      : db_(std::move(db)), list_cache_(options.list_cache_bytes), key_filter_(options.key_filter_bytes) {}
+  // Adds every filtered key of the views to the key filter, then marks it ready.
+  void fill_key_filter();
   ContactPage page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
                       const rocksdb::Snapshot* snapshot) const;
   std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const;
@@ -171,6 +182,9 @@ class ViewStore {
 
   std::unique_ptr<rocksdb::DB> db_;
   mutable ListCache list_cache_;
+  KeyFilter key_filter_;
+  std::atomic<bool> closing_{false};
+  std::thread filling_;
 };
 
 // Counters stored as u64 big-endian.

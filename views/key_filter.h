@@ -1,0 +1,42 @@
+// KeyFilter: a Bloom filter over the view keys that the fold looks up and almost never finds
+// (a new command's command_id, a new participant's email), so that "absent" is answered
+// without a RocksDB read. Sized by configuration, never emptied: a key deleted since it was
+// added only costs the read it would have cost anyway.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace contacts {
+
+class KeyFilter {
+ public:
+  // `bytes` of filter (at least one 64-byte block). At 10 bits per key, 16 MiB holds about
+  // 13M keys with about 1% false positives; past that, more keys answer "maybe".
+  explicit KeyFilter(size_t bytes);
+
+  // Whether keys like this one are filtered: command-id (dedup) and email-index keys.
+  static bool tracks(std::string_view key);
+
+  // Thread-safe, lock-free.
+  void add(std::string_view key);
+  // False: the key was never added. True: it may have been.
+  bool may_contain(std::string_view key) const;
+
+  // Whether every key of the views has been added (the views' keys are added in the
+  // background when they open); until then the filter is not to be asked.
+  bool ready() const { return ready_.load(std::memory_order_acquire); }
+  void set_ready() { ready_.store(true, std::memory_order_release); }
+
+ private:
+  static constexpr size_t kWordsPerBlock = 8;  // one 64-byte cache line
+  static constexpr int kProbes = 6;
+  size_t blocks_;
+  std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  std::atomic<bool> ready_{false};
+};
+
+}  // namespace contacts
