@@ -29,14 +29,14 @@ const std::optional<std::string>* ReadCache::find(const std::string& key) const 
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void ReadCache::store(const std::string& key, std::optional<std::string> value) {
+void ReadCache::store(std::string key, std::optional<std::string> value) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     it->second = std::move(value);
     return;
   }
   if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.emplace(key, std::move(value));
+  entries_.emplace(std::move(key), std::move(value));
 }
 
 bool ReadCache::caches(std::string_view key) {
@@ -46,10 +46,11 @@ bool ReadCache::caches(std::string_view key) {
 
 void ViewBatch::publish_to_cache() {
   if (!cache_) return;
-  // The batch is spent: its values move into the cache.
-  for (auto& [key, entry] : overlay_)
-    if (ReadCache::caches(key)) cache_->store(key, std::move(entry.value));
-  overlay_.clear();
+  // The batch is spent: its keys and values move into the cache.
+  while (!overlay_.empty()) {
+    auto node = overlay_.extract(overlay_.begin());
+    if (ReadCache::caches(node.key())) cache_->store(std::move(node.key()), std::move(node.mapped().value));
+  }
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {

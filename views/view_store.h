@@ -6,6 +6,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
+#include <boost/unordered/unordered_flat_map.hpp>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -77,13 +79,14 @@ class ReadCache {
   explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
   // nullptr when the key is not cached; else the committed value (nullopt: absent).
   const std::optional<std::string>* find(const std::string& key) const;
-  void store(const std::string& key, std::optional<std::string> value);
+  void store(std::string key, std::optional<std::string> value);
   // Whether values of this key are worth caching.
   static bool caches(std::string_view key);
 
  private:
   size_t max_entries_;
-  std::unordered_map<std::string, std::optional<std::string>> entries_;
+  // Open addressing: a lookup is one probe of a flat array, not a walk of node pointers.
+  boost::unordered_flat_map<std::string, std::optional<std::string>> entries_;
 };
 
 // Pending writes of one batch; reads through it see the batch on top of the committed views.
