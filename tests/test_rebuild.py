@@ -174,3 +174,11 @@ def test_rebuild_twice_is_stable(server_factory):
     assert _applied_since_start(server) == 0, "the rebuild left records for the server to fold"
     assert capture(server) == before
     assert server.get("/api/workspaces/2/contacts", token).status == 200
+
+
+@pytest.mark.parametrize("flag, value", [("--cache-mb", "lots"), ("--key-filter-mb", "0"), ("--key-filter-mb", "70000")])
+def test_rebuild_refuses_a_bad_memory_size_and_leaves_the_views_alone(tmp_path, flag, value):
+    proc = run_cli("rebuild", "--data", str(tmp_path / "data"), flag, value, timeout=60)
+    assert proc.returncode != 0
+    assert f"{flag} must be an integer between" in proc.stderr
+    assert not (tmp_path / "data" / "views").exists()
