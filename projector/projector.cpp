@@ -116,44 +116,65 @@ Projector::GroupResult Projector::fold_group(size_t group) {
 }
 
 Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots) {
-  const int32_t partitions = log_.partitions();
-  const size_t per_partition = std::max<size_t>(64, max_batch_records_ / static_cast<size_t>(partitions));
   GroupResult result;
-  for (auto& [p, slot] : slots) {
-    auto entries = log_.read(Partition(p), Offset(slot), per_partition);
-    if (!entries.ok()) {
-      result.status = entries.status();
-      return result;
-    }
-    if (entries->empty()) continue;
-    const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
-    int64_t next = slot;
-    for (const auto& entry : *entries) {
-      const size_t first_change = result.changes.size();
-      if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
-        stats_.dead_letters.fetch_add(1);
-        std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
-        if (dead_letter_sink_) dead_letter_sink_(entry, s.message());
+  if (slots.empty()) return result;
+  // The group's batch holds up to its share of max_batch_records: each partition first gets an
+  // equal part, then what the quiet ones left goes to those that had more (a hot workspace
+  // lives in one partition and would otherwise be folded in small batches).
+  const size_t budget = std::max<size_t>(64, max_batch_records_ / groups_);
+  size_t left = budget;
+  std::vector<int64_t> start;
+  for (const auto& slot : slots) start.push_back(slot.second);
+  std::vector<bool> more(slots.size(), false);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (size_t i = 0; i < slots.size(); ++i) {
+      // Every partition gets a part, however many there are: none waits behind the others.
+      if (pass == 1 && (!more[i] || left == 0)) continue;
+      const size_t limit = pass == 0 ? std::max<size_t>(1, budget / slots.size()) : left;
+      auto& [p, slot] = slots[i];
+      auto entries = log_.read(Partition(p), Offset(slot), limit);
+      if (!entries.ok()) {
+        result.status = entries.status();
+        return result;
       }
-      // Each change goes to the outbox as of its own position: a subscription created later
-      // in the same batch does not receive it.
-      if (entry.offset.value >= quiet)
-        for (size_t i = first_change; i < result.changes.size(); ++i) {
-          const Change& change = result.changes[i];
-          if (!queued_sink_) {
-            record_change(batch, change, scope_);
-          } else if (std::string value; record_change(batch, change, scope_, &value)) {
-            result.queued.push_back({keys::outbox_key(change.position_id), std::move(value), change.workspace_id});
-          }
-        }
-      next = entry.offset.value + 1;
+      more[i] = entries->size() == limit;
+      left -= std::min(left, entries->size());
+      result.consumed += entries->size();
+      fold_entries(batch, p, *entries, result);
+      if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
     }
+  }
+  for (size_t i = 0; i < slots.size(); ++i) {
+    const auto& [p, next] = slots[i];
+    if (next == start[i]) continue;
     batch.put(keys::offset_key(Partition(p)), encode_counter(next));
     result.next.emplace_back(p, next);
-    result.consumed += entries->size();
-    slot = next;  // the next batch of this step goes on from here
   }
   return result;
+}
+
+void Projector::fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result) {
+  const int32_t partitions = log_.partitions();
+  const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
+  for (const auto& entry : entries) {
+    const size_t first_change = result.changes.size();
+    if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
+      stats_.dead_letters.fetch_add(1);
+      std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
+      if (dead_letter_sink_) dead_letter_sink_(entry, s.message());
+    }
+    // Each change goes to the outbox as of its own position: a subscription created later
+    // in the same batch does not receive it.
+    if (entry.offset.value >= quiet)
+      for (size_t i = first_change; i < result.changes.size(); ++i) {
+        const Change& change = result.changes[i];
+        if (!queued_sink_) {
+          record_change(batch, change, scope_);
+        } else if (std::string value; record_change(batch, change, scope_, &value)) {
+          result.queued.push_back({keys::outbox_key(change.position_id), std::move(value), change.workspace_id});
+        }
+      }
+  }
 }
 
 Result<size_t> Projector::step() {

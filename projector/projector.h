@@ -71,6 +71,9 @@ class Projector {
   // partitions).
   // `progress(applied, total)` is called after each step.
   Status catch_up(const std::function<void(uint64_t, uint64_t)>& progress = nullptr);
+  // One step over every group: returns the number of records consumed, or a commit failure.
+  // (On the calling thread: not while start()ed.)
+  Result<size_t> step();
 
   // True once `position` is applied; false when `timeout` passes first.
   bool wait_applied(LogPosition position, std::chrono::milliseconds timeout);
@@ -104,8 +107,9 @@ class Projector {
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
   // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
   GroupResult fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
-  // One step over every group: returns the number of records consumed, or a commit failure.
-  Result<size_t> step();
+  // Applies `entries` of partition `p` to `batch`, their changes (and queued outbox entries)
+  // into `result`; a record that cannot be applied is a dead letter.
+  void fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result);
   void run();
 
   Log& log_;
