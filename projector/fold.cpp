@@ -153,7 +153,7 @@ void apply_visit(Context& ctx) {
   } else {
     if (existing) ctx.batch.del(keys::list_key(ws, previous_last_seen, contact.id));
     // last_seen_at only grows, so a list key with a new last_seen_at was never committed.
-    ctx.batch.put_new(list_key, encode_search_text(contact));
+    ctx.batch.put_new(std::move(list_key), encode_search_text(contact));
   }
 
   ContactEvent event = event_of(ctx, contact.id);
@@ -251,7 +251,7 @@ void apply_command(Context& ctx) {
     case CommandType::kBooking: apply_visit(ctx); break;
     case CommandType::kContactDelete: apply_contact_delete(ctx); break;
     case CommandType::kMemberUpsert:
-      ctx.batch.put(keys::member_key(c.workspace_id, c.user_id), to_string(c.role));
+      ctx.batch.put(keys::member_key(c.workspace_id, c.user_id), std::string(to_string(c.role)));
       break;
     case CommandType::kMemberRemove: ctx.batch.del(keys::member_key(c.workspace_id, c.user_id)); break;
     case CommandType::kRoomDelete: apply_resource_delete(ctx, keys::kRoomDeleted, c.room_id); break;
@@ -311,8 +311,8 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope, st
   for (int64_t id : targets) entry.value(id);
   entry.end_array().end_object();
   std::string value = entry.take();
-  batch.put(keys::outbox_key(change.position_id), value);
-  if (queued) *queued = std::move(value);
+  if (queued) *queued = value;
+  batch.put(keys::outbox_key(change.position_id), std::move(value));
   return true;
 }
 
@@ -329,7 +329,7 @@ Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::v
                                 std::to_string(expected.value) + " (Kafka's murmur2 partitioner)"};
   std::string dedup = keys::dedup_key(command->workspace_id, command->command_id);
   if (batch.get(dedup)) return {};  // a command_id seen before changes nothing
-  batch.put(dedup, "");
+  batch.put(std::move(dedup), "");
   Context ctx{batch, *command, id_from_position(entry.partition, entry.offset, partitions), changes};
   apply_command(ctx);
   return {};

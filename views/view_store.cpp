@@ -77,16 +77,17 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   return committed;
 }
 
-void ViewBatch::put(const std::string& key, std::string_view value) {
+void ViewBatch::put(std::string key, std::string value) {
   // Added before the batch commits: the filter never misses a committed key.
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
-  overlay_[key].value = std::string(value);
+  // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
+  overlay_.try_emplace(std::move(key)).first->second.value = std::move(value);
 }
 
-void ViewBatch::put_new(const std::string& key, std::string_view value) {
+void ViewBatch::put_new(std::string key, std::string value) {
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
-  auto [it, inserted] = overlay_.try_emplace(key);
-  it->second.value = std::string(value);
+  auto [it, inserted] = overlay_.try_emplace(std::move(key));
+  it->second.value = std::move(value);
   if (inserted) it->second.fresh = true;
 }
 

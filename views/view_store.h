@@ -102,10 +102,11 @@ class ViewBatch {
   void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
   std::optional<std::string> get(const std::string& key);
-  void put(const std::string& key, std::string_view value);
+  // Keys and values are taken by value: pass temporaries (or std::move) and they are not copied.
+  void put(std::string key, std::string value);
   // Like put, for a key the caller knows is not in the committed views. Deleting it later in
   // the same batch then leaves no tombstone (list-order keys move on every visit).
-  void put_new(const std::string& key, std::string_view value);
+  void put_new(std::string key, std::string value);
   void del(const std::string& key);
   // Calls `visit` on each key starting with `prefix` in order, batch included, until it
   // returns false.
