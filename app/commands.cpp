@@ -102,7 +102,7 @@ Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Fla
   std::string error;
   if (!flags.integer("cache-mb", 8, 1 << 20, mb, error)) return Status{Code::kInvalid, error};
   options.block_cache_bytes = static_cast<size_t>(mb) << 20;
-  if (!flags.integer("key-filter-mb", 1, 1 << 16, mb, error)) return Status{Code::kInvalid, error};
+  if (!flags.integer("key-filter-mb", 1, 1024, mb, error)) return Status{Code::kInvalid, error};
   options.key_filter_bytes = static_cast<size_t>(mb) << 20;
   return ViewStore::open(path, options);
 }

@@ -128,9 +128,10 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
   std::vector<bool> more(slots.size(), false);
   for (int pass = 0; pass < 2; ++pass) {
     for (size_t i = 0; i < slots.size(); ++i) {
-      // Every partition gets a part, however many there are: none waits behind the others.
+      // Every partition gets a part (at least 64 records, however many partitions share the
+      // budget): none waits behind the others.
       if (pass == 1 && (!more[i] || left == 0)) continue;
-      const size_t limit = pass == 0 ? std::max<size_t>(1, budget / slots.size()) : left;
+      const size_t limit = pass == 0 ? std::max<size_t>(64, budget / slots.size()) : left;
       auto& [p, slot] = slots[i];
       auto entries = log_.read(Partition(p), Offset(slot), limit);
       if (!entries.ok()) {

@@ -151,47 +151,41 @@ TEST_CASE("batches folded while the one before commits (reading through it) give
   CHECK_FALSE(pipelined.views->contact(WorkspaceId(1), deleted).has_value());
 }
 
-}  // namespace
-}  // namespace contacts
-
-namespace contacts {
-namespace {
-
-TEST_CASE("a busy partition takes the part of the batch its quiet neighbours leave, and busy ones share it") {
+TEST_CASE("a busy partition takes the part of the batch its quiet neighbours leave; busy ones each get their part") {
   LogFixture f;
-  // 400 visits of workspace 1 only: one partition busy, the other two quiet.
-  std::vector<LogRecord> records;
-  for (int i = 0; i < 400; ++i)
-    records.push_back({"1", visit("hot-" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5,
-                                  WorkspaceId(1)).dump()});
-  REQUIRE(f.log->append(records).ok());
+  constexpr size_t kBudget = 384;  // one fold thread: an even part of the batch is 128 records
+  auto visits = [](const std::string& ws, const std::string& tag) {
+    std::vector<LogRecord> records;
+    for (int i = 0; i < 2000; ++i)
+      records.push_back({ws, visit(tag + std::to_string(i), 100 + i, "P", tag + std::to_string(i) + "@x", 5,
+                                   WorkspaceId(std::stoll(ws))).dump()});
+    return records;
+  };
+  // Workspace 1 only: one partition busy, the other two quiet.
+  REQUIRE(f.log->append(visits("1", "hot-")).ok());
   const Partition hot = partition_for("1", kLogPartitions);
-  // One fold thread, batches of up to 96 records: an even part is 32 each.
-  Projector projector(*f.log, *f.views, /*max_batch_records=*/96, /*fold_threads=*/1);
+  Projector projector(*f.log, *f.views, kBudget, /*fold_threads=*/1);
   auto consumed = projector.step();
   REQUIRE(consumed.ok());
-  CHECK(*consumed == kRoundsPerStep * 96);  // whole batches, not kRoundsPerStep * 32
-  CHECK(f.views->applied(hot).value == static_cast<int64_t>(kRoundsPerStep * 96));
+  CHECK(*consumed == kRoundsPerStep * kBudget);  // whole batches, not kRoundsPerStep * 128
+  CHECK(f.views->applied(hot).value == static_cast<int64_t>(kRoundsPerStep * kBudget));
 
-  // Another workspace in another partition gets busy too: both move on in every step.
+  // A workspace in another partition gets busy too: both move on, the newcomer by at least
+  // its part of every batch.
   std::string other;
   for (int ws = 2; other.empty(); ++ws)
     if (partition_for(std::to_string(ws), kLogPartitions).value != hot.value) other = std::to_string(ws);
   const Partition second = partition_for(other, kLogPartitions);
-  records.clear();
-  for (int i = 0; i < 400; ++i)
-    records.push_back({other, visit("cold-" + std::to_string(i), 100 + i, "P", "q" + std::to_string(i) + "@x", 5,
-                                    WorkspaceId(std::stoll(other))).dump()});
-  REQUIRE(f.log->append(records).ok());
+  REQUIRE(f.log->append(visits(other, "cold-")).ok());
   const int64_t hot_before = f.views->applied(hot).value;
   consumed = projector.step();
   REQUIRE(consumed.ok());
-  CHECK(*consumed == kRoundsPerStep * 96);
+  CHECK(*consumed == kRoundsPerStep * kBudget);
   CHECK(f.views->applied(hot).value > hot_before);
-  CHECK(f.views->applied(second).value >= static_cast<int64_t>(kRoundsPerStep * 32));
+  CHECK(f.views->applied(second).value >= static_cast<int64_t>(kRoundsPerStep * kBudget / 3));
   REQUIRE(projector.catch_up().ok());
-  CHECK(f.views->list(WorkspaceId(1), 1, 10, "").total == 400);
-  CHECK(f.views->list(WorkspaceId(std::stoll(other)), 1, 10, "").total == 400);
+  CHECK(f.views->list(WorkspaceId(1), 1, 10, "").total == 2000);
+  CHECK(f.views->list(WorkspaceId(std::stoll(other)), 1, 10, "").total == 2000);
 }
 
 }  // namespace

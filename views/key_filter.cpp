@@ -17,7 +17,8 @@ struct Probe {
 
 Probe probe_of(std::string_view key, size_t blocks) {
   uint64_t h = std::hash<std::string_view>{}(key);
-  // The high half picks the block (multiply-shift: no modulo), a remix of all of it the bits.
+  // The high half picks the block (multiply-shift: no modulo); a remix of the whole hash gives
+  // the probes.
   auto block = static_cast<size_t>(((h >> 32) * static_cast<uint64_t>(blocks)) >> 32);
   uint64_t bits = (h ^ (h >> 29)) * 0x9E3779B97F4A7C15ull;
   return {block, bits};

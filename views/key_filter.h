@@ -25,6 +25,8 @@ class KeyFilter {
   void add(std::string_view key);
   // False: the key was never added. True: it may have been.
   bool may_contain(std::string_view key) const;
+  // About how many keys it holds at 1% false positives (10 bits a key).
+  size_t capacity() const { return blocks_ * kWordsPerBlock * 64 / 10; }
 
   // Whether every key of the views has been added (the views' keys are added in the
   // background when they open); until then the filter is not to be asked.

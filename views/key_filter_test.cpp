@@ -18,6 +18,7 @@ std::string command_key(int i) { return keys::dedup_key(WorkspaceId(3), "cmd-" +
 TEST_CASE("KeyFilter answers maybe for every key added, and mostly no for keys never added") {
   constexpr int kKeys = 100000;
   KeyFilter filter(128 << 10);  // about 10 bits a key
+  CHECK(filter.capacity() == (128 << 10) * 8 / 10);
   for (int i = 0; i < kKeys; ++i) filter.add(command_key(i));
   for (int i = 0; i < kKeys; ++i) REQUIRE(filter.may_contain(command_key(i)));
   int false_positives = 0;

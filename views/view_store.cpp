@@ -258,6 +258,10 @@ void ViewStore::fill_key_filter() {
     std::cerr << "contacts: views: key filter not used: " << it->status().ToString() << "\n";
     return;
   }
+  if (n > key_filter_.capacity())
+    std::cerr << "contacts: views: " << n << " command ids and emails outgrow the key filter (about "
+              << key_filter_.capacity() << " at 1% false positives); raise --key-filter-mb, or the fold reads "
+              << "RocksDB more often\n";
   key_filter_.set_ready();
 }
 
