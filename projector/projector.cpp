@@ -122,28 +122,40 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
   // equal part, then what the quiet ones left goes to those that had more (a hot workspace
   // lives in one partition and would otherwise be folded in small batches).
   const size_t budget = std::max<size_t>(64, max_batch_records_ / groups_);
-  size_t left = budget;
   std::vector<int64_t> start;
   for (const auto& slot : slots) start.push_back(slot.second);
-  std::vector<bool> more(slots.size(), false);
-  for (int pass = 0; pass < 2; ++pass) {
-    for (size_t i = 0; i < slots.size(); ++i) {
-      // Every partition gets a part (at least 64 records, however many partitions share the
-      // budget): none waits behind the others.
-      if (pass == 1 && (!more[i] || left == 0)) continue;
-      const size_t limit = pass == 0 ? std::max<size_t>(64, budget / slots.size()) : left;
-      auto& [p, slot] = slots[i];
-      auto entries = log_.read(Partition(p), Offset(slot), limit);
-      if (!entries.ok()) {
-        result.status = entries.status();
-        return result;
-      }
-      more[i] = entries->size() == limit;
-      left -= std::min(left, entries->size());
-      result.consumed += entries->size();
-      fold_entries(batch, p, *entries, result);
-      if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
+  // Reads up to `limit` records of slot i, folds them and moves the slot on; their count.
+  auto take = [&](size_t i, size_t limit) -> Result<size_t> {
+    auto& [p, slot] = slots[i];
+    auto entries = log_.read(Partition(p), Offset(slot), limit);
+    if (!entries.ok()) return entries.status();
+    fold_entries(batch, p, *entries, result);
+    result.consumed += entries->size();
+    if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
+    return entries->size();
+  };
+  // Every partition gets its part (at least 64 records, however many share the budget), so
+  // none waits behind the others; those that filled it may have more.
+  const size_t part = std::max<size_t>(64, budget / slots.size());
+  size_t left = budget;
+  std::vector<size_t> busy;
+  for (size_t i = 0; i < slots.size(); ++i) {
+    auto n = take(i, part);
+    if (!n.ok()) {
+      result.status = n.status();
+      return result;
     }
+    left -= std::min(left, *n);
+    if (*n == part) busy.push_back(i);
+  }
+  for (size_t i : busy) {
+    if (left == 0) break;
+    auto n = take(i, left);
+    if (!n.ok()) {
+      result.status = n.status();
+      return result;
+    }
+    left -= *n;
   }
   for (size_t i = 0; i < slots.size(); ++i) {
     const auto& [p, next] = slots[i];

@@ -77,18 +77,19 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   return committed;
 }
 
-void ViewBatch::put(std::string key, std::string value) {
+std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
   // Added before the batch commits: the filter never misses a committed key.
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
-  overlay_.try_emplace(std::move(key)).first->second.value = std::move(value);
-}
-
-void ViewBatch::put_new(std::string key, std::string value) {
-  if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   auto [it, inserted] = overlay_.try_emplace(std::move(key));
   it->second.value = std::move(value);
-  if (inserted) it->second.fresh = true;
+  return {&it->second, inserted};
+}
+
+void ViewBatch::put(std::string key, std::string value) { pend(std::move(key), std::move(value)); }
+
+void ViewBatch::put_new(std::string key, std::string value) {
+  if (auto [entry, inserted] = pend(std::move(key), std::move(value)); inserted) entry->fresh = true;
 }
 
 void ViewBatch::del(const std::string& key) {

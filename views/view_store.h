@@ -14,7 +14,6 @@
 #include <memory>
 #include <optional>
 #include <stdexcept>
-#include <unordered_map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -131,6 +130,8 @@ class ViewBatch {
     bool fresh = false;                // not in the committed views
   };
   std::map<std::string, Pending, std::less<>> overlay_;
+  // Puts into the overlay (and the key filter): the pending entry, and whether it is new.
+  std::pair<Pending*, bool> pend(std::string key, std::string value);
 };
 
 class ViewStore {
