@@ -2,12 +2,25 @@
 
 #include <utf8proc.h>
 
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+
 namespace contacts {
 
 bool valid_utf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   size_t i = 0, n = s.size();
   while (i < n) {
+    // Eight ASCII bytes at a time (most of a command is ASCII).
+    if (i + 8 <= n) {
+      uint64_t word;
+      std::memcpy(&word, p + i, 8);
+      if ((word & 0x8080808080808080ull) == 0) {
+        i += 8;
+        continue;
+      }
+    }
     unsigned char c = p[i];
     if (c < 0x80) { ++i; continue; }
     size_t len;
@@ -192,6 +205,9 @@ std::string hex_encode(std::string_view bytes) {
 }
 
 bool json_depth_within(std::string_view text, int max_depth) {
+  // Fewer opening brackets than the limit cannot nest past it (one quick pass, the usual case).
+  auto opening = std::count_if(text.begin(), text.end(), [](char c) { return c == '{' || c == '['; });
+  if (opening <= max_depth) return true;
   int depth = 0;
   bool in_string = false, escaped = false;
   for (char c : text) {

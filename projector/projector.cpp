@@ -93,6 +93,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
     ViewBatch batch = views_.begin_batch(&caches_[group]);
+    batch.reserve(kKeysPerRecord * batch_budget());
     batch.read_behind(in_flight ? &in_flight->batch : nullptr);
     GroupResult part;
     try {
@@ -121,7 +122,7 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
   // The group's batch holds up to its share of max_batch_records: each partition first gets an
   // equal part, then what the quiet ones left goes to those that had more (a hot workspace
   // lives in one partition and would otherwise be folded in small batches).
-  const size_t budget = std::max<size_t>(64, max_batch_records_ / groups_);
+  const size_t budget = batch_budget();
   std::vector<int64_t> start;
   for (const auto& slot : slots) start.push_back(slot.second);
   // Reads up to `limit` records of slot i, folds them and moves the slot on; their count.

@@ -7,6 +7,7 @@
 // caught_up are safe from any thread.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
@@ -26,6 +27,8 @@ inline constexpr size_t kDefaultFoldThreads = 2;
 inline constexpr size_t kRoundsPerStep = 4;
 // Hot contact rows, email index entries and counters kept per fold thread.
 inline constexpr size_t kReadCacheEntries = 200000;
+// Keys a visit writes: its command id, the contact, its list position (old and new), its event.
+inline constexpr size_t kKeysPerRecord = 5;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
@@ -107,6 +110,8 @@ class Projector {
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
   // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
   GroupResult fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
+  // Records a fold thread's batch holds at most: its share of max_batch_records.
+  size_t batch_budget() const { return std::max<size_t>(64, max_batch_records_ / groups_); }
   // Applies `entries` of partition `p` to `batch`, their changes (and queued outbox entries)
   // into `result`; a record that cannot be applied is a dead letter.
   void fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result);

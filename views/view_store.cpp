@@ -5,6 +5,7 @@
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
+#include <algorithm>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -29,14 +30,14 @@ const std::optional<std::string>* ReadCache::find(const std::string& key) const 
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void ReadCache::store(std::string key, std::optional<std::string> value) {
+void ReadCache::store(const std::string& key, std::optional<std::string> value) {
   auto it = entries_.find(key);
   if (it != entries_.end()) {
     it->second = std::move(value);
     return;
   }
   if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.emplace(std::move(key), std::move(value));
+  entries_.emplace(key, std::move(value));
 }
 
 bool ReadCache::caches(std::string_view key) {
@@ -45,12 +46,14 @@ bool ReadCache::caches(std::string_view key) {
 }
 
 void ViewBatch::publish_to_cache() {
-  if (!cache_) return;
-  // The batch is spent: its keys and values move into the cache.
-  while (!overlay_.empty()) {
-    auto node = overlay_.extract(overlay_.begin());
-    if (ReadCache::caches(node.key())) cache_->store(std::move(node.key()), std::move(node.mapped().value));
-  }
+  // The batch is spent: its values move into the cache.
+  if (cache_)
+    for (auto& [key, entry] : overlay_)
+      if (ReadCache::caches(key)) cache_->store(key, std::move(entry.value));
+  overlay_.clear();
+  ordered_.clear();
+  ordered_sorted_ = 0;
+  list_workspaces_.clear();
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
@@ -77,11 +80,31 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   return committed;
 }
 
+bool ViewBatch::ordered(std::string_view key) {
+  if (key.empty()) return true;
+  switch (key[0]) {
+    case keys::kDedup:
+    case keys::kEmail:
+    case keys::kContact:
+    case keys::kListOrder:
+    case keys::kContactCount:
+    case keys::kOutbox:
+    case keys::kOffset: return false;
+    default: return true;
+  }
+}
+
+void ViewBatch::track(const std::string& key) {
+  if (ordered(key)) ordered_.push_back(key);
+  if (key.size() >= 9 && key[0] == keys::kListOrder) list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
+}
+
 std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
   // Added before the batch commits: the filter never misses a committed key.
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
   auto [it, inserted] = overlay_.try_emplace(std::move(key));
+  if (inserted) track(it->first);
   it->second.value = std::move(value);
   return {&it->second, inserted};
 }
@@ -95,7 +118,7 @@ void ViewBatch::put_new(std::string key, std::string value) {
 void ViewBatch::del(const std::string& key) {
   auto it = overlay_.find(key);
   if (it == overlay_.end()) {
-    overlay_[key].value = std::nullopt;
+    track(overlay_.try_emplace(key).first->first);
   } else if (it->second.fresh) {
     overlay_.erase(it);  // born and gone in this batch: nothing to write
   } else {
@@ -115,11 +138,8 @@ void ViewBatch::scan(const std::string& prefix,
   // iterator sees the batch behind as committed or not, its writes shadow the same keys
   // with the same values.)
   std::map<std::string_view, const Pending*> pending;
-  for (const ViewBatch* b : {behind_, static_cast<const ViewBatch*>(this)}) {
-    if (!b) continue;
-    for (auto e = b->overlay_.lower_bound(prefix), end = b->overlay_.lower_bound(upper); e != end; ++e)
-      pending[e->first] = &e->second;
-  }
+  for (const ViewBatch* b : {behind_, static_cast<const ViewBatch*>(this)})
+    if (b) b->pending_under(prefix, upper, pending);
   auto next = pending.begin();
   // Merge the committed keys with the pending ones; a pending write shadows a committed key.
   while (it->Valid() || next != pending.end()) {
@@ -135,12 +155,61 @@ void ViewBatch::scan(const std::string& prefix,
   }
 }
 
+void ViewBatch::pending_under(const std::string& prefix, const std::string& upper,
+                              std::map<std::string_view, const Pending*>& out) const {
+  auto under = [&](std::string_view key) { return key >= prefix && (upper.empty() || key < upper); };
+  if (!prefix.empty() && ordered(prefix)) {
+    if (ordered_sorted_ < ordered_.size()) {
+      auto middle = ordered_.begin() + static_cast<std::ptrdiff_t>(ordered_sorted_);
+      std::sort(middle, ordered_.end());
+      std::inplace_merge(ordered_.begin(), middle, ordered_.end());
+      ordered_sorted_ = ordered_.size();
+    }
+    for (auto k = std::lower_bound(ordered_.begin(), ordered_.end(), prefix); k != ordered_.end() && under(*k); ++k)
+      if (auto e = overlay_.find(*k); e != overlay_.end()) out[e->first] = &e->second;
+    return;
+  }
+  for (const auto& [key, entry] : overlay_)
+    if (under(key)) out[key] = &entry;
+}
+
+namespace {
+
+// Up to 8 bytes of `key` from `at`, big-endian, zero-padded: comparing two of these orders
+// keys as their bytes do, up to a tie.
+uint64_t key_word(const std::string& key, size_t at) {
+  if (at + 8 <= key.size()) return keys::get_u64(key, at);
+  uint64_t word = 0;
+  for (size_t i = 0; i < 8; ++i)
+    word = (word << 8) | (at + i < key.size() ? static_cast<unsigned char>(key[at + i]) : 0u);
+  return word;
+}
+
+}  // namespace
+
 rocksdb::WriteBatch ViewBatch::to_write_batch() const {
+  // The entries in key order. Most comparisons are settled by the first 16 bytes, held
+  // beside the entry; the keys themselves are read only on a tie.
+  struct Ref {
+    uint64_t head, next;
+    const std::pair<const std::string, Pending>* entry;
+  };
+  std::vector<Ref> refs;
+  refs.reserve(overlay_.size());
   // Sized up front: growing the batch's buffer would copy it again and again.
   size_t bytes = 64;
-  for (const auto& [key, entry] : overlay_) bytes += 2 * key.size() + (entry.value ? entry.value->size() : 0) + 16;
+  for (const auto& e : overlay_) {
+    refs.push_back({key_word(e.first, 0), key_word(e.first, 8), &e});
+    bytes += 2 * e.first.size() + (e.second.value ? e.second.value->size() : 0) + 16;
+  }
+  std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+    if (a.head != b.head) return a.head < b.head;
+    if (a.next != b.next) return a.next < b.next;
+    return a.entry->first < b.entry->first;
+  });
   rocksdb::WriteBatch batch(bytes);
-  for (const auto& [key, entry] : overlay_) {
+  for (const Ref& ref : refs) {
+    const auto& [key, entry] = *ref.entry;
     // List-order keys move on every visit. Writing each committed one as SingleDelete (before
     // any re-Put) keeps it "put once between single deletes", so a flush or compaction drops
     // the pair instead of keeping a tombstone for list pages to step over.
@@ -153,13 +222,9 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
 }
 
 std::vector<int64_t> ViewBatch::list_workspaces() const {
-  std::vector<int64_t> out;
-  const std::string tag(1, keys::kListOrder);
-  for (auto it = overlay_.lower_bound(tag); it != overlay_.end() && it->first[0] == keys::kListOrder; ++it) {
-    if (it->first.size() < 9) continue;
-    auto ws = static_cast<int64_t>(keys::get_u64(it->first, 1));
-    if (out.empty() || out.back() != ws) out.push_back(ws);
-  }
+  std::vector<int64_t> out = list_workspaces_;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

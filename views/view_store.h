@@ -78,7 +78,7 @@ class ReadCache {
   explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
   // nullptr when the key is not cached; else the committed value (nullopt: absent).
   const std::optional<std::string>* find(const std::string& key) const;
-  void store(std::string key, std::optional<std::string> value);
+  void store(const std::string& key, std::optional<std::string> value);
   // Whether values of this key are worth caching.
   static bool caches(std::string_view key);
 
@@ -89,7 +89,9 @@ class ReadCache {
 };
 
 // Pending writes of one batch; reads through it see the batch on top of the committed views.
-// The pending writes are an ordered overlay, so a key written twice is written once.
+// The pending writes are an overlay, so a key written twice is written once. The overlay is a
+// hash table (a lookup is a probe, not a walk of a tree of 20k keys); the batch is put in key
+// order when it is written, and the keys that prefix scans look for are also kept in order.
 class ViewBatch {
  public:
   explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr, KeyFilter* filter = nullptr)
@@ -111,11 +113,14 @@ class ViewBatch {
   // returns false.
   void scan(const std::string& prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& visit);
-  // The RocksDB batch of every pending write.
+  // The RocksDB batch of every pending write, in key order (so inserts into RocksDB's
+  // memtable follow one another).
   rocksdb::WriteBatch to_write_batch() const;
-  // The workspaces whose list order this batch changes.
+  // The workspaces whose list order this batch changes, in order.
   std::vector<int64_t> list_workspaces() const;
   size_t pending() const { return overlay_.size(); }
+  // Room for `keys` pending keys, so a big batch does not grow its table again and again.
+  void reserve(size_t keys) { overlay_.reserve(keys); }
   // After a successful commit: the cache learns the batch's values of cached keys, which
   // move there (the batch is left empty).
   void publish_to_cache();
@@ -129,9 +134,23 @@ class ViewBatch {
     std::optional<std::string> value;  // nullopt: deleted
     bool fresh = false;                // not in the committed views
   };
-  std::map<std::string, Pending, std::less<>> overlay_;
+  boost::unordered_flat_map<std::string, Pending> overlay_;
+  // The keys of tags that scans read (a contact's timeline, on its deletion) that became
+  // pending: sorted up to `ordered_sorted_`, appended after it (a scan sorts them in). They
+  // may repeat, or be no longer pending. A scan of another tag walks the whole overlay.
+  mutable std::vector<std::string> ordered_;
+  mutable size_t ordered_sorted_ = 0;
+  std::vector<int64_t> list_workspaces_;  // unsorted, may repeat
+  // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
+  // no scan of a batch reads.
+  static bool ordered(std::string_view key);
+  // Notes a key that became pending (ordered keys, list workspaces).
+  void track(const std::string& key);
   // Puts into the overlay (and the key filter): the pending entry, and whether it is new.
   std::pair<Pending*, bool> pend(std::string key, std::string value);
+  // The pending entries under [prefix, upper), in key order.
+  void pending_under(const std::string& prefix, const std::string& upper,
+                     std::map<std::string_view, const Pending*>& out) const;
 };
 
 class ViewStore {
