@@ -1,6 +1,10 @@
 #include "bus/embedded_log.h"
 
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <numeric>
 
 #include "core/keys.h"
 
@@ -37,6 +41,9 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
   rocksdb::Options options;
   options.create_if_missing = true;
   options.write_buffer_size = 64 << 20;
+  // An append puts each partition's records in order at its end: a per-partition insert hint
+  // spares the memtable's skiplist a search from the top for each of them.
+  options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(options, path, &raw);
   if (!s.ok()) return from_rocks(s, "open log " + path);
@@ -85,13 +92,19 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
     std::lock_guard lock(append_mutex_);
     std::vector<int64_t> next(ends_.size());
     for (size_t i = 0; i < ends_.size(); ++i) next[i] = ends_[i].load();
-    rocksdb::WriteBatch batch;
     for (const auto& r : records) {
       Partition p = partition_for(r.key, partitions_);
-      Offset o(next[static_cast<size_t>(p.value)]++);
-      batch.Put(record_key(p, o), record_value(r));
-      positions.push_back({p, o});
+      positions.push_back({p, Offset(next[static_cast<size_t>(p.value)]++)});
     }
+    // Written partition by partition, each in offset order (see the insert hint in open()).
+    std::vector<size_t> order(records.size());
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return positions[a].partition.value < positions[b].partition.value; });
+    size_t bytes = 64;
+    for (const auto& r : records) bytes += r.key.size() + r.value.size() + 32;
+    rocksdb::WriteBatch batch(bytes);
+    for (size_t i : order) batch.Put(record_key(positions[i].partition, positions[i].offset), record_value(records[i]));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     auto s = db_->Write(wo, &batch);

@@ -82,10 +82,16 @@ std::string_view trim(std::string_view s) {
     if (!is_space(next_code_point(s, i))) break;
     begin = i;
   }
-  size_t end = begin;
-  for (size_t i = begin; i < s.size();) {
+  // From the end backwards, so a long line is not decoded whole: step back to the start of the
+  // last code point; one that does not decode to exactly there is not white space.
+  size_t end = s.size();
+  while (end > begin) {
+    size_t start = end - 1;
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && end - start < 4) --start;
+    size_t i = start;
     int32_t cp = next_code_point(s, i);
-    if (!is_space(cp)) end = i;
+    if (i != end || !is_space(cp)) break;
+    end = start;
   }
   return s.substr(begin, end - begin);
 }

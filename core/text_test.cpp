@@ -68,6 +68,11 @@ TEST_CASE("trim drops ASCII white space at both ends only") {
 
 TEST_CASE("trim drops Unicode white space such as U+00A0 and U+3000") {
   CHECK(trim("\u00a0Alice\u3000") == "Alice");
+  CHECK(trim("Chlo\u00e9\u00a0\u3000 ") == "Chlo\u00e9");
+  // Bytes that are not UTF-8 are not white space; white space after them still goes.
+  CHECK(trim("a\xE3\x80\u00a0") == "a\xE3\x80");
+  CHECK(trim("a\x80\x80\x80\x80 ") == "a\x80\x80\x80\x80");
+  CHECK(trim("\xA0") == "\xA0");
   CHECK(trim("\u2003\u2028x\u2029\u202f") == "x");
   CHECK(trim("\u0085x\ufeff") == "x");
   CHECK(trim("\u3000\u00a0 ") == "");
