@@ -23,8 +23,11 @@ uint32_t get_u32(std::string_view in, size_t at) {
 }
 
 namespace {
-std::string with_ws(Tag tag, WorkspaceId ws) {
-  std::string k(1, tag);
+// The tag and workspace, with room for `rest` more bytes (so the key is built in one allocation).
+std::string with_ws(Tag tag, WorkspaceId ws, size_t rest = 0) {
+  std::string k;
+  k.reserve(1 + 8 + rest);
+  k.push_back(tag);
   put_u64(k, static_cast<uint64_t>(ws.value));
   return k;
 }
@@ -37,19 +40,19 @@ std::string offset_key(Partition p) {
 }
 
 std::string dedup_key(WorkspaceId ws, std::string_view command_id) {
-  std::string k = with_ws(kDedup, ws);
+  std::string k = with_ws(kDedup, ws, command_id.size());
   k.append(command_id);
   return k;
 }
 
 std::string contact_key(WorkspaceId ws, int64_t contact) {
-  std::string k = with_ws(kContact, ws);
+  std::string k = with_ws(kContact, ws, 8);
   put_u64(k, static_cast<uint64_t>(contact));
   return k;
 }
 
 std::string email_key(WorkspaceId ws, std::string_view email) {
-  std::string k = with_ws(kEmail, ws);
+  std::string k = with_ws(kEmail, ws, email.size());
   k.append(email);
   return k;
 }
@@ -57,7 +60,7 @@ std::string email_key(WorkspaceId ws, std::string_view email) {
 std::string list_prefix(WorkspaceId ws) { return with_ws(kListOrder, ws); }
 
 std::string list_key(WorkspaceId ws, int64_t last_seen, int64_t contact) {
-  std::string k = list_prefix(ws);
+  std::string k = with_ws(kListOrder, ws, 16);
   put_u64(k, inverted(last_seen));
   put_u64(k, inverted(contact));
   return k;
@@ -70,7 +73,8 @@ std::string timeline_prefix(WorkspaceId ws, int64_t contact) {
 }
 
 std::string timeline_key(WorkspaceId ws, int64_t contact, int64_t created, int64_t event) {
-  std::string k = timeline_prefix(ws, contact);
+  std::string k = with_ws(kTimeline, ws, 24);
+  put_u64(k, static_cast<uint64_t>(contact));
   put_u64(k, inverted(created));
   put_u64(k, inverted(event));
   return k;

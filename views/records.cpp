@@ -6,8 +6,14 @@ namespace contacts {
 
 namespace {
 
+// Sizes of what Writer writes, so a record is written into one allocation of its exact size.
+size_t str_size(std::string_view s) { return sizeof(uint32_t) + s.size(); }
+size_t opt_str_size(const std::optional<std::string>& s) { return 1 + (s ? str_size(*s) : 0); }
+size_t opt_i64_size(const std::optional<int64_t>& v) { return 1 + (v ? sizeof(int64_t) : 0); }
+
 class Writer {
  public:
+  explicit Writer(size_t bytes) { out_.reserve(bytes); }
   void i64(int64_t v) { out_.append(reinterpret_cast<const char*>(&v), sizeof v); }
   void str(std::string_view s) {
     uint32_t n = static_cast<uint32_t>(s.size());
@@ -67,7 +73,8 @@ class Reader {
 }  // namespace
 
 std::string encode(const Contact& c) {
-  Writer w;
+  Writer w(8 * sizeof(int64_t) + str_size(c.name) + opt_str_size(c.email) + str_size(c.folded_name) +
+           str_size(c.folded_email));
   w.i64(c.id);
   w.i64(c.workspace_id);
   w.i64(c.event_count);
@@ -107,7 +114,7 @@ bool skip_string(std::string_view in, size_t& at, std::string_view* out) {
 }  // namespace
 
 std::string encode_search_text(const Contact& c) {
-  Writer w;
+  Writer w(str_size(c.folded_name) + str_size(c.folded_email));
   w.str(c.folded_name);
   w.str(c.folded_email);
   return w.take();
@@ -126,7 +133,9 @@ bool search_text_contains(std::string_view in, std::string_view query) {
 }
 
 std::string encode(const ContactEvent& e) {
-  Writer w;
+  Writer w(5 * sizeof(int64_t) + opt_i64_size(e.room_id) + opt_str_size(e.room_name) +
+           opt_str_size(e.room_display_name) + opt_i64_size(e.booking_page_id) + opt_str_size(e.booking_page_title) +
+           opt_str_size(e.booking_page_slug) + opt_str_size(e.metadata));
   w.i64(e.id);
   w.i64(e.contact_id);
   w.i64(e.workspace_id);
