@@ -73,6 +73,7 @@ TEST_CASE("trim drops Unicode white space such as U+00A0 and U+3000") {
   CHECK(trim("a\xE3\x80\u00a0") == "a\xE3\x80");
   CHECK(trim("a\x80\x80\x80\x80 ") == "a\x80\x80\x80\x80");
   CHECK(trim("\xA0") == "\xA0");
+  CHECK(trim("x\u3000\x80") == "x\u3000\x80");  // a stray byte ends nothing before it
   CHECK(trim("\u2003\u2028x\u2029\u202f") == "x");
   CHECK(trim("\u0085x\ufeff") == "x");
   CHECK(trim("\u3000\u00a0 ") == "");

@@ -304,8 +304,8 @@ TEST_CASE("ViewBatch::scan merges pending writes with committed keys and hides p
   batch.del("x5");
   batch.put("x6", "new-x6");
   batch.del("x7");  // never existed
-  batch.put("x9", "tmp");
-  batch.del("x9");  // written then deleted in the same batch
+  batch.put_new("x9", "tmp");
+  batch.del("x9");  // born and gone in the same batch
   batch.put("w9", "outside");
   std::vector<std::pair<std::string, std::string>> seen;
   batch.scan("x", [&](std::string_view key, std::string_view value) {

@@ -263,6 +263,9 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   // Flushes and the first compactions write uncompressed (every byte the fold writes passes
   // through them; compressing it there cost about a tenth of the fold's CPU); the levels
   // below, which hold most of the data once it grows, are compressed.
+  // (Levels by number: with dynamic level sizes, index 1 would be the base level, the last one
+  // of a small database.)
+  o.level_compaction_dynamic_level_bytes = false;
   o.compression_per_level.assign(static_cast<size_t>(o.num_levels), o.compression);
   o.compression_per_level[0] = o.compression_per_level[1] = rocksdb::kNoCompression;
   o.max_background_jobs = 2;

@@ -99,7 +99,9 @@ class ViewBatch {
 
   // Reads see `behind` (an earlier batch still being committed, or nullptr) between this
   // batch and the committed views, so a batch can be folded while the one before it commits.
-  // `behind` must outlive this batch's reads and must not change meanwhile.
+  // `behind` must outlive this batch's reads and nothing may write to it meanwhile. (A scan
+  // through it sorts its index of scanned keys, `ordered_`: only this batch's thread touches
+  // that; the commit reads only its overlay.)
   void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
   std::optional<std::string> get(const std::string& key);
@@ -110,13 +112,14 @@ class ViewBatch {
   void put_new(std::string key, std::string value);
   void del(const std::string& key);
   // Calls `visit` on each key starting with `prefix` in order, batch included, until it
-  // returns false.
+  // returns false. `visit` must not write to the batch (its keys are views into it).
   void scan(const std::string& prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& visit);
   // The RocksDB batch of every pending write, in key order (so inserts into RocksDB's
   // memtable follow one another).
   rocksdb::WriteBatch to_write_batch() const;
-  // The workspaces whose list order this batch changes, in order.
+  // The workspaces whose list order this batch changes, in order (and perhaps one whose list
+  // keys came and went within the batch).
   std::vector<int64_t> list_workspaces() const;
   size_t pending() const { return overlay_.size(); }
   // Room for `keys` pending keys, so a big batch does not grow its table again and again.
