@@ -4,16 +4,11 @@
 #pragma once
 
 #include <rocksdb/db.h>
-#include <rocksdb/write_batch.h>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
+#include <atomic>
 #include <chrono>
-#include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -24,6 +19,7 @@
 #include "views/key_filter.h"
 #include "views/list_cache.h"
 #include "views/records.h"
+#include "views/view_batch.h"
 
 namespace contacts {
 
@@ -61,99 +57,6 @@ struct ApiKeyRow {
   WorkspaceId workspace_id;
   Role role = Role::kNone;
   bool is_active = false;
-};
-
-// Thrown by ViewBatch::get when RocksDB fails a read (not for a missing key): the fold
-// cannot go on with that batch. Caught by the projector, which retries the batch.
-class ViewReadError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// The committed values of hot keys (contacts, email index, counters), kept by the one writer
-// that owns them so the fold need not read them back from RocksDB. Bounded: it empties itself
-// when full. Not thread-safe: one per fold thread.
-class ReadCache {
- public:
-  explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
-  // nullptr when the key is not cached; else the committed value (nullopt: absent).
-  const std::optional<std::string>* find(const std::string& key) const;
-  void store(const std::string& key, std::optional<std::string> value);
-  // Whether values of this key are worth caching.
-  static bool caches(std::string_view key);
-
- private:
-  size_t max_entries_;
-  // Open addressing: a lookup is one probe of a flat array, not a walk of node pointers.
-  boost::unordered_flat_map<std::string, std::optional<std::string>> entries_;
-};
-
-// Pending writes of one batch; reads through it see the batch on top of the committed views.
-// The pending writes are an overlay, so a key written twice is written once. The overlay is a
-// hash table (a lookup is a probe, not a walk of a tree of 20k keys); the batch is put in key
-// order when it is written, and the keys that prefix scans look for are also kept in order.
-class ViewBatch {
- public:
-  explicit ViewBatch(rocksdb::DB* db, ReadCache* cache = nullptr, KeyFilter* filter = nullptr)
-      : db_(db), cache_(cache), filter_(filter) {}
-
-  // Reads see `behind` (an earlier batch still being committed, or nullptr) between this
-  // batch and the committed views, so a batch can be folded while the one before it commits.
-  // `behind` must outlive this batch's reads and nothing may write to it meanwhile. (A scan
-  // through it sorts its index of scanned keys, `ordered_`: only this batch's thread touches
-  // that; the commit reads only its overlay.)
-  void read_behind(const ViewBatch* behind) { behind_ = behind; }
-
-  std::optional<std::string> get(const std::string& key);
-  // Keys and values are taken by value: pass temporaries (or std::move) and they are not copied.
-  void put(std::string key, std::string value);
-  // Like put, for a key the caller knows is not in the committed views. Deleting it later in
-  // the same batch then leaves no tombstone (list-order keys move on every visit).
-  void put_new(std::string key, std::string value);
-  void del(const std::string& key);
-  // Calls `visit` on each key starting with `prefix` in order, batch included, until it
-  // returns false. `visit` must not write to the batch (its keys are views into it).
-  void scan(const std::string& prefix,
-            const std::function<bool(std::string_view key, std::string_view value)>& visit);
-  // The RocksDB batch of every pending write, in key order (so inserts into RocksDB's
-  // memtable follow one another).
-  rocksdb::WriteBatch to_write_batch() const;
-  // The workspaces whose list order this batch changes, in order (and perhaps one whose list
-  // keys came and went within the batch).
-  std::vector<int64_t> list_workspaces() const;
-  size_t pending() const { return overlay_.size(); }
-  // Room for `keys` pending keys, so a big batch does not grow its table again and again.
-  void reserve(size_t keys) { overlay_.reserve(keys); }
-  // After a successful commit: the cache learns the batch's values of cached keys, which
-  // move there (the batch is left empty).
-  void publish_to_cache();
-
- private:
-  rocksdb::DB* db_;
-  ReadCache* cache_;
-  KeyFilter* filter_;
-  const ViewBatch* behind_ = nullptr;
-  struct Pending {
-    std::optional<std::string> value;  // nullopt: deleted
-    bool fresh = false;                // not in the committed views
-  };
-  boost::unordered_flat_map<std::string, Pending> overlay_;
-  // The keys of tags that scans read (a contact's timeline, on its deletion) that became
-  // pending: sorted up to `ordered_sorted_`, appended after it (a scan sorts them in). They
-  // may repeat, or be no longer pending. A scan of another tag walks the whole overlay.
-  mutable std::vector<std::string> ordered_;
-  mutable size_t ordered_sorted_ = 0;
-  std::vector<int64_t> list_workspaces_;  // unsorted, may repeat
-  // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
-  // no scan of a batch reads.
-  static bool ordered(std::string_view key);
-  // Notes a key that became pending (ordered keys, list workspaces).
-  void track(const std::string& key);
-  // Puts into the overlay (and the key filter): the pending entry, and whether it is new.
-  std::pair<Pending*, bool> pend(std::string key, std::string value);
-  // The pending entries under [prefix, upper), in key order.
-  void pending_under(const std::string& prefix, const std::string& upper,
-                     std::map<std::string_view, const Pending*>& out) const;
 };
 
 class ViewStore {

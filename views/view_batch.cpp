@@ -1,0 +1,213 @@
+#include "views/view_batch.h"
+
+#include <algorithm>
+#include <memory>
+
+#include "core/keys.h"
+
+namespace contacts {
+
+const std::optional<std::string>* ReadCache::find(const std::string& key) const {
+  auto it = entries_.find(key);
+  return it == entries_.end() ? nullptr : &it->second;
+}
+
+void ReadCache::store(const std::string& key, std::optional<std::string> value) {
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    it->second = std::move(value);
+    return;
+  }
+  if (entries_.size() >= max_entries_) entries_.clear();
+  entries_.emplace(key, std::move(value));
+}
+
+bool ReadCache::caches(std::string_view key) {
+  return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount ||
+                          key[0] == keys::kWebhookSet);
+}
+
+void ViewBatch::publish_to_cache() {
+  // The batch is spent: its values move into the cache.
+  if (cache_)
+    for (auto& [key, entry] : overlay_)
+      if (ReadCache::caches(key)) cache_->store(key, std::move(entry.value));
+  overlay_.clear();
+  ordered_.clear();
+  ordered_sorted_ = 0;
+  list_workspaces_.clear();
+}
+
+std::optional<std::string> ViewBatch::get(const std::string& key) {
+  if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.value;
+  if (behind_) {
+    if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
+  }
+  if (cache_) {
+    if (const auto* cached = cache_->find(key)) return *cached;
+  }
+  // A new command id or email (most lookups of them) is known absent without a read.
+  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key)) return std::nullopt;
+  std::string value;
+  auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
+  // A read that failed is not an absent key: folding on would commit wrong views.
+  if (!s.ok() && !s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
+  std::optional<std::string> committed;
+  if (s.ok()) committed = std::move(value);
+  // A workspace's subscription set is read for every change and is almost always absent:
+  // remember what was read (only this batch's writer writes it, so it is what is committed).
+  // Other keys enter the cache when a batch that wrote them commits; caching their reads too
+  // measured slower (more churn of a bounded cache).
+  if (cache_ && key[0] == keys::kWebhookSet) cache_->store(key, committed);
+  return committed;
+}
+
+bool ViewBatch::ordered(std::string_view key) {
+  if (key.empty()) return true;
+  switch (key[0]) {
+    case keys::kDedup:
+    case keys::kEmail:
+    case keys::kContact:
+    case keys::kListOrder:
+    case keys::kContactCount:
+    case keys::kOutbox:
+    case keys::kOffset: return false;
+    default: return true;
+  }
+}
+
+void ViewBatch::track(const std::string& key) {
+  if (ordered(key)) ordered_.push_back(key);
+  if (key.size() >= 9 && key[0] == keys::kListOrder) list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
+}
+
+std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
+  // Added before the batch commits: the filter never misses a committed key.
+  if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
+  // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
+  auto [it, inserted] = overlay_.try_emplace(std::move(key));
+  if (inserted) track(it->first);
+  it->second.value = std::move(value);
+  return {&it->second, inserted};
+}
+
+void ViewBatch::put(std::string key, std::string value) { pend(std::move(key), std::move(value)); }
+
+void ViewBatch::put_new(std::string key, std::string value) {
+  if (auto [entry, inserted] = pend(std::move(key), std::move(value)); inserted) entry->fresh = true;
+}
+
+void ViewBatch::del(const std::string& key) {
+  auto it = overlay_.find(key);
+  if (it == overlay_.end()) {
+    track(overlay_.try_emplace(key).first->first);
+  } else if (it->second.fresh) {
+    overlay_.erase(it);  // born and gone in this batch: nothing to write
+  } else {
+    it->second.value = std::nullopt;
+  }
+}
+
+void ViewBatch::scan(const std::string& prefix,
+                     const std::function<bool(std::string_view, std::string_view)>& visit) {
+  std::string upper = keys::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  it->Seek(prefix);
+  // The pending writes under the prefix: this batch's over the one behind it. (Whether the
+  // iterator sees the batch behind as committed or not, its writes shadow the same keys
+  // with the same values.)
+  std::map<std::string_view, const Pending*> pending;
+  for (const ViewBatch* b : {behind_, static_cast<const ViewBatch*>(this)})
+    if (b) b->pending_under(prefix, upper, pending);
+  auto next = pending.begin();
+  // Merge the committed keys with the pending ones; a pending write shadows a committed key.
+  while (it->Valid() || next != pending.end()) {
+    bool take_pending = !it->Valid() || (next != pending.end() && next->first <= it->key().ToStringView());
+    if (take_pending) {
+      if (it->Valid() && next->first == it->key().ToStringView()) it->Next();
+      const auto& [key, entry] = *next++;
+      if (entry->value && !visit(key, *entry->value)) return;
+    } else {
+      if (!visit(it->key().ToStringView(), it->value().ToStringView())) return;
+      it->Next();
+    }
+  }
+}
+
+void ViewBatch::pending_under(const std::string& prefix, const std::string& upper,
+                              std::map<std::string_view, const Pending*>& out) const {
+  auto under = [&](std::string_view key) { return key >= prefix && (upper.empty() || key < upper); };
+  if (!prefix.empty() && ordered(prefix)) {
+    if (ordered_sorted_ < ordered_.size()) {
+      auto middle = ordered_.begin() + static_cast<std::ptrdiff_t>(ordered_sorted_);
+      std::sort(middle, ordered_.end());
+      std::inplace_merge(ordered_.begin(), middle, ordered_.end());
+      ordered_sorted_ = ordered_.size();
+    }
+    for (auto k = std::lower_bound(ordered_.begin(), ordered_.end(), prefix); k != ordered_.end() && under(*k); ++k)
+      if (auto e = overlay_.find(*k); e != overlay_.end()) out[e->first] = &e->second;
+    return;
+  }
+  for (const auto& [key, entry] : overlay_)
+    if (under(key)) out[key] = &entry;
+}
+
+namespace {
+
+// Up to 8 bytes of `key` from `at`, big-endian, zero-padded: comparing two of these orders
+// keys as their bytes do, up to a tie.
+uint64_t key_word(const std::string& key, size_t at) {
+  if (at + 8 <= key.size()) return keys::get_u64(key, at);
+  uint64_t word = 0;
+  for (size_t i = 0; i < 8; ++i)
+    word = (word << 8) | (at + i < key.size() ? static_cast<unsigned char>(key[at + i]) : 0u);
+  return word;
+}
+
+}  // namespace
+
+rocksdb::WriteBatch ViewBatch::to_write_batch() const {
+  // The entries in key order. Most comparisons are settled by the first 16 bytes, held
+  // beside the entry; the keys themselves are read only on a tie.
+  struct Ref {
+    uint64_t head, next;
+    const std::pair<const std::string, Pending>* entry;
+  };
+  std::vector<Ref> refs;
+  refs.reserve(overlay_.size());
+  // Sized up front: growing the batch's buffer would copy it again and again.
+  size_t bytes = 64;
+  for (const auto& e : overlay_) {
+    refs.push_back({key_word(e.first, 0), key_word(e.first, 8), &e});
+    bytes += 2 * e.first.size() + (e.second.value ? e.second.value->size() : 0) + 16;
+  }
+  std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+    if (a.head != b.head) return a.head < b.head;
+    if (a.next != b.next) return a.next < b.next;
+    return a.entry->first < b.entry->first;
+  });
+  rocksdb::WriteBatch batch(bytes);
+  for (const Ref& ref : refs) {
+    const auto& [key, entry] = *ref.entry;
+    // List-order keys move on every visit. Writing each committed one as SingleDelete (before
+    // any re-Put) keeps it "put once between single deletes", so a flush or compaction drops
+    // the pair instead of keeping a tombstone for list pages to step over.
+    bool list_order = key[0] == keys::kListOrder;
+    if (list_order && !entry.fresh) batch.SingleDelete(key).PermitUncheckedError();
+    if (entry.value) batch.Put(key, *entry.value).PermitUncheckedError();
+    else if (!list_order) batch.Delete(key).PermitUncheckedError();
+  }
+  return batch;
+}
+
+std::vector<int64_t> ViewBatch::list_workspaces() const {
+  std::vector<int64_t> out = list_workspaces_;
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+}  // namespace contacts
