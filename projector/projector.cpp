@@ -93,7 +93,6 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
     ViewBatch batch = views_.begin_batch(&caches_[group]);
-    batch.reserve(kKeysPerRecord * batch_budget());
     batch.read_behind(in_flight ? &in_flight->batch : nullptr);
     GroupResult part;
     try {
@@ -130,6 +129,9 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
     auto& [p, slot] = slots[i];
     auto entries = log_.read(Partition(p), Offset(slot), limit);
     if (!entries.ok()) return entries.status();
+    // Room for what the batch will hold, so a big batch does not grow its table step by step
+    // (an idle step reads nothing and reserves nothing).
+    batch.reserve(kKeysPerRecord * (result.consumed + entries->size()));
     fold_entries(batch, p, *entries, result);
     result.consumed += entries->size();
     if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
