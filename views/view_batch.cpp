@@ -13,13 +13,8 @@ const std::optional<std::string>* ReadCache::find(const std::string& key) const 
 }
 
 void ReadCache::store(const std::string& key, std::optional<std::string> value) {
-  auto it = entries_.find(key);
-  if (it != entries_.end()) {
-    it->second = std::move(value);
-    return;
-  }
-  if (entries_.size() >= max_entries_) entries_.clear();
-  entries_.emplace(key, std::move(value));
+  if (entries_.size() >= max_entries_ && !entries_.contains(key)) entries_.clear();
+  entries_.insert_or_assign(key, std::move(value));
 }
 
 bool ReadCache::caches(std::string_view key) {
@@ -31,7 +26,7 @@ void ViewBatch::publish_to_cache() {
   // The batch is spent: its values move into the cache.
   if (cache_)
     for (auto& [key, entry] : overlay_)
-      if (ReadCache::caches(key)) cache_->store(key, std::move(entry.value));
+      if (entry.cached) cache_->store(key, std::move(entry.value));
   overlay_.clear();
   ordered_.clear();
   ordered_sorted_ = 0;
@@ -43,7 +38,7 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (behind_) {
     if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
   }
-  if (cache_) {
+  if (cache_ && ReadCache::caches(key)) {
     if (const auto* cached = cache_->find(key)) return *cached;
   }
   // A new command id or email (most lookups of them) is known absent without a read.
@@ -76,7 +71,8 @@ bool ViewBatch::ordered(std::string_view key) {
   }
 }
 
-void ViewBatch::track(const std::string& key) {
+void ViewBatch::track(const std::string& key, Pending& entry) {
+  entry.cached = ReadCache::caches(key);
   if (ordered(key)) ordered_.push_back(key);
   if (key.size() >= 9 && key[0] == keys::kListOrder) list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
 }
@@ -86,7 +82,7 @@ std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::strin
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
   auto [it, inserted] = overlay_.try_emplace(std::move(key));
-  if (inserted) track(it->first);
+  if (inserted) track(it->first, it->second);
   it->second.value = std::move(value);
   return {&it->second, inserted};
 }
@@ -100,7 +96,8 @@ void ViewBatch::put_new(std::string key, std::string value) {
 void ViewBatch::del(const std::string& key) {
   auto it = overlay_.find(key);
   if (it == overlay_.end()) {
-    track(overlay_.try_emplace(key).first->first);
+    auto added = overlay_.try_emplace(key).first;
+    track(added->first, added->second);
   } else if (it->second.fresh) {
     overlay_.erase(it);  // born and gone in this batch: nothing to write
   } else {
@@ -170,32 +167,48 @@ uint64_t key_word(const std::string& key, size_t at) {
 }  // namespace
 
 rocksdb::WriteBatch ViewBatch::to_write_batch() const {
-  // The entries in key order. Most comparisons are settled by the first 16 bytes, held
+  // The entries in key order. Most comparisons are settled by the first 24 bytes, held
   // beside the entry; the keys themselves are read only on a tie.
   struct Ref {
-    uint64_t head, next;
+    uint64_t head, next, third;
     const std::pair<const std::string, Pending>* entry;
   };
   std::vector<Ref> refs;
   refs.reserve(overlay_.size());
+  for (const auto& e : overlay_) refs.push_back({0, 0, 0, &e});
+  // The keys and values live apart from the table, in no order: each is fetched a few
+  // entries ahead of its use, so the passes below do not wait for memory on every key.
+  constexpr size_t kAhead = 8;
+  const size_t n = refs.size();
   // Sized up front: growing the batch's buffer would copy it again and again.
   size_t bytes = 64;
-  for (const auto& e : overlay_) {
-    refs.push_back({key_word(e.first, 0), key_word(e.first, 8), &e});
-    bytes += 2 * e.first.size() + (e.second.value ? e.second.value->size() : 0) + 16;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) __builtin_prefetch(refs[i + kAhead].entry->first.data());
+    const auto& [key, entry] = *refs[i].entry;
+    refs[i].head = key_word(key, 0);
+    refs[i].next = key_word(key, 8);
+    refs[i].third = key_word(key, 16);
+    bytes += 2 * key.size() + (entry.value ? entry.value->size() : 0) + 16;
   }
   std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
     if (a.head != b.head) return a.head < b.head;
     if (a.next != b.next) return a.next < b.next;
+    if (a.third != b.third) return a.third < b.third;
     return a.entry->first < b.entry->first;
   });
   rocksdb::WriteBatch batch(bytes);
-  for (const Ref& ref : refs) {
-    const auto& [key, entry] = *ref.entry;
+  for (size_t i = 0; i < n; ++i) {
+    if (i + 2 * kAhead < n) __builtin_prefetch(refs[i + 2 * kAhead].entry);
+    if (i + kAhead < n) {
+      const auto& [key, entry] = *refs[i + kAhead].entry;
+      __builtin_prefetch(key.data());
+      if (entry.value) __builtin_prefetch(entry.value->data());
+    }
+    const auto& [key, entry] = *refs[i].entry;
     // List-order keys move on every visit. Writing each committed one as SingleDelete (before
     // any re-Put) keeps it "put once between single deletes", so a flush or compaction drops
     // the pair instead of keeping a tombstone for list pages to step over.
-    bool list_order = key[0] == keys::kListOrder;
+    bool list_order = static_cast<char>(refs[i].head >> 56) == keys::kListOrder;
     if (list_order && !entry.fresh) batch.SingleDelete(key).PermitUncheckedError();
     if (entry.value) batch.Put(key, *entry.value).PermitUncheckedError();
     else if (!list_order) batch.Delete(key).PermitUncheckedError();

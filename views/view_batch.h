@@ -95,6 +95,7 @@ class ViewBatch {
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
     bool fresh = false;                // not in the committed views
+    bool cached = false;               // of a tag the ReadCache keeps (so publish_to_cache need not read the key)
   };
   boost::unordered_flat_map<std::string, Pending> overlay_;
   // The keys of tags that scans read (a contact's timeline, on its deletion) that became
@@ -106,8 +107,8 @@ class ViewBatch {
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
   // no scan of a batch reads.
   static bool ordered(std::string_view key);
-  // Notes a key that became pending (ordered keys, list workspaces).
-  void track(const std::string& key);
+  // Notes a key that became pending (ordered keys, list workspaces, whether it is cached).
+  void track(const std::string& key, Pending& entry);
   // Puts into the overlay (and the key filter): the pending entry, and whether it is new.
   std::pair<Pending*, bool> pend(std::string key, std::string value);
   // The pending entries under [prefix, upper), in key order.
