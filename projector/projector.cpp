@@ -124,14 +124,18 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
   const size_t budget = batch_budget();
   std::vector<int64_t> start;
   for (const auto& slot : slots) start.push_back(slot.second);
+  bool reserved = false;
   // Reads up to `limit` records of slot i, folds them and moves the slot on; their count.
   auto take = [&](size_t i, size_t limit) -> Result<size_t> {
     auto& [p, slot] = slots[i];
     auto entries = log_.read(Partition(p), Offset(slot), limit);
     if (!entries.ok()) return entries.status();
-    // Room for what the batch will hold, so a big batch does not grow its table step by step
-    // (an idle step reads nothing and reserves nothing).
-    batch.reserve(kKeysPerRecord * (result.consumed + entries->size()));
+    // Room for what the batch may hold, made once it has something to hold (an idle step reads
+    // nothing and reserves nothing): growing its table step by step would move every key again.
+    if (!entries->empty() && !reserved) {
+      batch.reserve(kKeysPerRecord * budget);
+      reserved = true;
+    }
     fold_entries(batch, p, *entries, result);
     result.consumed += entries->size();
     if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here

@@ -138,14 +138,23 @@ void ViewBatch::pending_under(const std::string& prefix, const std::string& uppe
                               std::map<std::string_view, const Pending*>& out) const {
   auto under = [&](std::string_view key) { return key >= prefix && (upper.empty() || key < upper); };
   if (!prefix.empty() && ordered(prefix)) {
-    if (ordered_sorted_ < ordered_.size()) {
+    auto add = [&](const std::string& key) {
+      if (auto e = overlay_.find(key); e != overlay_.end()) out[e->first] = &e->second;
+    };
+    // The keys appended since the last merge are few between two scans (a scan per contact
+    // deletion, thousands of keys per batch): they are searched where they lie, and merged
+    // into the sorted part only once they are many.
+    constexpr size_t kMergeAfter = 1024;
+    if (ordered_.size() - ordered_sorted_ > kMergeAfter) {
       auto middle = ordered_.begin() + static_cast<std::ptrdiff_t>(ordered_sorted_);
       std::sort(middle, ordered_.end());
       std::inplace_merge(ordered_.begin(), middle, ordered_.end());
       ordered_sorted_ = ordered_.size();
     }
-    for (auto k = std::lower_bound(ordered_.begin(), ordered_.end(), prefix); k != ordered_.end() && under(*k); ++k)
-      if (auto e = overlay_.find(*k); e != overlay_.end()) out[e->first] = &e->second;
+    auto sorted_end = ordered_.begin() + static_cast<std::ptrdiff_t>(ordered_sorted_);
+    for (auto k = std::lower_bound(ordered_.begin(), sorted_end, prefix); k != sorted_end && under(*k); ++k) add(*k);
+    for (auto k = sorted_end; k != ordered_.end(); ++k)
+      if (under(*k)) add(*k);
     return;
   }
   for (const auto& [key, entry] : overlay_)

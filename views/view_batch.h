@@ -99,8 +99,9 @@ class ViewBatch {
   };
   boost::unordered_flat_map<std::string, Pending> overlay_;
   // The keys of tags that scans read (a contact's timeline, on its deletion) that became
-  // pending: sorted up to `ordered_sorted_`, appended after it (a scan sorts them in). They
-  // may repeat, or be no longer pending. A scan of another tag walks the whole overlay.
+  // pending: sorted up to `ordered_sorted_`, appended after it (a scan reads the appended ones
+  // where they lie, and sorts them in once they are many). They may repeat, or be no longer
+  // pending. A scan of another tag walks the whole overlay.
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
   std::vector<int64_t> list_workspaces_;  // unsorted, may repeat
