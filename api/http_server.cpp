@@ -64,6 +64,10 @@ class Session : public std::enable_shared_from_this<Session> {
     if (state_->options.header_check) {
       if (auto refused = state_->options.header_check(parser_->get().base())) return send(std::move(*refused), true);
     }
+    // Beast reads as much as the buffer has room for, up to 64 KiB: without room made here, a
+    // big body came in pieces the size of its headers, each a system call and a timer update.
+    auto length = parser_->content_length();
+    if ((length && *length > kBodyPiece) || parser_->chunked()) buffer_.reserve(buffer_.size() + kBodyPiece);
     http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 

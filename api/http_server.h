@@ -27,6 +27,8 @@ using HeaderCheck = std::function<std::optional<HttpResponse>(const http::reques
 
 inline constexpr size_t kDefaultApiBodyLimit = 1 << 20;
 inline constexpr size_t kHeaderLimit = 16 * 1024;
+// The most Beast reads from a socket at once: a big body is read in pieces of this size.
+inline constexpr size_t kBodyPiece = 64 * 1024;
 inline constexpr std::chrono::seconds kDefaultReadTimeout{30};
 inline constexpr size_t kDefaultMaxConnections = 4096;
 inline constexpr std::chrono::milliseconds kAcceptRetryDelay{100};

@@ -6,6 +6,7 @@ sentinel's contact.
 """
 
 import copy
+import http.client
 import itertools
 import json
 import os
@@ -175,6 +176,37 @@ def test_large_body_under_the_default_limit_is_accepted(srv):
     contacts = srv.list_all(ws, TOKEN)
     assert len(contacts) == 50
     assert sum(c["event_count"] for c in contacts) == 6000
+
+
+def test_large_chunked_body_is_read_whole(srv):
+    """A body without a length (chunked), sent in uneven pieces much larger and smaller than
+    what the server reads at once, arrives whole: every line counted and applied."""
+    ws = new_ws()
+    cmds = [member_upsert(ws, OWNER, "owner")] + [
+        room_join(ws, f"Chunked {i}", f"chunked{i % 40}@example.com", occurred_at=1711000000 + i)
+        for i in range(3000)]
+    body = ndjson(cmds)
+    assert len(body) > 4 * 64 * 1024
+    sizes = itertools.cycle([1, 70_000, 333, 131_072, 5])
+    pieces, at = [], 0
+    while at < len(body):
+        n = next(sizes)
+        pieces.append(body[at:at + n])
+        at += n
+    conn = http.client.HTTPConnection("127.0.0.1", srv.ingest_port, timeout=60)
+    try:
+        conn.request("POST", "/v1/commands", body=iter(pieces), encode_chunked=True,
+                     headers={"Authorization": f"Bearer {srv.ingest_token}",
+                              "Content-Type": "application/x-ndjson"})
+        r = conn.getresponse()
+        status, payload = r.status, json.loads(r.read())
+    finally:
+        conn.close()
+    assert (status, payload) == (202, {"accepted": 3001})
+    srv.wait_ready(timeout=120)
+    contacts = srv.list_all(ws, TOKEN)
+    assert len(contacts) == 40
+    assert sum(c["event_count"] for c in contacts) == 3000
 
 
 # =========================================================================== valid edge values
