@@ -114,24 +114,28 @@ class Cursor {
   size_t i_ = 0;
 };
 
-// Calls field(key) for each member of an object; false on a repeated key or a parse failure.
+// Calls field(key) for each member of an object; false when it returns false or on a parse
+// failure. A field refuses keys it does not know, and a repeated key through Seen.
 template <typename Field>
 bool object(Cursor& c, Field field) {
   if (!c.consume('{')) return false;
   if (c.consume('}')) return true;
-  std::string_view seen[12];
-  size_t count = 0;
   do {
     std::string_view key;
-    if (!c.string(key) || !c.consume(':')) return false;
-    for (size_t k = 0; k < count; ++k)
-      if (seen[k] == key) return false;
-    if (count == 12) return false;
-    seen[count++] = key;
-    if (!field(key)) return false;
+    if (!c.string(key) || !c.consume(':') || !field(key)) return false;
   } while (c.consume(','));
   return c.consume('}');
 }
+
+// The known keys of one object already met: once(k) is false the second time key k comes.
+struct Seen {
+  uint32_t bits = 0;
+  bool once(int k) {
+    if (bits & (1u << k)) return false;
+    bits |= 1u << k;
+    return true;
+  }
+};
 
 bool within(std::string_view v, size_t max) { return utf8_length(v) <= max; }
 
@@ -140,9 +144,10 @@ bool id_in_range(int64_t v, int64_t min) { return v >= min && v <= kMaxSafeInteg
 bool participant(Cursor& c, Command& out) {
   std::optional<std::string_view> name, email;
   bool has_name = false;
+  Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "name") { has_name = true; return c.nullable_string(name); }
-    if (key == "email") return c.nullable_string(email);
+    if (key == "name") { has_name = true; return seen.once(0) && c.nullable_string(name); }
+    if (key == "email") return seen.once(1) && c.nullable_string(email);
     return false;
   });
   if (!ok || !has_name || !name) return false;
@@ -165,10 +170,11 @@ bool required_label(const std::optional<std::string_view>& v, std::string& out) 
 bool room(Cursor& c, Command& out) {
   std::optional<std::string_view> name, display;
   bool has_id = false;
+  Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "id") { has_id = true; return c.integer(out.room_id); }
-    if (key == "name") return c.nullable_string(name);
-    if (key == "display_name") return c.nullable_string(display);
+    if (key == "id") { has_id = true; return seen.once(0) && c.integer(out.room_id); }
+    if (key == "name") return seen.once(1) && c.nullable_string(name);
+    if (key == "display_name") return seen.once(2) && c.nullable_string(display);
     return false;
   });
   if (!ok || !has_id || !id_in_range(out.room_id, 1) || !required_label(name, out.room_name)) return false;
@@ -182,10 +188,11 @@ bool room(Cursor& c, Command& out) {
 bool booking_page(Cursor& c, Command& out) {
   std::optional<std::string_view> title, slug;
   bool has_id = false;
+  Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "id") { has_id = true; return c.integer(out.booking_page_id); }
-    if (key == "title") return c.nullable_string(title);
-    if (key == "slug") return c.nullable_string(slug);
+    if (key == "id") { has_id = true; return seen.once(0) && c.integer(out.booking_page_id); }
+    if (key == "title") return seen.once(1) && c.nullable_string(title);
+    if (key == "slug") return seen.once(2) && c.nullable_string(slug);
     return false;
   });
   return ok && has_id && id_in_range(out.booking_page_id, 1) && required_label(title, out.booking_page_title) &&
@@ -293,25 +300,25 @@ bool metadata(Cursor& c, Command& out) {
 
 }  // namespace
 
-std::optional<Command> decode_visit_fast(std::string_view json_text) {
+bool decode_visit_fast(std::string_view json_text, Command& out) {
   Cursor c(json_text);
-  Command out;
   out.occurred_at_missing = true;
   std::string_view type, command_id;
   bool has_type = false, has_id = false, has_ws = false, has_participant = false, has_place = false;
   bool has_room = false, has_page = false;
+  Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "type") { has_type = true; return c.string(type); }
-    if (key == "command_id") { has_id = true; return c.string(command_id); }
-    if (key == "workspace_id") { has_ws = true; return c.integer(out.workspace_id.value); }
-    if (key == "occurred_at") { out.occurred_at_missing = false; return c.integer(out.occurred_at); }
-    if (key == "participant") { has_participant = true; return participant(c, out); }
-    if (key == "room") { has_room = true; return room(c, out); }
-    if (key == "booking_page") { has_page = true; return booking_page(c, out); }
-    if (key == "metadata") return metadata(c, out);
+    if (key == "type") { has_type = true; return seen.once(0) && c.string(type); }
+    if (key == "command_id") { has_id = true; return seen.once(1) && c.string(command_id); }
+    if (key == "workspace_id") { has_ws = true; return seen.once(2) && c.integer(out.workspace_id.value); }
+    if (key == "occurred_at") { out.occurred_at_missing = false; return seen.once(3) && c.integer(out.occurred_at); }
+    if (key == "participant") { has_participant = true; return seen.once(4) && participant(c, out); }
+    if (key == "room") { has_room = true; return seen.once(5) && room(c, out); }
+    if (key == "booking_page") { has_page = true; return seen.once(6) && booking_page(c, out); }
+    if (key == "metadata") return seen.once(7) && metadata(c, out);
     return false;
   });
-  if (!ok || !c.at_end() || !has_type || !has_id || !has_ws || !has_participant) return std::nullopt;
+  if (!ok || !c.at_end() || !has_type || !has_id || !has_ws || !has_participant) return false;
   if (type == "room_join") {
     out.type = CommandType::kRoomJoin;
     has_place = has_room && !has_page;
@@ -319,10 +326,10 @@ std::optional<Command> decode_visit_fast(std::string_view json_text) {
     out.type = CommandType::kBooking;
     has_place = has_page && !has_room;
   }
-  if (!has_place || command_id.empty() || !within(command_id, kMaxCommandIdLength)) return std::nullopt;
-  if (!id_in_range(out.workspace_id.value, 1) || !id_in_range(out.occurred_at, 0)) return std::nullopt;
+  if (!has_place || command_id.empty() || !within(command_id, kMaxCommandIdLength)) return false;
+  if (!id_in_range(out.workspace_id.value, 1) || !id_in_range(out.occurred_at, 0)) return false;
   out.command_id = std::string(command_id);
-  return out;
+  return true;
 }
 
 }  // namespace contacts

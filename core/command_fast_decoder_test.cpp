@@ -80,6 +80,13 @@ TEST_CASE("the fast decoder declines what it is not sure of, leaving the error t
   const std::vector<std::string> declined = {
       R"({"type":"room_join","command_id":"a\"b","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
       R"({"type":"room_join","command_id":"a","workspace_id":2,"workspace_id":3,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A","name":"B"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A","email":null,"email":"e@x"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"id":2,"name":"r"}})",
+      R"({"type":"booking","command_id":"a","workspace_id":2,"participant":{"name":"A"},"booking_page":{"id":1,"title":"t","slug":"s","slug":"u"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"occurred_at":1,"occurred_at":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
+      R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"},"metadata":null,"metadata":{"a":1}})",
+      R"({"type":"room_join","type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
       R"({"type":"room_join","command_id":"a","workspace_id":-2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
       R"({"type":"room_join","command_id":"a","workspace_id":2.0,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",
       R"({"type":"room_join","command_id":"a","workspace_id":02,"participant":{"name":"A"},"room":{"id":1,"name":"r"}})",

@@ -34,6 +34,8 @@ class [[nodiscard]] Result {
  public:
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
+  // A default value built in place, to be filled through operator*.
+  explicit Result(std::in_place_t) : value_(std::in_place) {}
 
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
