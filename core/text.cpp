@@ -1,5 +1,7 @@
 #include "core/text.h"
 
+#include <optional>
+
 #include <utf8proc.h>
 
 #include <algorithm>
@@ -112,10 +114,41 @@ std::string unicode_lower(std::string_view s) {
   return out;
 }
 
+namespace {
+
+// casefold of text whose code points are all below U+0100 (ASCII and Latin-1, the bulk of
+// names and emails), without utf8proc: such text has no combining marks, so composing changes
+// nothing, and folding is lowering but for two letters. nullopt for any other text.
+std::optional<std::string> casefold_latin1(std::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+      continue;
+    }
+    // Two-byte sequences of U+0080..U+00FF lead with 0xC2 or 0xC3.
+    if ((c != 0xC2 && c != 0xC3) || i + 1 >= s.size()) return std::nullopt;
+    unsigned char next = static_cast<unsigned char>(s[++i]);
+    if ((next & 0xC0) != 0x80) return std::nullopt;
+    unsigned cp = ((c & 0x1Fu) << 6) | (next & 0x3Fu);
+    if (cp == 0xB5) return std::nullopt;  // MICRO SIGN folds to GREEK SMALL LETTER MU
+    if (cp == 0xDF) {                     // SHARP S folds to "ss"
+      out += "ss";
+      continue;
+    }
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) cp += 0x20;  // capital letters, not the multiplication sign
+    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
+    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string casefold(std::string_view s) {
-  bool ascii = true;
-  for (unsigned char c : s) ascii = ascii && c < 0x80;
-  if (ascii) return unicode_lower(s);
+  if (auto latin1 = casefold_latin1(s)) return std::move(*latin1);
   utf8proc_uint8_t* folded = nullptr;
   auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
                           static_cast<utf8proc_ssize_t>(s.size()), &folded,

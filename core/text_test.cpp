@@ -2,8 +2,12 @@
 #include "core/text.h"
 
 #include <doctest/doctest.h>
+#include <utf8proc.h>
 
 #include <cstdint>
+#include <cstdlib>
+#include <iterator>
+#include <random>
 #include <set>
 #include <string>
 #include <vector>
@@ -87,6 +91,47 @@ TEST_CASE("unicode_lower lowers every code point") {
   CHECK(unicode_lower("\u0391\u0392\u0393") == "\u03b1\u03b2\u03b3");  // ΑΒΓ
   CHECK(unicode_lower("\xC3\x9F") == "\xC3\x9F");                      // ß has no single lower case
   CHECK(unicode_lower("123 -_.") == "123 -_.");
+}
+
+namespace {
+
+// utf8proc's full case folding, composed: what casefold gives for any text.
+std::string utf8proc_casefold(std::string_view s) {
+  utf8proc_uint8_t* folded = nullptr;
+  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+                          &folded, static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+  REQUIRE(len >= 0);
+  std::string out(reinterpret_cast<char*>(folded), static_cast<size_t>(len));
+  free(folded);
+  return out;
+}
+
+std::string utf8_of(int32_t cp) {
+  utf8proc_uint8_t buf[4];
+  auto n = utf8proc_encode_char(cp, buf);
+  return std::string(reinterpret_cast<char*>(buf), static_cast<size_t>(n));
+}
+
+}  // namespace
+
+TEST_CASE("casefold of ASCII and Latin-1 text (folded without utf8proc) is utf8proc's") {
+  for (int32_t cp = 1; cp < 0x100; ++cp) {
+    std::string alone = utf8_of(cp), within = "Ab" + utf8_of(cp) + "Z\xC3\x89";
+    INFO(cp);
+    CHECK(casefold(alone) == utf8proc_casefold(alone));
+    CHECK(casefold(within) == utf8proc_casefold(within));
+  }
+  // Random text mostly of Latin-1, sometimes with a code point past it (a combining accent
+  // composes with the letter before it; Latin Extended and Greek fold by their own rules).
+  const int32_t beyond[] = {0x100, 0x130, 0x178, 0x17F, 0x301, 0x308, 0x3A3, 0x1E9E, 0x212A};
+  std::mt19937_64 rng(7);
+  for (int round = 0; round < 5000; ++round) {
+    std::string text;
+    for (size_t n = 1 + rng() % 10; n > 0; --n)
+      text += rng() % 12 == 0 ? utf8_of(beyond[rng() % std::size(beyond)]) : utf8_of(static_cast<int32_t>(0x20 + rng() % 0xE0));
+    INFO(text);
+    CHECK(casefold(text) == utf8proc_casefold(text));
+  }
 }
 
 TEST_CASE("casefold makes case-insensitive matches of Unicode text") {
