@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
+#include <string_view>
 
 #include "core/keys.h"
 
@@ -16,17 +18,60 @@ const std::string kPartitionsKey = "\xFFpartitions";
 
 std::string record_key(Partition p, Offset o) {
   std::string k;
+  k.reserve(kRecordKeyBytes + 1);
   keys::put_u32(k, static_cast<uint32_t>(p.value));
   keys::put_u64(k, static_cast<uint64_t>(o.value));
   return k;
 }
 
-std::string record_value(const LogRecord& r) {
-  std::string v;
-  keys::put_u32(v, static_cast<uint32_t>(r.key.size()));
-  v.append(r.key);
-  v.append(r.value);
-  return v;
+// The key of a chunk of `p` whose first record has offset `first`. It sorts after a single
+// record's key of the same offset and before the next offset's.
+std::string chunk_key(Partition p, Offset first) {
+  std::string k = record_key(p, first);
+  k.push_back(kChunkMark);
+  return k;
+}
+
+// One log key and its value: a chunk (records from the key's offset on) or, as earlier
+// releases wrote, a single record. Calls visit(offset, key, value) for each record in order
+// until it returns false. False when the value is not well formed.
+template <typename Visit>
+bool each_record(std::string_view log_key, std::string_view value, Visit visit) {
+  if (log_key.size() < kRecordKeyBytes) return false;
+  int64_t offset = static_cast<int64_t>(keys::get_u64(log_key, 4));
+  size_t at = 0;
+  auto take = [&](std::string_view& out) {
+    if (value.size() - at < 4) return false;
+    uint32_t n = keys::get_u32(value, at);
+    at += 4;
+    if (value.size() - at < n) return false;
+    out = value.substr(at, n);
+    at += n;
+    return true;
+  };
+  if (log_key.size() == kRecordKeyBytes) {  // a single record: key length, key, value
+    std::string_view key;
+    if (!take(key)) return false;
+    visit(offset, key, value.substr(at));
+    return true;
+  }
+  if (log_key.size() != kRecordKeyBytes + 1 || log_key.back() != kChunkMark || value.size() < 4) return false;
+  uint32_t count = keys::get_u32(value, 0);
+  at = 4;
+  for (uint32_t i = 0; i < count; ++i, ++offset) {
+    std::string_view key, record;
+    if (!take(key) || !take(record)) return false;
+    if (!visit(offset, key, record)) return true;
+  }
+  return at == value.size();
+}
+
+// The offset after the last record of the log key `log_key` (value `value`).
+std::optional<int64_t> end_of(std::string_view log_key, std::string_view value) {
+  int64_t first = static_cast<int64_t>(keys::get_u64(log_key, 4));
+  if (log_key.size() == kRecordKeyBytes) return first + 1;
+  if (log_key.size() != kRecordKeyBytes + 1 || value.size() < 4) return std::nullopt;
+  return first + keys::get_u32(value, 0);
 }
 
 Status from_rocks(const rocksdb::Status& s, const std::string& what) {
@@ -70,9 +115,14 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   for (int32_t p = 0; p < partitions; ++p) {
     it->SeekForPrev(record_key(Partition(p), Offset(INT64_MAX)));
-    if (it->Valid() && it->key().size() == 12 && keys::get_u32(it->key().ToStringView(), 0) == static_cast<uint32_t>(p))
-      ends[static_cast<size_t>(p)] = static_cast<int64_t>(keys::get_u64(it->key().ToStringView(), 4)) + 1;
+    if (!it->Valid() || it->key().size() < kRecordKeyBytes ||
+        keys::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(p))
+      continue;
+    auto end = end_of(it->key().ToStringView(), it->value().ToStringView());
+    if (!end) return Status{Code::kInternal, "open log " + path + ": malformed entry at the end of partition " + std::to_string(p)};
+    ends[static_cast<size_t>(p)] = *end;
   }
+  if (!it->status().ok()) return from_rocks(it->status(), "open log " + path);
   return std::unique_ptr<EmbeddedLog>(new EmbeddedLog(std::move(db), partitions, std::move(ends)));
 }
 
@@ -96,15 +146,35 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
       Partition p = partition_for(r.key, partitions_);
       positions.push_back({p, Offset(next[static_cast<size_t>(p.value)]++)});
     }
-    // Written partition by partition, each in offset order (see the insert hint in open()).
+    // Each partition's records go in chunks of consecutive offsets, one log key per chunk:
+    // a few keys per append rather than one per record.
     std::vector<size_t> order(records.size());
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
                      [&](size_t a, size_t b) { return positions[a].partition.value < positions[b].partition.value; });
     size_t bytes = 64;
-    for (const auto& r : records) bytes += r.key.size() + r.value.size() + 32;
-    rocksdb::WriteBatch batch(bytes);
-    for (size_t i : order) batch.Put(record_key(positions[i].partition, positions[i].offset), record_value(records[i]));
+    for (const auto& r : records) bytes += r.key.size() + r.value.size() + 8;
+    rocksdb::WriteBatch batch(bytes + 32 * (records.size() / kChunkRecords + ends_.size()));
+    std::string chunk;
+    for (size_t from = 0; from < order.size();) {
+      const Partition p = positions[order[from]].partition;
+      size_t to = from;
+      while (to < order.size() && to - from < kChunkRecords && positions[order[to]].partition.value == p.value) ++to;
+      size_t chunk_bytes = 4;
+      for (size_t i = from; i < to; ++i) chunk_bytes += 8 + records[order[i]].key.size() + records[order[i]].value.size();
+      chunk.clear();
+      chunk.reserve(chunk_bytes);
+      keys::put_u32(chunk, static_cast<uint32_t>(to - from));
+      for (size_t i = from; i < to; ++i) {
+        const LogRecord& r = records[order[i]];
+        keys::put_u32(chunk, static_cast<uint32_t>(r.key.size()));
+        chunk.append(r.key);
+        keys::put_u32(chunk, static_cast<uint32_t>(r.value.size()));
+        chunk.append(r.value);
+      }
+      batch.Put(chunk_key(p, positions[order[from]].offset), chunk).PermitUncheckedError();
+      from = to;
+    }
     rocksdb::WriteOptions wo;
     wo.sync = true;
     auto s = db_->Write(wo, &batch);
@@ -128,12 +198,20 @@ Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek(record_key(partition, from)); it->Valid() && entries.size() < max_records; it->Next()) {
-    auto key = it->key().ToStringView();
-    auto value = it->value().ToStringView();
-    uint32_t key_len = keys::get_u32(value, 0);
-    entries.push_back({partition, Offset(static_cast<int64_t>(keys::get_u64(key, 4))),
-                       std::string(value.substr(4, key_len)), std::string(value.substr(4 + key_len))});
+  // The log key holding `from` is the last one at or before it: a chunk may begin earlier.
+  it->SeekForPrev(chunk_key(partition, from));
+  if (!it->Valid() || keys::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(partition.value))
+    it->Seek(record_key(partition, from));
+  for (; it->Valid() && entries.size() < max_records; it->Next()) {
+    bool well_formed = each_record(it->key().ToStringView(), it->value().ToStringView(),
+                                   [&](int64_t offset, std::string_view key, std::string_view value) {
+                                     if (offset < from.value) return true;
+                                     if (entries.size() >= max_records) return false;
+                                     entries.push_back({partition, Offset(offset), std::string(key), std::string(value)});
+                                     return true;
+                                   });
+    if (!well_formed)
+      return Status{Code::kInternal, "read log: malformed entry in partition " + std::to_string(partition.value)};
   }
   if (!it->status().ok()) return from_rocks(it->status(), "read log");
   return entries;

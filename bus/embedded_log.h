@@ -1,6 +1,10 @@
 // EmbeddedLog: the Log kept in its own RocksDB instance (default bus; nothing to install).
-// Key = partition(u32 BE) offset(u64 BE); appends are synced to disk before they return.
-// The partition count is fixed when the log is created and stored in it.
+// An append writes each partition's records as chunks of consecutive offsets: key =
+// partition(u32 BE) first offset(u64 BE) 'c', value = record count(u32 BE), then per record
+// key length(u32 BE) key value length(u32 BE) value. (Logs of earlier releases hold one record
+// per key: partition offset, value = key length, key, value; both are read.) Appends are
+// synced to disk before they return. The partition count is fixed when the log is created
+// and stored in it.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -14,6 +18,12 @@
 #include "bus/log.h"
 
 namespace contacts {
+
+// Bytes of a single record's key (partition, offset); a chunk's key has one more, kChunkMark.
+inline constexpr size_t kRecordKeyBytes = 12;
+inline constexpr char kChunkMark = 'c';
+// Records an append puts in one chunk at most.
+inline constexpr size_t kChunkRecords = 1024;
 
 class EmbeddedLog final : public Log {
  public:

@@ -2,11 +2,13 @@
 #include "bus/embedded_log.h"
 
 #include <doctest/doctest.h>
+#include <rocksdb/db.h>
 
 #include <map>
 #include <string>
 #include <vector>
 
+#include "core/keys.h"
 #include "tests/temp_dir.h"
 
 namespace contacts {
@@ -54,6 +56,108 @@ TEST_CASE("an append interleaving partitions gives each record the next offset o
     }
     CHECK(read == values);
   }
+}
+
+// The values of `partition` read from `from` in reads of at most `step` records each.
+std::vector<std::string> read_all(Log& log, Partition partition, int64_t from, size_t step) {
+  std::vector<std::string> values;
+  for (int64_t at = from;;) {
+    auto entries = log.read(partition, Offset(at), step);
+    REQUIRE(entries.ok());
+    if (entries->empty()) return values;
+    CHECK(entries->size() <= step);
+    for (const auto& e : *entries) {
+      CHECK(e.offset.value == at);  // consecutive, from where the read began
+      CHECK(e.partition.value == partition.value);
+      values.push_back(e.value);
+      ++at;
+    }
+  }
+}
+
+TEST_CASE("a partition written in many chunks reads back from any offset, in reads of any size, before and after reopening") {
+  TempDir dir("embedded_log_test");
+  constexpr int32_t kPartitions = 3;
+  const std::string key = "42";
+  const Partition p = partition_for(key, kPartitions);
+  std::vector<std::string> values;
+  auto append = [&](Log& log, size_t n) {
+    std::vector<LogRecord> records;
+    for (size_t i = 0; i < n; ++i) {
+      records.push_back({key, "v" + std::to_string(values.size() + records.size())});
+      records.push_back({"7", "other"});  // interleaved with another workspace
+    }
+    REQUIRE(log.append(records).ok());
+    for (const auto& r : records)
+      if (r.key == key) values.push_back(r.value);
+  };
+  {
+    auto log = EmbeddedLog::open(dir.path() + "/log", kPartitions);
+    REQUIRE(log.ok());
+    append(**log, 2 * kChunkRecords + 17);  // three chunks in one append
+    append(**log, 1);
+    append(**log, kChunkRecords);
+  }
+  auto log = EmbeddedLog::open(dir.path() + "/log", kPartitions);
+  REQUIRE(log.ok());
+  CHECK((*log)->end_offset(p).value == static_cast<int64_t>(values.size()));
+  for (int64_t from : {int64_t{0}, int64_t{1}, static_cast<int64_t>(kChunkRecords) - 1, static_cast<int64_t>(kChunkRecords),
+                       static_cast<int64_t>(kChunkRecords) + 1, static_cast<int64_t>(2 * kChunkRecords + 17),
+                       static_cast<int64_t>(values.size()) - 1, static_cast<int64_t>(values.size())}) {
+    for (size_t step : {size_t{1}, size_t{7}, size_t{1000}, size_t{5000}}) {
+      if (step == 1 && from < static_cast<int64_t>(kChunkRecords)) continue;  // slow and nothing new
+      INFO("from " << from << " step " << step);
+      CHECK(read_all(**log, p, from, step) == std::vector<std::string>(values.begin() + from, values.end()));
+    }
+  }
+  append(**log, 3);  // appends go on after the reopened end
+  CHECK(read_all(**log, p, 0, 4096) == values);
+}
+
+TEST_CASE("a log of one record per key, as earlier releases wrote it, reads back and takes appends after its end") {
+  TempDir dir("embedded_log_test");
+  constexpr int32_t kPartitions = 2;
+  const std::string key = "5";
+  const Partition p = partition_for(key, kPartitions);
+  std::vector<std::string> values;
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    rocksdb::DB* raw = nullptr;
+    REQUIRE(rocksdb::DB::Open(options, dir.path() + "/log", &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    std::string partitions;
+    keys::put_u32(partitions, kPartitions);
+    REQUIRE(db->Put(rocksdb::WriteOptions(), "\xFFpartitions", partitions).ok());
+    for (int64_t offset = 0; offset < 30; ++offset) {
+      std::string log_key, value;
+      keys::put_u32(log_key, static_cast<uint32_t>(p.value));
+      keys::put_u64(log_key, static_cast<uint64_t>(offset));
+      keys::put_u32(value, static_cast<uint32_t>(key.size()));
+      values.push_back("old" + std::to_string(offset));
+      value += key + values.back();
+      REQUIRE(db->Put(rocksdb::WriteOptions(), log_key, value).ok());
+    }
+  }
+  auto log = EmbeddedLog::open(dir.path() + "/log", kPartitions);
+  REQUIRE(log.ok());
+  CHECK((*log)->partitions() == kPartitions);
+  CHECK((*log)->end_offset(p).value == 30);
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 40; ++i) records.push_back({key, "new" + std::to_string(i)});
+  auto positions = (*log)->append(records);
+  REQUIRE(positions.ok());
+  CHECK(positions->front().offset.value == 30);
+  for (const auto& r : records) values.push_back(r.value);
+  for (int64_t from : {0, 29, 30, 31, 69})
+    for (size_t step : {size_t{1}, size_t{3}, size_t{100}}) {
+      INFO("from " << from << " step " << step);
+      CHECK(read_all(**log, p, from, step) == std::vector<std::string>(values.begin() + from, values.end()));
+    }
+  auto entries = (*log)->read(p, Offset(0), 1);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == 1);
+  CHECK(entries->front().key == key);
 }
 
 }  // namespace
