@@ -1,25 +1,43 @@
 #include "core/keys.h"
 
+#include <bit>
+#include <cstring>
+
 namespace contacts::keys {
 
+namespace {
+// Big-endian byte order of `v`, in one word: keys are built and read a word at a time rather
+// than a byte at a time (they are built several times per command).
+template <typename T>
+T big_endian(T v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
+    else return __builtin_bswap32(v);
+  }
+  return v;
+}
+}  // namespace
+
 void put_u64(std::string& out, uint64_t v) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  uint64_t be = big_endian(v);
+  out.append(reinterpret_cast<const char*>(&be), sizeof be);
 }
 
 void put_u32(std::string& out, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xFF));
+  uint32_t be = big_endian(v);
+  out.append(reinterpret_cast<const char*>(&be), sizeof be);
 }
 
 uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v = 0;
-  for (size_t i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
+  uint64_t v;
+  std::memcpy(&v, in.data() + at, sizeof v);
+  return big_endian(v);
 }
 
 uint32_t get_u32(std::string_view in, size_t at) {
-  uint32_t v = 0;
-  for (size_t i = 0; i < 4; ++i) v = (v << 8) | static_cast<unsigned char>(in[at + i]);
-  return v;
+  uint32_t v;
+  std::memcpy(&v, in.data() + at, sizeof v);
+  return big_endian(v);
 }
 
 namespace {
