@@ -59,5 +59,31 @@ TEST_CASE("views reopened find the command ids and emails they hold (the filter 
   CHECK_FALSE(batch.get(command_key(20000)).has_value());
 }
 
+TEST_CASE("with the filter ready, a batch still finds the command ids and emails pending in it and in the batch behind") {
+  TempDir dir("key_filter_test");
+  auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
+  REQUIRE(store.ok());
+  for (int i = 0; i < 1000 && !(*store)->key_filter_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE((*store)->key_filter_ready());
+  const std::string email = keys::email_key(WorkspaceId(3), "b@example.com");
+  ViewBatch behind = (*store)->begin_batch();
+  behind.put(command_key(1), "");
+  behind.put(email, encode_counter(7));
+  behind.put(command_key(2), "");
+  behind.del(command_key(2));
+  ViewBatch batch = (*store)->begin_batch();
+  batch.read_behind(&behind);
+  batch.put(command_key(3), "");
+  CHECK(batch.get(command_key(1)).has_value());   // pending behind
+  CHECK(batch.get(command_key(3)).has_value());   // pending here
+  CHECK_FALSE(batch.get(command_key(2)).has_value());  // deleted behind
+  CHECK_FALSE(batch.get(command_key(4)).has_value());  // never written
+  auto id = batch.get(email);
+  REQUIRE(id.has_value());
+  CHECK(decode_counter(*id) == 7);
+  batch.del(email);
+  CHECK_FALSE(batch.get(email).has_value());  // deleted here, over the batch behind
+}
+
 }  // namespace
 }  // namespace contacts

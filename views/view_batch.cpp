@@ -34,6 +34,9 @@ void ViewBatch::publish_to_cache() {
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
+  // A new command id or email (most lookups of them) is known absent without a read: the
+  // filter holds every such key put, pending (this batch's or the one behind) or committed.
+  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key)) return std::nullopt;
   if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.value;
   if (behind_) {
     if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
@@ -41,8 +44,6 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (cache_ && ReadCache::caches(key)) {
     if (const auto* cached = cache_->find(key)) return *cached;
   }
-  // A new command id or email (most lookups of them) is known absent without a read.
-  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key)) return std::nullopt;
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
   // A read that failed is not an absent key: folding on would commit wrong views.
@@ -78,7 +79,7 @@ void ViewBatch::track(const std::string& key, Pending& entry) {
 }
 
 std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
-  // Added before the batch commits: the filter never misses a committed key.
+  // Added when it becomes pending: the filter never misses a pending or committed key.
   if (filter_ && KeyFilter::tracks(key)) filter_->add(key);
   // An entry already pending keeps whether it is fresh (try_emplace leaves `key` alone then).
   auto [it, inserted] = overlay_.try_emplace(std::move(key));
