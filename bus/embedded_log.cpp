@@ -191,6 +191,7 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
 
 Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from, size_t max_records) {
   std::vector<LogEntry> entries;
+  if (from.value < 0) from = Offset(0);
   int64_t end = ends_[static_cast<size_t>(partition.value)].load();
   if (from.value >= end) return entries;
   std::string upper = record_key(partition, Offset(end));

@@ -112,6 +112,11 @@ TEST_CASE("a partition written in many chunks reads back from any offset, in rea
   }
   append(**log, 3);  // appends go on after the reopened end
   CHECK(read_all(**log, p, 0, 4096) == values);
+  auto from_before = (*log)->read(p, Offset(-5), 3);  // a read from before the start reads from the start
+  REQUIRE(from_before.ok());
+  REQUIRE(from_before->size() == 3);
+  CHECK(from_before->front().offset.value == 0);
+  CHECK(from_before->front().value == values.front());
 }
 
 TEST_CASE("a log of one record per key, as earlier releases wrote it, reads back and takes appends after its end") {
