@@ -74,7 +74,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_read(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     // The room made for a big body is given back: an idle connection holds only what it has.
-    buffer_.shrink_to_fit();
+    // (Only then: a small request's buffer is kept for the next one on the connection.)
+    if (buffer_.capacity() > kBodyPiece) buffer_.shrink_to_fit();
     HttpRequest request = parser_->release();
     HttpResponse response;
     try {
