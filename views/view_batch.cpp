@@ -7,14 +7,31 @@
 
 namespace contacts {
 
-const std::optional<std::string>* ReadCache::find(const std::string& key) const {
-  auto it = entries_.find(key);
-  return it == entries_.end() ? nullptr : &it->second;
+const std::optional<std::string>* ReadCache::find(const std::string& key) {
+  if (auto it = young_.find(key); it != young_.end()) return &it->second;
+  auto it = old_.find(key);
+  if (it == old_.end()) return nullptr;
+  // Used again: into the young generation, so it survives the next turn.
+  std::optional<std::string> value = std::move(it->second);
+  old_.erase(it);
+  make_room();
+  return &young_.try_emplace(key, std::move(value)).first->second;
 }
 
 void ReadCache::store(const std::string& key, std::optional<std::string> value) {
-  if (entries_.size() >= max_entries_ && !entries_.contains(key)) entries_.clear();
-  entries_.insert_or_assign(key, std::move(value));
+  if (auto it = young_.find(key); it != young_.end()) {
+    it->second = std::move(value);
+    return;
+  }
+  // A value of it in the old generation is shadowed from now on, and goes with it.
+  make_room();
+  young_.try_emplace(key, std::move(value));
+}
+
+void ReadCache::make_room() {
+  if (young_.size() < generation_entries_) return;
+  std::swap(young_, old_);
+  young_.clear();  // keeps its table: the next generation fills it without growing it
 }
 
 bool ReadCache::caches(std::string_view key) {
@@ -50,11 +67,12 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (!s.ok() && !s.IsNotFound()) throw ViewReadError("read views: " + s.ToString());
   std::optional<std::string> committed;
   if (s.ok()) committed = std::move(value);
-  // A workspace's subscription set is read for every change and is almost always absent:
-  // remember what was read (only this batch's writer writes it, so it is what is committed).
-  // Other keys enter the cache when a batch that wrote them commits; caching their reads too
-  // measured slower (more churn of a bounded cache).
-  if (cache_ && key[0] == keys::kWebhookSet) cache_->store(key, committed);
+  // What was read is what is committed (only this batch's writer writes these keys, and the
+  // key is not pending in this batch or the one behind): the cache keeps it, so a hot row read
+  // once is not read again after it left the cache (an email index entry is written only when
+  // its contact is created, so it would not come back otherwise). Of note: a workspace's
+  // subscription set, read for every change and almost always absent.
+  if (cache_ && ReadCache::caches(key)) cache_->store(key, committed);
   return committed;
 }
 

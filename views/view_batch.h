@@ -8,6 +8,7 @@
 
 #include <boost/unordered/unordered_flat_map.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -30,21 +31,30 @@ class ViewReadError : public std::runtime_error {
 };
 
 // The committed values of hot keys (contacts, email index, counters), kept by the one writer
-// that owns them so the fold need not read them back from RocksDB. Bounded: it empties itself
-// when full. Not thread-safe: one per fold thread.
+// that owns them so the fold need not read them back from RocksDB. Bounded, in two
+// generations of half the entries each: a lookup tries the young one, then the old one (a hit
+// there moves the entry into the young one); when the young one is full it becomes the old
+// one and the old one is dropped. So what was used since the last turn survives the next one,
+// and a hot row outlives any number of rows seen once. Not thread-safe: one per fold thread.
 class ReadCache {
  public:
-  explicit ReadCache(size_t max_entries) : max_entries_(max_entries) {}
-  // nullptr when the key is not cached; else the committed value (nullopt: absent).
-  const std::optional<std::string>* find(const std::string& key) const;
+  explicit ReadCache(size_t max_entries) : generation_entries_(std::max<size_t>(1, max_entries / 2)) {}
+  // nullptr when the key is not cached; else the committed value (nullopt: absent). The
+  // pointer is good until the next call.
+  const std::optional<std::string>* find(const std::string& key);
   void store(const std::string& key, std::optional<std::string> value);
   // Whether values of this key are worth caching.
   static bool caches(std::string_view key);
+  size_t size() const { return young_.size() + old_.size(); }
 
  private:
-  size_t max_entries_;
-  // Open addressing: a lookup is one probe of a flat array, not a walk of node pointers.
-  boost::unordered_flat_map<std::string, std::optional<std::string>> entries_;
+  using Map = boost::unordered_flat_map<std::string, std::optional<std::string>>;
+  // Turns the generations when the young one is full.
+  void make_room();
+  size_t generation_entries_;
+  // Open addressing: a lookup is one probe of a flat array, not a walk of node pointers. A key
+  // may be in both; the young one's value is the current one.
+  Map young_, old_;
 };
 
 // Pending writes of one batch; reads through it see the batch on top of the committed views.

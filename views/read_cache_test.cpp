@@ -1,0 +1,115 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "core/keys.h"
+#include "tests/temp_dir.h"
+#include "views/view_batch.h"
+#include "views/view_store.h"
+
+namespace contacts {
+namespace {
+
+std::string contact_key(int i) { return keys::contact_key(WorkspaceId(7), i); }
+
+// The cached value of `key`: "-" when it is not cached, "(absent)" for a cached absence.
+std::string cached(ReadCache& cache, const std::string& key) {
+  const auto* v = cache.find(key);
+  if (!v) return "-";
+  return *v ? **v : "(absent)";
+}
+
+TEST_CASE("ReadCache gives back what was stored, absences included, and nothing else") {
+  ReadCache cache(100);
+  cache.store(contact_key(1), std::string("one"));
+  cache.store(contact_key(2), std::nullopt);
+  CHECK(cached(cache, contact_key(1)) == "one");
+  CHECK(cached(cache, contact_key(2)) == "(absent)");
+  CHECK(cached(cache, contact_key(3)) == "-");
+  cache.store(contact_key(1), std::string("uno"));
+  CHECK(cached(cache, contact_key(1)) == "uno");
+  CHECK(cache.size() == 2);
+}
+
+TEST_CASE("ReadCache stays within its bound and keeps a hot key through any number of turns") {
+  constexpr int kMax = 1000;
+  ReadCache cache(kMax);
+  const std::string hot = contact_key(0);
+  cache.store(hot, std::string("hot"));
+  for (int i = 1; i <= 20 * kMax; ++i) {
+    cache.store(contact_key(i), std::string("cold"));
+    REQUIRE(cache.size() <= kMax);
+    // Used once per generation's worth of new keys, the hot key is never dropped.
+    if (i % (kMax / 4) == 0) REQUIRE(cached(cache, hot) == "hot");
+  }
+  CHECK(cached(cache, hot) == "hot");
+  // Keys seen once are dropped two turns after they came: the first ones are long gone, the
+  // last ones are there.
+  CHECK(cached(cache, contact_key(1)) == "-");
+  CHECK(cached(cache, contact_key(kMax)) == "-");
+  CHECK(cached(cache, contact_key(20 * kMax)) == "cold");
+}
+
+TEST_CASE("ReadCache: a newer value shadows the one in the old generation, which never comes back") {
+  constexpr int kMax = 10;
+  ReadCache cache(kMax);
+  const std::string key = contact_key(0);
+  cache.store(key, std::string("v1"));
+  for (int i = 1; i < kMax / 2; ++i) cache.store(contact_key(i), std::string("x"));
+  cache.store(contact_key(100), std::string("x"));  // the young generation turns: v1 is now old
+  cache.store(key, std::string("v2"));
+  CHECK(cached(cache, key) == "v2");
+  // Turn twice more: whatever survives, it is never v1.
+  for (int i = 200; i < 200 + kMax; ++i) {
+    cache.store(contact_key(i), std::string("x"));
+    const std::string now = cached(cache, key);
+    REQUIRE(now != "v1");
+  }
+}
+
+TEST_CASE("ReadCache moves an old entry it finds into the young generation") {
+  constexpr int kMax = 8;
+  ReadCache cache(kMax);
+  const std::string key = contact_key(0);
+  cache.store(key, std::string("kept"));
+  for (int i = 1; i <= kMax / 2; ++i) cache.store(contact_key(i), std::string("x"));  // key is old now
+  CHECK(cached(cache, key) == "kept");  // found in the old generation, moved to the young one
+  // One more turn drops the old generation; the key, moved, survives it.
+  for (int i = 100; i < 100 + kMax / 2; ++i) cache.store(contact_key(i), std::string("x"));
+  CHECK(cached(cache, key) == "kept");
+  CHECK(cached(cache, contact_key(1)) == "-");
+}
+
+TEST_CASE("a batch keeps in its cache what it read from the views, so a hot row is read once") {
+  TempDir dir("read_cache_test");
+  auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
+  REQUIRE(store.ok());
+  {
+    ViewBatch batch = (*store)->begin_batch();
+    batch.put(contact_key(1), "committed");
+    REQUIRE((*store)->commit(batch).ok());
+  }
+  ReadCache cache(100);
+  {
+    ViewBatch batch = (*store)->begin_batch(&cache);
+    CHECK(batch.get(contact_key(1)) == std::optional<std::string>("committed"));
+    CHECK(batch.get(contact_key(2)) == std::nullopt);
+  }
+  CHECK(cached(cache, contact_key(1)) == "committed");
+  CHECK(cached(cache, contact_key(2)) == "(absent)");
+  // Written behind the cache's back (a batch without it): a batch with the cache answers from
+  // the cache, which shows the read above is not repeated. (In the service only the cache's
+  // own fold thread writes these keys, and its batches update the cache when they commit.)
+  {
+    ViewBatch batch = (*store)->begin_batch();
+    batch.put(contact_key(1), "rewritten");
+    REQUIRE((*store)->commit(batch).ok());
+  }
+  ViewBatch batch = (*store)->begin_batch(&cache);
+  CHECK(batch.get(contact_key(1)) == std::optional<std::string>("committed"));
+  // Keys of tags the cache does not keep are always read from the views.
+  CHECK_FALSE(ReadCache::caches(keys::list_key(WorkspaceId(7), 5, 1)));
+}
+
+}  // namespace
+}  // namespace contacts
