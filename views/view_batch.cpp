@@ -23,15 +23,17 @@ void ReadCache::store(const std::string& key, std::optional<std::string> value) 
     it->second = std::move(value);
     return;
   }
-  // A value of it in the old generation is shadowed from now on, and goes with it.
+  old_.erase(key);  // an older value of it
   make_room();
   young_.try_emplace(key, std::move(value));
 }
 
 void ReadCache::make_room() {
   if (young_.size() < generation_entries_) return;
+  // The old table, emptied, holds the next generation: once both have grown, a turn
+  // allocates nothing.
   std::swap(young_, old_);
-  young_.clear();  // keeps its table: the next generation fills it without growing it
+  young_.clear();
 }
 
 bool ReadCache::caches(std::string_view key) {

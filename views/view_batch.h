@@ -30,12 +30,15 @@ class ViewReadError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The committed values of hot keys (contacts, email index, counters), kept by the one writer
-// that owns them so the fold need not read them back from RocksDB. Bounded, in two
-// generations of half the entries each: a lookup tries the young one, then the old one (a hit
-// there moves the entry into the young one); when the young one is full it becomes the old
-// one and the old one is dropped. So what was used since the last turn survives the next one,
-// and a hot row outlives any number of rows seen once. Not thread-safe: one per fold thread.
+// The committed values of hot keys (contacts, email index entries, contact counts, webhook
+// subscription sets), kept by the one writer that owns them so the fold need not read them
+// back from RocksDB. It is right only while nothing else writes those keys: each belongs to
+// one workspace, hence to one partition and one fold thread, whose batches update the cache
+// when they commit. Bounded, in two generations of half the entries each (at least one): a
+// lookup tries the young one, then the old one (a hit there moves the entry into the young
+// one); when the young one is full it becomes the old one and the old one is dropped. So what
+// was used since the last turn survives the next one, and a hot row outlives any number of
+// rows seen once. A lookup may turn the generations too. Not thread-safe: one per fold thread.
 class ReadCache {
  public:
   explicit ReadCache(size_t max_entries) : generation_entries_(std::max<size_t>(1, max_entries / 2)) {}
@@ -53,7 +56,7 @@ class ReadCache {
   void make_room();
   size_t generation_entries_;
   // Open addressing: a lookup is one probe of a flat array, not a walk of node pointers. A key
-  // may be in both; the young one's value is the current one.
+  // is in one of them at most.
   Map young_, old_;
 };
 
