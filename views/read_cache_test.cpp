@@ -1,6 +1,8 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "core/keys.h"
 #include "tests/temp_dir.h"
@@ -17,6 +19,13 @@ std::string cached(ReadCache& cache, const std::string& key) {
   const auto* v = cache.find(key);
   if (!v) return "-";
   return *v ? **v : "(absent)";
+}
+
+// Commits `rows` (contact key -> value) to the views, without a cache.
+void commit_rows(ViewStore& store, const std::vector<std::pair<int, std::string>>& rows) {
+  ViewBatch batch = store.begin_batch();
+  for (const auto& [id, value] : rows) batch.put(contact_key(id), value);
+  REQUIRE(store.commit(batch).ok());
 }
 
 TEST_CASE("ReadCache gives back what was stored, absences included, and nothing else") {
@@ -84,11 +93,7 @@ TEST_CASE("a batch keeps in its cache what it read from the views, so a hot row 
   TempDir dir("read_cache_test");
   auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
   REQUIRE(store.ok());
-  {
-    ViewBatch batch = (*store)->begin_batch();
-    batch.put(contact_key(1), "committed");
-    REQUIRE((*store)->commit(batch).ok());
-  }
+  commit_rows(**store, {{1, "committed"}});
   ReadCache cache(100);
   {
     ViewBatch batch = (*store)->begin_batch(&cache);
@@ -100,11 +105,7 @@ TEST_CASE("a batch keeps in its cache what it read from the views, so a hot row 
   // Written behind the cache's back (a batch without it): a batch with the cache answers from
   // the cache, which shows the read above is not repeated. (In the service only the cache's
   // own fold thread writes these keys, and its batches update the cache when they commit.)
-  {
-    ViewBatch batch = (*store)->begin_batch();
-    batch.put(contact_key(1), "rewritten");
-    REQUIRE((*store)->commit(batch).ok());
-  }
+  commit_rows(**store, {{1, "rewritten"}});
   ViewBatch batch = (*store)->begin_batch(&cache);
   CHECK(batch.get(contact_key(1)) == std::optional<std::string>("committed"));
   // Keys of tags the cache does not keep are read from the views every time.
@@ -117,12 +118,7 @@ TEST_CASE("a batch does not cache what it read from the batch behind it, which m
   TempDir dir("read_cache_test");
   auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
   REQUIRE(store.ok());
-  {
-    ViewBatch batch = (*store)->begin_batch();
-    batch.put(contact_key(1), "committed");
-    batch.put(contact_key(2), "committed too");
-    REQUIRE((*store)->commit(batch).ok());
-  }
+  commit_rows(**store, {{1, "committed"}, {2, "committed too"}});
   ReadCache cache(100);
   ViewBatch behind = (*store)->begin_batch(&cache);
   behind.put(contact_key(1), "pending behind");
