@@ -1,5 +1,6 @@
 // contacts bench: generates a realistic workload (many workspaces, Zipf-skewed repeat visitors,
 // some deletes), appends it to an embedded log, folds it, and measures API reads in-process.
+#include <rocksdb/version.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -195,6 +196,8 @@ int run_bench(int argc, char** argv) {
   fs::remove_all(dir);
   fs::create_directories(dir);
 
+  // Which RocksDB the figures are of: scripts/rocksdb's optimized build or the system's.
+  std::printf("RocksDB %s\n", rocksdb::GetRocksVersionAsString().c_str());
   auto start = Clock::now();
   Workload w = generate(static_cast<size_t>(commands), static_cast<size_t>(workspaces), static_cast<size_t>(big),
                         static_cast<int32_t>(partitions), 42);
