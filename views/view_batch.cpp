@@ -60,8 +60,9 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   if (behind_) {
     if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
   }
-  if (cache_ && ReadCache::caches(key)) {
-    if (const auto* cached = cache_->find(key)) return *cached;
+  ReadCache* cache = cache_ && ReadCache::caches(key) ? cache_ : nullptr;
+  if (cache) {
+    if (const auto* cached = cache->find(key)) return *cached;
   }
   std::string value;
   auto s = db_->Get(rocksdb::ReadOptions(), key, &value);
@@ -74,7 +75,7 @@ std::optional<std::string> ViewBatch::get(const std::string& key) {
   // once is not read again after it left the cache (an email index entry is written only when
   // its contact is created, so it would not come back otherwise). Of note: a workspace's
   // subscription set, read for every change and almost always absent.
-  if (cache_ && ReadCache::caches(key)) cache_->store(key, committed);
+  if (cache) cache->store(key, committed);
   return committed;
 }
 
