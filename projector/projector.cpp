@@ -79,12 +79,9 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     Status committed = in_flight->committing.get();
     if (committed.ok()) {
       in_flight->batch.publish_to_cache();
-      GroupResult& part = in_flight->part;
-      result.next.insert(result.next.end(), part.next.begin(), part.next.end());
-      result.consumed += part.consumed;
+      result.consumed += in_flight->part.consumed;
       result.batches += 1;
-      std::move(part.changes.begin(), part.changes.end(), std::back_inserter(result.changes));
-      std::move(part.queued.begin(), part.queued.end(), std::back_inserter(result.queued));
+      publish(in_flight->part);
     } else {
       result.status = committed;
     }
@@ -197,6 +194,19 @@ void Projector::fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogE
   }
 }
 
+void Projector::publish(GroupResult& part) {
+  // The queued entries go out before their offsets count as applied.
+  if (queued_sink_ && !part.queued.empty()) queued_sink_(std::move(part.queued));
+  {
+    std::lock_guard lock(applied_mutex_);
+    for (const auto& [p, next] : part.next) applied_[static_cast<size_t>(p)].store(next);
+  }
+  applied_changed_.notify_all();
+  stats_.applied_records.fetch_add(part.consumed);
+  stats_.batches.fetch_add(1);
+  if (sink_ && !part.changes.empty()) sink_(part.changes);
+}
+
 Result<size_t> Projector::step() {
   // Partitions are folded in groups on separate threads: a workspace lives in one partition and
   // every key is scoped by workspace or partition, so the groups' batches touch disjoint keys,
@@ -207,29 +217,15 @@ Result<size_t> Projector::step() {
   results.push_back(fold_group(0));
   for (auto& f : others) results.push_back(f.get());
 
-  // What each group committed counts, even when a later batch of it failed. The queued
-  // entries go out before their offsets count as applied.
-  if (queued_sink_)
-    for (auto& r : results)
-      if (!r.queued.empty()) queued_sink_(std::move(r.queued));
+  // Each group published its batches as they committed (publish): what each committed counts,
+  // even when a later batch of it failed.
   size_t consumed = 0;
   Status failure;
-  {
-    std::lock_guard lock(applied_mutex_);
-    for (const auto& r : results) {
-      if (!r.status.ok()) failure = r.status;
-      for (const auto& [p, next] : r.next) applied_[static_cast<size_t>(p)].store(next);
-      consumed += r.consumed;
-    }
+  for (const auto& r : results) {
+    if (!r.status.ok()) failure = r.status;
+    consumed += r.consumed;
   }
-  if (consumed > 0) {
-    applied_changed_.notify_all();
-    stats_.applied_records.fetch_add(consumed);
-    stats_.steps.fetch_add(1);
-    for (const auto& r : results) stats_.batches.fetch_add(r.batches);
-    for (const auto& r : results)
-      if (sink_ && !r.changes.empty()) sink_(r.changes);
-  }
+  if (consumed > 0) stats_.steps.fetch_add(1);
   if (!failure.ok()) return failure;
   return consumed;
 }

@@ -24,7 +24,7 @@ namespace contacts {
 inline constexpr size_t kDefaultMaxBatchRecords = 8192;
 inline constexpr size_t kDefaultFoldThreads = 2;
 // Batches a fold thread folds in one step, each while the one before it commits.
-inline constexpr size_t kRoundsPerStep = 4;
+inline constexpr size_t kRoundsPerStep = 16;
 // Hot contact rows, email index entries and counters kept per fold thread.
 inline constexpr size_t kReadCacheEntries = 200000;
 // Keys a visit writes: its command id, the contact, its list position (old and new), its event.
@@ -87,8 +87,10 @@ class Projector {
 
   // Receives the outbox entries each committed batch queued, before the batch counts as
   // applied (so whoever reads applied() afterwards has been handed every entry before it).
+  // Called on the fold threads, as each batch commits: it must be thread-safe.
   void on_queued(std::function<void(std::vector<QueuedChange>&&)> sink) { queued_sink_ = std::move(sink); }
-  // Receives the changes of each committed batch (after their outbox entries committed).
+  // Receives the changes of each committed batch (after their outbox entries committed), on
+  // the fold threads like on_queued.
   void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
   // Receives each record that is not a valid command, with the reason (after it is logged).
   // Called on a fold thread; at least once (a batch that is folded again reports again).
@@ -115,6 +117,9 @@ class Projector {
   // Applies `entries` of partition `p` to `batch`, their changes (and queued outbox entries)
   // into `result`; a record that cannot be applied is a dead letter.
   void fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result);
+  // After `part`'s batch committed: hands its outbox entries on, stores its offsets as applied
+  // (waking wait_applied), then hands its changes on. On its group's thread.
+  void publish(GroupResult& part);
   void run();
 
   Log& log_;

@@ -151,12 +151,39 @@ TEST_CASE("batches folded while the one before commits (reading through it) give
   CHECK_FALSE(pipelined.views->contact(WorkspaceId(1), deleted).has_value());
 }
 
+TEST_CASE("each batch counts as applied, with its changes handed on, as soon as it commits, not when the step ends") {
+  LogFixture f;
+  constexpr size_t kBudget = 128;
+  std::vector<LogRecord> records;
+  for (int i = 0; i < 3 * static_cast<int>(kBudget); ++i)
+    records.push_back(
+        {"1", visit("b" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5, WorkspaceId(1)).dump()});
+  REQUIRE(f.log->append(records).ok());
+  const Partition p = partition_for("1", kLogPartitions);
+  Projector projector(*f.log, *f.views, kBudget, /*fold_threads=*/1);
+  // What a DELETE waiting on the projector would see when each batch's changes are handed on.
+  std::vector<std::pair<size_t, int64_t>> seen;  // (changes, applied offset)
+  projector.on_changes([&](const std::vector<Change>& changes) {
+    seen.emplace_back(changes.size(), projector.applied(p).value);
+  });
+  auto consumed = projector.step();
+  REQUIRE(consumed.ok());
+  CHECK(*consumed == 3 * kBudget);  // one step folds all three batches
+  REQUIRE(seen.size() == 3);
+  for (size_t i = 0; i < seen.size(); ++i) {
+    CHECK(seen[i].first == kBudget);
+    CHECK(seen[i].second == static_cast<int64_t>((i + 1) * kBudget));
+  }
+}
+
 TEST_CASE("a busy partition takes the part of the batch its quiet neighbours leave; busy ones each get their part") {
   LogFixture f;
   constexpr size_t kBudget = 384;  // one fold thread: an even part of the batch is 128 records
+  // More than a step takes, so every step below ends with records left.
+  constexpr int kVisits = static_cast<int>(kRoundsPerStep * kBudget) + 500;
   auto visits = [](const std::string& ws, const std::string& tag) {
     std::vector<LogRecord> records;
-    for (int i = 0; i < 2000; ++i)
+    for (int i = 0; i < kVisits; ++i)
       records.push_back({ws, visit(tag + std::to_string(i), 100 + i, "P", tag + std::to_string(i) + "@x", 5,
                                    WorkspaceId(std::stoll(ws))).dump()});
     return records;
@@ -184,8 +211,8 @@ TEST_CASE("a busy partition takes the part of the batch its quiet neighbours lea
   CHECK(f.views->applied(hot).value > hot_before);
   CHECK(f.views->applied(second).value >= static_cast<int64_t>(kRoundsPerStep * kBudget / 3));
   REQUIRE(projector.catch_up().ok());
-  CHECK(f.views->list(WorkspaceId(1), 1, 10, "").total == 2000);
-  CHECK(f.views->list(WorkspaceId(std::stoll(other)), 1, 10, "").total == 2000);
+  CHECK(f.views->list(WorkspaceId(1), 1, 10, "").total == kVisits);
+  CHECK(f.views->list(WorkspaceId(std::stoll(other)), 1, 10, "").total == kVisits);
 }
 
 }  // namespace

@@ -29,7 +29,9 @@ ListCache::Lookup ListCache::find(int64_t ws, std::chrono::steady_clock::duratio
   Lookup found;
   found.snapshot = e.snapshot;
   found.version = e.version;
-  found.quiet = std::chrono::steady_clock::now() - e.changed_at >= quiet_for;
+  // Never changed is quiet, however recently the clock started (steady_clock may count from
+  // boot: measured against a zero changed_at, a workspace looked busy for a while after one).
+  found.quiet = e.version == 0 || std::chrono::steady_clock::now() - e.changed_at >= quiet_for;
   found.too_big = e.too_big;
   return found;
 }

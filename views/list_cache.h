@@ -48,7 +48,7 @@ class ListCache {
  private:
   struct Entry {
     uint64_t version = 0;
-    std::chrono::steady_clock::time_point changed_at{};
+    std::chrono::steady_clock::time_point changed_at{};  // of the last change, if version > 0
     std::shared_ptr<const ListSnapshot> snapshot;
     bool too_big = false;  // until the next change of the workspace
   };
