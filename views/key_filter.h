@@ -36,8 +36,14 @@ class KeyFilter {
  private:
   static constexpr size_t kWordsPerBlock = 8;  // one 64-byte cache line
   static constexpr int kProbes = 6;
+  // Unmaps the filter's memory.
+  struct Unmap {
+    size_t bytes;
+    void operator()(std::atomic<uint64_t>* words) const;
+  };
   size_t blocks_;
-  std::unique_ptr<std::atomic<uint64_t>[]> words_;
+  // Mapped whole, in huge pages where the kernel gives them (see the constructor).
+  std::unique_ptr<std::atomic<uint64_t>[], Unmap> words_;
   std::atomic<bool> ready_{false};
 };
 
