@@ -252,14 +252,21 @@ Status decode_body(const FieldReader& r, Command& c) {
 
 }  // namespace
 
+void decode_command(std::string_view json_text, Result<Command>& out) {
+  if (!valid_utf8(json_text)) {
+    out = invalid("invalid UTF-8");
+  } else if (!json_depth_within(json_text, kMaxJsonDepth)) {
+    out = invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
+  } else if (!decode_visit_fast(json_text, out.emplace())) {
+    out = decode_command_reference(json_text);
+  }
+}
+
 Result<Command> decode_command(std::string_view json_text) {
-  if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
-  if (!json_depth_within(json_text, kMaxJsonDepth))
-    return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   // Built in place and returned as it is: a Command is large, and moving it cost as much as
   // a fifth of decoding one.
   Result<Command> decoded(std::in_place);
-  if (!decode_visit_fast(json_text, *decoded)) decoded = decode_command_reference(json_text);
+  decode_command(json_text, decoded);
   return decoded;
 }
 

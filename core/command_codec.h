@@ -14,6 +14,9 @@ namespace contacts {
 // Decodes and validates one command. A failure is kInvalid with a reason a producer can act on.
 // The hot types take a single-pass fast path (core/command_fast_decoder.h).
 Result<Command> decode_command(std::string_view json_text);
+// The same into `out`, where a fast-path command is built in place (a Command is large:
+// moving one cost as much as a fifth of decoding it).
+void decode_command(std::string_view json_text, Result<Command>& out);
 // The reference decoder alone (a DOM parse): what the fast path must agree with.
 Result<Command> decode_command_reference(std::string_view json_text);
 

@@ -37,6 +37,13 @@ class [[nodiscard]] Result {
   // A default value built in place, to be filled through operator*.
   explicit Result(std::in_place_t) : value_(std::in_place) {}
 
+  // Replaces what it holds with a default value built in place, to be filled through the
+  // reference returned.
+  T& emplace() {
+    status_ = Status();
+    return value_.emplace();
+  }
+
   bool ok() const { return value_.has_value(); }
   const Status& status() const { return status_; }
   T& value() { return *value_; }

@@ -19,6 +19,9 @@ struct Context {
   const Command& command;
   int64_t position_id;
   std::vector<Change>& changes;
+  // Of a visit: the participant's normalized email and its index key (PreparedRecord).
+  const std::optional<std::string>& email;
+  const std::string& email_key;
 };
 
 std::optional<std::string> normalized_email(const std::optional<std::string>& email) {
@@ -65,11 +68,12 @@ std::optional<Contact> load_contact(ViewBatch& batch, WorkspaceId ws, int64_t id
   return c;
 }
 
-// Finds the contact a participant is, by normalized email; a participant without an email
-// matches nobody.
-std::optional<Contact> find_participant(ViewBatch& batch, WorkspaceId ws, const std::optional<std::string>& email) {
+// Finds the contact a participant is, by normalized email (`email_key` is its index key); a
+// participant without an email matches nobody.
+std::optional<Contact> find_participant(ViewBatch& batch, WorkspaceId ws, const std::optional<std::string>& email,
+                                        const std::string& email_key) {
   if (!email) return std::nullopt;
-  auto id = batch.get(keys::email_key(ws, *email));
+  auto id = batch.get(email_key);
   if (!id) return std::nullopt;
   return load_contact(batch, ws, decode_counter(*id));
 }
@@ -134,14 +138,14 @@ ContactEvent event_of(const Context& ctx, int64_t contact_id) {
 void apply_visit(Context& ctx) {
   const Command& c = ctx.command;
   WorkspaceId ws = c.workspace_id;
-  auto email = normalized_email(c.participant_email);
-  auto existing = find_participant(ctx.batch, ws, email);
+  const auto& email = ctx.email;
+  auto existing = find_participant(ctx.batch, ws, email, ctx.email_key);
   Contact contact;
   if (existing) {
     contact = std::move(*existing);
   } else {
     contact = new_contact(ctx, email);
-    if (email) ctx.batch.put(keys::email_key(ws, *email), encode_counter(contact.id));
+    if (email) ctx.batch.put(ctx.email_key, encode_counter(contact.id));
     add_to_counter(ctx.batch, keys::contact_count_key(ws), 1);
   }
   const int64_t previous_last_seen = contact.last_seen_at;
@@ -316,23 +320,51 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope, st
   return true;
 }
 
-Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
-  auto command = decode_command(entry.value);
-  if (!command.ok()) return command.status();
-  if (entry.key != std::to_string(command->workspace_id.value))
-    return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
+void prepare(const LogEntry& entry, int32_t partitions, ViewBatch& batch, PreparedRecord& out) {
+  decode_command(entry.value, out.command);
+  out.dedup_key.clear();
+  out.email.reset();
+  out.email_key.clear();
+  if (!out.command.ok()) return;
+  const Command& c = *out.command;
+  if (entry.key != std::to_string(c.workspace_id.value)) {
+    out.command = Status{Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
+    return;
+  }
   // A workspace's records must share one partition: its order, and the fold threads (which
   // own disjoint partitions), depend on it. A producer with another partitioner breaks that.
-  if (Partition expected = partition_for(entry.key, partitions); expected.value != entry.partition.value)
-    return {Code::kInvalid, "record of key \"" + entry.key + "\" is in partition " +
-                                std::to_string(entry.partition.value) + " but belongs in partition " +
-                                std::to_string(expected.value) + " (Kafka's murmur2 partitioner)"};
-  std::string dedup = keys::dedup_key(command->workspace_id, command->command_id);
-  if (batch.get(dedup)) return {};  // a command_id seen before changes nothing
-  batch.put(std::move(dedup), "");
-  Context ctx{batch, *command, id_from_position(entry.partition, entry.offset, partitions), changes};
+  if (Partition expected = partition_for(entry.key, partitions); expected.value != entry.partition.value) {
+    out.command = Status{Code::kInvalid, "record of key \"" + entry.key + "\" is in partition " +
+                                             std::to_string(entry.partition.value) + " but belongs in partition " +
+                                             std::to_string(expected.value) + " (Kafka's murmur2 partitioner)"};
+    return;
+  }
+  out.dedup_key = keys::dedup_key(c.workspace_id, c.command_id);
+  batch.prefetch(out.dedup_key);
+  if (c.type == CommandType::kRoomJoin || c.type == CommandType::kBooking) {
+    out.email = normalized_email(c.participant_email);
+    if (out.email) {
+      out.email_key = keys::email_key(c.workspace_id, *out.email);
+      batch.prefetch(out.email_key);
+    }
+  }
+}
+
+Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& prepared, int32_t partitions,
+                      std::vector<Change>& changes) {
+  if (!prepared.command.ok()) return prepared.command.status();
+  if (batch.get(prepared.dedup_key)) return {};  // a command_id seen before changes nothing
+  batch.put(prepared.dedup_key, "");
+  Context ctx{batch,   *prepared.command, id_from_position(entry.partition, entry.offset, partitions),
+              changes, prepared.email,    prepared.email_key};
   apply_command(ctx);
   return {};
+}
+
+Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
+  PreparedRecord prepared;
+  prepare(entry, partitions, batch, prepared);
+  return apply_prepared(batch, entry, prepared, partitions, changes);
 }
 
 }  // namespace contacts

@@ -52,4 +52,20 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope = C
 // caller dead-letters it and moves on.
 Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes);
 
+// The same in two parts, so that a run of records can be decoded first and their first lookups
+// fetched ahead (ViewBatch::prefetch) while the ones before them are applied.
+struct PreparedRecord {
+  Result<Command> command{Status{Code::kInvalid, "not prepared"}};
+  // Of a command that decoded: its command-id key, and (visits) its participant's email key.
+  std::string dedup_key;
+  std::optional<std::string> email;  // normalized
+  std::string email_key;
+};
+// Decodes and checks `entry` (nothing is read from the views), and starts fetching what
+// applying it will look up first.
+void prepare(const LogEntry& entry, int32_t partitions, ViewBatch& batch, PreparedRecord& out);
+// Applies a prepared record; the same as apply() on its entry.
+Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& prepared, int32_t partitions,
+                      std::vector<Change>& changes);
+
 }  // namespace contacts

@@ -173,9 +173,15 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
 void Projector::fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result) {
   const int32_t partitions = log_.partitions();
   const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
-  for (const auto& entry : entries) {
+  // Every record is decoded before the first is applied: decoding starts fetching the key
+  // filter's blocks of its command id and email, which are then in cache when applying looks
+  // them up (each is otherwise a miss to memory, two per command).
+  std::vector<PreparedRecord> prepared(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i) prepare(entries[i], partitions, batch, prepared[i]);
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const LogEntry& entry = entries[i];
     const size_t first_change = result.changes.size();
-    if (auto s = apply(batch, entry, partitions, result.changes); !s.ok()) {
+    if (auto s = apply_prepared(batch, entry, prepared[i], partitions, result.changes); !s.ok()) {
       stats_.dead_letters.fetch_add(1);
       std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
       if (dead_letter_sink_) dead_letter_sink_(entry, s.message());
@@ -183,8 +189,8 @@ void Projector::fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogE
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.
     if (entry.offset.value >= quiet)
-      for (size_t i = first_change; i < result.changes.size(); ++i) {
-        const Change& change = result.changes[i];
+      for (size_t c = first_change; c < result.changes.size(); ++c) {
+        const Change& change = result.changes[c];
         if (!queued_sink_) {
           record_change(batch, change, scope_);
         } else if (std::string value; record_change(batch, change, scope_, &value)) {

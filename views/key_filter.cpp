@@ -82,6 +82,10 @@ void KeyFilter::add(std::string_view key) {
   }
 }
 
+void KeyFilter::prefetch(std::string_view key) const {
+  __builtin_prefetch(&words_[probe_of(key, blocks_).block * kWordsPerBlock]);
+}
+
 bool KeyFilter::may_contain(std::string_view key) const {
   Probe p = probe_of(key, blocks_);
   const std::atomic<uint64_t>* block = &words_[p.block * kWordsPerBlock];

@@ -25,6 +25,9 @@ class KeyFilter {
   void add(std::string_view key);
   // False: the key was never added. True: it may have been.
   bool may_contain(std::string_view key) const;
+  // Starts loading the memory that may_contain (and add) of `key` will read: a lookup misses
+  // the caches, so a run of keys is fetched ahead of their lookups.
+  void prefetch(std::string_view key) const;
   // About how many keys it holds at 1% false positives (10 bits a key).
   size_t capacity() const { return blocks_ * kWordsPerBlock * 64 / 10; }
 

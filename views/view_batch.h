@@ -77,6 +77,11 @@ class ViewBatch {
   void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
   std::optional<std::string> get(const std::string& key);
+  // A hint that `key` will be read soon: starts fetching what answering it takes first (for
+  // command-id and email keys, their block of the key filter).
+  void prefetch(std::string_view key) const {
+    if (filter_ && KeyFilter::tracks(key)) filter_->prefetch(key);
+  }
   // Keys and values are taken by value: pass temporaries (or std::move) and they are not copied.
   void put(std::string key, std::string value);
   // Like put, for a key the caller knows is not in the committed views. Deleting it later in
