@@ -1,5 +1,7 @@
 #include "views/view_batch.h"
 
+#include <boost/sort/pdqsort/pdqsort.hpp>
+
 #include <algorithm>
 #include <memory>
 
@@ -221,7 +223,10 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
     refs[i].third = key_word(key, 16);
     bytes += 2 * key.size() + (entry.value ? entry.value->size() : 0) + 16;
   }
-  std::sort(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
+  // Pattern-defeating quicksort, branchless partitioning: the outcome of comparing these keys
+  // is unpredictable, and std::sort's branches mispredicted on it (the sort's share of the
+  // profile fell by about a fifth).
+  boost::sort::pdqsort_branchless(refs.begin(), refs.end(), [](const Ref& a, const Ref& b) {
     if (a.head != b.head) return a.head < b.head;
     if (a.next != b.next) return a.next < b.next;
     if (a.third != b.third) return a.third < b.third;
