@@ -89,6 +89,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     return committed.ok();
   };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
+    if (round > 0 && stopping_) break;  // stop() waits for one batch at most, not a whole step
     ViewBatch batch = views_.begin_batch(&caches_[group]);
     batch.read_behind(in_flight ? &in_flight->batch : nullptr);
     GroupResult part;
