@@ -56,8 +56,9 @@ void write_audit(Context& ctx, std::string_view action, std::string_view target_
   add_to_counter(ctx.batch, keys::audit_count_key(c.workspace_id), 1);
 }
 
-Change change_of(Change::Kind kind, const Contact& contact, const Context& ctx) {
-  return {kind, WorkspaceId(contact.workspace_id), contact.id, contact.name, contact.email,
+// The contact's last use: its name and email move into the change.
+Change change_of(Change::Kind kind, Contact&& contact, const Context& ctx) {
+  return {kind, WorkspaceId(contact.workspace_id), contact.id, std::move(contact.name), std::move(contact.email),
           ctx.position_id, ctx.command.occurred_at};
 }
 
@@ -162,7 +163,7 @@ void apply_visit(Context& ctx) {
 
   ContactEvent event = event_of(ctx, contact.id);
   ctx.batch.put(keys::timeline_key(ws, contact.id, event.created_at, event.id), encode(event));
-  ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated, contact, ctx));
+  ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated, std::move(contact), ctx));
 }
 
 void apply_contact_delete(Context& ctx) {
@@ -181,7 +182,7 @@ void apply_contact_delete(Context& ctx) {
   add_to_counter(ctx.batch, keys::contact_count_key(ws), -1);
   write_audit(ctx, "contact.delete", "contact", contact->id,
               {{"name", contact->name}, {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
-  ctx.changes.push_back(change_of(Change::Kind::kDeleted, *contact, ctx));
+  ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));
 }
 
 // Marks the room (or booking page) deleted as of this position: events of it from earlier
@@ -354,7 +355,7 @@ Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& p
                       std::vector<Change>& changes) {
   if (!prepared.command.ok()) return prepared.command.status();
   if (batch.get(prepared.dedup_key)) return {};  // a command_id seen before changes nothing
-  batch.put(prepared.dedup_key, "");
+  batch.put(std::move(prepared.dedup_key), "");  // spent: prepare() builds the next one
   Context ctx{batch,   *prepared.command, id_from_position(entry.partition, entry.offset, partitions),
               changes, prepared.email,    prepared.email_key};
   apply_command(ctx);

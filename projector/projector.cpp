@@ -18,6 +18,7 @@ Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_
       applied_(static_cast<size_t>(log.partitions())), owned_(static_cast<size_t>(log.partitions())) {
   for (auto& o : owned_) o.store(true);
   for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
+  prepared_.resize(groups_);
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
 }
@@ -94,7 +95,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     batch.read_behind(in_flight ? &in_flight->batch : nullptr);
     GroupResult part;
     try {
-      part = fold_batch(batch, slots);
+      part = fold_batch(group, batch, slots);
     } catch (const std::exception& e) {
       // A failed read of the views (ViewReadError) or anything else: the batch before this one
       // is still settled below, so what it committed counts and the cache matches the views.
@@ -113,7 +114,8 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   return result;
 }
 
-Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots) {
+Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
+                                            std::vector<std::pair<int32_t, int64_t>>& slots) {
   GroupResult result;
   if (slots.empty()) return result;
   // The group's batch holds up to its share of max_batch_records: each partition first gets an
@@ -134,7 +136,7 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
       batch.reserve(kKeysPerRecord * budget);
       reserved = true;
     }
-    fold_entries(batch, p, *entries, result);
+    fold_entries(group, batch, p, *entries, result);
     result.consumed += entries->size();
     if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
     return entries->size();
@@ -171,13 +173,15 @@ Projector::GroupResult Projector::fold_batch(ViewBatch& batch, std::vector<std::
   return result;
 }
 
-void Projector::fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result) {
+void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries,
+                             GroupResult& result) {
   const int32_t partitions = log_.partitions();
   const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
   // Every record is decoded before the first is applied: decoding starts fetching the key
   // filter's blocks of its command id and email, which are then in cache when applying looks
   // them up (each is otherwise a miss to memory, two per command).
-  std::vector<PreparedRecord> prepared(entries.size());
+  std::vector<PreparedRecord>& prepared = prepared_[group];
+  if (prepared.size() < entries.size()) prepared.resize(entries.size());
   for (size_t i = 0; i < entries.size(); ++i) prepare(entries[i], partitions, batch, prepared[i]);
   for (size_t i = 0; i < entries.size(); ++i) {
     const LogEntry& entry = entries[i];

@@ -111,12 +111,13 @@ class Projector {
   GroupResult fold_group(size_t group);
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
   // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
-  GroupResult fold_batch(ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
+  GroupResult fold_batch(size_t group, ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
   // Records a fold thread's batch holds at most: its share of max_batch_records.
   size_t batch_budget() const { return std::max<size_t>(64, max_batch_records_ / groups_); }
   // Applies `entries` of partition `p` to `batch`, their changes (and queued outbox entries)
   // into `result`; a record that cannot be applied is a dead letter.
-  void fold_entries(ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries, GroupResult& result);
+  void fold_entries(size_t group, ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries,
+                    GroupResult& result);
   // After `part`'s batch committed: hands its outbox entries on, stores its offsets as applied
   // (waking wait_applied), then hands its changes on. On its group's thread.
   void publish(GroupResult& part);
@@ -128,6 +129,9 @@ class Projector {
   const size_t groups_;
   std::vector<std::atomic<int64_t>> applied_;
   std::vector<ReadCache> caches_;  // one per group, used only by that group's thread
+  // Per group, like caches_: the slots fold_entries decodes records into, kept from one call to
+  // the next (a run of 1,024 decoded commands is most of a MiB to allocate and fault in again).
+  std::vector<std::vector<PreparedRecord>> prepared_;
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
   std::vector<int64_t> quiet_before_;
