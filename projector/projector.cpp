@@ -2,7 +2,6 @@
 
 #include <future>
 #include <iostream>
-#include <iterator>
 #include <limits>
 #include <optional>
 
@@ -81,7 +80,6 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     if (committed.ok()) {
       in_flight->batch.publish_to_cache();
       result.consumed += in_flight->part.consumed;
-      result.batches += 1;
       publish(in_flight->part);
     } else {
       result.status = committed;

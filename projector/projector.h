@@ -99,13 +99,15 @@ class Projector {
   }
 
  private:
+  // What folding a batch gave (fold_batch), or what a group's step committed (fold_group:
+  // its status and consumed only; each batch's offsets, changes and queued entries have been
+  // published by then).
   struct GroupResult {
     Status status;
     size_t consumed = 0;
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
     std::vector<QueuedChange> queued;
-    size_t batches = 0;  // committed
   };
   // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
