@@ -27,10 +27,6 @@ Probe probe_of(std::string_view key, size_t blocks) {
   return {block, bits};
 }
 
-}  // namespace
-
-namespace {
-
 constexpr size_t kHugePage = size_t{2} << 20;
 
 // `bytes` of zeroed memory, mapped at a huge-page boundary and in whole huge pages. Every
@@ -54,6 +50,7 @@ std::atomic<uint64_t>* map_words(size_t bytes) {
   return reinterpret_cast<std::atomic<uint64_t>*>(aligned);
 }
 
+// What the filter of `blocks` blocks maps: whole huge pages.
 size_t mapped_bytes(size_t blocks, size_t words_per_block) {
   size_t bytes = blocks * words_per_block * sizeof(uint64_t);
   return (bytes + kHugePage - 1) & ~(kHugePage - 1);
