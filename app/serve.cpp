@@ -19,6 +19,7 @@
 #include "api/http_probe.h"
 #include "app/commands.h"
 #include "core/command_codec.h"
+#include "core/console.h"
 #include "ingest/ingest_handler.h"
 #include "bus/kafka_group.h"
 #include "projector/change_publisher.h"
@@ -326,7 +327,7 @@ class Background {
       // Between two batches: publish what they applied and commit, then let them go.
       if (auto s = publisher->flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
       projector.set_owned(partitions, false);
-      std::cout << "contacts: project: revoked partitions " << partition_list(partitions) << std::endl;
+      print_line("contacts: project: revoked partitions " + partition_list(partitions));
     };
     auto group = KafkaGroup::join({flags_.get("brokers"), prefix_ + "contacts-projector", kafka_->commands_topic(),
                                    "contacts-project", /*pause_assigned=*/true},
@@ -357,7 +358,7 @@ class Background {
       publisher->assigned(p, quiet);
     }
     projector.set_owned(partitions, true);
-    std::cout << "contacts: project: assigned partitions " << partition_list(partitions) << std::endl;
+    print_line("contacts: project: assigned partitions " + partition_list(partitions));
   }
 
   const Node node_;
@@ -381,10 +382,10 @@ int run_ingest_node(const Flags& flags, const NodeConfig& config, Log& log, Inge
     std::cerr << "contacts ingest: " << s.message() << "\n";
     return 1;
   }
-  std::cout << "contacts: ingest listening on http://" << config.ingest_host << ":" << ingest.port() << " ("
-            << describe_log(flags, log) << ")" << std::endl;
+  print_line("contacts: ingest listening on http://" + config.ingest_host + ":" + std::to_string(ingest.port()) + " (" +
+             describe_log(flags, log) + ")");
   run_until_signalled({{&ingest, &ingest_ioc}}, std::max(2LL, config.threads / 2));
-  std::cout << "contacts: stopped" << std::endl;
+  print_line("contacts: stopped");
   return 0;
 }
 
@@ -454,14 +455,14 @@ int run_node(Node node, int argc, char** argv) {
       return 1;
     }
   }
-  std::cout << "contacts: API listening on http://" << config.api_host << ":" << api.port();
-  if (node == Node::kAll) std::cout << ", ingest on http://" << config.ingest_host << ":" << ingest.port();
-  std::cout << node_description(node, flags.get("topic-prefix")) << ", data in " << flags.get("data") << " ("
-            << describe_log(flags, *log) << ")" << std::endl;
+  std::string where = "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
+  if (node == Node::kAll) where += ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest.port());
+  print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " + flags.get("data") + " (" +
+             describe_log(flags, *log) + ")");
 
   run_until_signalled(servers, config.threads);
   background.stop();
-  std::cout << "contacts: stopped" << std::endl;
+  print_line("contacts: stopped");
   return 0;
 }
 

@@ -5,6 +5,8 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/console.h"
+
 namespace contacts {
 
 namespace {
@@ -38,12 +40,12 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOpt
   auto* raw = source.get();
   // What was fetched for partitions that go to another member is theirs to take now.
   handlers.assigned = [](const std::vector<int32_t>& partitions) {
-    std::cout << "contacts: webhooks: assigned partitions " << partition_list(partitions) << std::endl;
+    print_line("contacts: webhooks: assigned partitions " + partition_list(partitions));
   };
   handlers.revoking = [raw](const std::vector<int32_t>& partitions) {
     raw->buffer_.clear();
     raw->paused_ = false;  // the next assignment starts fetching
-    std::cout << "contacts: webhooks: revoked partitions " << partition_list(partitions) << std::endl;
+    print_line("contacts: webhooks: revoked partitions " + partition_list(partitions));
   };
   options.pause_assigned = false;
   auto group = KafkaGroup::join(options, std::move(handlers));
