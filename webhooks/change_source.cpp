@@ -1,7 +1,6 @@
 #include "webhooks/change_source.h"
 
 #include <algorithm>
-#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
