@@ -63,13 +63,10 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   o.compression_per_level.assign(static_cast<size_t>(o.num_levels), o.compression);
   o.compression_per_level[0] = o.compression_per_level[1] = rocksdb::kNoCompression;
   o.max_background_jobs = 2;
-  // Most fold lookups miss (new command ids, new emails): a memtable bloom filter answers
-  // those without walking the skiplist. API reads of rows that live in the tables below (a
-  // list page's MultiGet) skip the memtables with it too: without it, `wrk` on a list page
-  // after a load served about a quarter fewer requests (at a tenth of the write buffer; at a
-  // hundredth, fewer still), for about 3% of the fold's CPU saved.
-  o.memtable_prefix_bloom_size_ratio = 0.1;
-  o.memtable_whole_key_filtering = true;
+  // No memtable Bloom filter: adding every inserted key to it cost a cache miss per insert,
+  // about a seventh of the fold's CPU, and nothing needs it any more (the fold's lookups of
+  // new command ids and emails are answered by the key filter, its hot rows by the read cache,
+  // and `wrk` on a list page served as many requests without it). docs/decisions.md.
   // A batch is written in key order, so inserts of one tag+workspace prefix arrive in order:
   // a per-prefix insert hint spares most of the skiplist search.
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(9));
