@@ -18,6 +18,9 @@ Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_
   for (auto& o : owned_) o.store(true);
   for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
   prepared_.resize(groups_);
+  batches_.resize(groups_);
+  for (size_t g = 0; g < groups_; ++g)
+    for (auto& batch : batches_[g]) batch = std::make_unique<ViewBatch>(views.begin_batch(&caches_[g]));
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
 }
@@ -69,7 +72,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   GroupResult result;
   // The batch being committed, what folding it gave, and its commit.
   struct InFlight {
-    ViewBatch batch;
+    ViewBatch* batch;
     GroupResult part;
     std::future<Status> committing;
   };
@@ -78,10 +81,11 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     if (!in_flight) return true;
     Status committed = in_flight->committing.get();
     if (committed.ok()) {
-      in_flight->batch.publish_to_cache();
+      in_flight->batch->publish_to_cache();
       result.consumed += in_flight->part.consumed;
       publish(in_flight->part);
     } else {
+      in_flight->batch->clear();
       result.status = committed;
     }
     in_flight.reset();
@@ -89,8 +93,9 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
     if (round > 0 && stopping_) break;  // stop() waits for one batch at most, not a whole step
-    ViewBatch batch = views_.begin_batch(&caches_[group]);
-    batch.read_behind(in_flight ? &in_flight->batch : nullptr);
+    // The group's two batches in turn: the other one may be in flight.
+    ViewBatch& batch = *batches_[group][round % 2];
+    batch.read_behind(in_flight ? in_flight->batch : nullptr);
     GroupResult part;
     try {
       part = fold_batch(group, batch, slots);
@@ -101,12 +106,13 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     }
     // A batch folded on top of one that failed to commit is dropped with it.
     if (!settle() || !part.status.ok() || part.consumed == 0) {
+      batch.clear();
       if (result.status.ok()) result.status = part.status;
       return result;
     }
     batch.read_behind(nullptr);
-    in_flight.emplace(InFlight{std::move(batch), std::move(part), {}});
-    in_flight->committing = std::async(std::launch::async, [this, b = &in_flight->batch] { return views_.commit(*b); });
+    in_flight.emplace(InFlight{&batch, std::move(part), {}});
+    in_flight->committing = std::async(std::launch::async, [this, b = &batch] { return views_.commit(*b); });
   }
   settle();
   return result;

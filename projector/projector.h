@@ -8,9 +8,11 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -134,6 +136,9 @@ class Projector {
   // Per group, like caches_: the slots fold_entries decodes records into, kept from one call to
   // the next (a run of 1,024 decoded commands is most of a MiB to allocate and fault in again).
   std::vector<std::vector<PreparedRecord>> prepared_;
+  // Per group, two batches used in turn (one folded while the other commits), kept with their
+  // memory from one batch to the next.
+  std::vector<std::array<std::unique_ptr<ViewBatch>, 2>> batches_;
   ProjectorStats stats_;
   std::function<void(const std::vector<Change>&)> sink_;
   std::vector<int64_t> quiet_before_;

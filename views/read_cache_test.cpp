@@ -135,5 +135,34 @@ TEST_CASE("a batch does not cache what it read from the batch behind it, which m
   CHECK(cached(cache, contact_key(1)) == "pending behind");
 }
 
+TEST_CASE("a batch used again after it committed (or was cleared) writes only its new writes") {
+  TempDir dir("read_cache_test");
+  auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
+  REQUIRE(store.ok());
+  ReadCache cache(100);
+  ViewBatch batch = (*store)->begin_batch(&cache);
+  batch.put(contact_key(1), "first");
+  batch.put(contact_key(2), "first");
+  REQUIRE((*store)->commit(batch).ok());
+  batch.publish_to_cache();
+  CHECK(batch.pending() == 0);
+  // A second use, bigger than the first (its write buffer grows), then a smaller third one.
+  for (int i = 3; i < 50; ++i) batch.put(contact_key(i), std::string(100, 'x'));
+  CHECK(batch.to_write_batch().Count() == 47);
+  batch.clear();
+  CHECK(batch.pending() == 0);
+  CHECK(batch.get(contact_key(3)) == std::nullopt);  // cleared, never committed
+  batch.put(contact_key(1), "second");
+  CHECK(batch.to_write_batch().Count() == 1);
+  REQUIRE((*store)->commit(batch).ok());
+  batch.publish_to_cache();
+  CHECK(cached(cache, contact_key(1)) == "second");
+  CHECK(cached(cache, contact_key(2)) == "first");
+  ViewBatch reader = (*store)->begin_batch();  // no cache: reads the views
+  CHECK(reader.get(contact_key(1)) == std::optional<std::string>("second"));
+  CHECK(reader.get(contact_key(2)) == std::optional<std::string>("first"));
+  CHECK(reader.get(contact_key(3)) == std::nullopt);
+}
+
 }  // namespace
 }  // namespace contacts

@@ -48,7 +48,12 @@ void ViewBatch::publish_to_cache() {
   if (cache_)
     for (auto& [key, entry] : overlay_)
       if (entry.cached) cache_->store(key, std::move(entry.value));
-  overlay_.clear();
+  clear();
+}
+
+void ViewBatch::clear() {
+  behind_ = nullptr;
+  overlay_.clear();  // keeps its table
   ordered_.clear();
   ordered_sorted_ = 0;
   list_workspaces_.clear();
@@ -199,7 +204,7 @@ uint64_t key_word(const std::string& key, size_t at) {
 
 }  // namespace
 
-rocksdb::WriteBatch ViewBatch::to_write_batch() const {
+rocksdb::WriteBatch& ViewBatch::to_write_batch() {
   // The entries in key order. Most comparisons are settled by the first 24 bytes, held
   // beside the entry; the keys themselves are read only on a tie.
   struct Ref {
@@ -213,7 +218,8 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
   // entries ahead of its use, so the passes below do not wait for memory on every key.
   constexpr size_t kAhead = 8;
   const size_t n = refs.size();
-  // Sized up front: growing the batch's buffer would copy it again and again.
+  // Sized up front: growing the batch's buffer would copy it again and again. (Clear keeps
+  // the buffer a batch used before; a bigger batch than any before gets a bigger one.)
   size_t bytes = 64;
   for (size_t i = 0; i < n; ++i) {
     if (i + kAhead < n) __builtin_prefetch(refs[i + kAhead].entry->first.data());
@@ -222,6 +228,12 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
     refs[i].next = key_word(key, 8);
     refs[i].third = key_word(key, 16);
     bytes += 2 * key.size() + (entry.value ? entry.value->size() : 0) + 16;
+  }
+  if (bytes > written_reserved_) {
+    written_ = rocksdb::WriteBatch(bytes);
+    written_reserved_ = bytes;
+  } else {
+    written_.Clear();
   }
   // Pattern-defeating quicksort, branchless partitioning: the outcome of comparing these keys
   // is unpredictable, and std::sort's branches mispredicted on it (the sort's share of the
@@ -232,7 +244,7 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
     if (a.third != b.third) return a.third < b.third;
     return a.entry->first < b.entry->first;
   });
-  rocksdb::WriteBatch batch(bytes);
+  rocksdb::WriteBatch& batch = written_;
   for (size_t i = 0; i < n; ++i) {
     if (i + 2 * kAhead < n) __builtin_prefetch(refs[i + 2 * kAhead].entry);
     if (i + kAhead < n) {
@@ -249,7 +261,7 @@ rocksdb::WriteBatch ViewBatch::to_write_batch() const {
     if (entry.value) batch.Put(key, *entry.value).PermitUncheckedError();
     else if (!list_order) batch.Delete(key).PermitUncheckedError();
   }
-  return batch;
+  return written_;
 }
 
 std::vector<int64_t> ViewBatch::list_workspaces() const {

@@ -93,8 +93,9 @@ class ViewBatch {
   void scan(const std::string& prefix,
             const std::function<bool(std::string_view key, std::string_view value)>& visit);
   // The RocksDB batch of every pending write, in key order (so inserts into RocksDB's
-  // memtable follow one another).
-  rocksdb::WriteBatch to_write_batch() const;
+  // memtable follow one another). Built in a buffer this batch keeps from one use to the
+  // next, so its memory is not faulted in again for every batch; good until the next call.
+  rocksdb::WriteBatch& to_write_batch();
   // The workspaces whose list order this batch changes, in order (and perhaps one whose list
   // keys came and went within the batch).
   std::vector<int64_t> list_workspaces() const;
@@ -102,8 +103,12 @@ class ViewBatch {
   // Room for `keys` pending keys, so a big batch does not grow its table again and again.
   void reserve(size_t keys) { overlay_.reserve(keys); }
   // After a successful commit: the cache learns the batch's values of cached keys, which
-  // move there (the batch is left empty).
+  // move there (the batch is left empty, as by clear()).
   void publish_to_cache();
+  // Drops every pending write and the batch behind, keeping the memory for the next use (a
+  // fold thread reuses its batches: the table of a batch of thousands of keys, reserved anew
+  // for every batch, was faulted in again each time).
+  void clear();
 
  private:
   rocksdb::DB* db_;
@@ -123,6 +128,8 @@ class ViewBatch {
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
   std::vector<int64_t> list_workspaces_;  // unsorted, may repeat
+  rocksdb::WriteBatch written_;           // to_write_batch's buffer
+  size_t written_reserved_ = 0;           // the bytes reserved in it
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
   // no scan of a batch reads.
   static bool ordered(std::string_view key);

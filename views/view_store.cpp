@@ -142,7 +142,7 @@ Status ViewStore::compact() {
 }
 
 Status ViewStore::commit(ViewBatch& batch) {
-  rocksdb::WriteBatch write = batch.to_write_batch();
+  rocksdb::WriteBatch& write = batch.to_write_batch();
   // No WAL: a batch holds its views and its offsets, so after a crash the views come back as
   // of some earlier batch (the last flush), still a prefix of the log, and the fold goes on
   // from there. The log is the durable truth; the views need not be.
