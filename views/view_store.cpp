@@ -66,7 +66,7 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   // No memtable Bloom filter: adding every inserted key to it cost a cache miss per insert,
   // about a seventh of the fold's CPU, and nothing needs it any more (the fold's lookups of
   // new command ids and emails are answered by the key filter, its hot rows by the read cache,
-  // and `wrk` on a list page served as many requests without it). docs/decisions.md.
+  // and `wrk` on a list page served more requests without it, not fewer). docs/decisions.md.
   // A batch is written in key order, so inserts of one tag+workspace prefix arrive in order:
   // a per-prefix insert hint spares most of the skiplist search.
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(9));
