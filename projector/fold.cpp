@@ -321,7 +321,7 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope, st
   return true;
 }
 
-void prepare(const LogEntry& entry, int32_t partitions, ViewBatch& batch, PreparedRecord& out) {
+void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
   decode_command(entry.value, out.command);
   out.dedup_key.clear();
   out.email.reset();
@@ -341,14 +341,15 @@ void prepare(const LogEntry& entry, int32_t partitions, ViewBatch& batch, Prepar
     return;
   }
   out.dedup_key = keys::dedup_key(c.workspace_id, c.command_id);
-  batch.prefetch(out.dedup_key);
   if (c.type == CommandType::kRoomJoin || c.type == CommandType::kBooking) {
     out.email = normalized_email(c.participant_email);
-    if (out.email) {
-      out.email_key = keys::email_key(c.workspace_id, *out.email);
-      batch.prefetch(out.email_key);
-    }
+    if (out.email) out.email_key = keys::email_key(c.workspace_id, *out.email);
   }
+}
+
+void prefetch_prepared(const ViewBatch& batch, const PreparedRecord& prepared) {
+  if (!prepared.dedup_key.empty()) batch.prefetch(prepared.dedup_key);
+  if (!prepared.email_key.empty()) batch.prefetch(prepared.email_key);
 }
 
 Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& prepared, int32_t partitions,
@@ -364,7 +365,7 @@ Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& p
 
 Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
   PreparedRecord prepared;
-  prepare(entry, partitions, batch, prepared);
+  prepare(entry, partitions, prepared);
   return apply_prepared(batch, entry, prepared, partitions, changes);
 }
 

