@@ -32,6 +32,29 @@ TEST_CASE("KeyHash: every byte of a key of any length counts") {
   }
 }
 
+TEST_CASE("KeyHash is keyed: other secrets give other hashes, and a block that multiplies to zero keeps the state") {
+  const KeyHash one(1, 2), other(3, 4);
+  for (int64_t i = 0; i < 1000; ++i) {
+    std::string key = keys::dedup_key(WorkspaceId(5), "command-" + std::to_string(i));
+    CHECK(one(key) != other(key));
+  }
+  // With the secrets known (here), a 16-byte block whose first word equals the secret makes
+  // that block's product zero whatever its second word is. The state then stays as it was:
+  // the bytes before the block still count.
+  const uint64_t secret = 0x0123456789abcdefull;
+  const KeyHash known(42, secret);
+  auto key_with = [&](char head, uint64_t second_word) {
+    std::string key(16, head);  // a first block, then the crafted one
+    key.append(reinterpret_cast<const char*>(&secret), 8);
+    key.append(reinterpret_cast<const char*>(&second_word), 8);
+    key.append("a 16-byte tail..", 16);  // its own block: the tail read does not overlap the crafted one
+    return key;
+  };
+  CHECK(known(key_with('a', 7)) != known(key_with('b', 7)));
+  // (The crafted block's second word does not count: what the secrets being random prevents.)
+  CHECK(known(key_with('a', 7)) == known(key_with('a', 8)));
+}
+
 TEST_CASE("KeyHash: no collisions over a million keys shaped like the fold's") {
   KeyHash hash;
   std::unordered_set<size_t> seen;

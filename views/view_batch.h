@@ -35,17 +35,25 @@ class ViewReadError : public std::runtime_error {
 // 60 bytes: boost::hash of a string takes 4 bytes a step through a chain of multiplies, and
 // std::hash (out of line) finishes with a byte at a time. This takes 16 bytes a step, one
 // 64x64->128-bit multiply each, and reads the tail as the last 16 bytes (overlapping), so no
-// step loops over bytes. (The tables mix the result again: boost's open addressing applies its
-// own mixing to a hash that does not declare itself avalanching.)
-struct KeyHash {
+// step loops over bytes. It is keyed by two secrets drawn at random once per process: keys hold
+// client text (command ids, emails), and with known constants a client could craft keys whose
+// product is zero, so that they share a hash and turn the tables' probes into scans. (The
+// tables mix the result again: boost's open addressing applies its own mixing to a hash that
+// does not declare itself avalanching.)
+class KeyHash {
+ public:
+  // Keyed by the process's secrets.
+  KeyHash();
+  // Keyed by the given ones (tests).
+  KeyHash(uint64_t seed, uint64_t secret) : seed_(seed), secret_(secret) {}
+
   size_t operator()(std::string_view key) const noexcept {
     const char* p = key.data();
     const size_t n = key.size();
-    uint64_t h = 0x9E3779B97F4A7C15ull ^ n;
+    uint64_t h = seed_ ^ n;
     if (n >= 16) {
-      size_t at = 0;
-      for (; at + 16 < n; at += 16) h = fold(word(p + at) ^ h, word(p + at + 8) ^ kMul);
-      return fold(word(p + n - 16) ^ h, word(p + n - 8) ^ kMul);
+      for (size_t at = 0; at + 16 < n; at += 16) h = step(h, word(p + at), word(p + at + 8));
+      return step(h, word(p + n - 16), word(p + n - 8));
     }
     uint64_t a = 0, b = 0;
     if (n >= 8) {
@@ -58,11 +66,17 @@ struct KeyHash {
       a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
           (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) | static_cast<unsigned char>(p[n - 1]);
     }
-    return fold(a ^ h, b ^ kMul);
+    return step(h, a, b);
   }
 
  private:
-  static constexpr uint64_t kMul = 0xe7037ed1a0b428dbull;
+  // One 16-byte block (a, b) into the state h: the 128-bit product of the block's words, each
+  // masked by a secret (the state), its halves xored. A product of zero leaves the state as it
+  // was rather than resetting it.
+  uint64_t step(uint64_t h, uint64_t a, uint64_t b) const {
+    unsigned __int128 r = static_cast<unsigned __int128>(a ^ secret_) * (b ^ h);
+    return (static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64)) ^ h;
+  }
   static uint64_t word(const char* p) {
     uint64_t w;
     std::memcpy(&w, p, 8);
@@ -73,11 +87,7 @@ struct KeyHash {
     std::memcpy(&w, p, 4);
     return w;
   }
-  // The 128-bit product of a and b, its halves xored.
-  static uint64_t fold(uint64_t a, uint64_t b) {
-    unsigned __int128 r = static_cast<unsigned __int128>(a) * b;
-    return static_cast<uint64_t>(r) ^ static_cast<uint64_t>(r >> 64);
-  }
+  uint64_t seed_, secret_;
 };
 
 // The committed values of hot keys (contacts, email index entries, contact counts, webhook
@@ -123,7 +133,8 @@ class ViewBatch {
   // batch and the committed views, so a batch can be folded while the one before it commits.
   // `behind` must outlive this batch's reads and nothing may write to it meanwhile. (A scan
   // through it sorts its index of scanned keys, `ordered_`: only this batch's thread touches
-  // that; the commit reads only its overlay.)
+  // that. The commit reads its overlay and list workspaces and writes its `written_`, which
+  // reads through it never touch.)
   void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
   std::optional<std::string> get(const std::string& key);
