@@ -42,6 +42,14 @@ struct LogFixture {
     REQUIRE(positions.ok());
     return *positions;
   }
+  // `n` visits in workspace 1, each by a new participant.
+  void append_new_visitors(int n) {
+    std::vector<LogRecord> records;
+    for (int i = 0; i < n; ++i)
+      records.push_back(
+          {"1", visit("b" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5, WorkspaceId(1)).dump()});
+    REQUIRE(log->append(records).ok());
+  }
 };
 
 TEST_CASE("a projector folds only the partitions it owns, and resumes one from its views when it gets it") {
@@ -155,11 +163,7 @@ TEST_CASE("batches folded while the one before commits (reading through it) give
 TEST_CASE("each batch counts as applied, with its changes handed on, as soon as it commits, not when the step ends") {
   LogFixture f;
   constexpr size_t kBudget = 128;
-  std::vector<LogRecord> records;
-  for (int i = 0; i < 3 * static_cast<int>(kBudget); ++i)
-    records.push_back(
-        {"1", visit("b" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5, WorkspaceId(1)).dump()});
-  REQUIRE(f.log->append(records).ok());
+  f.append_new_visitors(3 * static_cast<int>(kBudget));
   const Partition p = partition_for("1", kLogPartitions);
   Projector projector(*f.log, *f.views, kBudget, /*fold_threads=*/1);
   // What a DELETE waiting on the projector would see when each batch's changes are handed on.
@@ -219,11 +223,7 @@ TEST_CASE("a busy partition takes the part of the batch its quiet neighbours lea
 TEST_CASE("a step that ended in an exception leaves its batches empty: the next step hands on every later change") {
   LogFixture f;
   constexpr size_t kBudget = 128;
-  std::vector<LogRecord> records;
-  for (int i = 0; i < 5 * static_cast<int>(kBudget); ++i)
-    records.push_back(
-        {"1", visit("x" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5, WorkspaceId(1)).dump()});
-  REQUIRE(f.log->append(records).ok());
+  f.append_new_visitors(5 * static_cast<int>(kBudget));
   Projector projector(*f.log, *f.views, kBudget, /*fold_threads=*/1);
   // The sink fails on its second batch. By then the third batch is folded and not committed.
   int calls = 0;
