@@ -264,8 +264,8 @@ void decode_command(std::string_view json_text, Result<Command>& out) {
 
 Result<Command> decode_command(std::string_view json_text) {
   // Built in place and returned as it is: a Command is large, and moving it cost as much as
-  // a fifth of decoding one.
-  Result<Command> decoded(std::in_place);
+  // a fifth of decoding one. (Empty until decode_command builds the command in it, once.)
+  Result<Command> decoded(Status{Code::kInvalid, "not decoded"});
   decode_command(json_text, decoded);
   return decoded;
 }

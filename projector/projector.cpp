@@ -70,8 +70,9 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   // thread (reading through it). A batch counts in the result only once it is committed, so
   // a failure reports exactly the batches that made it.
   GroupResult result;
-  // Empty, whatever the last step left: a step that ended in an exception (a sink that threw,
-  // no thread for a commit) may have left writes in them.
+  // Empty, whatever the last step left: a committed batch empties itself (publish_to_cache),
+  // but one that failed to commit, was dropped, or was left by an exception (a sink that threw,
+  // no thread for a commit) still holds its writes.
   for (auto& batch : batches_[group]) batch->clear();
   // The batch being committed, what folding it gave, and its commit.
   struct InFlight {
@@ -88,7 +89,6 @@ Projector::GroupResult Projector::fold_group(size_t group) {
       result.consumed += in_flight->part.consumed;
       publish(in_flight->part);
     } else {
-      in_flight->batch->clear();
       result.status = committed;
     }
     in_flight.reset();
@@ -109,7 +109,6 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     }
     // A batch folded on top of one that failed to commit is dropped with it.
     if (!settle() || !part.status.ok() || part.consumed == 0) {
-      batch.clear();
       if (result.status.ok()) result.status = part.status;
       return result;
     }
