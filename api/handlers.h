@@ -7,7 +7,7 @@
 #include <string>
 
 #include "api/auth.h"
-#include "api/http_server.h"
+#include "http/server.h"
 #include "core/clock.h"
 #include "core/command.h"
 #include "views/view_store.h"

@@ -16,7 +16,7 @@
 
 #include "api/auth.h"
 #include "api/handlers.h"
-#include "api/http_probe.h"
+#include "http/probe.h"
 #include "app/commands.h"
 #include "core/command_codec.h"
 #include "core/console.h"

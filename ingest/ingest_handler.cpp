@@ -2,7 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "api/auth.h"
+#include "core/crypto.h"
 #include "ingest/intake.h"
 
 namespace contacts {

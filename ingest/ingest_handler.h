@@ -6,7 +6,7 @@
 #include <optional>
 #include <string>
 
-#include "api/http_server.h"
+#include "http/server.h"
 #include "bus/log.h"
 #include "core/clock.h"
 

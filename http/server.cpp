@@ -1,4 +1,4 @@
-#include "api/http_server.h"
+#include "http/server.h"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>

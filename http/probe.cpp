@@ -1,4 +1,4 @@
-#include "api/http_probe.h"
+#include "http/probe.h"
 
 #include <cstdio>
 
