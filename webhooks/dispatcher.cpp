@@ -1,131 +1,98 @@
 #include "webhooks/dispatcher.h"
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
-
-#include <charconv>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "webhooks/asio_http_sender.h"
 #include "webhooks/signing.h"
 #include "webhooks/url.h"
 
 namespace contacts {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-namespace ssl = asio::ssl;
-using tcp = asio::ip::tcp;
-
 namespace {
 
 constexpr size_t kOutboxBatch = 1000;
 constexpr size_t kDueScan = 10000;
-constexpr size_t kResponseBodyLimit = 64 * 1024;
-constexpr std::chrono::milliseconds kTick{100};
 
-int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-struct Sent {
-  int status = 0;
-  std::string error;
+struct WebhookTarget {
+  std::string url;
+  std::string secret;
 };
 
-template <typename Stream>
-asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& request, Sent& sent) {
-  co_await http::async_write(stream, request, asio::use_awaitable);
-  beast::flat_buffer buffer;
-  http::response_parser<http::string_body> parser;
-  parser.body_limit(kResponseBodyLimit);
-  boost::system::error_code ec;
-  co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
-  // A receiver that answers with a huge body has still answered: its status counts.
-  if (ec && !(ec == http::error::body_limit && parser.is_header_done())) throw boost::system::system_error(ec);
-  sent.status = static_cast<int>(parser.get().result_int());
+// The subscription's URL and secret, from its row in the views; nullopt once it is deleted. The
+// only place the dispatcher reads a subscription.
+std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws, int64_t webhook_id) {
+  auto row = views.webhook_json(ws, webhook_id);
+  auto webhook = row ? nlohmann::json::parse(*row, nullptr, false) : nlohmann::json();
+  if (!webhook.is_object()) return std::nullopt;
+  return WebhookTarget{webhook.value("url", std::string()), webhook.value("secret", std::string())};
 }
 
-// One POST with a deadline over all of it: resolve, connect, TLS, write, read.
-asio::awaitable<Sent> post(ssl::context& tls, Url url, http::request<http::string_body> request, bool allow_private,
-                           std::chrono::steady_clock::time_point deadline) {
-  Sent sent;
-  auto executor = co_await asio::this_coro::executor;
-  try {
-    // Shared with the guard's handler, which may run after this frame is gone.
-    auto resolver = std::make_shared<tcp::resolver>(executor);
-    asio::steady_timer guard(executor);
-    guard.expires_at(deadline);
-    guard.async_wait([resolver](const boost::system::error_code& ec) {
-      if (!ec) resolver->cancel();
-    });
-    auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
-    guard.cancel();
-    std::vector<tcp::endpoint> endpoints;
-    for (const auto& entry : results) {
-      // Checked again at each attempt: a name may resolve elsewhere than when it was created.
-      if (!allow_private && is_private_address(entry.endpoint().address())) {
-        sent.error = "destination resolves to a private address";
-        co_return sent;
-      }
-      endpoints.push_back(entry.endpoint());
-    }
-    beast::tcp_stream stream(executor);
-    stream.expires_at(deadline);
-    co_await stream.async_connect(endpoints, asio::use_awaitable);
-    if (url.https) {
-      beast::ssl_stream<beast::tcp_stream> tls_stream(std::move(stream), tls);
-      if (!SSL_set_tlsext_host_name(tls_stream.native_handle(), url.host.c_str())) {
-        sent.error = "TLS: cannot set the server name";
-        co_return sent;
-      }
-      tls_stream.set_verify_mode(ssl::verify_peer);
-      tls_stream.set_verify_callback(ssl::host_name_verification(url.host));
-      beast::get_lowest_layer(tls_stream).expires_at(deadline);
-      co_await tls_stream.async_handshake(ssl::stream_base::client, asio::use_awaitable);
-      co_await exchange(tls_stream, request, sent);
-    } else {
-      co_await exchange(stream, request, sent);
-    }
-  } catch (const boost::system::system_error& e) {
-    bool timed_out = e.code() == beast::error::timeout || e.code() == asio::error::operation_aborted;
-    sent.error = timed_out ? "timed out" : e.code().message();
+// Appends the deliveries of one outbox entry, due at `now_ms`: one per subscription it names
+// that still exists. Throws nlohmann::json::exception when the entry is unreadable.
+void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t now_ms, std::vector<Delivery>& out) {
+  auto j = nlohmann::json::parse(entry.json, nullptr, false);
+  WorkspaceId ws(j.at("workspace_id").get<int64_t>());
+  const auto& data = j.at("data");
+  std::optional<std::string> email;
+  if (data.at("email").is_string()) email = data["email"].get<std::string>();
+  Delivery d;
+  d.event = j.at("event").get<std::string>();
+  d.created_at = j.at("occurred_at").get<int64_t>();
+  d.timestamp = iso8601_millis(d.created_at);
+  d.body = delivery_body(d.event, d.timestamp, data.at("id").get<int64_t>(), data.at("name").get<std::string>(), email);
+  d.next_attempt_ms = now_ms;
+  for (const auto& id : j.at("webhooks")) {
+    d.ref = DeliveryRef{ws, id.get<int64_t>(), j.at("position").get<int64_t>()};
+    // A subscription deleted since the change was queued gets nothing.
+    if (find_webhook(views, ws, d.ref.webhook_id)) out.push_back(d);
   }
-  co_return sent;
+}
+
+// One attempt's POST: the headers of DESIGN.md section 7, signed at `timestamp` (unix seconds).
+HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string& secret, int64_t timestamp) {
+  HttpPost post;
+  post.url = url;
+  post.headers = {
+      {"User-Agent", "contacts-webhooks/1"},
+      {"Content-Type", "application/json"},
+      {"X-Webhook-Event", delivery.event},
+      {"X-Webhook-Timestamp", delivery.timestamp},
+      {"X-Webhook-Signature", x_webhook_signature(secret, delivery.body)},
+      {"webhook-id", delivery.message_id()},
+      {"webhook-timestamp", std::to_string(timestamp)},
+      {"webhook-signature", standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body)},
+  };
+  post.body = delivery.body;
+  return post;
+}
+
+std::string failure_text(const HttpOutcome& outcome) {
+  return outcome.error.empty() ? "HTTP " + std::to_string(outcome.status) : outcome.error;
 }
 
 }  // namespace
 
-Result<std::vector<int64_t>> parse_retry_schedule(std::string_view text) {
-  std::vector<int64_t> out;
-  size_t at = 0;
-  while (at <= text.size()) {
-    size_t comma = text.find(',', at);
-    std::string_view item = text.substr(at, comma == std::string_view::npos ? std::string_view::npos : comma - at);
-    int64_t v = 0;
-    auto [end, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-    if (item.empty() || ec != std::errc() || end != item.data() + item.size() || v < 1 || v > 30 * 86400)
-      return Status{Code::kInvalid, "the retry schedule must be seconds between 1 and 2592000, separated by commas"};
-    out.push_back(v);
-    if (comma == std::string_view::npos) break;
-    at = comma + 1;
-  }
-  return out;
-}
-
 Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options)
-    : views_(views), changes_(changes), store_(store), options_(std::move(options)), timer_(ioc_), tls_(ssl::context::tls_client) {
-  tls_.set_default_verify_paths();
-}
+    : owned_clock_(std::make_unique<SystemClock>()),
+      owned_sender_(std::make_unique<AsioHttpSender>(options.allow_private)),
+      clock_(*owned_clock_),
+      sender_(*owned_sender_),
+      views_(views),
+      changes_(changes),
+      store_(store),
+      options_(std::move(options)),
+      timer_(ioc_) {}
+
+Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options,
+                       const Clock& clock, HttpSender& sender)
+    : clock_(clock),
+      sender_(sender),
+      views_(views),
+      changes_(changes),
+      store_(store),
+      options_(std::move(options)),
+      timer_(ioc_) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -163,32 +130,17 @@ void Dispatcher::tick() {
   } catch (const std::exception& e) {
     std::cerr << "contacts: webhooks: " << e.what() << "\n";
   }
-  schedule_tick(notified_ ? std::chrono::milliseconds(0) : kTick);
+  schedule_tick(notified_ ? std::chrono::milliseconds(0) : options_.poll_interval);
 }
 
 void Dispatcher::take_changes() {
   auto entries = changes_.take(kOutboxBatch);
   if (entries.empty()) return;
   std::vector<Delivery> deliveries;
-  const int64_t now = now_ms();
+  const int64_t now = clock_.now_millis();
   for (const auto& entry : entries) {
-    auto j = nlohmann::json::parse(entry.json, nullptr, false);
     try {
-      WorkspaceId ws(j.at("workspace_id").get<int64_t>());
-      const auto& data = j.at("data");
-      std::optional<std::string> email;
-      if (data.at("email").is_string()) email = data["email"].get<std::string>();
-      Delivery d;
-      d.event = j.at("event").get<std::string>();
-      d.created_at = j.at("occurred_at").get<int64_t>();
-      d.timestamp = iso8601_millis(d.created_at);
-      d.body = delivery_body(d.event, d.timestamp, data.at("id").get<int64_t>(), data.at("name").get<std::string>(), email);
-      d.next_attempt_ms = now;
-      for (const auto& id : j.at("webhooks")) {
-        d.ref = DeliveryRef{ws, id.get<int64_t>(), j.at("position").get<int64_t>()};
-        // A subscription deleted since the change was queued gets nothing.
-        if (views_.webhook_json(ws, d.ref.webhook_id)) deliveries.push_back(d);
-      }
+      add_deliveries_of(views_, entry, now, deliveries);
     } catch (const nlohmann::json::exception& e) {
       std::cerr << "contacts: webhooks: dropping an unreadable outbox entry: " << e.what() << "\n";
     }
@@ -210,85 +162,79 @@ void Dispatcher::start_due() {
     auto it = in_flight_per_webhook_.find(ref.webhook_id);
     return it != in_flight_per_webhook_.end() && it->second >= options_.per_webhook_in_flight;
   };
-  for (const auto& [due_ms, ref] : store_.due(now_ms(), kDueScan, saturated)) {
+  for (const auto& [due_ms, ref] : store_.due(clock_.now_millis(), kDueScan, saturated)) {
     if (in_flight_.size() >= options_.max_in_flight) break;
     auto flight = std::make_tuple(ref.workspace_id.value, ref.webhook_id, ref.position);
     if (in_flight_.count(flight) || saturated(ref)) continue;
     auto delivery = store_.get(ref);
     if (!delivery) continue;
-    auto row = views_.webhook_json(ref.workspace_id, ref.webhook_id);
-    auto webhook = row ? nlohmann::json::parse(*row, nullptr, false) : nlohmann::json();
-    if (!webhook.is_object()) {
-      delivery->state = DeliveryState::kCancelled;
-      delivery->next_attempt_ms.reset();
-      delivery->last_error = "the webhook was deleted";
-      if (auto s = store_.update(*delivery, due_ms); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
+    auto webhook = find_webhook(views_, ref.workspace_id, ref.webhook_id);
+    if (!webhook) {
+      cancel(due_ms, std::move(*delivery));
       continue;
     }
-    attempt(due_ms, std::move(*delivery), webhook.value("url", std::string()), webhook.value("secret", std::string()));
+    attempt(due_ms, std::move(*delivery), webhook->url, webhook->secret);
   }
 }
 
-void Dispatcher::attempt(int64_t due_ms, Delivery delivery, std::string url_text, std::string secret) {
+// A delivery whose subscription was deleted is never attempted.
+void Dispatcher::cancel(int64_t due_ms, Delivery delivery) {
+  delivery.state = DeliveryState::kCancelled;
+  delivery.next_attempt_ms.reset();
+  delivery.last_error = "the webhook was deleted";
+  record(delivery, due_ms);
+}
+
+void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const std::string& url_text, const std::string& secret) {
   auto url = parse_url(url_text);
-  if (!url.ok()) {
-    finish(due_ms, std::move(delivery), Outcome{0, url.status().message()});
-    return;
-  }
-  const int64_t timestamp = now_ms() / 1000;
-  http::request<http::string_body> request{http::verb::post, url->target, 11};
-  request.set(http::field::host, url->host_header());
-  request.set(http::field::user_agent, "contacts-webhooks/1");
-  request.set(http::field::content_type, "application/json");
-  request.set("X-Webhook-Event", delivery.event);
-  request.set("X-Webhook-Timestamp", delivery.timestamp);
-  request.set("X-Webhook-Signature", x_webhook_signature(secret, delivery.body));
-  request.set("webhook-id", delivery.message_id());
-  request.set("webhook-timestamp", std::to_string(timestamp));
-  request.set("webhook-signature", standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body));
-  request.body() = delivery.body;
-  request.prepare_payload();
+  if (!url.ok()) return finish(due_ms, std::move(delivery), HttpOutcome{0, url.status().message()});
+  HttpPost post = signed_post(delivery, *url, secret, clock_.now_seconds());
 
   const DeliveryRef ref = delivery.ref;
   in_flight_.insert({ref.workspace_id.value, ref.webhook_id, ref.position});
   ++in_flight_per_webhook_[ref.webhook_id];
   stats_.in_flight.fetch_add(1);
   stats_.attempts.fetch_add(1);
-  auto deadline = std::chrono::steady_clock::now() + options_.timeout;
-  asio::co_spawn(ioc_, post(tls_, *url, std::move(request), options_.allow_private, deadline),
-                 [this, due_ms, delivery = std::move(delivery)](std::exception_ptr error, Sent sent) mutable {
-                   const DeliveryRef r = delivery.ref;
-                   in_flight_.erase({r.workspace_id.value, r.webhook_id, r.position});
-                   if (--in_flight_per_webhook_[r.webhook_id] == 0) in_flight_per_webhook_.erase(r.webhook_id);
-                   stats_.in_flight.fetch_sub(1);
-                   if (error) sent = Sent{0, "the attempt failed unexpectedly"};
-                   finish(due_ms, std::move(delivery), Outcome{sent.status, std::move(sent.error)});
-                 });
+  post.deadline = std::chrono::steady_clock::now() + options_.timeout;
+  sender_.post(ioc_.get_executor(), std::move(post),
+               [this, due_ms, delivery = std::move(delivery)](HttpOutcome outcome) mutable {
+                 const DeliveryRef r = delivery.ref;
+                 in_flight_.erase({r.workspace_id.value, r.webhook_id, r.position});
+                 if (--in_flight_per_webhook_[r.webhook_id] == 0) in_flight_per_webhook_.erase(r.webhook_id);
+                 stats_.in_flight.fetch_sub(1);
+                 finish(due_ms, std::move(delivery), outcome);
+               });
 }
 
-void Dispatcher::finish(int64_t due_ms, Delivery delivery, const Outcome& outcome) {
-  const int64_t now = now_ms();
+void Dispatcher::finish(int64_t due_ms, Delivery delivery, const HttpOutcome& outcome) {
+  const int64_t now = clock_.now_millis();
   delivery.attempts += 1;
   delivery.last_attempt_at = now / 1000;
   delivery.last_status = outcome.status ? std::optional<int>(outcome.status) : std::nullopt;
-  bool success = outcome.status >= 200 && outcome.status < 300;
-  if (success) {
-    delivery.state = DeliveryState::kSucceeded;
-    delivery.last_error.reset();
-    delivery.next_attempt_ms.reset();
-    stats_.succeeded.fetch_add(1);
-  } else {
-    delivery.last_error = outcome.error.empty() ? "HTTP " + std::to_string(outcome.status) : outcome.error;
-    size_t retry = static_cast<size_t>(delivery.attempts - 1);
-    if (retry < options_.retry_schedule.size()) {
-      delivery.next_attempt_ms = now + options_.retry_schedule[retry] * 1000;
+  const RetryDecision next = decide_after_attempt(delivery.attempts, outcome, options_.retry_schedule, now);
+  switch (next.kind) {
+    case RetryDecision::kSucceeded:
+      delivery.state = DeliveryState::kSucceeded;
+      delivery.last_error.reset();
+      delivery.next_attempt_ms.reset();
+      stats_.succeeded.fetch_add(1);
+      break;
+    case RetryDecision::kRetry:
+      delivery.last_error = failure_text(outcome);
+      delivery.next_attempt_ms = next.retry_at_ms;
       stats_.retries_scheduled.fetch_add(1);
-    } else {
+      break;
+    case RetryDecision::kFailed:
       delivery.state = DeliveryState::kFailed;
+      delivery.last_error = failure_text(outcome);
       delivery.next_attempt_ms.reset();
       stats_.failed.fetch_add(1);
-    }
+      break;
   }
+  record(delivery, due_ms);
+}
+
+void Dispatcher::record(const Delivery& delivery, int64_t due_ms) {
   if (auto s = store_.update(delivery, due_ms); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
 }
 

@@ -4,38 +4,43 @@
 // 7), retrying on a schedule until a 2xx or the last attempt. One thread runs an Asio
 // io_context; every attempt is asynchronous, bounded per subscription and in total, so one
 // slow endpoint never holds up another.
+//
+// Its seams: a Clock (when a delivery is due, and the webhook-timestamp header) and an
+// HttpSender (each attempt); the four-argument constructor uses the system clock and Beast.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/ssl/context.hpp>
 
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <memory>
 #include <set>
 #include <thread>
+#include <tuple>
 #include <vector>
 
+#include "core/clock.h"
 #include "views/view_store.h"
 #include "webhooks/change_source.h"
 #include "webhooks/delivery_store.h"
+#include "webhooks/http_sender.h"
+#include "webhooks/retry_policy.h"
 
 namespace contacts {
 
-inline constexpr const char* kDefaultRetrySchedule = "5,300,1800,7200,18000,36000,50400,72000,86400";
-
 struct DispatcherOptions {
+  // For the AsioHttpSender that the four-argument constructor builds; a given sender decides.
   bool allow_private = false;
   // Seconds to wait before each retry: an attempt, then one retry per entry.
   std::vector<int64_t> retry_schedule;
   std::chrono::milliseconds timeout{10000};
   size_t per_webhook_in_flight = 4;
   size_t max_in_flight = 64;
+  // How often the dispatcher looks for new changes and due attempts.
+  std::chrono::milliseconds poll_interval{100};
 };
-
-// "5,300,1800": seconds, each positive; kInvalid otherwise.
-Result<std::vector<int64_t>> parse_retry_schedule(std::string_view text);
 
 struct DispatcherStats {
   std::atomic<uint64_t> attempts{0};
@@ -47,37 +52,45 @@ struct DispatcherStats {
 
 class Dispatcher {
  public:
-  // `views` tell each subscription's URL and secret, and whether it still exists.
+  // `views` tell each subscription's URL and secret, and whether it still exists. Attempts go
+  // through an AsioHttpSender (options.allow_private); the time is the system's.
   Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options);
+  // The same with the given clock and sender, which must outlive the dispatcher.
+  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options,
+             const Clock& clock, HttpSender& sender);
   ~Dispatcher();
 
   void start();
   // Starts no new attempt, lets the ones in flight finish and be recorded (each is bounded by
   // the timeout), then returns.
   void stop();
+  // Whether stop() has been called: from then on no attempt starts.
+  bool stopping() const { return stopping_; }
   // There may be new changes to take.
   void notify();
   const DispatcherStats& stats() const { return stats_; }
 
  private:
-  struct Outcome {
-    int status = 0;  // HTTP status, 0 when none was received
-    std::string error;
-  };
   void tick();
   void schedule_tick(std::chrono::milliseconds after);
   void take_changes();
   void start_due();
-  void attempt(int64_t due_ms, Delivery delivery, std::string url, std::string secret);
-  void finish(int64_t due_ms, Delivery delivery, const Outcome& outcome);
+  void cancel(int64_t due_ms, Delivery delivery);
+  void attempt(int64_t due_ms, Delivery delivery, const std::string& url, const std::string& secret);
+  void finish(int64_t due_ms, Delivery delivery, const HttpOutcome& outcome);
+  void record(const Delivery& delivery, int64_t due_ms);
 
+  // Declared first: the io_context and its attempts go before the clock and sender they use.
+  std::unique_ptr<const Clock> owned_clock_;
+  std::unique_ptr<HttpSender> owned_sender_;
+  const Clock& clock_;
+  HttpSender& sender_;
   ViewStore& views_;
   ChangeSource& changes_;
   DeliveryStore& store_;
   const DispatcherOptions options_;
   boost::asio::io_context ioc_;
   boost::asio::steady_timer timer_;
-  boost::asio::ssl::context tls_;
   std::map<int64_t, size_t> in_flight_per_webhook_;
   std::set<std::tuple<int64_t, int64_t, int64_t>> in_flight_;  // ws, webhook, position
   std::atomic<bool> stopping_{false};
