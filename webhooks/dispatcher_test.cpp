@@ -1,0 +1,426 @@
+// The Dispatcher's state machine with its seams faked: a FakeHttpSender answers each attempt as
+// the test scripts it, a FixedClock says when retries fall due, and a queue stands in for the
+// outbox. The views and the delivery store are real, in a temporary directory. No test waits
+// for real time: each polls (1 ms) for a state, and a dispatcher that never reaches it fails
+// the test after ten seconds.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/keys.h"
+#include "tests/temp_dir.h"
+#include "views/view_store.h"
+#include "webhooks/delivery_store.h"
+#include "webhooks/dispatcher.h"
+#include "webhooks/fake_http_sender.h"
+#include "webhooks/signing.h"
+
+namespace contacts {
+namespace {
+
+using namespace std::chrono_literals;
+
+const WorkspaceId kWs(5);
+constexpr int64_t kStart = 1711586400;  // the fake clock's time when each test starts
+constexpr int64_t kOccurredAt = 1711586000;
+
+// Polls `done` every millisecond until it holds. False after ten seconds: the bound of a hang.
+template <typename Predicate>
+bool eventually(Predicate done) {
+  for (int i = 0; i < 10000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(1ms);
+  }
+  return done();
+}
+
+// The outbox: the changes pushed, taken oldest first, until the dispatcher lets them go.
+class QueueChangeSource final : public ChangeSource {
+ public:
+  void push(std::string json) {
+    std::lock_guard lock(mutex_);
+    queue_.push_back({std::to_string(next_key_++), std::move(json)});
+  }
+  std::vector<TakenChange> take(size_t max) override {
+    std::lock_guard lock(mutex_);
+    ++takes_;
+    return {queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(std::min(max, queue_.size()))};
+  }
+  Status taken(const std::vector<TakenChange>& changes) override {
+    std::lock_guard lock(mutex_);
+    for (const auto& change : changes) {
+      std::erase_if(queue_, [&](const TakenChange& queued) { return queued.key == change.key; });
+    }
+    return {};
+  }
+  // Changes not yet let go of.
+  size_t waiting() const {
+    std::lock_guard lock(mutex_);
+    return queue_.size();
+  }
+  // take() is the first thing each tick of the dispatcher does.
+  uint64_t takes() const {
+    std::lock_guard lock(mutex_);
+    return takes_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::deque<TakenChange> queue_;
+  int64_t next_key_ = 1;
+  uint64_t takes_ = 0;
+};
+
+// An outbox entry as the fold queues it (schemas/change_event.json).
+std::string change(int64_t position, const std::vector<int64_t>& webhooks) {
+  nlohmann::json data = {{"id", 100 + position}, {"name", "Alice Martin"}, {"email", "alice@example.com"}};
+  return nlohmann::json{{"position", position},       {"event", "contact.created"}, {"workspace_id", kWs.value},
+                        {"occurred_at", kOccurredAt}, {"data", data},               {"webhooks", webhooks}}
+      .dump();
+}
+
+std::string body_of(int64_t position) {
+  return delivery_body("contact.created", iso8601_millis(kOccurredAt), 100 + position, "Alice Martin",
+                       std::string("alice@example.com"));
+}
+
+std::string secret_of(int64_t webhook_id) { return "whsec_c2VjcmV0LW9mLXdlYmhvb2stbnVtYmVy" + std::to_string(webhook_id); }
+std::string url_of(int64_t webhook_id) { return "https://hook" + std::to_string(webhook_id) + ".example.com/in"; }
+std::string host_of(int64_t webhook_id) { return "hook" + std::to_string(webhook_id) + ".example.com"; }
+
+std::string header(const HttpPost& post, std::string_view name) {
+  for (const auto& h : post.headers) {
+    if (h.name == name) return h.value;
+  }
+  return "(missing)";
+}
+
+DispatcherOptions test_options() {
+  DispatcherOptions options;
+  options.retry_schedule = {5, 60};
+  options.poll_interval = 1ms;
+  return options;
+}
+
+// A dispatcher over real views and a real delivery store in a temporary directory, with a fake
+// sender, a fake clock and a queue of changes. Started by start(); stopped on the way out,
+// releasing whatever the sender holds so that stop() can return.
+class Fixture {
+ public:
+  explicit Fixture(DispatcherOptions options = test_options()) : options_(std::move(options)) {
+    auto opened_views = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{});
+    REQUIRE_MESSAGE(opened_views.ok(), opened_views.status().message());
+    views = std::move(*opened_views);
+    auto opened_store = DeliveryStore::open(dir_.path() + "/webhooks");
+    REQUIRE_MESSAGE(opened_store.ok(), opened_store.status().message());
+    store = std::move(*opened_store);
+  }
+  ~Fixture() {
+    if (!dispatcher) return;
+    auto stopped = std::async(std::launch::async, [this] { dispatcher->stop(); });
+    while (stopped.wait_for(1ms) != std::future_status::ready) sender.release_all();
+  }
+
+  void start() {
+    dispatcher = std::make_unique<Dispatcher>(*views, changes, *store, options_, clock, sender);
+    dispatcher->start();
+  }
+
+  // The subscriptions as the fold writes them: these are the only lines that know their rows.
+  void put_webhook(int64_t id, const std::string& url) {
+    nlohmann::json row = {{"id", id},         {"name", "hook"},      {"url", url}, {"events", {"contact.created"}},
+                          {"is_active", true}, {"created_at", kStart}, {"secret", secret_of(id)}};
+    ViewBatch batch = views->begin_batch();
+    batch.put(keys::webhook_key(kWs, id), row.dump());
+    REQUIRE(views->commit(batch).ok());
+  }
+  void put_webhook(int64_t id) { put_webhook(id, url_of(id)); }
+  void delete_webhook(int64_t id) {
+    ViewBatch batch = views->begin_batch();
+    batch.del(keys::webhook_key(kWs, id));
+    REQUIRE(views->commit(batch).ok());
+  }
+
+  Delivery delivery(int64_t webhook_id, int64_t position) const {
+    auto found = store->get(DeliveryRef{kWs, webhook_id, position});
+    REQUIRE_MESSAGE(found.has_value(), "no delivery for webhook ", webhook_id, " at ", position);
+    return *found;
+  }
+  // Waits until the delivery is recorded with `attempts` attempts.
+  Delivery after_attempts(int64_t webhook_id, int64_t position, int attempts) const {
+    REQUIRE(eventually([&] {
+      auto found = store->get(DeliveryRef{kWs, webhook_id, position});
+      return found && found->attempts >= attempts;
+    }));
+    return delivery(webhook_id, position);
+  }
+  // Returns once the dispatcher has run a whole tick (taken changes, started what is due) that
+  // began after this call: what it has not done by then, it did not do on what it saw.
+  void one_full_tick() const {
+    const uint64_t seen = changes.takes();
+    REQUIRE(eventually([&] { return changes.takes() >= seen + 2; }));
+  }
+
+ private:
+  TempDir dir_{"dispatcher_test"};  // declared first: outlives the stores
+  DispatcherOptions options_;
+
+ public:
+  std::unique_ptr<ViewStore> views;
+  std::unique_ptr<DeliveryStore> store;
+  QueueChangeSource changes;
+  FakeHttpSender sender;
+  FixedClock clock{kStart};
+  std::unique_ptr<Dispatcher> dispatcher;  // last: stopped and gone before what it uses
+};
+
+// ---------------------------------------------------------------------------------------------
+// Recording and sending
+
+TEST_CASE("Dispatcher records one delivery per subscription a change names and sends each once, signed") {
+  Fixture f;
+  f.put_webhook(1);
+  f.put_webhook(2);
+  f.changes.push(change(10, {1, 2}));
+  f.start();
+
+  for (int64_t webhook : {1, 2}) CHECK(f.after_attempts(webhook, 10, 1).state == DeliveryState::kSucceeded);
+  CHECK(f.changes.waiting() == 0);  // let go of once recorded
+  f.one_full_tick();
+  auto requests = f.sender.requests();
+  REQUIRE(requests.size() == 2);
+  std::sort(requests.begin(), requests.end(), [](const auto& a, const auto& b) { return a.url.host < b.url.host; });
+  for (int64_t webhook : {1, 2}) {
+    INFO("webhook ", webhook);
+    const HttpPost& post = requests[static_cast<size_t>(webhook - 1)];
+    CHECK(post.url.host == host_of(webhook));
+    CHECK(post.url.https);
+    CHECK(post.url.target == "/in");
+    CHECK(post.body == body_of(10));
+    CHECK(header(post, "Content-Type") == "application/json");
+    CHECK(header(post, "X-Webhook-Event") == "contact.created");
+    CHECK(header(post, "X-Webhook-Timestamp") == iso8601_millis(kOccurredAt));
+    CHECK(header(post, "X-Webhook-Signature") == x_webhook_signature(secret_of(webhook), body_of(10)));
+    CHECK(header(post, "webhook-id") == "msg_10");
+    CHECK(header(post, "webhook-timestamp") == std::to_string(kStart));
+    CHECK(header(post, "webhook-signature") ==
+          standard_webhook_signature(secret_of(webhook), "msg_10", kStart, body_of(10)));
+  }
+  CHECK(f.dispatcher->stats().attempts == 2);
+  CHECK(f.dispatcher->stats().succeeded == 2);
+  CHECK(f.store->pending() == 0);
+}
+
+TEST_CASE("Dispatcher records nothing for a subscription deleted before its change is taken") {
+  Fixture f;
+  f.put_webhook(1);
+  f.changes.push(change(10, {1, 9}));  // 9 no longer exists
+  f.start();
+
+  CHECK(f.after_attempts(1, 10, 1).state == DeliveryState::kSucceeded);
+  f.one_full_tick();
+  CHECK_FALSE(f.store->exists(DeliveryRef{kWs, 9, 10}));
+  CHECK(f.store->list(kWs, 9, 1, 10).total == 0);
+  CHECK(f.changes.waiting() == 0);
+  REQUIRE(f.sender.request_count() == 1);
+  CHECK(f.sender.requests()[0].url.host == host_of(1));
+}
+
+TEST_CASE("Dispatcher cancels, without attempting, a due retry whose subscription was deleted") {
+  Fixture f;
+  f.put_webhook(1);
+  f.sender.answer(FakeHttpSender::status(500));
+  f.changes.push(change(10, {1}));
+  f.start();
+  REQUIRE(f.after_attempts(1, 10, 1).state == DeliveryState::kPending);
+
+  f.delete_webhook(1);
+  f.clock.set(kStart + 5);  // the retry is due
+  REQUIRE(eventually([&] { return f.delivery(1, 10).state == DeliveryState::kCancelled; }));
+  Delivery cancelled = f.delivery(1, 10);
+  CHECK(cancelled.attempts == 1);
+  CHECK(cancelled.last_error == "the webhook was deleted");
+  CHECK_FALSE(cancelled.next_attempt_ms.has_value());
+  CHECK(f.sender.request_count() == 1);
+  CHECK(f.store->pending() == 0);
+}
+
+TEST_CASE("Dispatcher does not send to a URL that does not parse: the attempt records why and is retried") {
+  Fixture f;
+  f.put_webhook(1, "ftp://hook1.example.com/in");
+  f.changes.push(change(10, {1}));
+  f.start();
+
+  Delivery d = f.after_attempts(1, 10, 1);
+  CHECK(d.state == DeliveryState::kPending);
+  CHECK(d.last_error.value_or("").find("http:// or https://") != std::string::npos);
+  CHECK(d.next_attempt_ms == (kStart + 5) * 1000);
+  CHECK(f.sender.request_count() == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Retries
+
+TEST_CASE("Dispatcher retries at each scheduled time with the same webhook-id, then marks the delivery failed") {
+  Fixture f;  // schedule 5, 60
+  f.put_webhook(1);
+  f.sender.answer(FakeHttpSender::status(500));
+  f.sender.answer(FakeHttpSender::failure("timed out"));
+  f.sender.answer(FakeHttpSender::status(503));
+  f.changes.push(change(7, {1}));
+  f.start();
+
+  Delivery first = f.after_attempts(1, 7, 1);
+  CHECK(first.state == DeliveryState::kPending);
+  CHECK(first.last_status == 500);
+  CHECK(first.last_error == "HTTP 500");
+  CHECK(first.next_attempt_ms == (kStart + 5) * 1000);
+  f.clock.set(kStart + 4);  // not yet due
+  f.one_full_tick();
+  CHECK(f.sender.request_count() == 1);
+
+  f.clock.set(kStart + 5);
+  Delivery second = f.after_attempts(1, 7, 2);
+  CHECK(second.state == DeliveryState::kPending);
+  CHECK_FALSE(second.last_status.has_value());
+  CHECK(second.last_error == "timed out");
+  CHECK(second.next_attempt_ms == (kStart + 5 + 60) * 1000);
+
+  f.clock.set(kStart + 65);
+  Delivery last = f.after_attempts(1, 7, 3);
+  CHECK(last.state == DeliveryState::kFailed);
+  CHECK(last.last_status == 503);
+  CHECK(last.last_error == "HTTP 503");
+  CHECK(last.last_attempt_at == kStart + 65);
+  CHECK_FALSE(last.next_attempt_ms.has_value());
+
+  f.clock.set(kStart + 100000);
+  f.one_full_tick();
+  auto requests = f.sender.requests();
+  REQUIRE(requests.size() == 3);
+  const std::vector<int64_t> sent_at = {kStart, kStart + 5, kStart + 65};
+  for (size_t i = 0; i < requests.size(); ++i) {
+    INFO("attempt ", i + 1);
+    CHECK(header(requests[i], "webhook-id") == "msg_7");
+    CHECK(requests[i].body == body_of(7));
+    CHECK(header(requests[i], "webhook-timestamp") == std::to_string(sent_at[i]));
+  }
+  CHECK(f.dispatcher->stats().attempts == 3);
+  CHECK(f.dispatcher->stats().retries_scheduled == 2);
+  CHECK(f.dispatcher->stats().failed == 1);
+  CHECK(f.store->pending() == 0);
+}
+
+TEST_CASE("Dispatcher marks a delivery succeeded when a retry gets a 2xx, clearing the last error") {
+  Fixture f;
+  f.put_webhook(1);
+  f.sender.answer(FakeHttpSender::status(404));  // then 200
+  f.changes.push(change(7, {1}));
+  f.start();
+  REQUIRE(f.after_attempts(1, 7, 1).last_error == "HTTP 404");
+
+  f.clock.set(kStart + 5);
+  Delivery d = f.after_attempts(1, 7, 2);
+  CHECK(d.state == DeliveryState::kSucceeded);
+  CHECK(d.last_status == 200);
+  CHECK_FALSE(d.last_error.has_value());
+  CHECK_FALSE(d.next_attempt_ms.has_value());
+  CHECK(f.dispatcher->stats().succeeded == 1);
+  CHECK(f.dispatcher->stats().failed == 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bounds and stopping
+
+// Of the attempts the sender holds (it is released oldest first), how many go to `webhook`.
+size_t held_for(const FakeHttpSender& sender, int64_t webhook) {
+  auto requests = sender.requests();
+  const auto held = static_cast<std::ptrdiff_t>(sender.held());
+  return static_cast<size_t>(std::count_if(requests.end() - held, requests.end(),
+                                           [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
+}
+
+// How many attempts went to `webhook` in all.
+size_t sent_to(const FakeHttpSender& sender, int64_t webhook) {
+  auto requests = sender.requests();
+  return static_cast<size_t>(std::count_if(requests.begin(), requests.end(),
+                                           [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
+}
+
+TEST_CASE("Dispatcher holds at most per_webhook_in_flight attempts per subscription and max_in_flight in all") {
+  DispatcherOptions options = test_options();
+  options.per_webhook_in_flight = 2;
+  options.max_in_flight = 3;
+  Fixture f(options);
+  f.put_webhook(1);
+  f.put_webhook(2);
+  for (int64_t position = 1; position <= 4; ++position) f.changes.push(change(position, {1, 2}));
+  f.sender.answer_otherwise(FakeHttpSender::status(200), /*hold=*/true);
+  f.start();
+
+  REQUIRE(eventually([&] { return f.sender.held() == 3; }));
+  f.one_full_tick();
+  CHECK(f.sender.held() == 3);
+  // The slow subscription takes two slots at most, so the other is sent to meanwhile.
+  CHECK(held_for(f.sender, 1) >= 1);
+  CHECK(held_for(f.sender, 2) >= 1);
+  CHECK(f.dispatcher->stats().in_flight == 3);
+
+  // As each attempt ends, another starts, within the same bounds, until all eight are sent.
+  for (size_t released = 1; released <= 8; ++released) {
+    REQUIRE(f.sender.release_one());
+    REQUIRE(eventually([&] { return f.dispatcher->stats().succeeded == released; }));
+    f.one_full_tick();
+    INFO("released ", released);
+    CHECK(f.sender.held() <= 3);
+    CHECK(held_for(f.sender, 1) <= 2);
+    CHECK(held_for(f.sender, 2) <= 2);
+    // A free slot stays free only when every subscription with deliveries left is at its bound.
+    bool startable = false;
+    for (int64_t webhook : {1, 2}) startable |= sent_to(f.sender, webhook) < 4 && held_for(f.sender, webhook) < 2;
+    CHECK_FALSE((f.sender.held() < 3 && startable));
+  }
+  CHECK(f.sender.request_count() == 8);
+  for (int64_t position = 1; position <= 4; ++position) {
+    for (int64_t webhook : {1, 2}) CHECK(f.delivery(webhook, position).state == DeliveryState::kSucceeded);
+  }
+}
+
+TEST_CASE("Dispatcher::stop lets an attempt in flight finish and be recorded, and does not go on to the next one due") {
+  DispatcherOptions options = test_options();
+  options.per_webhook_in_flight = 1;
+  Fixture f(options);
+  f.put_webhook(1);
+  f.sender.hold(FakeHttpSender::status(200));
+  f.changes.push(change(1, {1}));
+  f.changes.push(change(2, {1}));
+  f.start();
+  REQUIRE(eventually([&] { return f.sender.held() == 1; }));
+
+  auto stopped = std::async(std::launch::async, [&] { f.dispatcher->stop(); });
+  REQUIRE(eventually([&] { return f.dispatcher->stopping(); }));
+  CHECK(stopped.wait_for(0ms) != std::future_status::ready);  // waits for the attempt
+  REQUIRE(f.sender.release_one());
+  stopped.get();
+
+  Delivery finished = f.delivery(1, 1);
+  CHECK(finished.state == DeliveryState::kSucceeded);
+  CHECK(finished.attempts == 1);
+  Delivery waiting = f.delivery(1, 2);
+  CHECK(waiting.state == DeliveryState::kPending);
+  CHECK(waiting.attempts == 0);
+  CHECK(f.sender.request_count() == 1);
+  CHECK(f.dispatcher->stats().in_flight == 0);
+}
+
+}  // namespace
+}  // namespace contacts
