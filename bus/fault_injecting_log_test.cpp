@@ -105,7 +105,8 @@ TEST_CASE("a log failed outright fails every call until healed; its end offsets 
   auto append = w.log.append({{"1", "b"}});
   REQUIRE_FALSE(append.ok());
   CHECK(append.status().code() == Code::kUnavailable);
-  CHECK(append.status().message() == "fault injected: append #2 failed (the log is down): nothing of its 1 records was appended");
+  CHECK(append.status().message() ==
+        "fault injected: append #2 failed (the log is down): nothing of its 1 records was appended");
   auto read = w.log.read(Partition(0), Offset(0), 10);
   REQUIRE_FALSE(read.ok());
   CHECK(read.status().code() == Code::kUnavailable);

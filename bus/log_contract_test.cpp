@@ -215,8 +215,9 @@ TEST_CASE_TEMPLATE("concurrent appends are each all or none: consecutive offsets
           ++failed_appends;
           continue;
         }
+        const int64_t first = positions->front().offset.value;
         for (size_t r = 1; r < positions->size(); ++r)
-          if ((*positions)[r].offset.value != (*positions)[0].offset.value + static_cast<int64_t>(r)) ++broken_positions;
+          if ((*positions)[r].offset.value != first + static_cast<int64_t>(r)) ++broken_positions;
       }
     });
   std::thread reader([&] {

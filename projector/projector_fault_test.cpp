@@ -83,7 +83,8 @@ Workload append_workload(Log& log, int visits) {
   auto positions = log.append(records);
   REQUIRE(positions.ok());
   // Record 0 (workspace 1) created p0@x's contact: its id is its position's.
-  const int64_t first_contact = id_from_position(positions->front().partition, positions->front().offset, kLogPartitions);
+  const LogPosition& first = positions->front();
+  const int64_t first_contact = id_from_position(first.partition, first.offset, kLogPartitions);
   const json erase = {{"type", "contact_delete"}, {"command_id", "del-1"}, {"workspace_id", 1}, {"occurred_at", 1500},
                       {"contact_id", first_contact}, {"actor", {{"user_id", 7}}}};
   REQUIRE(log.append({{"1", erase.dump()}}).ok());
@@ -147,7 +148,8 @@ std::vector<int64_t> applied_offsets(const Projector& projector) {
   return applied;
 }
 
-TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; the next steps lose nothing, count nothing twice") {
+TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; the next steps lose nothing, "
+          "count nothing twice") {
   QuietStderr quiet;
   MemoryLog memory(kLogPartitions);
   const Workload workload = append_workload(memory, 1500);
@@ -169,7 +171,8 @@ TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; t
       // What the step committed before the failure counts, in the views and the projector alike,
       // and the views are exactly the fold of that prefix.
       const auto at_failure = applied_offsets(projector);
-      for (int32_t p = 0; p < kLogPartitions; ++p) CHECK(views->applied(Partition(p)).value == at_failure[static_cast<size_t>(p)]);
+      for (int32_t p = 0; p < kLogPartitions; ++p)
+        CHECK(views->applied(Partition(p)).value == at_failure[static_cast<size_t>(p)]);
       CHECK(describe(*views) == folded(memory, at_failure));
       int64_t applied_total = 0;
       for (int64_t a : at_failure) applied_total += a;
@@ -184,7 +187,8 @@ TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; t
   }
 }
 
-TEST_CASE("a projector and its views destroyed after any number of steps, or mid-step, resume to the views of an uninterrupted fold") {
+TEST_CASE("a projector and its views destroyed after any number of steps, or mid-step, resume to the views of an "
+          "uninterrupted fold") {
   QuietStderr quiet;
   MemoryLog memory(kLogPartitions);
   // More than one step takes: kRoundsPerStep batches of up to kLogPartitions * kBatchRecords.
