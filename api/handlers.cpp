@@ -141,7 +141,9 @@ HttpResponse delete_contact(Request& r) {
 }
 
 HttpResponse list_api_keys(Request& r) {
-  return json_response(200, page_of_rows("api_keys", r.ctx.views.api_keys_json(r.ws), 0, nullptr));
+  std::vector<std::string> rows;
+  for (const auto& key : r.ctx.views.api_keys(r.ws)) rows.push_back(encode(key));
+  return json_response(200, page_of_rows("api_keys", rows, 0, nullptr));
 }
 
 HttpResponse create_api_key(Request& r) {
@@ -169,9 +171,9 @@ HttpResponse create_api_key(Request& r) {
   c.key_prefix = key.prefix;
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.ctx.views.api_key_json(r.ws, *id);
+  auto row = r.ctx.views.api_key(r.ws, *id);
   if (row) {
-    auto j = ordered_json::parse(*row);
+    auto j = ordered_json::parse(encode(*row));
     j["full_key"] = key.full_key;
     return ok_json(201, {{"api_key", std::move(j)}});
   }
@@ -198,11 +200,8 @@ Result<nlohmann::json> json_body(Request& r) {
 
 HttpResponse list_webhooks(Request& r) {
   std::vector<std::string> rows;
-  for (const auto& text : r.ctx.views.webhooks_json(r.ws)) {
-    auto row = ordered_json::parse(text);
-    row.erase("secret");  // shown once, at creation
-    rows.push_back(row.dump());
-  }
+  // The secret is shown once, at creation.
+  for (const auto& webhook : r.ctx.views.webhooks(r.ws)) rows.push_back(encode(webhook, WithSecret::kNo));
   return json_response(200, page_of_rows("webhooks", rows, 0, nullptr));
 }
 
@@ -255,14 +254,14 @@ HttpResponse create_webhook(Request& r) {
   c.webhook_secret = new_webhook_secret();
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.ctx.views.webhook_json(r.ws, *id);
+  auto row = r.ctx.views.webhook(r.ws, *id);
   if (!row) return error_response(500, "Webhook was not stored");
-  return ok_json(201, {{"webhook", ordered_json::parse(*row)}});
+  return ok_json(201, {{"webhook", ordered_json::parse(encode(*row))}});
 }
 
 Result<int64_t> existing_webhook(Request& r) {
   auto id = parse_id(r.target.segments[4]);
-  if (!id || !r.ctx.views.webhook_json(r.ws, *id)) return Status{Code::kNotFound, "Webhook not found"};
+  if (!id || !r.ctx.views.webhook(r.ws, *id)) return Status{Code::kNotFound, "Webhook not found"};
   return *id;
 }
 
@@ -289,8 +288,10 @@ HttpResponse webhook_deliveries(Request& r) {
 
 HttpResponse audit_log(Request& r) {
   Paging paging = parse_paging(r.target.query);
-  JsonPage page = r.ctx.views.audit(r.ws, paging.page, paging.limit);
-  return json_response(200, page_of_rows("entries", page.rows, page.total, &paging));
+  AuditPage page = r.ctx.views.audit(r.ws, paging.page, paging.limit);
+  std::vector<std::string> rows;
+  for (const auto& entry : page.entries) rows.push_back(encode(entry));
+  return json_response(200, page_of_rows("entries", rows, page.total, &paging));
 }
 
 HttpResponse operations(const ApiContext& ctx, const std::string& name) {

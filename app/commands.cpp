@@ -16,6 +16,7 @@
 #include "core/command_codec.h"
 #include "ingest/intake.h"
 #include "projector/projector.h"
+#include "projector/rebuild.h"
 
 namespace contacts::app {
 
@@ -60,12 +61,12 @@ FlagSpec topic_prefix_flag() {
   return {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "", "prefix of the Kafka topic names (P + contacts.commands, ...)"};
 }
 
-std::unique_ptr<Log> open_log(const Flags& flags) {
+OpenedLog open_log(const Flags& flags) {
   long long partitions = 8;
   std::string error;
   if (!flags.integer("partitions", 1, 4096, partitions, error)) {
     std::cerr << "contacts: " << error << "\n";
-    return nullptr;
+    return {};
   }
   std::error_code ec;
   fs::create_directories(flags.get("data"), ec);
@@ -77,26 +78,26 @@ std::unique_ptr<Log> open_log(const Flags& flags) {
     auto log = KafkaLog::open(options);
     if (!log.ok()) {
       std::cerr << "contacts: " << log.status().message() << "\n";
-      return nullptr;
+      return {};
     }
-    return std::move(*log);
+    return OpenedLog(std::move(*log));
   }
   auto log = EmbeddedLog::open(log_path(flags.get("data")), static_cast<int32_t>(partitions));
   if (!log.ok()) {
     std::cerr << "contacts: " << log.status().message() << "\n";
-    return nullptr;
+    return {};
   }
-  return std::move(*log);
+  return OpenedLog(std::move(*log));
 }
 
-std::string describe_log(const Flags& flags, const Log& log) {
-  std::string partitions = std::to_string(log.partitions()) + " partitions";
-  if (const auto* kafka = dynamic_cast<const KafkaLog*>(&log))
+std::string describe_log(const Flags& flags, const OpenedLog& log) {
+  std::string partitions = std::to_string(log->partitions()) + " partitions";
+  if (const auto* kafka = log.kafka())
     return "Kafka at " + flags.get("brokers") + ", topic " + kafka->commands_topic() + ", " + partitions;
   return "embedded log, " + partitions;
 }
 
-Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags) {
+Result<ViewStoreOptions> view_options(const Flags& flags) {
   ViewStoreOptions options;
   long long mb = 0;
   std::string error;
@@ -104,7 +105,13 @@ Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Fla
   options.block_cache_bytes = static_cast<size_t>(mb) << 20;
   if (!flags.integer("key-filter-mb", 1, 1024, mb, error)) return Status{Code::kInvalid, error};
   options.key_filter_bytes = static_cast<size_t>(mb) << 20;
-  return ViewStore::open(path, options);
+  return options;
+}
+
+Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags) {
+  auto options = view_options(flags);
+  if (!options.ok()) return options.status();
+  return ViewStore::open(path, *options);
 }
 
 int run_produce(int argc, char** argv) {
@@ -227,74 +234,42 @@ int run_rebuild(int argc, char** argv) {
     return rc;
   auto log = open_log(flags);
   if (!log) return 1;
-  const std::string live = views_path(flags.get("data"));
-  const std::string fresh = live + ".rebuild";
-  std::error_code ec;
-  fs::remove_all(fresh, ec);
-  // Changes of positions the live views already applied were handed to the webhook
-  // dispatcher (or wait in their outbox, carried over below): the replay queues none again.
-  std::vector<int64_t> quiet(static_cast<size_t>(log->partitions()), 0);
-  std::vector<std::pair<std::string, std::string>> outbox;
-  if (fs::exists(live)) {
-    auto old_views = open_views(live, flags);
-    if (!old_views.ok()) {
-      std::cerr << "contacts rebuild: " << old_views.status().message() << "\n";
-      return 1;
-    }
-    for (int32_t p = 0; p < log->partitions(); ++p) quiet[static_cast<size_t>(p)] = (*old_views)->applied(Partition(p)).value;
-    outbox = (*old_views)->outbox(std::numeric_limits<size_t>::max());
+  RebuildOptions options;
+  options.live_path = views_path(flags.get("data"));
+  auto views_options = view_options(flags);
+  if (!views_options.ok()) {
+    std::cerr << "contacts rebuild: " << views_options.status().message() << "\n";
+    return 1;
   }
-  auto* kafka = dynamic_cast<KafkaLog*>(log.get());
-  if (kafka) {
+  options.views = *views_options;
+  if (auto* kafka = log.kafka()) {
     // On Kafka, writers (`contacts project`) commit to their group the offsets below which every
     // change is on the change topic: quiet up to those too, whoever published them.
-    const std::string prefix = flags.get("topic-prefix");
-    auto committed = group_offsets(flags.get("brokers"), prefix + "contacts-projector", kafka->commands_topic());
+    auto committed = group_offsets(flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
+                                   kafka->commands_topic());
     if (!committed.ok()) {
       std::cerr << "contacts rebuild: " << committed.status().message() << "\n";
       return 1;
     }
+    options.quiet_floor.assign(static_cast<size_t>(log->partitions()), 0);
     for (const auto& o : *committed)
       if (o.partition >= 0 && o.partition < log->partitions())
-        quiet[static_cast<size_t>(o.partition)] = std::max(quiet[static_cast<size_t>(o.partition)], o.committed);
-  }
-  uint64_t total = 0;
-  {
-    auto views = open_views(fresh, flags);
-    if (!views.ok()) {
-      std::cerr << "contacts rebuild: " << views.status().message() << "\n";
-      return 1;
-    }
-    if (!outbox.empty()) {
-      ViewBatch carried = (*views)->begin_batch();
-      for (const auto& [key, value] : outbox) carried.put(key, value);
-      if (auto s = (*views)->commit(carried); !s.ok()) {
-        std::cerr << "contacts rebuild: " << s.message() << "\n";
-        return 1;
-      }
-    }
-    Projector projector(*log, **views);
-    projector.set_quiet_before(quiet);
+        options.quiet_floor[static_cast<size_t>(o.partition)] = o.committed;
     // Past the quiet boundary, a writer on Kafka publishes every change; `serve`'s dispatcher
     // takes the ones no subscription wants and drops them.
-    if (kafka) projector.set_change_scope(ChangeScope::kAll);
-    bool tty = isatty(STDERR_FILENO);
-    auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
-      total = all;
-      if (tty) std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
-    });
-    if (tty) std::cerr << "\n";
-    if (!status.ok()) {
-      std::cerr << "contacts rebuild: " << status.message() << "\n";
-      return 1;
-    }
+    options.scope = ChangeScope::kAll;
   }
-  const std::string old = live + ".old";
-  fs::remove_all(old, ec);
-  if (fs::exists(live)) fs::rename(live, old);
-  fs::rename(fresh, live);
-  fs::remove_all(old, ec);
-  std::cout << "rebuilt views from " << total << " records into " << live << "\n";
+  const bool tty = isatty(STDERR_FILENO);
+  options.progress = [tty](uint64_t done, uint64_t all) {
+    if (tty) std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
+  };
+  auto total = rebuild_views(*log, options);
+  if (tty) std::cerr << "\n";
+  if (!total.ok()) {
+    std::cerr << "contacts rebuild: " << total.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "rebuilt views from " << *total << " records into " << options.live_path << "\n";
   return 0;
 }
 

@@ -34,11 +34,30 @@ FlagSpec topic_prefix_flag();
 std::string log_path(const std::string& data);
 std::string views_path(const std::string& data);
 std::string webhooks_path(const std::string& data);
+// The log a process opened, and its Kafka adapter when it is on Kafka (what only Kafka has:
+// dead letters, the change topic, consumer groups), known from how it was opened.
+class OpenedLog {
+ public:
+  OpenedLog() = default;
+  explicit OpenedLog(std::unique_ptr<EmbeddedLog> log) : log_(std::move(log)) {}
+  explicit OpenedLog(std::unique_ptr<KafkaLog> log) : kafka_(log.get()), log_(std::move(log)) {}
+  explicit operator bool() const { return log_ != nullptr; }
+  Log& operator*() const { return *log_; }
+  Log* operator->() const { return log_.get(); }
+  // Null on the embedded log.
+  KafkaLog* kafka() const { return kafka_; }
+
+ private:
+  KafkaLog* kafka_ = nullptr;
+  std::unique_ptr<Log> log_;
+};
 // Opens the log: Kafka when --brokers is set, else the embedded log under `data` (creating
-// it). Prints the reason on failure.
-std::unique_ptr<Log> open_log(const Flags& flags);
+// it). Prints the reason on failure (and returns an empty OpenedLog).
+OpenedLog open_log(const Flags& flags);
 // "embedded log, 8 partitions" or "Kafka at HOST:PORT, topic contacts.commands, 8 partitions".
-std::string describe_log(const Flags& flags, const Log& log);
+std::string describe_log(const Flags& flags, const OpenedLog& log);
+// The view store's sizes the flags give (an error names a bad one).
+Result<ViewStoreOptions> view_options(const Flags& flags);
 // Opens the views at `path` with the sizes the flags give (an error names a bad one).
 Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags);
 // Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.

@@ -236,8 +236,8 @@ Handler measured(HttpProbe& probe, Handle handle) {
 // publisher (project). stop() stops them in the order that loses nothing.
 class Background {
  public:
-  Background(Node node, const Flags& flags, Log& log, ViewStore& views)
-      : projector(log, views), node_(node), flags_(flags), log_(log), kafka_(dynamic_cast<KafkaLog*>(&log)),
+  Background(Node node, const Flags& flags, const OpenedLog& log, ViewStore& views)
+      : projector(*log, views), node_(node), flags_(flags), log_(*log), kafka_(log.kafka()),
         views_(views), prefix_(flags.get("topic-prefix")) {}
 
   Status start(const DispatcherOptions& hooks) {
@@ -281,9 +281,9 @@ class Background {
     projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log_.partitions()),
                                                     std::numeric_limits<int64_t>::max()));
     for (auto entries = views_.outbox(10000); !entries.empty(); entries = views_.outbox(10000)) {
-      std::vector<std::string> keys;
-      for (auto& [key, value] : entries) keys.push_back(std::move(key));
-      if (auto s = views_.remove_outbox(keys); !s.ok()) return s;
+      std::vector<int64_t> positions;
+      for (const auto& entry : entries) positions.push_back(entry.position_id);
+      if (auto s = views_.remove_outbox(positions); !s.ok()) return s;
     }
     return {};
   }
@@ -372,7 +372,7 @@ class Background {
 };
 
 // `contacts ingest`: the ingest listener alone.
-int run_ingest_node(const Flags& flags, const NodeConfig& config, Log& log, IngestContext& ingest_ctx,
+int run_ingest_node(const Flags& flags, const NodeConfig& config, const OpenedLog& log, IngestContext& ingest_ctx,
                     HttpProbe& ingest_probe, const HttpServerOptions& ingest_options) {
   boost::asio::io_context ingest_ioc;
   HttpServer ingest(ingest_ioc,
@@ -412,14 +412,14 @@ int run_node(Node node, int argc, char** argv) {
   HttpServerOptions ingest_options;
   ingest_options.body_limit = static_cast<size_t>(config.max_body);
   ingest_options.header_check = [&](const http::request_header<>& h) { return check_ingest_header(ingest_ctx, h); };
-  if (node == Node::kIngest) return run_ingest_node(flags, config, *log, ingest_ctx, ingest_probe, ingest_options);
+  if (node == Node::kIngest) return run_ingest_node(flags, config, log, ingest_ctx, ingest_probe, ingest_options);
 
   auto views = open_views(views_path(flags.get("data")), flags);
   if (!views.ok()) {
     std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
     return 1;
   }
-  Background background(node, flags, *log, **views);
+  Background background(node, flags, log, **views);
   if (auto s = background.start(config.hooks); !s.ok()) {
     std::cerr << "contacts " << command << ": " << s.message() << "\n";
     background.stop();
@@ -458,7 +458,7 @@ int run_node(Node node, int argc, char** argv) {
   std::string where = "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
   if (node == Node::kAll) where += ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest.port());
   print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " + flags.get("data") + " (" +
-             describe_log(flags, *log) + ")");
+             describe_log(flags, log) + ")");
 
   run_until_signalled(servers, config.threads);
   background.stop();

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string_view>
 
-#include "core/keys.h"
+#include "core/bytes.h"
 
 namespace contacts {
 
@@ -19,8 +19,8 @@ const std::string kPartitionsKey = "\xFFpartitions";
 std::string record_key(Partition p, Offset o) {
   std::string k;
   k.reserve(kRecordKeyBytes + 1);
-  keys::put_u32(k, static_cast<uint32_t>(p.value));
-  keys::put_u64(k, static_cast<uint64_t>(o.value));
+  bytes::put_u32(k, static_cast<uint32_t>(p.value));
+  bytes::put_u64(k, static_cast<uint64_t>(o.value));
   return k;
 }
 
@@ -38,11 +38,11 @@ std::string chunk_key(Partition p, Offset first) {
 template <typename Visit>
 bool each_record(std::string_view log_key, std::string_view value, Visit visit) {
   if (log_key.size() < kRecordKeyBytes) return false;
-  int64_t offset = static_cast<int64_t>(keys::get_u64(log_key, 4));
+  int64_t offset = static_cast<int64_t>(bytes::get_u64(log_key, 4));
   size_t at = 0;
   auto take = [&](std::string_view& out) {
     if (value.size() - at < 4) return false;
-    uint32_t n = keys::get_u32(value, at);
+    uint32_t n = bytes::get_u32(value, at);
     at += 4;
     if (value.size() - at < n) return false;
     out = value.substr(at, n);
@@ -56,7 +56,7 @@ bool each_record(std::string_view log_key, std::string_view value, Visit visit) 
     return true;
   }
   if (log_key.size() != kRecordKeyBytes + 1 || log_key.back() != kChunkMark || value.size() < 4) return false;
-  uint32_t count = keys::get_u32(value, 0);
+  uint32_t count = bytes::get_u32(value, 0);
   at = 4;
   for (uint32_t i = 0; i < count; ++i, ++offset) {
     std::string_view key, record;
@@ -68,10 +68,10 @@ bool each_record(std::string_view log_key, std::string_view value, Visit visit) 
 
 // The offset after the last record of the log key `log_key` (value `value`).
 std::optional<int64_t> end_of(std::string_view log_key, std::string_view value) {
-  int64_t first = static_cast<int64_t>(keys::get_u64(log_key, 4));
+  int64_t first = static_cast<int64_t>(bytes::get_u64(log_key, 4));
   if (log_key.size() == kRecordKeyBytes) return first + 1;
   if (log_key.size() != kRecordKeyBytes + 1 || value.size() < 4) return std::nullopt;
-  return first + keys::get_u32(value, 0);
+  return first + bytes::get_u32(value, 0);
 }
 
 Status from_rocks(const rocksdb::Status& s, const std::string& what) {
@@ -97,12 +97,12 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
   std::string stored;
   s = db->Get(rocksdb::ReadOptions(), kPartitionsKey, &stored);
   if (s.ok()) {
-    partitions = static_cast<int32_t>(keys::get_u32(stored, 0));
+    partitions = static_cast<int32_t>(bytes::get_u32(stored, 0));
   } else if (s.IsNotFound()) {
     if (partitions < 1 || partitions > 4096)
       return Status{Code::kInvalid, "partitions must be between 1 and 4096"};
     std::string v;
-    keys::put_u32(v, static_cast<uint32_t>(partitions));
+    bytes::put_u32(v, static_cast<uint32_t>(partitions));
     rocksdb::WriteOptions wo;
     wo.sync = true;
     s = db->Put(wo, kPartitionsKey, v);
@@ -116,7 +116,7 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
   for (int32_t p = 0; p < partitions; ++p) {
     it->SeekForPrev(record_key(Partition(p), Offset(INT64_MAX)));
     if (!it->Valid() || it->key().size() < kRecordKeyBytes ||
-        keys::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(p))
+        bytes::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(p))
       continue;
     auto end = end_of(it->key().ToStringView(), it->value().ToStringView());
     if (!end) return Status{Code::kInternal, "open log " + path + ": malformed entry at the end of partition " + std::to_string(p)};
@@ -164,12 +164,12 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
       for (size_t i = from; i < to; ++i) chunk_bytes += 8 + records[order[i]].key.size() + records[order[i]].value.size();
       chunk.clear();
       chunk.reserve(chunk_bytes);
-      keys::put_u32(chunk, static_cast<uint32_t>(to - from));
+      bytes::put_u32(chunk, static_cast<uint32_t>(to - from));
       for (size_t i = from; i < to; ++i) {
         const LogRecord& r = records[order[i]];
-        keys::put_u32(chunk, static_cast<uint32_t>(r.key.size()));
+        bytes::put_u32(chunk, static_cast<uint32_t>(r.key.size()));
         chunk.append(r.key);
-        keys::put_u32(chunk, static_cast<uint32_t>(r.value.size()));
+        bytes::put_u32(chunk, static_cast<uint32_t>(r.value.size()));
         chunk.append(r.value);
       }
       batch.Put(chunk_key(p, positions[order[from]].offset), chunk).PermitUncheckedError();
@@ -201,7 +201,7 @@ Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   // The log key holding `from` is the last one at or before it: a chunk may begin earlier.
   it->SeekForPrev(chunk_key(partition, from));
-  if (!it->Valid() || keys::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(partition.value))
+  if (!it->Valid() || bytes::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(partition.value))
     it->Seek(record_key(partition, from));
   for (; it->Valid() && entries.size() < max_records; it->Next()) {
     bool well_formed = each_record(it->key().ToStringView(), it->value().ToStringView(),

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "core/keys.h"
+#include "core/bytes.h"
 #include "tests/temp_dir.h"
 
 namespace contacts {
@@ -132,13 +132,13 @@ TEST_CASE("a log of one record per key, as earlier releases wrote it, reads back
     REQUIRE(rocksdb::DB::Open(options, dir.path() + "/log", &raw).ok());
     std::unique_ptr<rocksdb::DB> db(raw);
     std::string partitions;
-    keys::put_u32(partitions, kPartitions);
+    bytes::put_u32(partitions, kPartitions);
     REQUIRE(db->Put(rocksdb::WriteOptions(), "\xFFpartitions", partitions).ok());
     for (int64_t offset = 0; offset < 30; ++offset) {
       std::string log_key, value;
-      keys::put_u32(log_key, static_cast<uint32_t>(p.value));
-      keys::put_u64(log_key, static_cast<uint64_t>(offset));
-      keys::put_u32(value, static_cast<uint32_t>(key.size()));
+      bytes::put_u32(log_key, static_cast<uint32_t>(p.value));
+      bytes::put_u64(log_key, static_cast<uint64_t>(offset));
+      bytes::put_u32(value, static_cast<uint32_t>(key.size()));
       values.push_back("old" + std::to_string(offset));
       value += key + values.back();
       REQUIRE(db->Put(rocksdb::WriteOptions(), log_key, value).ok());

@@ -21,17 +21,17 @@ ChangePublisher::~ChangePublisher() { stop(); }
 void ChangePublisher::start() {
   // What a previous run queued and did not publish (or published without removing): once more.
   std::vector<QueuedChange> left;
-  std::string after;
+  int64_t after = 0;
   while (true) {
     auto entries = views_.outbox(kOutboxScan, after);
-    for (auto& [key, value] : entries) {
+    for (auto& [position_id, value] : entries) {
       auto j = nlohmann::json::parse(value, nullptr, false);
-      after = key;
+      after = position_id;
       if (!j.is_object() || !j.contains("workspace_id") || !j["workspace_id"].is_number_integer()) {
         std::cerr << "contacts: change topic: dropping an unreadable outbox entry\n";
         continue;
       }
-      left.push_back({std::move(key), std::move(value), WorkspaceId(j["workspace_id"].get<int64_t>())});
+      left.push_back({position_id, std::move(value), WorkspaceId(j["workspace_id"].get<int64_t>())});
     }
     if (entries.size() < kOutboxScan) break;
   }
@@ -96,12 +96,12 @@ Status ChangePublisher::flush() {
     }
     if (taken.empty()) break;
     std::vector<LogRecord> records;
-    std::vector<std::string> keys;
+    std::vector<int64_t> positions;
     records.reserve(taken.size());
-    keys.reserve(taken.size());
+    positions.reserve(taken.size());
     for (const auto& t : taken) {
       records.push_back({std::to_string(t.workspace_id.value), t.value});
-      keys.push_back(t.key);
+      positions.push_back(t.position_id);
     }
     if (auto s = log_.publish_changes(records); !s.ok()) {
       // Back to the front, in order: published again on the next flush.
@@ -110,7 +110,7 @@ Status ChangePublisher::flush() {
       return s;
     }
     published_.fetch_add(records.size());
-    if (auto s = views_.remove_outbox(keys); !s.ok()) return s;
+    if (auto s = views_.remove_outbox(positions); !s.ok()) return s;
   }
   std::vector<std::pair<int32_t, int64_t>> moved;
   for (const auto& [p, next] : applied) {

@@ -40,16 +40,24 @@ std::vector<std::pair<int64_t, int>> subscriptions_of(Fixture& f, WorkspaceId ws
 }
 
 // The committed outbox entries, oldest position first.
-std::vector<std::pair<std::string, json>> outbox_of(Fixture& f) {
-  std::vector<std::pair<std::string, json>> out;
-  for (const auto& [key, value] : f.store->outbox(100)) out.emplace_back(key, json::parse(value));
+std::vector<std::pair<int64_t, json>> outbox_of(Fixture& f) {
+  std::vector<std::pair<int64_t, json>> out;
+  for (const auto& [position, value] : f.store->outbox(100)) out.emplace_back(position, json::parse(value));
   return out;
 }
+
+// A webhook row as the views store it (its JSON, secret included).
+std::optional<std::string> webhook_json(Fixture& f, WorkspaceId ws, int64_t id) {
+  auto webhook = f.store->webhook(ws, id);
+  if (!webhook) return std::nullopt;
+  return encode(*webhook);
+}
+std::vector<Webhook> webhooks_json(Fixture& f, WorkspaceId ws) { return f.store->webhooks(ws); }
 
 TEST_CASE("webhook_create stores the row with its secret, subscribes the workspace and audits webhook.create") {
   Fixture f;
   REQUIRE(f.feed(webhook_create("w1", "CRM sync", {"contact.deleted", "contact.created"}), 4).ok());
-  auto row_text = f.store->webhook_json(kWs, id_at(4));
+  auto row_text = webhook_json(f, kWs, id_at(4));
   REQUIRE(row_text.has_value());
   json row = json::parse(*row_text);
   CHECK(row["id"] == id_at(4));
@@ -59,16 +67,16 @@ TEST_CASE("webhook_create stores the row with its secret, subscribes the workspa
   CHECK(row["is_active"] == true);
   CHECK(row["created_at"] == 1711600000);
   CHECK(row["secret"] == kSecret);
-  CHECK(f.store->webhooks_json(kWs).size() == 1);
-  CHECK(f.store->webhooks_json(WorkspaceId(3)).empty());
-  CHECK_FALSE(f.store->webhook_json(WorkspaceId(3), id_at(4)).has_value());
+  CHECK(webhooks_json(f, kWs).size() == 1);
+  CHECK(webhooks_json(f, WorkspaceId(3)).empty());
+  CHECK_FALSE(webhook_json(f, WorkspaceId(3), id_at(4)).has_value());
 
   CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted}});
   CHECK(subscriptions_of(f, WorkspaceId(3)).empty());
 
   auto audit = f.store->audit(kWs, 1, 10);
   REQUIRE(audit.total == 1);
-  json entry = json::parse(audit.rows.at(0));
+  json entry = json::parse(encode(audit.entries.at(0)));
   CHECK(entry["id"] == id_at(4));
   CHECK(entry["action"] == "webhook.create");
   CHECK(entry["actor"] == json{{"user_id", 7}});
@@ -77,13 +85,13 @@ TEST_CASE("webhook_create stores the row with its secret, subscribes the workspa
   CHECK(entry["details"] ==
         json{{"name", "CRM sync"}, {"url", kHookUrl}, {"events", {"contact.created", "contact.deleted"}}});
   CHECK(entry["created_at"] == 1711600000);
-  CHECK(audit.rows.at(0).find(kSecret) == std::string::npos);  // the audit log never shows the secret
+  CHECK(encode(audit.entries.at(0)).find(kSecret) == std::string::npos);  // the audit log never shows the secret
 
   // A second webhook adds a subscription next to the first.
   REQUIRE(f.feed(webhook_create("w2", "All", {"contact.created", "contact.updated", "contact.deleted"}), 5).ok());
   CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted},
                                                                     {id_at(5), kAllWebhookEvents}});
-  CHECK(f.store->webhooks_json(kWs).size() == 2);
+  CHECK(webhooks_json(f, kWs).size() == 2);
   CHECK(f.store->audit(kWs, 1, 10).total == 2);
 }
 
@@ -91,14 +99,14 @@ TEST_CASE("webhook_delete removes the row and its subscription and audits webhoo
   Fixture f;
   f.feed_in_order({webhook_create("w1", "First", {"contact.created"}), webhook_create("w2", "Second", {"contact.updated"})});
   REQUIRE(f.feed(webhook_delete("d1", id_at(0)), 2).ok());
-  CHECK_FALSE(f.store->webhook_json(kWs, id_at(0)).has_value());
-  CHECK(f.store->webhook_json(kWs, id_at(1)).has_value());
-  CHECK(f.store->webhooks_json(kWs).size() == 1);
+  CHECK_FALSE(webhook_json(f, kWs, id_at(0)).has_value());
+  CHECK(webhook_json(f, kWs, id_at(1)).has_value());
+  CHECK(webhooks_json(f, kWs).size() == 1);
   CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(1), kContactUpdated}});
 
   auto audit = f.store->audit(kWs, 1, 10);
   REQUIRE(audit.total == 3);
-  json entry = json::parse(audit.rows.at(0));  // newest first
+  json entry = json::parse(encode(audit.entries.at(0)));  // newest first
   CHECK(entry["id"] == id_at(2));
   CHECK(entry["action"] == "webhook.delete");
   CHECK(entry["actor"] == json{{"user_id", 7}});
@@ -108,7 +116,7 @@ TEST_CASE("webhook_delete removes the row and its subscription and audits webhoo
 
   // The last one gone, the workspace has no subscription set at all.
   REQUIRE(f.feed(webhook_delete("d2", id_at(1)), 3).ok());
-  CHECK(f.store->webhooks_json(kWs).empty());
+  CHECK(webhooks_json(f, kWs).empty());
   CHECK(subscriptions_of(f).empty());
   CHECK(f.keys_under(keys::webhook_set_key(kWs)).empty());
   CHECK(f.store->audit(kWs, 1, 10).total == 4);
@@ -120,7 +128,7 @@ TEST_CASE("deleting a missing webhook is a no-op: no row change, no subscription
   REQUIRE(f.feed(webhook_delete("d1", 999), 1).ok());
   // The id of a webhook of workspace 2, deleted in workspace 3.
   REQUIRE(f.feed(webhook_delete("d2", id_at(0), WorkspaceId(3)), 2).ok());
-  CHECK(f.store->webhook_json(kWs, id_at(0)).has_value());
+  CHECK(webhook_json(f, kWs, id_at(0)).has_value());
   CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(0), kContactDeleted}});
   CHECK(f.store->audit(kWs, 1, 10).total == 1);
   CHECK(f.store->audit(WorkspaceId(3), 1, 10).total == 0);
@@ -144,7 +152,7 @@ TEST_CASE("record_change: a subscription to contact.deleted only gets deletes, n
   REQUIRE(f.feed_and_record(delete_contact("c", id_at(1)), 3).ok());
   auto outbox = outbox_of(f);
   REQUIRE(outbox.size() == 1);
-  CHECK(outbox[0].first == keys::outbox_key(id_at(3)));
+  CHECK(outbox[0].first == id_at(3));
   const json& entry = outbox[0].second;
   CHECK(entry["position"] == id_at(3));
   CHECK(entry["event"] == "contact.deleted");
@@ -165,14 +173,14 @@ TEST_CASE("record_change lists exactly the subscriptions that want the event") {
   REQUIRE(f.feed_and_record(visit("c", 300, "Bob", nullptr), 5).ok());
   auto outbox = outbox_of(f);
   REQUIRE(outbox.size() == 3);
-  CHECK(outbox[0].first == keys::outbox_key(id_at(3)));
+  CHECK(outbox[0].first == id_at(3));
   CHECK(outbox[0].second["event"] == "contact.created");
   CHECK(outbox[0].second["webhooks"] == json{both, created});
-  CHECK(outbox[1].first == keys::outbox_key(id_at(4)));
+  CHECK(outbox[1].first == id_at(4));
   CHECK(outbox[1].second["event"] == "contact.updated");
   CHECK(outbox[1].second["webhooks"] == json{both});
   CHECK(outbox[1].second["data"] == json{{"id", id_at(3)}, {"name", "Alice"}, {"email", "a@x"}});
-  CHECK(outbox[2].first == keys::outbox_key(id_at(5)));
+  CHECK(outbox[2].first == id_at(5));
   CHECK(outbox[2].second["event"] == "contact.created");
   CHECK(outbox[2].second["data"] == json{{"id", id_at(5)}, {"name", "Bob"}, {"email", nullptr}});
 }
@@ -189,11 +197,11 @@ TEST_CASE("record_change writes nothing for a workspace without webhooks") {
 
   ViewBatch batch = f.store->begin_batch();
   Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100};
-  CHECK_FALSE(record_change(batch, change));
+  CHECK_FALSE(record_into(batch, change));
   CHECK(batch.pending() == 0);
   // The same change in workspace 3 is queued.
   change.workspace_id = WorkspaceId(3);
-  CHECK(record_change(batch, change));
+  CHECK(record_into(batch, change));
   CHECK(batch.get(keys::outbox_key(id_at(9))).has_value());
 }
 
@@ -210,7 +218,7 @@ TEST_CASE("record_change with ChangeScope::kAll queues every change, with the su
   Fixture f;
   ViewBatch batch = f.store->begin_batch();
   Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100};
-  CHECK(record_change(batch, change, ChangeScope::kAll));
+  CHECK(record_into(batch, change, ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto outbox = outbox_of(f);
   REQUIRE(outbox.size() == 1);
@@ -223,11 +231,11 @@ TEST_CASE("record_change with ChangeScope::kAll queues every change, with the su
   ViewBatch second = f.store->begin_batch();
   change.kind = Change::Kind::kUpdated;
   change.position_id = id_at(10);
-  CHECK(record_change(second, change, ChangeScope::kAll));
-  CHECK_FALSE(record_change(second, change, ChangeScope::kSubscribed));
+  CHECK(record_into(second, change, ChangeScope::kAll));
+  CHECK_FALSE(record_into(second, change, ChangeScope::kSubscribed));
   change.kind = Change::Kind::kDeleted;
   change.position_id = id_at(11);
-  CHECK(record_change(second, change, ChangeScope::kAll));
+  CHECK(record_into(second, change, ChangeScope::kAll));
   REQUIRE(f.store->commit(second).ok());
   outbox = outbox_of(f);
   REQUIRE(outbox.size() == 3);
@@ -241,18 +249,18 @@ TEST_CASE("outbox entries are change events as schemas/change_event.json states"
   Fixture f;
   REQUIRE(f.feed(webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}), 0).ok());
   ViewBatch batch = f.store->begin_batch();
-  CHECK(record_change(batch, Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100}));
-  CHECK(record_change(batch, Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0},
+  CHECK(record_into(batch, Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100}));
+  CHECK(record_into(batch, Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0},
                       ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto entries = f.store->outbox(10);
   REQUIRE(entries.size() == 2);
   for (const auto& [key, value] : entries) CHECK_MESSAGE(schema_accepts("change_event.json", value), value);
   // The schema is not a rubber stamp.
-  json wrong = json::parse(entries[0].second);
+  json wrong = json::parse(entries[0].change_event);
   wrong["event"] = "contact.merged";
   CHECK_FALSE(schema_accepts("change_event.json", wrong.dump()));
-  wrong = json::parse(entries[0].second);
+  wrong = json::parse(entries[0].change_event);
   wrong.erase("webhooks");
   CHECK_FALSE(schema_accepts("change_event.json", wrong.dump()));
 }
@@ -286,7 +294,7 @@ TEST_CASE("a record in another partition than its key's is refused and changes n
   const std::string key = "2";
   const Partition wrong((kPartition.value + 1) % kPartitions);
   ViewBatch batch = f.store->begin_batch();
-  Status s = apply(batch, LogEntry{wrong, Offset(0), key, visit("a", 100, "Alice", "a@x").dump()}, kPartitions, f.changes);
+  Status s = fold_into(batch, LogEntry{wrong, Offset(0), key, visit("a", 100, "Alice", "a@x").dump()}, kPartitions, f.changes);
   CHECK(s.code() == Code::kInvalid);
   CHECK(s.message().find("belongs in partition " + std::to_string(kPartition.value)) != std::string::npos);
   CHECK(batch.pending() == 0);
@@ -304,7 +312,7 @@ TEST_CASE("a big workspace's cached list order follows every commit at once") {
       json c = visit("v" + std::to_string(i), 1000 + i, "Person " + std::to_string(i),
                      "p" + std::to_string(i) + "@x.org");
       std::string key = "2";
-      REQUIRE(apply(batch, LogEntry{kPartition, Offset(i), key, c.dump()}, kPartitions, f.changes).ok());
+      REQUIRE(fold_into(batch, LogEntry{kPartition, Offset(i), key, c.dump()}, kPartitions, f.changes).ok());
     }
     REQUIRE(f.store->commit(batch).ok());
   }

@@ -9,8 +9,12 @@
 #include <string>
 #include <vector>
 
-#include "core/keys.h"
-#include "projector/fold.h"
+#include "views/keys.h"
+#include "projector/outbox.h"
+#include "projector/record.h"
+#include "views/batch_writer.h"
+#include "views/keys.h"
+#include "views/view_store.h"
 #include "tests/temp_dir.h"
 
 namespace contacts::fold_testing {
@@ -35,18 +39,21 @@ class Fixture {
   Status feed(const json& command, int64_t offset) { return feed_text(command.dump(), offset, key_of(command)); }
   Status feed_text(const std::string& value, int64_t offset, const std::string& key) {
     ViewBatch batch = store->begin_batch();
-    Status s = apply(batch, LogEntry{partition_for(key, kPartitions), Offset(offset), key, value}, kPartitions, changes);
+    BatchViewWriter writer(batch);
+    Status s = fold_record(writer, LogEntry{partition_for(key, kPartitions), Offset(offset), key, value}, kPartitions,
+                           changes);
     REQUIRE(store->commit(batch).ok());
     return s;
   }
   // Like the projector: applies one record, then queues its changes for the webhooks.
   Status feed_and_record(const json& command, int64_t offset) {
     ViewBatch batch = store->begin_batch();
+    BatchViewWriter writer(batch);
     const size_t first_change = changes.size();
     const std::string key = key_of(command);
-    Status s = apply(batch, LogEntry{partition_for(key, kPartitions), Offset(offset), key, command.dump()}, kPartitions,
-                     changes);
-    for (size_t i = first_change; i < changes.size(); ++i) record_change(batch, changes[i]);
+    Status s = fold_record(writer, LogEntry{partition_for(key, kPartitions), Offset(offset), key, command.dump()},
+                           kPartitions, changes);
+    for (size_t i = first_change; i < changes.size(); ++i) record_change(writer, changes[i]);
     REQUIRE(store->commit(batch).ok());
     return s;
   }
@@ -84,6 +91,17 @@ class Fixture {
   std::unique_ptr<ViewStore> store;
   std::vector<Change> changes;
 };
+
+// One record folded into `batch`, as the projector folds it.
+inline Status fold_into(ViewBatch& batch, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
+  BatchViewWriter writer(batch);
+  return fold_record(writer, entry, partitions, changes);
+}
+// A change queued in the outbox of `batch`.
+inline bool record_into(ViewBatch& batch, const Change& change, ChangeScope scope = ChangeScope::kSubscribed) {
+  BatchViewWriter writer(batch);
+  return record_change(writer, change, scope);
+}
 
 inline int64_t id_at(int64_t offset) { return id_from_position(kPartition, Offset(offset), kPartitions); }
 

@@ -130,7 +130,7 @@ TEST_CASE("contact_delete removes the contact, its events and indexes, frees the
 
   auto audit = f.store->audit(kWs, 1, 10);
   REQUIRE(audit.total == 1);
-  json entry = json::parse(audit.rows.at(0));
+  json entry = json::parse(encode(audit.entries.at(0)));
   CHECK(entry["id"] == id_at(3));
   CHECK(entry["action"] == "contact.delete");
   CHECK(entry["actor"] == json{{"user_id", 7}});
@@ -240,7 +240,7 @@ TEST_CASE("a bad record returns kInvalid and changes nothing") {
            {visit("bad", 200, "Eve", "a@x").dump(), ""}, {"[]", "2"}}) {
     INFO(value, " key=", key);
     ViewBatch batch = f.store->begin_batch();
-    Status s = apply(batch, LogEntry{kPartition, Offset(1), key, value}, kPartitions, f.changes);
+    Status s = fold_into(batch, LogEntry{kPartition, Offset(1), key, value}, kPartitions, f.changes);
     CHECK(s.code() == Code::kInvalid);
     CHECK_FALSE(s.message().empty());
     CHECK(batch.pending() == 0);
@@ -276,7 +276,7 @@ TEST_CASE("a contact created and deleted inside one batch leaves nothing behind"
                                       delete_contact("c", id_at(0))};
   for (size_t i = 0; i < commands.size(); ++i) {
     LogEntry entry{kPartition, Offset(static_cast<int64_t>(i)), "2", commands[i].dump()};
-    REQUIRE(apply(batch, entry, kPartitions, f.changes).ok());
+    REQUIRE(fold_into(batch, entry, kPartitions, f.changes).ok());
   }
   REQUIRE(f.store->commit(batch).ok());
   CHECK(f.count() == 0);

@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "bus/log.h"
-#include "projector/fold.h"
+#include "projector/outbox.h"
+#include "projector/record.h"
 #include "views/view_store.h"
 
 namespace contacts {
@@ -41,7 +42,7 @@ struct ProjectorStats {
 
 // An outbox entry a batch queued: its key, its value (the change event) and its workspace.
 struct QueuedChange {
-  std::string key;
+  int64_t position_id = 0;  // its key in the outbox
   std::string value;
   WorkspaceId workspace_id;
 };
@@ -110,6 +111,7 @@ class Projector {
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
     std::vector<QueuedChange> queued;
+    uint64_t dead_letters = 0;
   };
   // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
@@ -122,6 +124,8 @@ class Projector {
   // into `result`; a record that cannot be applied is a dead letter.
   void fold_entries(size_t group, ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries,
                     GroupResult& result);
+  // Queues in the outbox the changes of `result` from `first_change` on.
+  void queue_changes(ViewWriter& writer, GroupResult& result, size_t first_change);
   // After `part`'s batch committed: hands its outbox entries on, stores its offsets as applied
   // (waking wait_applied), then hands its changes on. On its group's thread.
   void publish(GroupResult& part);

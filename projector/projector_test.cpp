@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "bus/embedded_log.h"
-#include "core/keys.h"
+#include "views/keys.h"
 #include "projector/fold_fixture.h"
 
 namespace contacts {

@@ -6,7 +6,7 @@
 #include <functional>
 #include <new>
 
-#include "core/keys.h"
+#include "views/keys.h"
 
 namespace contacts {
 

@@ -6,7 +6,7 @@
 #include <string>
 #include <thread>
 
-#include "core/keys.h"
+#include "views/keys.h"
 #include "tests/temp_dir.h"
 #include "views/view_store.h"
 

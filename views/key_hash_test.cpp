@@ -5,7 +5,7 @@
 #include <string>
 #include <unordered_set>
 
-#include "core/keys.h"
+#include "views/keys.h"
 #include "views/view_batch.h"
 
 namespace contacts {

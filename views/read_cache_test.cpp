@@ -4,7 +4,7 @@
 #include <utility>
 #include <vector>
 
-#include "core/keys.h"
+#include "views/keys.h"
 #include "tests/temp_dir.h"
 #include "views/view_batch.h"
 #include "views/view_store.h"

@@ -7,7 +7,7 @@
 #include <memory>
 #include <random>
 
-#include "core/keys.h"
+#include "views/keys.h"
 
 namespace contacts {
 

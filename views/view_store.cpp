@@ -10,7 +10,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/keys.h"
+#include "views/keys.h"
 
 namespace contacts {
 
@@ -338,34 +338,17 @@ Role ViewStore::member_role(WorkspaceId ws, int64_t user_id) const {
   return role_from(*v).value_or(Role::kNone);
 }
 
-namespace {
-std::optional<ApiKeyRow> parse_api_key(WorkspaceId ws, const std::string& text) {
-  auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return std::nullopt;
-  ApiKeyRow row;
-  row.id = j.value("id", int64_t{0});
-  row.workspace_id = ws;
-  row.role = role_from(j.value("role", std::string())).value_or(Role::kNone);
-  row.is_active = j.value("is_active", false);
-  return row;
-}
-}  // namespace
-
-std::optional<ApiKeyRow> ViewStore::api_key_by_hash(std::string_view sha256_hex) const {
-  auto ref = get(keys::api_key_hash_key(sha256_hex));
-  if (!ref || ref->size() != 16) return std::nullopt;
-  WorkspaceId ws(static_cast<int64_t>(keys::get_u64(*ref, 0)));
-  return api_key(ws, static_cast<int64_t>(keys::get_u64(*ref, 8)));
+std::optional<ApiKey> ViewStore::api_key_by_hash(std::string_view sha256_hex) const {
+  auto v = get(keys::api_key_hash_key(sha256_hex));
+  auto ref = v ? decode_api_key_ref(*v) : std::nullopt;
+  if (!ref) return std::nullopt;
+  return api_key(ref->workspace_id, ref->key_id);
 }
 
-std::optional<ApiKeyRow> ViewStore::api_key(WorkspaceId ws, int64_t key_id) const {
+std::optional<ApiKey> ViewStore::api_key(WorkspaceId ws, int64_t key_id) const {
   auto v = get(keys::api_key_key(ws, key_id));
   if (!v) return std::nullopt;
-  return parse_api_key(ws, *v);
-}
-
-std::optional<std::string> ViewStore::api_key_json(WorkspaceId ws, int64_t key_id) const {
-  return get(keys::api_key_key(ws, key_id));
+  return decode_api_key(ws, *v);
 }
 
 std::vector<std::string> ViewStore::values_under(const std::string& prefix) const {
@@ -377,46 +360,59 @@ std::vector<std::string> ViewStore::values_under(const std::string& prefix) cons
   return rows;
 }
 
-std::vector<std::string> ViewStore::api_keys_json(WorkspaceId ws) const { return values_under(keys::api_key_prefix(ws)); }
+std::vector<ApiKey> ViewStore::api_keys(WorkspaceId ws) const {
+  std::vector<ApiKey> out;
+  for (const auto& text : values_under(keys::api_key_prefix(ws)))
+    if (auto key = decode_api_key(ws, text)) out.push_back(std::move(*key));
+  return out;
+}
 
-JsonPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
+AuditPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
   ScopedSnapshot snapshot(db_.get());
-  JsonPage result;
+  AuditPage result;
   result.total = counter(keys::audit_count_key(ws), snapshot.get());
   const int64_t skip = first_index(page, limit);
   int64_t seen = 0;
   if (skip >= result.total) return result;
   scan_prefix(db_.get(), snapshot.get(), keys::audit_prefix(ws), [&](std::string_view, std::string_view value) {
     if (seen++ < skip) return true;
-    result.rows.emplace_back(value);
-    return static_cast<int64_t>(result.rows.size()) < limit;
+    if (auto entry = decode_audit_entry(ws, value)) result.entries.push_back(std::move(*entry));
+    return static_cast<int64_t>(result.entries.size()) < limit;
   });
   return result;
 }
 
-std::vector<std::string> ViewStore::webhooks_json(WorkspaceId ws) const { return values_under(keys::webhook_prefix(ws)); }
-
-std::optional<std::string> ViewStore::webhook_json(WorkspaceId ws, int64_t webhook_id) const {
-  return get(keys::webhook_key(ws, webhook_id));
+std::vector<Webhook> ViewStore::webhooks(WorkspaceId ws) const {
+  std::vector<Webhook> out;
+  for (const auto& text : values_under(keys::webhook_prefix(ws)))
+    if (auto webhook = decode_webhook(ws, text)) out.push_back(std::move(*webhook));
+  return out;
 }
 
-std::vector<std::pair<std::string, std::string>> ViewStore::outbox(size_t max, const std::string& after) const {
-  std::vector<std::pair<std::string, std::string>> entries;
+std::optional<Webhook> ViewStore::webhook(WorkspaceId ws, int64_t webhook_id) const {
+  auto v = get(keys::webhook_key(ws, webhook_id));
+  if (!v) return std::nullopt;
+  return decode_webhook(ws, *v);
+}
+
+std::vector<OutboxEntry> ViewStore::outbox(size_t max, int64_t after) const {
+  std::vector<OutboxEntry> entries;
   if (max == 0) return entries;
+  const std::string after_key = after > 0 ? keys::outbox_key(after) : std::string();
   scan_prefix(
       db_.get(), nullptr, keys::outbox_prefix(),
       [&](std::string_view key, std::string_view value) {
-        if (!after.empty() && key <= after) return true;
-        entries.emplace_back(key, value);
+        if (!after_key.empty() && key <= after_key) return true;
+        entries.push_back({static_cast<int64_t>(keys::get_u64(key, 1)), std::string(value)});
         return entries.size() < max;
       },
-      after);
+      after_key);
   return entries;
 }
 
-Status ViewStore::remove_outbox(const std::vector<std::string>& keys) {
+Status ViewStore::remove_outbox(const std::vector<int64_t>& position_ids) {
   rocksdb::WriteBatch batch;
-  for (const auto& key : keys) batch.Delete(key).PermitUncheckedError();
+  for (int64_t id : position_ids) batch.Delete(keys::outbox_key(id)).PermitUncheckedError();
   // Like the views: an entry whose removal a crash loses comes back, and the dispatcher,
   // which keeps a record per delivery, takes it once.
   rocksdb::WriteOptions options;

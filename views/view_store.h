@@ -19,6 +19,7 @@
 #include "views/key_filter.h"
 #include "views/list_cache.h"
 #include "views/records.h"
+#include "views/tables.h"
 #include "views/view_batch.h"
 
 namespace contacts {
@@ -46,17 +47,16 @@ struct EventPage {
   int64_t total = 0;
 };
 
-// Rows that are served as stored: their JSON text.
-struct JsonPage {
-  std::vector<std::string> rows;
+struct AuditPage {
+  std::vector<AuditEntry> entries;
   int64_t total = 0;
 };
 
-struct ApiKeyRow {
-  int64_t id = 0;
-  WorkspaceId workspace_id;
-  Role role = Role::kNone;
-  bool is_active = false;
+// A change the projector queued in the outbox (projector/outbox.h): its position id (its key)
+// and the change event.
+struct OutboxEntry {
+  int64_t position_id = 0;
+  std::string change_event;
 };
 
 class ViewStore {
@@ -69,20 +69,20 @@ class ViewStore {
   ContactPage list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const;
   EventPage timeline(const Contact& contact, int64_t page, int64_t limit) const;
   Role member_role(WorkspaceId ws, int64_t user_id) const;
-  std::optional<ApiKeyRow> api_key_by_hash(std::string_view sha256_hex) const;
-  std::optional<ApiKeyRow> api_key(WorkspaceId ws, int64_t key_id) const;
-  std::vector<std::string> api_keys_json(WorkspaceId ws) const;
-  std::optional<std::string> api_key_json(WorkspaceId ws, int64_t key_id) const;
-  JsonPage audit(WorkspaceId ws, int64_t page, int64_t limit) const;
-  // Webhook rows as stored (JSON, secret included), oldest first.
-  std::vector<std::string> webhooks_json(WorkspaceId ws) const;
-  std::optional<std::string> webhook_json(WorkspaceId ws, int64_t webhook_id) const;
+  std::optional<ApiKey> api_key_by_hash(std::string_view sha256_hex) const;
+  std::optional<ApiKey> api_key(WorkspaceId ws, int64_t key_id) const;
+  // Oldest first.
+  std::vector<ApiKey> api_keys(WorkspaceId ws) const;
+  AuditPage audit(WorkspaceId ws, int64_t page, int64_t limit) const;
+  // Oldest first, secrets included.
+  std::vector<Webhook> webhooks(WorkspaceId ws) const;
+  std::optional<Webhook> webhook(WorkspaceId ws, int64_t webhook_id) const;
 
-  // The outbox: changes the projector queued for subscriptions, oldest position first
-  // (key, JSON). The dispatcher takes them into its own store, then removes them.
-  // `after`: only keys after it (to page through).
-  std::vector<std::pair<std::string, std::string>> outbox(size_t max, const std::string& after = {}) const;
-  Status remove_outbox(const std::vector<std::string>& keys);
+  // The outbox: changes the projector queued for subscriptions, oldest position first. The
+  // dispatcher (or the change publisher) takes them, then removes them. `after`: only entries
+  // of later positions (to page through).
+  std::vector<OutboxEntry> outbox(size_t max, int64_t after = 0) const;
+  Status remove_outbox(const std::vector<int64_t>& position_ids);
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
 

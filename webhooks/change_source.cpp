@@ -20,15 +20,16 @@ std::string message_key(int32_t partition, int64_t offset) {
 
 std::vector<TakenChange> OutboxSource::take(size_t max) {
   std::vector<TakenChange> out;
-  for (auto& [key, json] : views_.outbox(max)) out.push_back({std::move(key), std::move(json)});
+  for (auto& entry : views_.outbox(max))
+    out.push_back({std::to_string(entry.position_id), std::move(entry.change_event)});
   return out;
 }
 
 Status OutboxSource::taken(const std::vector<TakenChange>& changes) {
-  std::vector<std::string> keys;
-  keys.reserve(changes.size());
-  for (const auto& c : changes) keys.push_back(c.key);
-  return views_.remove_outbox(keys);
+  std::vector<int64_t> positions;
+  positions.reserve(changes.size());
+  for (const auto& c : changes) positions.push_back(std::stoll(c.key));  // take() wrote them
+  return views_.remove_outbox(positions);
 }
 
 Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOptions options,

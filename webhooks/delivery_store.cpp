@@ -7,7 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/keys.h"
+#include "views/keys.h"
 
 namespace contacts {
 
@@ -23,23 +23,23 @@ constexpr char kCount = 'N';
 
 std::string webhook_scope(char tag, WorkspaceId ws, int64_t webhook) {
   std::string k(1, tag);
-  keys::put_u64(k, static_cast<uint64_t>(ws.value));
-  keys::put_u64(k, static_cast<uint64_t>(webhook));
+  bytes::put_u64(k, static_cast<uint64_t>(ws.value));
+  bytes::put_u64(k, static_cast<uint64_t>(webhook));
   return k;
 }
 
 std::string delivery_key(const DeliveryRef& r) {
   std::string k = webhook_scope(kDelivery, r.workspace_id, r.webhook_id);
-  keys::put_u64(k, keys::inverted(r.position));
+  bytes::put_u64(k, bytes::inverted(r.position));
   return k;
 }
 
 std::string due_key(int64_t due_ms, const DeliveryRef& r) {
   std::string k(1, kDue);
-  keys::put_u64(k, static_cast<uint64_t>(due_ms));
-  keys::put_u64(k, static_cast<uint64_t>(r.workspace_id.value));
-  keys::put_u64(k, static_cast<uint64_t>(r.webhook_id));
-  keys::put_u64(k, static_cast<uint64_t>(r.position));
+  bytes::put_u64(k, static_cast<uint64_t>(due_ms));
+  bytes::put_u64(k, static_cast<uint64_t>(r.workspace_id.value));
+  bytes::put_u64(k, static_cast<uint64_t>(r.webhook_id));
+  bytes::put_u64(k, static_cast<uint64_t>(r.position));
   return k;
 }
 
@@ -106,7 +106,7 @@ rocksdb::WriteOptions synced() {
 int64_t read_count(rocksdb::DB* db, const std::string& key) {
   std::string v;
   if (!db->Get(rocksdb::ReadOptions(), key, &v).ok() || v.size() != 8) return 0;
-  return static_cast<int64_t>(keys::get_u64(v, 0));
+  return static_cast<int64_t>(bytes::get_u64(v, 0));
 }
 
 }  // namespace
@@ -177,7 +177,7 @@ Result<size_t> DeliveryStore::add(const std::vector<Delivery>& deliveries) {
   if (added.empty()) return size_t{0};
   for (const auto& [key, count] : counts) {
     std::string v;
-    keys::put_u64(v, static_cast<uint64_t>(count));
+    bytes::put_u64(v, static_cast<uint64_t>(count));
     batch.Put(key, v).PermitUncheckedError();
   }
   auto s = db_->Write(synced(), &batch);
@@ -201,7 +201,7 @@ std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
   std::vector<std::pair<int64_t, DeliveryRef>> out;
   std::string start(1, kDue);
   std::string upper(1, kDue);
-  keys::put_u64(upper, static_cast<uint64_t>(now_ms) + 1);
+  bytes::put_u64(upper, static_cast<uint64_t>(now_ms) + 1);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;
@@ -209,10 +209,10 @@ std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
   for (it->Seek(start); it->Valid() && out.size() < max; it->Next()) {
     std::string_view k = it->key().ToStringView();
     if (k.size() != 33) continue;
-    DeliveryRef ref{WorkspaceId(static_cast<int64_t>(keys::get_u64(k, 9))), static_cast<int64_t>(keys::get_u64(k, 17)),
-                    static_cast<int64_t>(keys::get_u64(k, 25))};
+    DeliveryRef ref{WorkspaceId(static_cast<int64_t>(bytes::get_u64(k, 9))), static_cast<int64_t>(bytes::get_u64(k, 17)),
+                    static_cast<int64_t>(bytes::get_u64(k, 25))};
     if (skip && skip(ref)) continue;
-    out.emplace_back(static_cast<int64_t>(keys::get_u64(k, 1)), ref);
+    out.emplace_back(static_cast<int64_t>(bytes::get_u64(k, 1)), ref);
   }
   return out;
 }
@@ -224,9 +224,9 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
   ro.snapshot = snapshot;
   std::string v;
   if (db_->Get(ro, webhook_scope(kCount, ws, webhook_id), &v).ok() && v.size() == 8)
-    result.total = static_cast<int64_t>(keys::get_u64(v, 0));
+    result.total = static_cast<int64_t>(bytes::get_u64(v, 0));
   std::string prefix = webhook_scope(kDelivery, ws, webhook_id);
-  std::string upper = keys::prefix_end(prefix);
+  std::string upper = bytes::prefix_end(prefix);
   rocksdb::Slice upper_slice(upper);
   ro.iterate_upper_bound = &upper_slice;
   const int64_t skip = (page - 1) * limit;
@@ -236,7 +236,7 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
     for (it->Seek(prefix); it->Valid(); it->Next()) {
       if (seen++ < skip) continue;
       std::string_view k = it->key().ToStringView();
-      DeliveryRef ref{ws, webhook_id, static_cast<int64_t>(~keys::get_u64(k, k.size() - 8))};
+      DeliveryRef ref{ws, webhook_id, static_cast<int64_t>(~bytes::get_u64(k, k.size() - 8))};
       if (auto d = decode(ref, it->value().ToStringView())) result.deliveries.push_back(std::move(*d));
       if (static_cast<int64_t>(result.deliveries.size()) >= limit) break;
     }
@@ -248,7 +248,7 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
 int64_t DeliveryStore::pending() const {
   int64_t n = 0;
   std::string start(1, kDue);
-  std::string upper = keys::prefix_end(start);
+  std::string upper = bytes::prefix_end(start);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
   ro.iterate_upper_bound = &upper_slice;

@@ -22,10 +22,9 @@ struct WebhookTarget {
 // The subscription's URL and secret, from its row in the views; nullopt once it is deleted. The
 // only place the dispatcher reads a subscription.
 std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws, int64_t webhook_id) {
-  auto row = views.webhook_json(ws, webhook_id);
-  auto webhook = row ? nlohmann::json::parse(*row, nullptr, false) : nlohmann::json();
-  if (!webhook.is_object()) return std::nullopt;
-  return WebhookTarget{webhook.value("url", std::string()), webhook.value("secret", std::string())};
+  auto webhook = views.webhook(ws, webhook_id);
+  if (!webhook) return std::nullopt;
+  return WebhookTarget{std::move(webhook->url), std::move(webhook->secret)};
 }
 
 // Appends the deliveries of one outbox entry, due at `now_ms`: one per subscription it names

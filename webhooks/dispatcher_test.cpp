@@ -16,7 +16,7 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "core/keys.h"
+#include "views/batch_writer.h"
 #include "tests/temp_dir.h"
 #include "views/view_store.h"
 #include "webhooks/delivery_store.h"
@@ -137,16 +137,14 @@ class Fixture {
 
   // The subscriptions as the fold writes them: these are the only lines that know their rows.
   void put_webhook(int64_t id, const std::string& url) {
-    nlohmann::json row = {{"id", id},         {"name", "hook"},      {"url", url}, {"events", {"contact.created"}},
-                          {"is_active", true}, {"created_at", kStart}, {"secret", secret_of(id)}};
     ViewBatch batch = views->begin_batch();
-    batch.put(keys::webhook_key(kWs, id), row.dump());
+    BatchViewWriter(batch).put_webhook(Webhook{id, kWs, "hook", url, kContactCreated, true, kStart, secret_of(id)});
     REQUIRE(views->commit(batch).ok());
   }
   void put_webhook(int64_t id) { put_webhook(id, url_of(id)); }
   void delete_webhook(int64_t id) {
     ViewBatch batch = views->begin_batch();
-    batch.del(keys::webhook_key(kWs, id));
+    BatchViewWriter(batch).delete_webhook(kWs, id);
     REQUIRE(views->commit(batch).ok());
   }
 

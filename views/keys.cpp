@@ -1,44 +1,6 @@
-#include "core/keys.h"
-
-#include <bit>
-#include <cstring>
+#include "views/keys.h"
 
 namespace contacts::keys {
-
-namespace {
-// Big-endian byte order of `v`, in one word: keys are built and read a word at a time rather
-// than a byte at a time (they are built several times per command).
-template <typename T>
-T big_endian(T v) {
-  if constexpr (std::endian::native == std::endian::little) {
-    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
-    else return __builtin_bswap32(v);
-  }
-  return v;
-}
-}  // namespace
-
-void put_u64(std::string& out, uint64_t v) {
-  uint64_t be = big_endian(v);
-  out.append(reinterpret_cast<const char*>(&be), sizeof be);
-}
-
-void put_u32(std::string& out, uint32_t v) {
-  uint32_t be = big_endian(v);
-  out.append(reinterpret_cast<const char*>(&be), sizeof be);
-}
-
-uint64_t get_u64(std::string_view in, size_t at) {
-  uint64_t v;
-  std::memcpy(&v, in.data() + at, sizeof v);
-  return big_endian(v);
-}
-
-uint32_t get_u32(std::string_view in, size_t at) {
-  uint32_t v;
-  std::memcpy(&v, in.data() + at, sizeof v);
-  return big_endian(v);
-}
 
 namespace {
 // The tag and workspace, with room for `rest` more bytes (so the key is built in one allocation).
@@ -152,19 +114,6 @@ std::string outbox_key(int64_t position) {
   std::string k = outbox_prefix();
   put_u64(k, static_cast<uint64_t>(position));
   return k;
-}
-
-std::string prefix_end(std::string_view prefix) {
-  std::string end(prefix);
-  while (!end.empty()) {
-    auto& last = reinterpret_cast<unsigned char&>(end.back());
-    if (last != 0xFF) {
-      ++last;
-      return end;
-    }
-    end.pop_back();
-  }
-  return std::string(64, '\xFF');
 }
 
 }  // namespace contacts::keys

@@ -1,5 +1,5 @@
 // Key encoding: byte order of the encoded keys is the order the views are read in.
-#include "core/keys.h"
+#include "views/keys.h"
 
 #include <doctest/doctest.h>
 

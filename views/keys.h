@@ -1,11 +1,13 @@
-// Key encoding for the RocksDB stores: a one-byte tag, then big-endian integers so that
-// byte order is numeric order; "desc" fields are stored inverted so newest sorts first.
+// The key layout of the view store: a one-byte tag per table, then big-endian integers
+// (core/bytes.h) so that byte order is numeric order; "desc" fields are stored inverted so
+// newest sorts first. The tables that own these keys are described in views/tables.h.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "core/bytes.h"
 #include "core/types.h"
 
 namespace contacts::keys {
@@ -31,11 +33,12 @@ enum Tag : char {
   kOutbox = 'g',       // g position -> a change that subscriptions wait for (drained by the dispatcher)
 };
 
-void put_u64(std::string& out, uint64_t v);
-void put_u32(std::string& out, uint32_t v);
-uint64_t get_u64(std::string_view in, size_t at);
-uint32_t get_u32(std::string_view in, size_t at);
-inline uint64_t inverted(int64_t v) { return ~static_cast<uint64_t>(v); }
+using bytes::get_u32;
+using bytes::get_u64;
+using bytes::inverted;
+using bytes::prefix_end;
+using bytes::put_u32;
+using bytes::put_u64;
 
 std::string offset_key(Partition p);
 std::string dedup_key(WorkspaceId ws, std::string_view command_id);
@@ -60,8 +63,5 @@ std::string webhook_key(WorkspaceId ws, int64_t webhook);
 std::string webhook_set_key(WorkspaceId ws);
 std::string outbox_prefix();
 std::string outbox_key(int64_t position);
-
-// Smallest key greater than every key starting with `prefix` (for iterate_upper_bound).
-std::string prefix_end(std::string_view prefix);
 
 }  // namespace contacts::keys

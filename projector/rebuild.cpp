@@ -1,0 +1,76 @@
+#include "projector/rebuild.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <limits>
+
+#include "projector/projector.h"
+#include "views/batch_writer.h"
+
+namespace contacts {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// What the live views hand on to the rebuilt ones: where each partition's changes were already
+// queued, and the outbox entries still waiting.
+struct Carried {
+  std::vector<int64_t> quiet;
+  std::vector<OutboxEntry> outbox;
+};
+
+Result<Carried> carried_from_live(Log& log, const RebuildOptions& options) {
+  Carried carried;
+  carried.quiet.assign(static_cast<size_t>(log.partitions()), 0);
+  if (fs::exists(options.live_path)) {
+    auto live = ViewStore::open(options.live_path, options.views);
+    if (!live.ok()) return live.status();
+    for (int32_t p = 0; p < log.partitions(); ++p) carried.quiet[static_cast<size_t>(p)] = (*live)->applied(Partition(p)).value;
+    carried.outbox = (*live)->outbox(std::numeric_limits<size_t>::max());
+  }
+  for (size_t p = 0; p < carried.quiet.size() && p < options.quiet_floor.size(); ++p)
+    carried.quiet[p] = std::max(carried.quiet[p], options.quiet_floor[p]);
+  return carried;
+}
+
+Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptions& options, const Carried& carried) {
+  auto views = ViewStore::open(path, options.views);
+  if (!views.ok()) return views.status();
+  if (!carried.outbox.empty()) {
+    ViewBatch batch = (*views)->begin_batch();
+    BatchViewWriter writer(batch);
+    for (const auto& entry : carried.outbox) writer.put_outbox(entry.position_id, entry.change_event);
+    if (auto s = (*views)->commit(batch); !s.ok()) return s;
+  }
+  Projector projector(log, **views);
+  projector.set_quiet_before(carried.quiet);
+  projector.set_change_scope(options.scope);
+  uint64_t total = 0;
+  auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
+    total = all;
+    if (options.progress) options.progress(done, all);
+  });
+  if (!status.ok()) return status;
+  return total;
+}
+
+}  // namespace
+
+Result<uint64_t> rebuild_views(Log& log, const RebuildOptions& options) {
+  const std::string fresh = options.live_path + ".rebuild";
+  std::error_code ec;
+  fs::remove_all(fresh, ec);
+  auto carried = carried_from_live(log, options);
+  if (!carried.ok()) return carried.status();
+  auto total = fold_into(log, fresh, options, *carried);
+  if (!total.ok()) return total;
+  const std::string old = options.live_path + ".old";
+  fs::remove_all(old, ec);
+  if (fs::exists(options.live_path)) fs::rename(options.live_path, old);
+  fs::rename(fresh, options.live_path);
+  fs::remove_all(old, ec);
+  return total;
+}
+
+}  // namespace contacts

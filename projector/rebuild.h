@@ -1,0 +1,34 @@
+// Rebuild: folds the whole log into a fresh view directory beside the live one and swaps it in
+// (DESIGN.md section 5). Changes of positions the live views had already applied (or, on Kafka,
+// that the writer group committed as published) are not queued again; what the live outbox
+// still holds is carried over. Runs on the calling thread; the live views must not be open
+// elsewhere (today the server is stopped for it).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "bus/log.h"
+#include "core/status.h"
+#include "projector/outbox.h"
+#include "views/view_store.h"
+
+namespace contacts {
+
+struct RebuildOptions {
+  std::string live_path;  // the views to replace (need not exist)
+  ViewStoreOptions views;
+  // Per partition, an offset below which no change is queued, beyond what the live views had
+  // applied (on Kafka: the writer group's committed offsets). Empty: none.
+  std::vector<int64_t> quiet_floor;
+  ChangeScope scope = ChangeScope::kSubscribed;
+  // Called after each step with records applied and the log's total.
+  std::function<void(uint64_t applied, uint64_t total)> progress;
+};
+
+// Rebuilds and swaps; returns the number of records in the log it folded.
+Result<uint64_t> rebuild_views(Log& log, const RebuildOptions& options);
+
+}  // namespace contacts

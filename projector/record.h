@@ -1,0 +1,34 @@
+// A log record on its way into the fold: decoded, checked (its key is its workspace, and it is
+// in the partition its workspace belongs to), and tested against the command ids already seen.
+// The projector prepares a run of records first, so that their first lookups are fetched
+// ahead (BatchViewWriter::prefetch), then folds them one by one.
+#pragma once
+
+#include <vector>
+
+#include "bus/log.h"
+#include "core/status.h"
+#include "projector/fold.h"
+#include "views/view_writer.h"
+
+namespace contacts {
+
+struct PreparedRecord {
+  Result<Command> command{Status{Code::kInvalid, "not prepared"}};
+  CommandIdKey command_id;  // of a command that decoded
+  CommandFacts facts;
+};
+
+// Decodes and checks `entry` of a log with `partitions` partitions into `out` (reusing its
+// memory). Nothing is read from the views. A record that is not a valid command leaves
+// `out.command` with the reason (kInvalid).
+void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out);
+
+// Folds a prepared record: kInvalid (the reason) for a record that is not a valid command, the
+// caller dead-letters it; a command id seen before in its workspace changes nothing.
+Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes);
+
+// prepare() then fold_prepared(): one record on its own.
+Status fold_record(ViewWriter& views, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes);
+
+}  // namespace contacts
