@@ -1,0 +1,160 @@
+// The fold's domain rules (DESIGN.md section 4) against MemoryViews: decoded commands in, typed
+// rows out, with no log record, RocksDB or batch in between.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "projector/fold.h"
+#include "views/memory_views.h"
+
+namespace contacts {
+namespace {
+
+const WorkspaceId kWs(2);
+
+Command visit(int64_t at, std::string name, std::optional<std::string> email) {
+  Command c;
+  c.type = CommandType::kRoomJoin;
+  c.command_id = "v" + std::to_string(at);
+  c.workspace_id = kWs;
+  c.occurred_at = at;
+  c.participant_name = std::move(name);
+  c.participant_email = std::move(email);
+  c.room_id = 5;
+  c.room_name = "standup";
+  return c;
+}
+
+Command contact_delete(int64_t contact_id) {
+  Command c;
+  c.type = CommandType::kContactDelete;
+  c.command_id = "del";
+  c.workspace_id = kWs;
+  c.occurred_at = 500;
+  c.contact_id = contact_id;
+  c.actor.user_id = 7;
+  return c;
+}
+
+// Folds `command` as if it were at the position whose id is `position_id`.
+std::vector<Change> fold(MemoryViews& views, const Command& command, int64_t position_id) {
+  CommandFacts facts;
+  derive_facts(command, position_id, facts);
+  std::vector<Change> changes;
+  apply(views, command, facts, changes);
+  return changes;
+}
+
+TEST_CASE("fold rules: a visit creates a contact whose id is its position's, indexed by normalized email") {
+  MemoryViews views;
+  auto changes = fold(views, visit(100, "Alice", "  Alice@Example.COM "), 11);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].kind == Change::Kind::kCreated);
+  auto alice = views.contact(kWs, ContactId(11));
+  REQUIRE(alice.has_value());
+  CHECK(alice->email == std::optional<std::string>("alice@example.com"));
+  CHECK(alice->event_count == 1);
+  CHECK(views.contact_by_email(email_key(kWs, "alice@example.com")) == std::optional<ContactId>(ContactId(11)));
+  CHECK(views.contact_counts[kWs.value] == 1);
+  CHECK(views.events.size() == 1);
+  CHECK(views.list_order.count({kWs.value, 100, 11}) == 1);
+}
+
+TEST_CASE("fold rules: a later visit by the same email updates the contact; an earlier one keeps the later name") {
+  MemoryViews views;
+  fold(views, visit(100, "Alice", "a@x"), 11);
+  auto late = fold(views, visit(200, "Alice M", "A@X"), 12);
+  auto early = fold(views, visit(50, "Old", "a@x"), 13);
+  REQUIRE(late.size() == 1);
+  CHECK(late[0].kind == Change::Kind::kUpdated);
+  auto alice = *views.contact(kWs, ContactId(11));
+  CHECK(alice.name == "Alice M");
+  CHECK(alice.event_count == 3);
+  CHECK(alice.created_at == 50);
+  CHECK(alice.last_seen_at == 200);
+  CHECK(views.contacts.size() == 1);
+  CHECK(views.contact_counts[kWs.value] == 1);
+  // One list position, at the latest visit.
+  CHECK(views.list_order.size() == 1);
+  CHECK(views.list_order.count({kWs.value, 200, 11}) == 1);
+}
+
+TEST_CASE("fold rules: participants without an email are new contacts each time") {
+  MemoryViews views;
+  fold(views, visit(100, "Anon", std::nullopt), 11);
+  fold(views, visit(100, "Anon", "   "), 12);
+  CHECK(views.contacts.size() == 2);
+  CHECK(views.emails.empty());
+}
+
+TEST_CASE("fold rules: a delete removes the contact, its events and its email, audits it, and emits deleted") {
+  MemoryViews views;
+  fold(views, visit(100, "Alice", "a@x"), 11);
+  fold(views, visit(200, "Alice", "a@x"), 12);
+  fold(views, visit(100, "Bob", "b@x"), 13);
+  auto changes = fold(views, contact_delete(11), 14);
+  REQUIRE(changes.size() == 1);
+  CHECK(changes[0].kind == Change::Kind::kDeleted);
+  CHECK(changes[0].email == std::optional<std::string>("a@x"));
+  CHECK_FALSE(views.contact(kWs, ContactId(11)).has_value());
+  CHECK_FALSE(views.contact_by_email(email_key(kWs, "a@x")).has_value());
+  CHECK(views.events.size() == 1);  // Bob's
+  CHECK(views.contact_counts[kWs.value] == 1);
+  REQUIRE(views.audit.size() == 1);
+  const AuditEntry& entry = views.audit.begin()->second;
+  CHECK(entry.action == "contact.delete");
+  CHECK(entry.target_id == 11);
+  CHECK(entry.actor.user_id == 7);
+  // Deleting it again is a no-op.
+  CHECK(fold(views, contact_delete(11), 15).empty());
+  CHECK(views.audit.size() == 1);
+}
+
+TEST_CASE("fold rules: webhooks subscribe their workspace and unsubscribe when deleted") {
+  MemoryViews views;
+  Command create;
+  create.type = CommandType::kWebhookCreate;
+  create.workspace_id = kWs;
+  create.webhook_name = "CRM";
+  create.webhook_url = "https://example.com/in";
+  create.webhook_events = kContactDeleted;
+  create.webhook_secret = "whsec_x";
+  fold(views, create, 21);
+  REQUIRE(views.subscriptions(kWs).size() == 1);
+  CHECK(views.subscriptions(kWs)[0].webhook_id == 21);
+  CHECK(views.webhook(kWs, 21)->secret == "whsec_x");
+  Command remove;
+  remove.type = CommandType::kWebhookDelete;
+  remove.workspace_id = kWs;
+  remove.webhook_id = 21;
+  fold(views, remove, 22);
+  CHECK(views.subscriptions(kWs).empty());
+  CHECK(views.subscription_sets.empty());
+  CHECK_FALSE(views.webhook(kWs, 21).has_value());
+  CHECK(views.audit.size() == 2);
+}
+
+TEST_CASE("fold rules: an API key's hash binds once; revoking deactivates it") {
+  MemoryViews views;
+  Command create;
+  create.type = CommandType::kApiKeyCreate;
+  create.workspace_id = kWs;
+  create.key_name = "ci";
+  create.key_hash = "abc";
+  create.role = Role::kAdmin;
+  fold(views, create, 31);
+  fold(views, create, 32);  // the same hash again: first writer wins
+  CHECK(views.api_keys.size() == 1);
+  CHECK(views.api_key_hashes.at("abc").key_id == 31);
+  Command revoke;
+  revoke.type = CommandType::kApiKeyRevoke;
+  revoke.workspace_id = kWs;
+  revoke.key_id = 31;
+  fold(views, revoke, 33);
+  CHECK_FALSE(views.api_key(kWs, 31)->is_active);
+  CHECK(views.audit.size() == 2);
+}
+
+}  // namespace
+}  // namespace contacts
