@@ -1,6 +1,6 @@
 // ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). The
 // fold queues every applied change in the views' outbox, in the batch that applies it, and
-// hands the same entries to this publisher (Projector::on_queued) before the batch counts as
+// hands the same entries to this publisher (its ChangeSink, projector/sinks.h) before the batch counts as
 // applied. It publishes them on `contacts.changes` (key: the workspace id; value: the change
 // event, whose `position` is its stable id), removes what the brokers acknowledged from the
 // outbox, and then commits to the writer group the offsets the projector had applied before it
@@ -25,7 +25,7 @@
 
 namespace contacts {
 
-class ChangePublisher {
+class ChangePublisher final : public ChangeSink {
  public:
   using Commit = std::function<Status(const std::vector<std::pair<int32_t, int64_t>>&)>;
 
@@ -36,8 +36,10 @@ class ChangePublisher {
   void start();
   // Publishes what is left, then returns.
   void stop();
-  // Entries a batch queued (the projector's on_queued sink).
+  // Entries a batch queued (the projector's change sink).
   void queue(std::vector<QueuedChange>&& entries);
+  void queued(std::vector<QueuedChange>&& entries) override { queue(std::move(entries)); }
+  bool takes_queued() const override { return true; }
   // Publishes every entry handed over so far, then commits the applied offsets of the
   // partitions the projector owns. Safe from any thread (one flush at a time).
   Status flush();
@@ -47,6 +49,11 @@ class ChangePublisher {
   void assigned(int32_t partition, int64_t committed);
 
   uint64_t published() const { return published_.load(); }
+  // Appends contacts_changes_published_total (Prometheus text) to `out`.
+  void render_metrics(std::string& out) const {
+    out += "# TYPE contacts_changes_published_total counter\ncontacts_changes_published_total " +
+           std::to_string(published()) + "\n";
+  }
 
  private:
   void run();

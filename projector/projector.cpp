@@ -206,8 +206,7 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p, const st
     const size_t first_change = result.changes.size();
     if (auto s = fold_prepared(writer, prepared[i], result.changes); !s.ok()) {
       result.dead_letters += 1;
-      std::cerr << "contacts: dead letter at " << p << "/" << entry.offset.value << ": " << s.message() << "\n";
-      if (dead_letter_sink_) dead_letter_sink_(entry, s.message());
+      dead_letters_->dead_letter(entry, s.message());
     }
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.
@@ -218,7 +217,7 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p, const st
 void Projector::queue_changes(ViewWriter& writer, GroupResult& result, size_t first_change) {
   for (size_t c = first_change; c < result.changes.size(); ++c) {
     const Change& change = result.changes[c];
-    if (!queued_sink_) {
+    if (!change_sink_ || !change_sink_->takes_queued()) {
       record_change(writer, change, scope_);
     } else if (std::string value; record_change(writer, change, scope_, &value)) {
       result.queued.push_back({change.position_id, std::move(value), change.workspace_id});
@@ -228,7 +227,7 @@ void Projector::queue_changes(ViewWriter& writer, GroupResult& result, size_t fi
 
 void Projector::publish(GroupResult& part) {
   // The queued entries go out before their offsets count as applied.
-  if (queued_sink_ && !part.queued.empty()) queued_sink_(std::move(part.queued));
+  if (change_sink_ && !part.queued.empty()) change_sink_->queued(std::move(part.queued));
   {
     std::lock_guard lock(applied_mutex_);
     for (const auto& [p, next] : part.next) applied_[static_cast<size_t>(p)].store(next);
@@ -238,7 +237,7 @@ void Projector::publish(GroupResult& part) {
   // Counted once their batch committed: a batch dropped and folded again does not count twice.
   stats_.dead_letters.fetch_add(part.dead_letters);
   stats_.batches.fetch_add(1);
-  if (sink_ && !part.changes.empty()) sink_(part.changes);
+  if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }
 
 Result<size_t> Projector::step() {
@@ -331,6 +330,23 @@ bool Projector::caught_up() {
 
 Offset Projector::applied(Partition partition) const {
   return Offset(applied_[static_cast<size_t>(partition.value)].load());
+}
+
+void Projector::render_metrics(std::string& out) {
+  out += "# TYPE contacts_applied_records_total counter\ncontacts_applied_records_total " +
+         std::to_string(stats_.applied_records.load()) + "\n";
+  out += "# TYPE contacts_dead_letters_total counter\ncontacts_dead_letters_total " +
+         std::to_string(stats_.dead_letters.load()) + "\n";
+  out += "# TYPE contacts_fold_batches_total counter\ncontacts_fold_batches_total " +
+         std::to_string(stats_.batches.load()) + "\n";
+}
+
+void Projector::render_lag(std::string& out) {
+  out += "# TYPE contacts_consumer_lag gauge\n";
+  auto ends = log_.end_offsets();
+  for (int32_t p : owned())
+    out += "contacts_consumer_lag{partition=\"" + std::to_string(p) + "\"} " +
+           std::to_string(ends[static_cast<size_t>(p)].value - applied(Partition(p)).value) + "\n";
 }
 
 }  // namespace contacts

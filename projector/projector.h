@@ -20,6 +20,7 @@
 #include "bus/log.h"
 #include "projector/outbox.h"
 #include "projector/record.h"
+#include "projector/sinks.h"
 #include "views/view_store.h"
 
 namespace contacts {
@@ -38,13 +39,6 @@ struct ProjectorStats {
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> batches{0};  // committed batches
   std::atomic<uint64_t> steps{0};    // steps that applied something (a step commits up to kRoundsPerStep batches per group)
-};
-
-// An outbox entry a batch queued: its key, its value (the change event) and its workspace.
-struct QueuedChange {
-  int64_t position_id = 0;  // its key in the outbox
-  std::string value;
-  WorkspaceId workspace_id;
 };
 
 class Projector {
@@ -87,19 +81,15 @@ class Projector {
   bool caught_up();
   Offset applied(Partition partition) const;
   const ProjectorStats& stats() const { return stats_; }
+  // Append the projector's series (Prometheus text) to `out`: records applied, dead letters and
+  // batches; the lag of each owned partition behind the log's end.
+  void render_metrics(std::string& out);
+  void render_lag(std::string& out);
 
-  // Receives the outbox entries each committed batch queued, before the batch counts as
-  // applied (so whoever reads applied() afterwards has been handed every entry before it).
-  // Called on the fold threads, as each batch commits: it must be thread-safe.
-  void on_queued(std::function<void(std::vector<QueuedChange>&&)> sink) { queued_sink_ = std::move(sink); }
-  // Receives the changes of each committed batch (after their outbox entries committed), on
-  // the fold threads like on_queued.
-  void on_changes(std::function<void(const std::vector<Change>&)> sink) { sink_ = std::move(sink); }
-  // Receives each record that is not a valid command, with the reason (after it is logged).
-  // Called on a fold thread; at least once (a batch that is folded again reports again).
-  void on_dead_letter(std::function<void(const LogEntry&, const std::string&)> sink) {
-    dead_letter_sink_ = std::move(sink);
-  }
+  // Where dead letters go (default: LoggedDeadLetters) and what committed batches changed
+  // (default: nowhere). Set before start(); the sinks must outlive the projector's steps.
+  void set_dead_letter_sink(DeadLetterSink& sink) { dead_letters_ = &sink; }
+  void set_change_sink(ChangeSink& sink) { change_sink_ = &sink; }
 
  private:
   // What folding a batch gave (fold_batch), or what a group's step committed (fold_group:
@@ -144,13 +134,13 @@ class Projector {
   // memory from one batch to the next.
   std::vector<std::array<std::unique_ptr<ViewBatch>, 2>> batches_;
   ProjectorStats stats_;
-  std::function<void(const std::vector<Change>&)> sink_;
   std::vector<int64_t> quiet_before_;
   ChangeScope scope_ = ChangeScope::kSubscribed;
   std::vector<std::atomic<bool>> owned_;
   std::function<void()> between_steps_;
-  std::function<void(std::vector<QueuedChange>&&)> queued_sink_;
-  std::function<void(const LogEntry&, const std::string&)> dead_letter_sink_;
+  LoggedDeadLetters logged_dead_letters_;
+  DeadLetterSink* dead_letters_ = &logged_dead_letters_;
+  ChangeSink* change_sink_ = nullptr;
 
   std::mutex applied_mutex_;
   std::condition_variable applied_changed_;

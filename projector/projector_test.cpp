@@ -14,6 +14,16 @@
 namespace contacts {
 namespace {
 
+// A ChangeSink that hands each committed batch's changes to a function.
+class ChangesTo final : public ChangeSink {
+ public:
+  explicit ChangesTo(std::function<void(const std::vector<Change>&)> f) : f_(std::move(f)) {}
+  void applied(const std::vector<Change>& changes) override { f_(changes); }
+
+ private:
+  std::function<void(const std::vector<Change>&)> f_;
+};
+
 using fold_testing::visit;
 using nlohmann::json;
 
@@ -168,9 +178,10 @@ TEST_CASE("each batch counts as applied, with its changes handed on, as soon as 
   Projector projector(*f.log, *f.views, kBudget, /*fold_threads=*/1);
   // What a DELETE waiting on the projector would see when each batch's changes are handed on.
   std::vector<std::pair<size_t, int64_t>> seen;  // (changes, applied offset)
-  projector.on_changes([&](const std::vector<Change>& changes) {
+  ChangesTo sink([&](const std::vector<Change>& changes) {
     seen.emplace_back(changes.size(), projector.applied(p).value);
   });
+  projector.set_change_sink(sink);
   auto consumed = projector.step();
   REQUIRE(consumed.ok());
   CHECK(*consumed == 3 * kBudget);  // one step folds all three batches
@@ -228,10 +239,11 @@ TEST_CASE("a step that ended in an exception leaves its batches empty: the next 
   // The sink fails on its second batch. By then the third batch is folded and not committed.
   int calls = 0;
   std::multiset<int64_t> handed_on;  // contact ids of the changes handed on
-  projector.on_changes([&](const std::vector<Change>& changes) {
+  ChangesTo sink([&](const std::vector<Change>& changes) {
     if (++calls == 2) throw std::runtime_error("sink down");
     for (const auto& c : changes) handed_on.insert(c.contact_id);
   });
+  projector.set_change_sink(sink);
   CHECK_THROWS_AS(projector.step(), std::runtime_error);
   REQUIRE(projector.catch_up().ok());
   // Every record's change once, but the second batch's (the sink threw on them; they count as

@@ -3,74 +3,11 @@
 #include <boost/sort/pdqsort/pdqsort.hpp>
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
-#include <random>
 
 #include "views/keys.h"
 
 namespace contacts {
-
-namespace {
-
-// 64 random bits, once per process (std::random_device; the clock where it has no source).
-uint64_t random_bits(uint64_t salt) {
-  try {
-    std::random_device device;
-    return (uint64_t{device()} << 32) ^ device() ^ salt;
-  } catch (const std::exception&) {
-    auto now = static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
-    return (now * 0x9E3779B97F4A7C15ull) ^ salt;
-  }
-}
-
-struct HashSecrets {
-  uint64_t seed = random_bits(0x243F6A8885A308D3ull);
-  uint64_t secret = random_bits(0x13198A2E03707344ull);
-};
-
-const HashSecrets& hash_secrets() {
-  static const HashSecrets secrets;
-  return secrets;
-}
-
-}  // namespace
-
-KeyHash::KeyHash() : seed_(hash_secrets().seed), secret_(hash_secrets().secret) {}
-
-const std::optional<std::string>* ReadCache::find(const std::string& key) {
-  if (auto it = young_.find(key); it != young_.end()) return &it->second;
-  auto it = old_.find(key);
-  if (it == old_.end()) return nullptr;
-  // Used again: into the young generation, so it survives the next turn.
-  std::optional<std::string> value = std::move(it->second);
-  old_.erase(it);
-  make_room();
-  return &young_.try_emplace(key, std::move(value)).first->second;
-}
-
-void ReadCache::store(const std::string& key, std::optional<std::string> value) {
-  if (auto it = young_.find(key); it != young_.end()) {
-    it->second = std::move(value);
-    return;
-  }
-  old_.erase(key);  // an older value of it
-  make_room();
-  young_.try_emplace(key, std::move(value));
-}
-
-void ReadCache::make_room() {
-  if (young_.size() < generation_entries_) return;
-  // The old table, emptied, holds the next generation: once both have grown, a turn
-  // allocates nothing.
-  std::swap(young_, old_);
-  young_.clear();
-}
-
-bool ReadCache::caches(std::string_view key) {
-  return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount ||
-                          key[0] == keys::kWebhookSet);
-}
 
 void ViewBatch::publish_to_cache() {
   // The batch is spent: its values move into the cache.

@@ -237,4 +237,16 @@ void Dispatcher::record(const Delivery& delivery, int64_t due_ms) {
   if (auto s = store_.update(delivery, due_ms); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
 }
 
+void DispatcherStats::render(std::string& out) const {
+  out += "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " +
+         std::to_string(attempts.load()) + "\n";
+  out += "# TYPE contacts_webhook_deliveries_total counter\n";
+  out += "contacts_webhook_deliveries_total{result=\"succeeded\"} " + std::to_string(succeeded.load()) + "\n";
+  out += "contacts_webhook_deliveries_total{result=\"failed\"} " + std::to_string(failed.load()) + "\n";
+  out += "# TYPE contacts_webhook_retries_scheduled_total counter\ncontacts_webhook_retries_scheduled_total " +
+         std::to_string(retries_scheduled.load()) + "\n";
+  out += "# TYPE contacts_webhook_in_flight gauge\ncontacts_webhook_in_flight " + std::to_string(in_flight.load()) +
+         "\n";
+}
+
 }  // namespace contacts

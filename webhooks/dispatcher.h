@@ -48,6 +48,8 @@ struct DispatcherStats {
   std::atomic<uint64_t> failed{0};  // gave up after the last attempt
   std::atomic<uint64_t> retries_scheduled{0};
   std::atomic<int64_t> in_flight{0};
+  // Appends the webhook series (Prometheus text) to `out`.
+  void render(std::string& out) const;
 };
 
 class Dispatcher {

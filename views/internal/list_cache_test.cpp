@@ -1,4 +1,4 @@
-#include "views/list_cache.h"
+#include "views/internal/list_cache.h"
 
 #include <doctest/doctest.h>
 

@@ -1,4 +1,4 @@
-#include "views/key_filter.h"
+#include "views/internal/key_filter.h"
 
 #include <doctest/doctest.h>
 

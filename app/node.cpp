@@ -1,0 +1,276 @@
+#include "app/node.h"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <iostream>
+#include <limits>
+#include <map>
+#include <thread>
+
+#include "api/auth.h"
+#include "core/command_codec.h"
+#include "core/console.h"
+
+namespace contacts::app {
+
+namespace {
+
+constexpr std::chrono::seconds kDrainTimeout{10};
+
+std::vector<FlagSpec> node_flags() {
+  return {data_flag(),
+          {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
+          {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
+          brokers_flag(),
+          topic_prefix_flag(),
+          partitions_flag(),
+          {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
+          {"ingest-token", "CONTACTS_INGEST_TOKEN", "", "bearer token of POST /v1/commands (none: refuse all)"},
+          {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
+           "largest ingest body in bytes (413 past it)"},
+          {"http-threads", "CONTACTS_HTTP_THREADS", "8", "API I/O threads (ingest gets half as many); handlers that wait for the projector block one"},
+          cache_flag(),
+          key_filter_flag(),
+          {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
+           "let webhook URLs resolve to private, loopback and link-local addresses", true},
+          {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
+           "seconds before each retry of a failed webhook delivery, comma-separated"}};
+}
+
+std::optional<std::string> optional_flag(const Flags& flags, const std::string& name) {
+  if (!flags.has(name)) return std::nullopt;
+  return flags.get(name);
+}
+
+const std::string& node_summary(Node node) {
+  static const std::map<Node, std::string> summaries = {
+      {Node::kAll, "Runs the log (embedded or Kafka), projector, webhooks, API and ingest in one process."},
+      {Node::kWriter, "The writer on Kafka: a member of the group contacts-projector; folds the partitions it is "
+                      "assigned into its views, publishes every change on contacts.changes, serves the API."},
+      {Node::kReplica, "A read replica on Kafka: folds the command topic into views of its own and serves the API."},
+      {Node::kWebhooks, "A webhook dispatcher on Kafka: a member of the group contacts-webhooks on contacts.changes; "
+                        "keeps views of its own (subscriptions, roles) and serves the API with deliveries."},
+      {Node::kIngest, "The ingest listener alone, appending to Kafka."}};
+  return summaries.at(node);
+}
+
+// Why the checked flags of `node` do not make a node; empty when they do.
+std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) {
+  std::string error;
+  if (!split_host_port(flags.get("listen"), config.api_host, config.api_port)) return "--listen must be HOST:PORT";
+  if (!split_host_port(flags.get("ingest-listen"), config.ingest_host, config.ingest_port))
+    return "--ingest-listen must be HOST:PORT";
+  if (!flags.integer("ingest-max-body", 1024, 1LL << 32, config.max_body, error) ||
+      !flags.integer("http-threads", 1, 256, config.threads, error))
+    return error;
+  config.hooks.allow_private = flags.enabled("webhook-allow-private");
+  auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
+  if (!schedule.ok()) return "--webhook-retry-schedule: " + schedule.status().message();
+  config.hooks.retry_schedule = *schedule;
+  if (node != Node::kAll && !flags.has("brokers"))
+    return "--brokers is required: on the embedded log, `contacts serve` runs every part in one process";
+  if (node == Node::kReplica && !flags.enabled("replica"))
+    return "--replica is required: an API node keeps views of its own (the writer's are `contacts serve`'s)";
+  return {};
+}
+
+std::string node_description(Node node, const std::string& prefix) {
+  switch (node) {
+    case Node::kWriter: return " (writer in group " + prefix + "contacts-projector)";
+    case Node::kWebhooks: return " (webhook dispatcher in group " + prefix + "contacts-webhooks)";
+    case Node::kReplica: return " (read replica)";
+    default: return "";
+  }
+}
+
+// Wraps a handler so that each request's duration and status land in `probe`.
+template <typename Handle>
+Handler measured(HttpProbe& probe, Handle handle) {
+  return [&probe, handle](const HttpRequest& r) {
+    auto start = std::chrono::steady_clock::now();
+    HttpResponse response = handle(r);
+    probe.record(std::chrono::steady_clock::now() - start, response.result_int());
+    return response;
+  };
+}
+
+std::string metrics_text(const RoleParts& parts, Projector& projector, const IngestParts& ingest,
+                         const HttpProbe& api_probe) {
+  std::string out;
+  if (parts.metrics) parts.metrics(out);
+  static const DispatcherStats none;
+  (parts.dispatcher ? *parts.dispatcher : none).render(out);
+  projector.render_metrics(out);
+  out += "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " +
+         std::to_string(ingest.accepted.load()) + "\n";
+  projector.render_lag(out);
+  out += "# TYPE contacts_http_request_duration_seconds histogram\n";
+  api_probe.render(out);
+  ingest.probe.render(out);
+  return out;
+}
+
+// Runs `node` on the log and views it opened.
+int run_role(Node node, Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+  switch (node) {
+    case Node::kAll: return run_node_serve(flags, config, log, views);
+    case Node::kWriter: return run_node_writer(flags, config, log, views);
+    case Node::kReplica: return run_node_replica(flags, config, log, views);
+    case Node::kWebhooks: return run_node_webhooks(flags, config, log, views);
+    case Node::kIngest: break;
+  }
+  return run_node_ingest(flags, config, log);
+}
+
+int run_node(Node node, int argc, char** argv) {
+  const std::string command(node_command(node));
+  Flags flags;
+  NodeConfig config;
+  if (auto rc = parse_node_flags(node, flags, config, argc, argv)) return *rc;
+  auto log = open_log(flags);
+  if (!log) return 1;
+  if (node == Node::kIngest) return run_node_ingest(flags, config, log);
+  auto views = open_views(views_path(flags.get("data")), flags);
+  if (!views.ok()) {
+    std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
+    return 1;
+  }
+  return run_role(node, flags, config, log, **views);
+}
+
+}  // namespace
+
+std::string_view node_command(Node node) {
+  switch (node) {
+    case Node::kAll: return "serve";
+    case Node::kWriter: return "project";
+    case Node::kReplica: return "api";
+    case Node::kWebhooks: return "webhooks";
+    case Node::kIngest: break;
+  }
+  return "ingest";
+}
+
+std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc, char** argv) {
+  const std::string command(node_command(node));
+  auto specs = node_flags();
+  if (node == Node::kReplica)
+    specs.push_back({"replica", "CONTACTS_REPLICA", "", "required: this node keeps views of its own and emits nothing", true});
+  if (int rc = parse_or_exit(flags, command, node_summary(node), specs, argc, argv); rc >= 0) return rc;
+  std::string error = check_node_flags(node, flags, config);
+  if (error.empty()) return std::nullopt;
+  std::cerr << "contacts " << command << ": " << error << "\n";
+  return 2;
+}
+
+Result<int64_t> LogSubmitter::submit(Command command) {
+  const std::string key = std::to_string(command.workspace_id.value);
+  // A writer that does not own the workspace's partition could not read its own write:
+  // refused before anything is appended, so a retry elsewhere applies it once.
+  if (!projector_.owns(partition_for(key, log_.partitions())))
+    return Status{Code::kUnavailable, "This node does not hold this workspace's partition; ask a replica"};
+  auto positions = log_.append({{key, encode_command(command)}});
+  if (!positions.ok()) return Status{Code::kUnavailable, "Log unavailable"};
+  LogPosition at = positions->front();
+  if (!projector_.wait_applied(at, kApplyTimeout))
+    return Status{Code::kUnavailable, "Timed out waiting for the change to apply"};
+  return id_from_position(at.partition, at.offset, log_.partitions());
+}
+
+Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
+  projector.set_quiet_before(
+      std::vector<int64_t>(static_cast<size_t>(log.partitions()), std::numeric_limits<int64_t>::max()));
+  for (auto entries = views.outbox(10000); !entries.empty(); entries = views.outbox(10000)) {
+    std::vector<int64_t> positions;
+    for (const auto& entry : entries) positions.push_back(entry.position_id);
+    if (auto s = views.remove_outbox(positions); !s.ok()) return s;
+  }
+  return {};
+}
+
+IngestParts::IngestParts(Log& log, const Flags& flags, const NodeConfig& config)
+    : context{log, optional_flag(flags, "ingest-token"), clock, &accepted} {
+  options.body_limit = static_cast<size_t>(config.max_body);
+  options.header_check = [this](const http::request_header<>& h) { return check_ingest_header(context, h); };
+}
+
+Handler IngestParts::handler() {
+  return measured(probe, [this](const HttpRequest& r) { return handle_ingest_request(context, r); });
+}
+
+void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers, long long threads) {
+  boost::asio::io_context& main_ioc = *servers.front().second;
+  boost::asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
+  boost::asio::steady_timer drain(main_ioc);
+  auto deadline = std::chrono::steady_clock::time_point::max();
+  std::function<void()> check_drained = [&] {
+    bool drained = true;
+    for (auto [server, ioc] : servers) drained = drained && server->open_connections() == 0;
+    if (drained || std::chrono::steady_clock::now() >= deadline) {
+      for (auto [server, ioc] : servers) ioc->stop();
+      return;
+    }
+    drain.expires_after(std::chrono::milliseconds(50));
+    drain.async_wait([&](const boost::system::error_code&) { check_drained(); });
+  };
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    for (auto [server, ioc] : servers) server->stop();
+    deadline = std::chrono::steady_clock::now() + kDrainTimeout;
+    check_drained();
+  });
+  // A burst of ingest uploads never queues behind API reads, nor the reverse.
+  std::vector<std::thread> pool;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards;
+  for (size_t i = 1; i < servers.size(); ++i) {
+    guards.push_back(boost::asio::make_work_guard(*servers[i].second));  // runs until stopped
+    for (long long t = 0; t < std::max(1LL, threads / 2); ++t)
+      pool.emplace_back([ioc = servers[i].second] { ioc->run(); });
+  }
+  for (long long t = 1; t < threads; ++t) pool.emplace_back([&] { main_ioc.run(); });
+  main_ioc.run();
+  for (auto& t : pool) t.join();
+}
+
+int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views,
+               Projector& projector, const RoleParts& parts) {
+  const std::string command(node_command(node));
+  SystemClock clock;
+  HttpProbe api_probe("api");
+  IngestParts ingest(*log, flags, config);
+  Authenticator auth(views, optional_flag(flags, "jwt-secret"), clock);
+  LogSubmitter submitter(*log, projector);
+  ApiContext api_ctx{views, auth, submitter, clock, [&] { return projector.caught_up(); },
+                     [&] { return metrics_text(parts, projector, ingest, api_probe); },
+                     parts.deliveries, config.hooks.allow_private, parts.holds};
+  boost::asio::io_context api_ioc, ingest_ioc;
+  HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
+                 HttpServerOptions{});
+  HttpServer ingest_server(ingest_ioc, ingest.handler(), ingest.options);
+  std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
+  if (parts.ingest) servers.emplace_back(&ingest_server, &ingest_ioc);
+  for (auto [server, host, port] : {std::tuple{&api, config.api_host, config.api_port},
+                                    std::tuple{&ingest_server, config.ingest_host, config.ingest_port}}) {
+    if (server == &ingest_server && !parts.ingest) continue;
+    if (auto s = server->listen(host, port); !s.ok()) {
+      std::cerr << "contacts " << command << ": " << s.message() << "\n";
+      return 1;
+    }
+  }
+  std::string where = "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
+  if (parts.ingest)
+    where += ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest_server.port());
+  print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " + flags.get("data") + " (" +
+             describe_log(flags, log) + ")");
+  run_until_signalled(servers, config.threads);
+  return 0;
+}
+
+int run_serve(int argc, char** argv) { return run_node(Node::kAll, argc, argv); }
+int run_api(int argc, char** argv) { return run_node(Node::kReplica, argc, argv); }
+int run_project(int argc, char** argv) { return run_node(Node::kWriter, argc, argv); }
+int run_webhooks(int argc, char** argv) { return run_node(Node::kWebhooks, argc, argv); }
+int run_ingest(int argc, char** argv) { return run_node(Node::kIngest, argc, argv); }
+
+}  // namespace contacts::app

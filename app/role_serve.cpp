@@ -1,0 +1,58 @@
+// contacts serve: every part in one process, on the embedded log or Kafka. The projector folds
+// every partition, queues the changes subscriptions want in the views' outbox, and wakes the
+// webhook dispatcher, which takes them from there; the API and ingest listen beside it.
+#include <iostream>
+#include <memory>
+
+#include "app/node.h"
+#include "core/console.h"
+#include "projector/kafka_sinks.h"
+
+namespace contacts::app {
+
+namespace {
+
+// Wakes the dispatcher when a batch committed changes (it takes them from the outbox).
+class WakeDispatcher final : public ChangeSink {
+ public:
+  explicit WakeDispatcher(Dispatcher& dispatcher) : dispatcher_(dispatcher) {}
+  void applied(const std::vector<Change>&) override { dispatcher_.notify(); }
+
+ private:
+  Dispatcher& dispatcher_;
+};
+
+}  // namespace
+
+int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+  auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
+  if (!deliveries.ok()) {
+    std::cerr << "contacts serve: " << deliveries.status().message() << "\n";
+    return 1;
+  }
+  Projector projector(*log, views);
+  // On Kafka, records that are not commands also go to the dead-letter topic.
+  std::unique_ptr<KafkaDeadLetters> dead_letters;
+  if (log.kafka()) {
+    dead_letters = std::make_unique<KafkaDeadLetters>(*log.kafka());
+    projector.set_dead_letter_sink(*dead_letters);
+  }
+  OutboxSource outbox(views);
+  Dispatcher dispatcher(views, outbox, **deliveries, config.hooks);
+  WakeDispatcher wake(dispatcher);
+  projector.set_change_sink(wake);
+  dispatcher.start();
+  projector.start();
+
+  RoleParts parts;
+  parts.deliveries = deliveries->get();
+  parts.dispatcher = &dispatcher.stats();
+  parts.ingest = true;
+  int rc = serve_http(Node::kAll, flags, config, log, views, projector, parts);
+  projector.stop();
+  dispatcher.stop();  // in-flight attempts finish and are recorded
+  if (rc == 0) print_line("contacts: stopped");
+  return rc;
+}
+
+}  // namespace contacts::app

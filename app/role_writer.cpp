@@ -1,0 +1,118 @@
+// contacts project: the writer on Kafka. A member of the group contacts-projector, it folds
+// only the partitions the group assigns, each from the offset its own views stored and quietly
+// up to the offset the group committed (the previous owner published those changes), queues
+// every change in its outbox and publishes it on contacts.changes (ChangePublisher), and serves
+// the API for the workspaces it holds.
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "app/node.h"
+#include "bus/kafka_group.h"
+#include "core/console.h"
+#include "projector/change_publisher.h"
+#include "projector/kafka_sinks.h"
+
+namespace contacts::app {
+
+namespace {
+
+// The writer's membership of its group: partitions move between members, and with them what
+// this projector folds and what its publisher commits.
+class WriterGroup {
+ public:
+  WriterGroup(Projector& projector, ChangePublisher& publisher) : projector_(projector), publisher_(publisher) {}
+
+  Status join(const Flags& flags, const KafkaLog& kafka) {
+    KafkaGroupHandlers handlers;
+    handlers.assigned = [this](const std::vector<int32_t>& partitions) { assigned(partitions); };
+    handlers.revoking = [this](const std::vector<int32_t>& partitions) { revoking(partitions); };
+    auto group = KafkaGroup::join({flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
+                                   kafka.commands_topic(), "contacts-project", /*pause_assigned=*/true},
+                                  std::move(handlers));
+    if (!group.ok()) return group.status();
+    group_ = std::move(*group);
+    // Membership is served between the projector's steps, on its thread.
+    projector_.between_steps([this] {
+      if (auto polled = group_->poll(0, 0); !polled.ok())
+        std::cerr << "contacts project: " << polled.status().message() << "\n";
+    });
+    return {};
+  }
+  Status commit(const std::vector<std::pair<int32_t, int64_t>>& offsets) { return group_->commit(offsets); }
+  // Leaves the group: the partitions move at once.
+  void leave() {
+    if (group_) group_->close();
+    group_.reset();
+  }
+
+ private:
+  void assigned(const std::vector<int32_t>& partitions) {
+    auto committed = group_->committed(partitions);
+    for (int attempt = 1; attempt < 5 && !committed.ok(); ++attempt) {  // e.g. the coordinator is loading
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      committed = group_->committed(partitions);
+    }
+    if (!committed.ok())
+      std::cerr << "contacts project: " << committed.status().message()
+                << " (changes of these partitions may be published again)\n";
+    for (int32_t p : partitions) {
+      int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
+      projector_.set_quiet_before(p, quiet);
+      publisher_.assigned(p, quiet);
+    }
+    projector_.set_owned(partitions, true);
+    print_line("contacts: project: assigned partitions " + partition_list(partitions));
+  }
+  // Between two batches: publish what they applied and commit, then let them go.
+  void revoking(const std::vector<int32_t>& partitions) {
+    if (auto s = publisher_.flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
+    projector_.set_owned(partitions, false);
+    print_line("contacts: project: revoked partitions " + partition_list(partitions));
+  }
+
+  Projector& projector_;
+  ChangePublisher& publisher_;
+  std::unique_ptr<KafkaGroup> group_;
+};
+
+std::vector<int32_t> every_partition(const Log& log) {
+  std::vector<int32_t> all;
+  for (int32_t p = 0; p < log.partitions(); ++p) all.push_back(p);
+  return all;
+}
+
+}  // namespace
+
+int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+  KafkaLog& kafka = *log.kafka();  // parse_node_flags required --brokers
+  Projector projector(*log, views);
+  KafkaDeadLetters dead_letters(kafka);
+  projector.set_dead_letter_sink(dead_letters);
+  projector.set_change_scope(ChangeScope::kAll);
+  projector.set_owned(every_partition(*log), false);  // until the group assigns some
+  std::unique_ptr<WriterGroup> group;
+  ChangePublisher publisher(views, kafka, projector, [&group](const auto& offsets) { return group->commit(offsets); });
+  group = std::make_unique<WriterGroup>(projector, publisher);
+  if (auto s = group->join(flags, kafka); !s.ok()) {
+    std::cerr << "contacts project: " << s.message() << "\n";
+    return 1;
+  }
+  projector.set_change_sink(publisher);
+  publisher.start();
+  projector.start();
+
+  RoleParts parts;
+  parts.holds = [&projector, partitions = log->partitions()](WorkspaceId ws) {
+    return projector.owns(partition_for(std::to_string(ws.value), partitions));
+  };
+  parts.metrics = [&publisher](std::string& out) { publisher.render_metrics(out); };
+  int rc = serve_http(Node::kWriter, flags, config, log, views, projector, parts);
+  projector.stop();
+  publisher.stop();  // publishes what is left and commits
+  group->leave();
+  if (rc == 0) print_line("contacts: stopped");
+  return rc;
+}
+
+}  // namespace contacts::app

@@ -1,0 +1,50 @@
+// Where the projector hands on what it folded besides the views. Called on the fold threads
+// as each batch commits: implementations must be thread-safe.
+//  - DeadLetterSink: records that are not valid commands. LoggedDeadLetters (every bus) says so
+//    on stderr; KafkaDeadLetters (projector/kafka_sinks.h) also produces them to contacts.dlq.
+//  - ChangeSink: what each committed batch changed. On the embedded log the webhook dispatcher
+//    is woken; on Kafka the ChangePublisher publishes the queued outbox entries.
+#pragma once
+
+#include <string_view>
+#include <vector>
+
+#include "bus/log.h"
+#include "projector/fold.h"
+
+namespace contacts {
+
+// An outbox entry a batch queued: its position id, its value (the change event) and its
+// workspace.
+struct QueuedChange {
+  int64_t position_id = 0;  // its key in the outbox
+  std::string value;
+  WorkspaceId workspace_id;
+};
+
+class DeadLetterSink {
+ public:
+  virtual ~DeadLetterSink() = default;
+  // At least once: a batch that is folded again reports its dead letters again.
+  virtual void dead_letter(const LogEntry& entry, std::string_view reason) = 0;
+};
+
+// Logs each dead letter with its position and reason on stderr.
+class LoggedDeadLetters : public DeadLetterSink {
+ public:
+  void dead_letter(const LogEntry& entry, std::string_view reason) override;
+};
+
+class ChangeSink {
+ public:
+  virtual ~ChangeSink() = default;
+  // The outbox entries a committed batch queued, before its offsets count as applied (so
+  // whoever reads Projector::applied afterwards has been handed every entry before it). Only
+  // when the sink asks for them (takes_queued).
+  virtual void queued(std::vector<QueuedChange>&& entries) { (void)entries; }
+  virtual bool takes_queued() const { return false; }
+  // The changes of a committed batch, once its offsets count as applied.
+  virtual void applied(const std::vector<Change>& changes) { (void)changes; }
+};
+
+}  // namespace contacts
