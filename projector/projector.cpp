@@ -61,11 +61,29 @@ void Projector::stop() {
   if (thread_.joinable()) thread_.join();
 }
 
-Projector::GroupResult Projector::fold_group(size_t group) {
-  // The group's partitions and where each goes on from.
+std::vector<std::pair<int32_t, int64_t>> Projector::group_slots(size_t group) const {
   std::vector<std::pair<int32_t, int64_t>> slots;
   for (int32_t p = static_cast<int32_t>(group); p < log_.partitions(); p += static_cast<int32_t>(groups_))
     if (owned_[static_cast<size_t>(p)].load()) slots.emplace_back(p, applied_[static_cast<size_t>(p)].load());
+  return slots;
+}
+
+bool Projector::settle(std::optional<InFlight>& in_flight, GroupResult& result) {
+  if (!in_flight) return true;
+  Status committed = in_flight->committing.get();
+  if (committed.ok()) {
+    in_flight->batch->publish_to_cache();
+    result.consumed += in_flight->part.consumed;
+    publish(in_flight->part);
+  } else {
+    result.status = committed;
+  }
+  in_flight.reset();
+  return committed.ok();
+}
+
+Projector::GroupResult Projector::fold_group(size_t group) {
+  auto slots = group_slots(group);
 
   // Up to kRoundsPerStep batches, each folded while the one before it commits on another
   // thread (reading through it). A batch counts in the result only once it is committed, so
@@ -75,26 +93,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   // but one that failed to commit, was dropped, or was left by an exception (a sink that threw,
   // no thread for a commit) still holds its writes.
   for (auto& batch : batches_[group]) batch->clear();
-  // The batch being committed, what folding it gave, and its commit.
-  struct InFlight {
-    ViewBatch* batch;
-    GroupResult part;
-    std::future<Status> committing;
-  };
   std::optional<InFlight> in_flight;
-  auto settle = [&]() {
-    if (!in_flight) return true;
-    Status committed = in_flight->committing.get();
-    if (committed.ok()) {
-      in_flight->batch->publish_to_cache();
-      result.consumed += in_flight->part.consumed;
-      publish(in_flight->part);
-    } else {
-      result.status = committed;
-    }
-    in_flight.reset();
-    return committed.ok();
-  };
   for (size_t round = 0; round < kRoundsPerStep; ++round) {
     if (round > 0 && stopping_) break;  // stop() waits for one batch at most, not a whole step
     // The group's two batches in turn: the other one may be in flight.
@@ -109,7 +108,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
       part.status = Status{Code::kInternal, std::string("fold: ") + e.what()};
     }
     // A batch folded on top of one that failed to commit is dropped with it.
-    if (!settle() || !part.status.ok() || part.consumed == 0) {
+    if (!settle(in_flight, result) || !part.status.ok() || part.consumed == 0) {
       if (result.status.ok()) result.status = part.status;
       return result;
     }
@@ -117,7 +116,7 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     in_flight.emplace(InFlight{&batch, std::move(part), {}});
     in_flight->committing = std::async(std::launch::async, [this, b = &batch] { return views_.commit(*b); });
   }
-  settle();
+  settle(in_flight, result);
   return result;
 }
 

@@ -12,6 +12,8 @@
 #include <atomic>
 #include <condition_variable>
 #include <functional>
+#include <future>
+#include <optional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -103,8 +105,19 @@ class Projector {
     std::vector<QueuedChange> queued;
     uint64_t dead_letters = 0;
   };
+  // A batch being committed, what folding it gave, and its commit.
+  struct InFlight {
+    ViewBatch* batch;
+    GroupResult part;
+    std::future<Status> committing;
+  };
   // Folds what is new in partitions group, group + groups_, ... in batches and commits them.
   GroupResult fold_group(size_t group);
+  // The group's owned partitions and the offset each goes on from.
+  std::vector<std::pair<int32_t, int64_t>> group_slots(size_t group) const;
+  // Waits for the batch in flight (if any) to commit; publishes it and counts it in `result`,
+  // or records its failure there. Whether it committed.
+  bool settle(std::optional<InFlight>& in_flight, GroupResult& result);
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
   // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
   GroupResult fold_batch(size_t group, ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
