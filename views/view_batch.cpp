@@ -9,6 +9,37 @@
 
 namespace contacts {
 
+// ReadCache is defined here, beside ViewBatch::get and publish_to_cache, its only callers: in one
+// translation unit its lookups inline into theirs.
+const std::optional<std::string>* ReadCache::find(const std::string& key) {
+  if (auto it = young_.find(key); it != young_.end()) return &it->second;
+  auto it = old_.find(key);
+  if (it == old_.end()) return nullptr;
+  // Used again: into the young generation, so it survives the next turn.
+  std::optional<std::string> value = std::move(it->second);
+  old_.erase(it);
+  make_room();
+  return &young_.try_emplace(key, std::move(value)).first->second;
+}
+
+void ReadCache::store(const std::string& key, std::optional<std::string> value) {
+  if (auto it = young_.find(key); it != young_.end()) {
+    it->second = std::move(value);
+    return;
+  }
+  old_.erase(key);  // an older value of it
+  make_room();
+  young_.try_emplace(key, std::move(value));
+}
+
+void ReadCache::make_room() {
+  if (young_.size() < generation_entries_) return;
+  // The old table, emptied, holds the next generation: once both have grown, a turn
+  // allocates nothing.
+  std::swap(young_, old_);
+  young_.clear();
+}
+
 void ViewBatch::publish_to_cache() {
   // The batch is spent: its values move into the cache.
   if (cache_)

@@ -1,5 +1,6 @@
-// ReadCache: the committed values of hot view keys a fold thread keeps. Internal to views/:
-// the projector owns one per fold thread and hands it to the batches it begins.
+// ReadCache: the committed values of hot view keys a fold thread keeps (defined in
+// view_batch.cpp). Internal to views/: the projector owns one per fold thread and hands it to
+// the batches it begins.
 #pragma once
 
 #include <boost/unordered/unordered_flat_map.hpp>
@@ -10,6 +11,7 @@
 #include <string_view>
 
 #include "views/internal/key_hash.h"
+#include "views/keys.h"
 
 namespace contacts {
 
@@ -29,8 +31,12 @@ class ReadCache {
   // pointer is good until the next call.
   const std::optional<std::string>* find(const std::string& key);
   void store(const std::string& key, std::optional<std::string> value);
-  // Whether values of this key are worth caching.
-  static bool caches(std::string_view key);
+  // Whether values of this key are worth caching: contacts, email index entries, contact
+  // counts and webhook subscription sets (views/keys.h tags).
+  static bool caches(std::string_view key) {
+    return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount ||
+                            key[0] == keys::kWebhookSet);
+  }
   size_t size() const { return young_.size() + old_.size(); }
 
  private:

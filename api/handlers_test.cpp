@@ -1,0 +1,364 @@
+// handle_api_request in-process: every route and every error of the Contacts API
+// (shared/seed/contacts-api.md), API keys, webhooks, the audit log and the operations
+// endpoints, over real views folded from an in-memory log.
+#include "api/handlers.h"
+
+#include <doctest/doctest.h>
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "bus/memory_log.h"
+#include "core/clock.h"
+#include "core/command_codec.h"
+#include "projector/projector.h"
+#include "tests/temp_dir.h"
+
+namespace contacts {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kSecret = "handlers-test-secret";
+constexpr int64_t kNow = 1'750'000'000;
+constexpr int32_t kPartitions = 4;
+
+// A node in a test: an in-memory log, views in a temporary directory, a projector caught up
+// after every append, and handle_api_request on top.
+class ApiFixture : public CommandSubmitter {
+ public:
+  ApiFixture() : log_(kPartitions) {
+    auto opened = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
+    REQUIRE(opened.ok());
+    views_ = std::move(*opened);
+    projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
+    auth_ = std::make_unique<Authenticator>(*views_, std::string(kSecret), clock_);
+    ctx_ = std::make_unique<ApiContext>(ApiContext{*views_, *auth_, *this, clock_, [this] { return ready; },
+                                                   [] { return std::string("contacts_up 1\n"); }, nullptr, true,
+                                                   nullptr});
+    // Workspace 2: user 1 owns it, 2 administers it, 3 is a member. Workspace 5: user 4.
+    append({member(2, 1, "owner"), member(2, 2, "admin"), member(2, 3, "member"), member(5, 4, "owner")});
+  }
+
+  Result<int64_t> submit(Command command) override {
+    auto positions = log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
+    if (!positions.ok()) return positions.status();
+    REQUIRE(projector_->catch_up().ok());
+    return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
+  }
+
+  // Appends commands (JSON) and folds them; the id of the last.
+  int64_t append(const std::vector<json>& commands) {
+    std::vector<LogRecord> records;
+    for (const auto& c : commands) records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
+    auto positions = log_.append(records);
+    REQUIRE(positions.ok());
+    REQUIRE(projector_->catch_up().ok());
+    return id_from_position(positions->back().partition, positions->back().offset, kPartitions);
+  }
+
+  static json member(int64_t ws, int64_t user, const std::string& role) {
+    return {{"type", "member_upsert"}, {"command_id", "m" + std::to_string(ws) + "-" + std::to_string(user)},
+            {"workspace_id", ws},      {"occurred_at", 1'700'000'000},
+            {"user_id", user},         {"role", role}};
+  }
+  static json visit(const std::string& id, int64_t at, const std::string& name, const std::string& email,
+                    int64_t ws = 2) {
+    return {{"type", "room_join"},
+            {"command_id", id},
+            {"workspace_id", ws},
+            {"occurred_at", at},
+            {"participant", {{"name", name}, {"email", email}}},
+            {"room", {{"id", 5}, {"name", "standup"}, {"display_name", "Standup"}}},
+            {"metadata", {{"device", "web"}}}};
+  }
+
+  struct Answer {
+    unsigned status = 0;
+    json body;
+  };
+  Answer send(http::verb method, const std::string& target, int64_t user = 1, const std::string& body = "") {
+    HttpRequest request{method, target, 11};
+    if (user > 0) request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
+    request.body() = body;
+    return answer(request);
+  }
+  Answer send_with(const std::string& authorization, const std::string& target) {
+    HttpRequest request{http::verb::get, target, 11};
+    request.set(http::field::authorization, authorization);
+    return answer(request);
+  }
+  Answer get(const std::string& target, int64_t user = 1) { return send(http::verb::get, target, user); }
+
+  bool ready = true;
+
+ private:
+  Answer answer(const HttpRequest& request) {
+    HttpResponse response = handle_api_request(*ctx_, request);
+    auto body = json::parse(response.body(), nullptr, false);
+    return {response.result_int(), body.is_discarded() ? json(response.body()) : body};
+  }
+
+  TempDir dir_{"handlers_test"};
+  MemoryLog log_;
+  FixedClock clock_{kNow};
+  std::unique_ptr<ViewStore> views_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<ApiContext> ctx_;
+};
+
+std::string error_of(const ApiFixture::Answer& a) { return a.body.value("error", std::string()); }
+
+const std::string kContacts = "/api/workspaces/2/contacts";
+
+TEST_CASE("api: list contacts: fields, order by last_seen_at desc, total, page and limit defaults") {
+  ApiFixture f;
+  f.append({ApiFixture::visit("a", 100, "Alice", "alice@x.org"), ApiFixture::visit("b", 300, "Bob", "bob@x.org"),
+            ApiFixture::visit("c", 200, "Carol", "carol@x.org")});
+  auto a = f.get(kContacts);
+  REQUIRE(a.status == 200);
+  CHECK(a.body["total"] == 3);
+  CHECK(a.body["page"] == 1);
+  CHECK(a.body["limit"] == 50);
+  REQUIRE(a.body["contacts"].size() == 3);
+  CHECK(a.body["contacts"][0]["name"] == "Bob");
+  CHECK(a.body["contacts"][1]["name"] == "Carol");
+  CHECK(a.body["contacts"][2]["name"] == "Alice");
+  const json& bob = a.body["contacts"][0];
+  for (const char* field : {"id", "workspace_id", "name", "email", "event_count", "last_seen_at", "created_at",
+                            "updated_at"})
+    CHECK_MESSAGE(bob.contains(field), field);
+  CHECK(bob["event_count"] == 1);
+  CHECK(bob["last_seen_at"] == 300);
+}
+
+TEST_CASE("api: list contacts: page and limit page through, out-of-range values are clamped") {
+  ApiFixture f;
+  std::vector<json> visits;
+  for (int i = 0; i < 5; ++i)
+    visits.push_back(ApiFixture::visit("v" + std::to_string(i), 100 + i, "P" + std::to_string(i),
+                                       "p" + std::to_string(i) + "@x.org"));
+  f.append(visits);
+  auto second = f.get(kContacts + "?page=2&limit=2");
+  CHECK(second.body["page"] == 2);
+  CHECK(second.body["limit"] == 2);
+  CHECK(second.body["total"] == 5);
+  REQUIRE(second.body["contacts"].size() == 2);
+  CHECK(second.body["contacts"][0]["name"] == "P2");
+  CHECK(f.get(kContacts + "?limit=1000").body["limit"] == 100);
+  CHECK(f.get(kContacts + "?limit=0").body["limit"] == 1);
+  CHECK(f.get(kContacts + "?page=0").body["page"] == 1);
+  CHECK(f.get(kContacts + "?page=abc&limit=xyz").body["limit"] == 50);
+  CHECK(f.get(kContacts + "?page=9").body["contacts"].empty());
+}
+
+TEST_CASE("api: search is a case-insensitive substring of name or email, with an exact total") {
+  ApiFixture f;
+  f.append({ApiFixture::visit("a", 100, "Zoë Martin", "zoe@x.org"), ApiFixture::visit("b", 200, "Bob", "bob@martin.io"),
+            ApiFixture::visit("c", 300, "Carol", "carol@x.org")});
+  auto a = f.get(kContacts + "?search=MARTIN");
+  CHECK(a.body["total"] == 2);
+  CHECK(f.get(kContacts + "?search=zo%C3%8B").body["total"] == 1);
+  CHECK(f.get(kContacts + "?search=nobody").body["total"] == 0);
+  auto bad = f.get(kContacts + "?search=%FF");
+  CHECK(bad.status == 400);
+  CHECK(error_of(bad) == "search must be valid UTF-8");
+}
+
+TEST_CASE("api: one contact is served without event_count and last_seen_at; unknown ids are 404") {
+  ApiFixture f;
+  int64_t id = f.append({ApiFixture::visit("a", 100, "Alice", "Alice@X.org")});
+  auto a = f.get(kContacts + "/" + std::to_string(id));
+  REQUIRE(a.status == 200);
+  const json& c = a.body["contact"];
+  CHECK(c["id"] == id);
+  CHECK(c["email"] == "alice@x.org");
+  CHECK_FALSE(c.contains("event_count"));
+  CHECK_FALSE(c.contains("last_seen_at"));
+  for (const char* missing : {"999999", "abc", "-1"}) {
+    auto none = f.get(kContacts + "/" + std::string(missing));
+    CHECK(none.status == 404);
+    CHECK(error_of(none) == "Contact not found");
+  }
+}
+
+TEST_CASE("api: a contact's events, newest first, with room fields; 404 for an unknown contact") {
+  ApiFixture f;
+  f.append({ApiFixture::visit("a", 100, "Alice", "a@x.org")});
+  int64_t id = f.get(kContacts).body["contacts"][0]["id"];
+  f.append({ApiFixture::visit("b", 200, "Alice", "a@x.org")});
+  auto a = f.get(kContacts + "/" + std::to_string(id) + "/events");
+  REQUIRE(a.status == 200);
+  CHECK(a.body["total"] == 2);
+  REQUIRE(a.body["events"].size() == 2);
+  CHECK(a.body["events"][0]["created_at"] == 200);
+  CHECK(a.body["events"][0]["event_type"] == "room_join");
+  CHECK(a.body["events"][0]["room_id"] == 5);
+  CHECK(f.get(kContacts + "/424242/events").status == 404);
+}
+
+TEST_CASE("api: delete: members may not, owners and admins may; the contact is gone at once; 404 when missing") {
+  ApiFixture f;
+  int64_t id = f.append({ApiFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  auto refused = f.send(http::verb::delete_, one, 3);
+  CHECK(refused.status == 403);
+  CHECK(error_of(refused) == "Only owners and admins can delete contacts");
+  auto deleted = f.send(http::verb::delete_, one, 2);
+  CHECK(deleted.status == 200);
+  CHECK(deleted.body == json{{"ok", true}});
+  CHECK(f.get(one).status == 404);
+  CHECK(f.get(kContacts).body["total"] == 0);
+  auto again = f.send(http::verb::delete_, one, 1);
+  CHECK(again.status == 404);
+  CHECK(error_of(again) == "Contact not found");
+}
+
+TEST_CASE("api: authentication: none, malformed, badly signed, expired and unknown keys are 401") {
+  ApiFixture f;
+  auto none = f.get(kContacts, 0);
+  CHECK(none.status == 401);
+  CHECK(error_of(none) == "Authentication required");
+  for (const std::string& header : {std::string("Bearer nonsense"), std::string("Basic abc"),
+                                    "Bearer " + mint_jwt("another-secret", 1, kNow + 60),
+                                    "Bearer " + mint_jwt(kSecret, 1, kNow - 1), std::string("Bearer lnx_unknown")}) {
+    INFO(header);
+    auto a = f.send_with(header, kContacts);
+    CHECK(a.status == 401);
+  }
+}
+
+TEST_CASE("api: a non-member is 403; an unknown path or workspace id is 404; a wrong method is 405") {
+  ApiFixture f;
+  auto outsider = f.get(kContacts, 4);
+  CHECK(outsider.status == 403);
+  CHECK(error_of(outsider) == "Not a member of this workspace");
+  CHECK(f.get("/api/workspaces/abc/contacts").status == 404);
+  CHECK(f.get("/api/workspaces/2/people").status == 404);
+  CHECK(f.get("/nothing").status == 404);
+  auto method = f.send(http::verb::post, kContacts);
+  CHECK(method.status == 405);
+  CHECK(error_of(method) == "Method not allowed");
+  CHECK(f.send(http::verb::put, kContacts + "/1").status == 405);
+  CHECK(f.send(http::verb::post, "/healthz").status == 405);
+}
+
+TEST_CASE("api: API keys: created once with the full key, listed without it, authenticating, revoked") {
+  ApiFixture f;
+  auto created = f.send(http::verb::post, "/api/workspaces/2/api-keys", 2, R"({"name":" ci ","role":"member"})");
+  REQUIRE(created.status == 201);
+  const json& key = created.body["api_key"];
+  CHECK(key["name"] == "ci");
+  CHECK(key["role"] == "member");
+  CHECK(key["is_active"] == true);
+  CHECK(key["created_at"] == kNow);
+  const std::string full_key = key["full_key"];
+  CHECK(full_key.rfind("lnx_", 0) == 0);
+  CHECK(full_key.rfind(key["key_prefix"].get<std::string>(), 0) == 0);
+  auto listed = f.get("/api/workspaces/2/api-keys");
+  REQUIRE(listed.body["api_keys"].size() == 1);
+  CHECK_FALSE(listed.body["api_keys"][0].contains("full_key"));
+  CHECK(f.send_with("Bearer " + full_key, kContacts).status == 200);
+  // A member key may read but not delete.
+  auto as_key = f.send_with("Bearer " + full_key, "/api/workspaces/2/api-keys");
+  CHECK(as_key.status == 403);
+  CHECK(error_of(as_key) == "Only owners and admins can manage API keys");
+  const std::string path = "/api/workspaces/2/api-keys/" + std::to_string(key["id"].get<int64_t>());
+  CHECK(f.send(http::verb::delete_, path, 1).status == 200);
+  CHECK(f.send_with("Bearer " + full_key, kContacts).status == 401);
+  CHECK(f.get("/api/workspaces/2/api-keys").body["api_keys"][0]["is_active"] == false);
+  auto missing = f.send(http::verb::delete_, "/api/workspaces/2/api-keys/777", 1);
+  CHECK(missing.status == 404);
+  CHECK(error_of(missing) == "API key not found");
+}
+
+TEST_CASE("api: API key bodies: name required and bounded, role valid and at most the creator's") {
+  ApiFixture f;
+  auto post = [&](const std::string& body, int64_t user = 2) {
+    return f.send(http::verb::post, "/api/workspaces/2/api-keys", user, body);
+  };
+  CHECK(error_of(post("[]")) == "Body must be a JSON object");
+  CHECK(error_of(post("{")) == "Body must be a JSON object");
+  CHECK(error_of(post(R"({"name":"  "})")) == "name is required");
+  CHECK(error_of(post(R"({"name":")" + std::string(101, 'x') + "\"}")) == "name must be at most 100 characters");
+  CHECK(error_of(post(R"({"name":"k","role":"root"})")) == "role must be one of owner, admin, member");
+  auto higher = post(R"({"name":"k","role":"owner"})");
+  CHECK(higher.status == 403);
+  CHECK(error_of(higher) == "Cannot create a key with a higher role than your own");
+  CHECK(post(R"({"name":"k"})").body["api_key"]["role"] == "member");  // the default
+  CHECK(post(R"({"name":"k"})", 3).status == 403);                     // members manage no keys
+}
+
+TEST_CASE("api: webhooks: created with the secret once, listed without it, deleted; owner/admin only") {
+  ApiFixture f;
+  auto created = f.send(http::verb::post, "/api/workspaces/2/webhooks", 1,
+                        R"({"name":"CRM","url":"HTTP://127.0.0.1:9/in","events":["contact.deleted","contact.created"]})");
+  REQUIRE(created.status == 201);
+  const json& hook = created.body["webhook"];
+  CHECK(hook["url"] == "http://127.0.0.1:9/in");
+  CHECK(hook["events"] == json{"contact.created", "contact.deleted"});
+  CHECK(hook["is_active"] == true);
+  CHECK(hook["secret"].get<std::string>().rfind("whsec_", 0) == 0);
+  auto listed = f.get("/api/workspaces/2/webhooks");
+  REQUIRE(listed.body["webhooks"].size() == 1);
+  CHECK_FALSE(listed.body["webhooks"][0].contains("secret"));
+  auto member = f.get("/api/workspaces/2/webhooks", 3);
+  CHECK(member.status == 403);
+  CHECK(error_of(member) == "Only owners and admins can manage webhooks");
+  const std::string path = "/api/workspaces/2/webhooks/" + std::to_string(hook["id"].get<int64_t>());
+  auto deliveries = f.get(path + "/deliveries");
+  CHECK(deliveries.status == 404);
+  CHECK(error_of(deliveries) == "Deliveries are kept by the webhooks process");
+  CHECK(f.send(http::verb::delete_, path, 1).status == 200);
+  CHECK(f.get("/api/workspaces/2/webhooks").body["webhooks"].empty());
+  auto missing = f.send(http::verb::delete_, path, 1);
+  CHECK(missing.status == 404);
+  CHECK(error_of(missing) == "Webhook not found");
+}
+
+TEST_CASE("api: webhook bodies: name, events and url are checked") {
+  ApiFixture f;
+  auto post = [&](const std::string& body) { return f.send(http::verb::post, "/api/workspaces/2/webhooks", 1, body); };
+  CHECK(error_of(post(R"({"url":"http://127.0.0.1:9/","events":["contact.created"]})")) == "name is required");
+  CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":[]})")) ==
+        "events must be a non-empty list of contact.created, contact.updated, contact.deleted");
+  CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":["contact.merged"]})")) ==
+        "Unknown event: contact.merged");
+  CHECK(error_of(post(R"({"name":"h","events":["contact.created"]})")) == "url is required");
+  CHECK(post(R"({"name":"h","url":"ftp://127.0.0.1/","events":["contact.created"]})").status == 400);
+}
+
+TEST_CASE("api: the audit log lists deletes, key and webhook changes, newest first, for owners and admins") {
+  ApiFixture f;
+  int64_t id = f.append({ApiFixture::visit("a", 100, "Alice", "a@x.org")});
+  REQUIRE(f.send(http::verb::delete_, kContacts + "/" + std::to_string(id), 1).status == 200);
+  REQUIRE(f.send(http::verb::post, "/api/workspaces/2/api-keys", 1, R"({"name":"ci"})").status == 201);
+  auto a = f.get("/api/workspaces/2/audit-log");
+  REQUIRE(a.status == 200);
+  CHECK(a.body["total"] == 2);
+  REQUIRE(a.body["entries"].size() == 2);
+  CHECK(a.body["entries"][0]["action"] == "api_key.create");
+  CHECK(a.body["entries"][1]["action"] == "contact.delete");
+  CHECK(a.body["entries"][1]["actor"] == json{{"user_id", 1}});
+  CHECK(a.body["entries"][1]["target_id"] == id);
+  auto member = f.get("/api/workspaces/2/audit-log", 3);
+  CHECK(member.status == 403);
+  CHECK(error_of(member) == "Only owners and admins can view the audit log");
+}
+
+TEST_CASE("api: healthz, readyz (503 while catching up) and metrics need no credentials") {
+  ApiFixture f;
+  CHECK(f.get("/healthz", 0).status == 200);
+  CHECK(f.get("/readyz", 0).status == 200);
+  f.ready = false;
+  auto catching_up = f.get("/readyz", 0);
+  CHECK(catching_up.status == 503);
+  CHECK(catching_up.body["status"] == "catching up");
+  auto metrics = f.get("/metrics", 0);
+  CHECK(metrics.status == 200);
+  CHECK(metrics.body == "contacts_up 1\n");
+}
+
+}  // namespace
+}  // namespace contacts
