@@ -15,7 +15,8 @@ namespace contacts {
 
 std::string mint_jwt(std::string_view secret, int64_t user_id, int64_t expires_at) {
   std::string header = base64_encode(R"({"alg":"HS256","typ":"JWT"})", true, false);
-  std::string payload = base64_encode(nlohmann::json{{"sub", std::to_string(user_id)}, {"exp", expires_at}}.dump(), true, false);
+  std::string payload = base64_encode(
+      nlohmann::json{{"sub", std::to_string(user_id)}, {"exp", expires_at}}.dump(), true, false);
   std::string signing_input = header + "." + payload;
   return signing_input + "." + base64_encode(hmac_sha256(secret, signing_input), true, false);
 }
@@ -24,7 +25,8 @@ Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int6
   const Status bad{Code::kUnauthorized, "Invalid token"};
   auto first = token.find('.');
   auto second = first == std::string_view::npos ? first : token.find('.', first + 1);
-  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos) return bad;
+  if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
+    return bad;
   std::string header_text, payload_text, signature;
   if (!base64_decode(token.substr(0, first), header_text) ||
       !base64_decode(token.substr(first + 1, second - first - 1), payload_text) ||
@@ -36,7 +38,8 @@ Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int6
   auto payload = nlohmann::json::parse(payload_text, nullptr, false);
   if (!payload.is_object()) return bad;
   auto exp = payload.find("exp");
-  if (exp == payload.end() || !exp->is_number() || exp->get<double>() <= static_cast<double>(now)) return bad;
+  if (exp == payload.end() || !exp->is_number() || exp->get<double>() <= static_cast<double>(now))
+    return bad;
   auto sub = payload.find("sub");
   if (sub == payload.end()) return bad;
   int64_t user = 0;
@@ -44,7 +47,8 @@ Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int6
     user = sub->get<int64_t>();
   } else if (sub->is_string()) {
     const auto& s = sub->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789") != std::string::npos) return bad;
+    if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789") != std::string::npos)
+      return bad;
     user = std::stoll(s);
   } else {
     return bad;
@@ -57,7 +61,9 @@ NewApiKey generate_api_key() {
   unsigned char bytes[32];
   if (RAND_bytes(bytes, sizeof bytes) != 1) throw std::runtime_error("RAND_bytes failed");
   NewApiKey key;
-  key.full_key = "lnx_" + base64_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes), true, false);
+  key.full_key =
+      "lnx_" +
+      base64_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes), true, false);
   key.prefix = key.full_key.substr(0, 12);
   key.hash = sha256_hex(key.full_key);
   return key;
@@ -67,7 +73,8 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) co
   if (authorization.empty()) return Status{Code::kUnauthorized, "Authentication required"};
   const Status bad{Code::kUnauthorized, "Invalid token"};
   constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer) return bad;
+  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer)
+    return bad;
   std::string_view token = trim(authorization.substr(kBearer.size()));
   Principal principal;
   if (token.substr(0, 4) == "lnx_") {
@@ -86,7 +93,8 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) co
 }
 
 Role Authenticator::role_in(const Principal& principal, WorkspaceId ws) const {
-  if (principal.api_key_id != 0) return principal.key_workspace == ws ? principal.key_role : Role::kNone;
+  if (principal.api_key_id != 0)
+    return principal.key_workspace == ws ? principal.key_role : Role::kNone;
   return views_.member_role(ws, principal.user_id);
 }
 

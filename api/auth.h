@@ -22,7 +22,6 @@ struct Principal {
   Actor actor() const { return Actor{user_id, api_key_id}; }
 };
 
-
 // A signed HS256 JWT for `user_id`, expiring at `expires_at` (unix seconds).
 std::string mint_jwt(std::string_view secret, int64_t user_id, int64_t expires_at);
 // The user id of a valid, unexpired token; kUnauthorized otherwise.

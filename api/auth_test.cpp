@@ -18,7 +18,8 @@ constexpr int64_t kNow = 1'700'000'000;
 std::string b64url(std::string_view text) { return base64_encode(text, true, false); }
 
 // A token with the given header and payload JSON, signed with `secret`.
-std::string signed_token(const std::string& header, const std::string& payload, std::string_view secret) {
+std::string signed_token(const std::string& header, const std::string& payload,
+                         std::string_view secret) {
   std::string input = b64url(header) + "." + b64url(payload);
   return input + "." + b64url(hmac_sha256(secret, input));
 }
@@ -65,13 +66,16 @@ TEST_CASE("a JWT signed with another secret is refused") {
 TEST_CASE("a JWT with a tampered payload is refused") {
   std::string token = mint_jwt(kSecret, 42, kNow + 60);
   auto first = token.find('.'), second = token.rfind('.');
-  std::string forged = token.substr(0, first + 1) + b64url(R"({"sub":"1","exp":9999999999})") + token.substr(second);
+  std::string forged =
+      token.substr(0, first + 1) + b64url(R"({"sub":"1","exp":9999999999})") + token.substr(second);
   CHECK_FALSE(verify_jwt(forged, kSecret, kNow).ok());
 }
 
 TEST_CASE("alg none and other algorithms are refused") {
   const std::string payload = R"({"sub":"42","exp":9999999999})";
-  CHECK_FALSE(verify_jwt(b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(payload) + ".", kSecret, kNow).ok());
+  CHECK_FALSE(verify_jwt(b64url(R"({"alg":"none","typ":"JWT"})") + "." + b64url(payload) + ".",
+                         kSecret, kNow)
+                  .ok());
   // Even when "signed" with HS256 over the same input, the header must say HS256.
   CHECK_FALSE(verify_jwt(signed_token(R"({"alg":"none"})", payload, kSecret), kSecret, kNow).ok());
   CHECK_FALSE(verify_jwt(signed_token(R"({"alg":"HS512"})", payload, kSecret), kSecret, kNow).ok());
@@ -80,7 +84,8 @@ TEST_CASE("alg none and other algorithms are refused") {
 }
 
 TEST_CASE("a numeric sub is accepted like a decimal string") {
-  auto user = verify_jwt(signed_token(kHeader, R"({"sub":42,"exp":9999999999})", kSecret), kSecret, kNow);
+  auto user =
+      verify_jwt(signed_token(kHeader, R"({"sub":42,"exp":9999999999})", kSecret), kSecret, kNow);
   REQUIRE(user.ok());
   CHECK(*user == 42);
 }
@@ -96,28 +101,37 @@ TEST_CASE("sub must be a positive id below 2^53") {
 
 TEST_CASE("a JWT without exp, or with a non-numeric exp, is refused") {
   CHECK_FALSE(verify_jwt(signed_token(kHeader, R"({"sub":"42"})", kSecret), kSecret, kNow).ok());
-  CHECK_FALSE(verify_jwt(signed_token(kHeader, R"({"sub":"42","exp":"9999999999"})", kSecret), kSecret, kNow).ok());
-  CHECK_FALSE(verify_jwt(signed_token(kHeader, R"({"sub":"42","exp":null})", kSecret), kSecret, kNow).ok());
-  CHECK_FALSE(verify_jwt(signed_token(kHeader, R"({"exp":9999999999})", kSecret), kSecret, kNow).ok());
+  CHECK_FALSE(verify_jwt(signed_token(kHeader, R"({"sub":"42","exp":"9999999999"})", kSecret),
+                         kSecret, kNow)
+                  .ok());
+  CHECK_FALSE(
+      verify_jwt(signed_token(kHeader, R"({"sub":"42","exp":null})", kSecret), kSecret, kNow).ok());
+  CHECK_FALSE(
+      verify_jwt(signed_token(kHeader, R"({"exp":9999999999})", kSecret), kSecret, kNow).ok());
 }
 
 TEST_CASE("malformed tokens are refused") {
   std::string token = mint_jwt(kSecret, 42, kNow + 60);
-  for (const std::string& bad : {std::string(), std::string("a.b"), token + ".x", std::string("..."),
-                                 std::string("not a token"), token.substr(0, token.rfind('.')),
-                                 std::string("*.*.*")}) {
+  for (const std::string& bad :
+       {std::string(), std::string("a.b"), token + ".x", std::string("..."),
+        std::string("not a token"), token.substr(0, token.rfind('.')), std::string("*.*.*")}) {
     INFO(bad);
     CHECK_FALSE(verify_jwt(bad, kSecret, kNow).ok());
   }
-  CHECK_FALSE(verify_jwt(signed_token("[]", R"({"sub":"42","exp":9999999999})", kSecret), kSecret, kNow).ok());
+  CHECK_FALSE(
+      verify_jwt(signed_token("[]", R"({"sub":"42","exp":9999999999})", kSecret), kSecret, kNow)
+          .ok());
   CHECK_FALSE(verify_jwt(signed_token(kHeader, "[42]", kSecret), kSecret, kNow).ok());
 }
 
 bool is_base64url(char c) {
-  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_';
 }
 
-TEST_CASE("generate_api_key makes lnx_ plus 43 base64url characters, a 12-character prefix and its sha256") {
+TEST_CASE(
+    "generate_api_key makes lnx_ plus 43 base64url characters, a 12-character prefix and its "
+    "sha256") {
   std::set<std::string> seen;
   for (int i = 0; i < 20; ++i) {
     NewApiKey key = generate_api_key();

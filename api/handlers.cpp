@@ -4,8 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "core/json_writer.h"
 #include "api/router.h"
+#include "core/json_writer.h"
 #include "core/text.h"
 #include "webhooks/signing.h"
 #include "webhooks/url.h"
@@ -16,9 +16,12 @@ namespace {
 
 using ordered_json = nlohmann::ordered_json;
 
-HttpResponse ok_json(unsigned status, const ordered_json& body) { return json_response(status, body.dump()); }
-HttpResponse from_status(const Status& s) { return error_response(static_cast<unsigned>(http_status(s.code())), s.message()); }
-
+HttpResponse ok_json(unsigned status, const ordered_json& body) {
+  return json_response(status, body.dump());
+}
+HttpResponse from_status(const Status& s) {
+  return error_response(static_cast<unsigned>(http_status(s.code())), s.message());
+}
 
 void write_contact(JsonWriter& w, const Contact& c, bool with_activity) {
   w.begin_object();
@@ -26,8 +29,10 @@ void write_contact(JsonWriter& w, const Contact& c, bool with_activity) {
   w.key("email").value(c.email);
   if (with_activity) {
     w.key("event_count").value(c.event_count).key("last_seen_at");
-    if (c.event_count > 0) w.value(c.last_seen_at);
-    else w.null();
+    if (c.event_count > 0)
+      w.value(c.last_seen_at);
+    else
+      w.null();
   }
   w.key("created_at").value(c.created_at).key("updated_at").value(c.updated_at);
   w.end_object();
@@ -35,11 +40,19 @@ void write_contact(JsonWriter& w, const Contact& c, bool with_activity) {
 
 void write_event(JsonWriter& w, const ContactEvent& e) {
   w.begin_object();
-  w.key("id").value(e.id).key("contact_id").value(e.contact_id).key("workspace_id").value(e.workspace_id);
+  w.key("id")
+      .value(e.id)
+      .key("contact_id")
+      .value(e.contact_id)
+      .key("workspace_id")
+      .value(e.workspace_id);
   w.key("event_type").value(to_string(e.event_type));
   w.key("room_id").value(e.room_id).key("room_name").value(e.room_name);
   w.key("room_display_name").value(e.room_display_name);
-  w.key("booking_page_id").value(e.booking_page_id).key("booking_page_title").value(e.booking_page_title);
+  w.key("booking_page_id")
+      .value(e.booking_page_id)
+      .key("booking_page_title")
+      .value(e.booking_page_title);
   w.key("booking_page_slug").value(e.booking_page_slug);
   w.key("metadata").value(e.metadata).key("created_at").value(e.created_at);
   w.end_object();
@@ -47,7 +60,8 @@ void write_event(JsonWriter& w, const ContactEvent& e) {
 
 // {"<field>": [rows...], "total", "page", "limit"}
 template <typename Row, typename Write>
-std::string paged(std::string_view field, const std::vector<Row>& rows, Write write, int64_t total, const Paging& paging) {
+std::string paged(std::string_view field, const std::vector<Row>& rows, Write write, int64_t total,
+                  const Paging& paging) {
   JsonWriter w;
   w.begin_object().key(field).begin_array();
   for (const auto& row : rows) write(w, row);
@@ -57,8 +71,8 @@ std::string paged(std::string_view field, const std::vector<Row>& rows, Write wr
 }
 
 // Stored JSON rows joined into an array, with the paging fields.
-std::string page_of_rows(std::string_view field, const std::vector<std::string>& rows, int64_t total,
-                         const Paging* paging) {
+std::string page_of_rows(std::string_view field, const std::vector<std::string>& rows,
+                         int64_t total, const Paging* paging) {
   std::string out = "{\"" + std::string(field) + "\":[";
   for (size_t i = 0; i < rows.size(); ++i) {
     if (i) out.push_back(',');
@@ -147,7 +161,8 @@ HttpResponse list_api_keys(Request& r) {
 }
 
 HttpResponse create_api_key(Request& r) {
-  if (!json_depth_within(r.http.body(), kMaxJsonDepth)) return error_response(400, "Body must be a JSON object");
+  if (!json_depth_within(r.http.body(), kMaxJsonDepth))
+    return error_response(400, "Body must be a JSON object");
   auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
   if (!body.is_object()) return error_response(400, "Body must be a JSON object");
   auto name = body.find("name");
@@ -162,7 +177,8 @@ HttpResponse create_api_key(Request& r) {
     if (!parsed) return error_response(400, "role must be one of owner, admin, member");
     role = *parsed;
   }
-  if (role > r.role) return error_response(403, "Cannot create a key with a higher role than your own");
+  if (role > r.role)
+    return error_response(403, "Cannot create a key with a higher role than your own");
   NewApiKey key = generate_api_key();
   Command c = command_for(r, CommandType::kApiKeyCreate);
   c.key_name = trimmed;
@@ -192,7 +208,8 @@ HttpResponse revoke_api_key(Request& r) {
 
 // The JSON body of a POST, or why not.
 Result<nlohmann::json> json_body(Request& r) {
-  if (!json_depth_within(r.http.body(), kMaxJsonDepth)) return Status{Code::kInvalid, "Body must be a JSON object"};
+  if (!json_depth_within(r.http.body(), kMaxJsonDepth))
+    return Status{Code::kInvalid, "Body must be a JSON object"};
   auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
   if (!body.is_object()) return Status{Code::kInvalid, "Body must be a JSON object"};
   return body;
@@ -201,7 +218,8 @@ Result<nlohmann::json> json_body(Request& r) {
 HttpResponse list_webhooks(Request& r) {
   std::vector<std::string> rows;
   // The secret is shown once, at creation.
-  for (const auto& webhook : r.ctx.views.webhooks(r.ws)) rows.push_back(encode(webhook, WithSecret::kNo));
+  for (const auto& webhook : r.ctx.views.webhooks(r.ws))
+    rows.push_back(encode(webhook, WithSecret::kNo));
   return json_response(200, page_of_rows("webhooks", rows, 0, nullptr));
 }
 
@@ -210,7 +228,8 @@ Result<std::string> webhook_url(const nlohmann::json& body, bool allow_private) 
   if (url == body.end() || !url->is_string() || url->get_ref<const std::string&>().empty())
     return Status{Code::kInvalid, "url is required"};
   std::string text = url->get<std::string>();
-  if (text.size() > kMaxUrlLength) return Status{Code::kInvalid, "url must be at most 2048 characters"};
+  if (text.size() > kMaxUrlLength)
+    return Status{Code::kInvalid, "url must be at most 2048 characters"};
   // The scheme is case-insensitive; the log stores it in lower case.
   for (size_t i = 0; i < text.size() && text[i] != ':'; ++i)
     text[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[i])));
@@ -221,7 +240,9 @@ Result<std::string> webhook_url(const nlohmann::json& body, bool allow_private) 
 }
 
 Result<uint8_t> webhook_events(const nlohmann::json& body) {
-  const Status bad{Code::kInvalid, "events must be a non-empty list of contact.created, contact.updated, contact.deleted"};
+  const Status bad{
+      Code::kInvalid,
+      "events must be a non-empty list of contact.created, contact.updated, contact.deleted"};
   auto events = body.find("events");
   if (events == body.end() || !events->is_array() || events->empty()) return bad;
   uint8_t bits = 0;
@@ -238,7 +259,8 @@ HttpResponse create_webhook(Request& r) {
   auto body = json_body(r);
   if (!body.ok()) return from_status(body.status());
   auto name = body->find("name");
-  if (name == body->end() || !name->is_string() || trim(name->get_ref<const std::string&>()).empty())
+  if (name == body->end() || !name->is_string() ||
+      trim(name->get_ref<const std::string&>()).empty())
     return error_response(400, "name is required");
   std::string trimmed(trim(name->get_ref<const std::string&>()));
   if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxWebhookNameLength)
@@ -297,7 +319,8 @@ HttpResponse audit_log(Request& r) {
 HttpResponse operations(const ApiContext& ctx, const std::string& name) {
   if (name == "healthz") return json_response(200, R"({"status":"ok"})");
   if (name == "readyz")
-    return ctx.ready() ? json_response(200, R"({"status":"ready"})") : json_response(503, R"({"status":"catching up"})");
+    return ctx.ready() ? json_response(200, R"({"status":"ready"})")
+                       : json_response(503, R"({"status":"catching up"})");
   HttpResponse res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = ctx.metrics_text();
@@ -305,7 +328,18 @@ HttpResponse operations(const ApiContext& ctx, const std::string& name) {
   return res;
 }
 
-enum class Route { kNone, kContacts, kContact, kEvents, kApiKeys, kApiKey, kAudit, kWebhooks, kWebhook, kDeliveries };
+enum class Route {
+  kNone,
+  kContacts,
+  kContact,
+  kEvents,
+  kApiKeys,
+  kApiKey,
+  kAudit,
+  kWebhooks,
+  kWebhook,
+  kDeliveries
+};
 
 Route match(const std::vector<std::string>& s) {
   if (s.size() < 4 || s[0] != "api" || s[1] != "workspaces") return Route::kNone;
@@ -330,33 +364,41 @@ Route match(const std::vector<std::string>& s) {
 HttpResponse dispatch(Request& r, Route route, http::verb method) {
   auto not_allowed = [] { return error_response(405, "Method not allowed"); };
   switch (route) {
-    case Route::kContacts: return method == http::verb::get ? list_contacts(r) : not_allowed();
+    case Route::kContacts:
+      return method == http::verb::get ? list_contacts(r) : not_allowed();
     case Route::kContact:
       if (method == http::verb::get) return get_contact(r);
       if (method == http::verb::delete_) return delete_contact(r);
       return not_allowed();
-    case Route::kEvents: return method == http::verb::get ? contact_events(r) : not_allowed();
+    case Route::kEvents:
+      return method == http::verb::get ? contact_events(r) : not_allowed();
     case Route::kApiKeys:
     case Route::kApiKey:
     case Route::kAudit:
-      if (!can_manage(r.role)) return error_response(403, route == Route::kAudit
-                                                              ? "Only owners and admins can view the audit log"
-                                                              : "Only owners and admins can manage API keys");
+      if (!can_manage(r.role))
+        return error_response(403, route == Route::kAudit
+                                       ? "Only owners and admins can view the audit log"
+                                       : "Only owners and admins can manage API keys");
       if (route == Route::kAudit) return method == http::verb::get ? audit_log(r) : not_allowed();
-      if (route == Route::kApiKey) return method == http::verb::delete_ ? revoke_api_key(r) : not_allowed();
+      if (route == Route::kApiKey)
+        return method == http::verb::delete_ ? revoke_api_key(r) : not_allowed();
       if (method == http::verb::get) return list_api_keys(r);
       if (method == http::verb::post) return create_api_key(r);
       return not_allowed();
     case Route::kWebhooks:
     case Route::kWebhook:
     case Route::kDeliveries:
-      if (!can_manage(r.role)) return error_response(403, "Only owners and admins can manage webhooks");
-      if (route == Route::kDeliveries) return method == http::verb::get ? webhook_deliveries(r) : not_allowed();
-      if (route == Route::kWebhook) return method == http::verb::delete_ ? delete_webhook(r) : not_allowed();
+      if (!can_manage(r.role))
+        return error_response(403, "Only owners and admins can manage webhooks");
+      if (route == Route::kDeliveries)
+        return method == http::verb::get ? webhook_deliveries(r) : not_allowed();
+      if (route == Route::kWebhook)
+        return method == http::verb::delete_ ? delete_webhook(r) : not_allowed();
       if (method == http::verb::get) return list_webhooks(r);
       if (method == http::verb::post) return create_webhook(r);
       return not_allowed();
-    case Route::kNone: break;
+    case Route::kNone:
+      break;
   }
   return error_response(404, "Not found");
 }
@@ -366,7 +408,8 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
 std::string new_command_id(std::string_view prefix) {
   unsigned char bytes[12];
   RAND_bytes(bytes, sizeof bytes);
-  return std::string(prefix) + "-" + hex_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+  return std::string(prefix) + "-" +
+         hex_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_request) {
@@ -380,7 +423,8 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
   if (route == Route::kNone) return error_response(404, "Not found");
   if (ctx.holds)
     if (auto ws = parse_id(s[2]); ws && !ctx.holds(WorkspaceId(*ws)))
-      return error_response(503, "This node does not hold this workspace's partition; ask a replica");
+      return error_response(503,
+                            "This node does not hold this workspace's partition; ask a replica");
   auto principal = ctx.auth.authenticate(http_request[http::field::authorization]);
   if (!principal.ok()) return from_status(principal.status());
   auto ws = parse_id(s[2]);

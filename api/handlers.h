@@ -7,9 +7,9 @@
 #include <string>
 
 #include "api/auth.h"
-#include "http/server.h"
 #include "core/clock.h"
 #include "core/command.h"
+#include "http/server.h"
 #include "views/view_store.h"
 #include "webhooks/delivery_store.h"
 
@@ -30,8 +30,8 @@ struct ApiContext {
   const Authenticator& auth;
   CommandSubmitter& submitter;
   const Clock& clock;
-  std::function<bool()> ready;               // views have applied the whole log
-  std::function<std::string()> metrics_text; // Prometheus exposition
+  std::function<bool()> ready;                // views have applied the whole log
+  std::function<std::string()> metrics_text;  // Prometheus exposition
   const DeliveryStore* deliveries = nullptr;  // the dispatcher's records; null: none kept here
   bool webhook_allow_private = false;         // webhook URLs may resolve to private addresses
   // Whether this node's views hold the workspace (a writer holds the partitions it owns); null:

@@ -33,15 +33,17 @@ class ApiFixture : public CommandSubmitter {
     views_ = std::move(*opened);
     projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
     auth_ = std::make_unique<Authenticator>(*views_, std::string(kSecret), clock_);
-    ctx_ = std::make_unique<ApiContext>(ApiContext{*views_, *auth_, *this, clock_, [this] { return ready; },
-                                                   [] { return std::string("contacts_up 1\n"); }, nullptr, true,
-                                                   nullptr});
+    ctx_ = std::make_unique<ApiContext>(
+        ApiContext{*views_, *auth_, *this, clock_, [this] { return ready; },
+                   [] { return std::string("contacts_up 1\n"); }, nullptr, true, nullptr});
     // Workspace 2: user 1 owns it, 2 administers it, 3 is a member. Workspace 5: user 4.
-    append({member(2, 1, "owner"), member(2, 2, "admin"), member(2, 3, "member"), member(5, 4, "owner")});
+    append({member(2, 1, "owner"), member(2, 2, "admin"), member(2, 3, "member"),
+            member(5, 4, "owner")});
   }
 
   Result<int64_t> submit(Command command) override {
-    auto positions = log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
+    auto positions =
+        log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
     if (!positions.ok()) return positions.status();
     REQUIRE(projector_->catch_up().ok());
     return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
@@ -50,7 +52,8 @@ class ApiFixture : public CommandSubmitter {
   // Appends commands (JSON) and folds them; the id of the last.
   int64_t append(const std::vector<json>& commands) {
     std::vector<LogRecord> records;
-    for (const auto& c : commands) records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
+    for (const auto& c : commands)
+      records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
     auto positions = log_.append(records);
     REQUIRE(positions.ok());
     REQUIRE(projector_->catch_up().ok());
@@ -58,12 +61,15 @@ class ApiFixture : public CommandSubmitter {
   }
 
   static json member(int64_t ws, int64_t user, const std::string& role) {
-    return {{"type", "member_upsert"}, {"command_id", "m" + std::to_string(ws) + "-" + std::to_string(user)},
-            {"workspace_id", ws},      {"occurred_at", 1'700'000'000},
-            {"user_id", user},         {"role", role}};
+    return {{"type", "member_upsert"},
+            {"command_id", "m" + std::to_string(ws) + "-" + std::to_string(user)},
+            {"workspace_id", ws},
+            {"occurred_at", 1'700'000'000},
+            {"user_id", user},
+            {"role", role}};
   }
-  static json visit(const std::string& id, int64_t at, const std::string& name, const std::string& email,
-                    int64_t ws = 2) {
+  static json visit(const std::string& id, int64_t at, const std::string& name,
+                    const std::string& email, int64_t ws = 2) {
     return {{"type", "room_join"},
             {"command_id", id},
             {"workspace_id", ws},
@@ -77,9 +83,11 @@ class ApiFixture : public CommandSubmitter {
     unsigned status = 0;
     json body;
   };
-  Answer send(http::verb method, const std::string& target, int64_t user = 1, const std::string& body = "") {
+  Answer send(http::verb method, const std::string& target, int64_t user = 1,
+              const std::string& body = "") {
     HttpRequest request{method, target, 11};
-    if (user > 0) request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
+    if (user > 0)
+      request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
     request.body() = body;
     return answer(request);
   }
@@ -88,7 +96,9 @@ class ApiFixture : public CommandSubmitter {
     request.set(http::field::authorization, authorization);
     return answer(request);
   }
-  Answer get(const std::string& target, int64_t user = 1) { return send(http::verb::get, target, user); }
+  Answer get(const std::string& target, int64_t user = 1) {
+    return send(http::verb::get, target, user);
+  }
 
   bool ready = true;
 
@@ -112,9 +122,11 @@ std::string error_of(const ApiFixture::Answer& a) { return a.body.value("error",
 
 const std::string kContacts = "/api/workspaces/2/contacts";
 
-TEST_CASE("api: list contacts: fields, order by last_seen_at desc, total, page and limit defaults") {
+TEST_CASE(
+    "api: list contacts: fields, order by last_seen_at desc, total, page and limit defaults") {
   ApiFixture f;
-  f.append({ApiFixture::visit("a", 100, "Alice", "alice@x.org"), ApiFixture::visit("b", 300, "Bob", "bob@x.org"),
+  f.append({ApiFixture::visit("a", 100, "Alice", "alice@x.org"),
+            ApiFixture::visit("b", 300, "Bob", "bob@x.org"),
             ApiFixture::visit("c", 200, "Carol", "carol@x.org")});
   auto a = f.get(kContacts);
   REQUIRE(a.status == 200);
@@ -126,8 +138,8 @@ TEST_CASE("api: list contacts: fields, order by last_seen_at desc, total, page a
   CHECK(a.body["contacts"][1]["name"] == "Carol");
   CHECK(a.body["contacts"][2]["name"] == "Alice");
   const json& bob = a.body["contacts"][0];
-  for (const char* field : {"id", "workspace_id", "name", "email", "event_count", "last_seen_at", "created_at",
-                            "updated_at"})
+  for (const char* field : {"id", "workspace_id", "name", "email", "event_count", "last_seen_at",
+                            "created_at", "updated_at"})
     CHECK_MESSAGE(bob.contains(field), field);
   CHECK(bob["event_count"] == 1);
   CHECK(bob["last_seen_at"] == 300);
@@ -155,7 +167,8 @@ TEST_CASE("api: list contacts: page and limit page through, out-of-range values 
 
 TEST_CASE("api: search is a case-insensitive substring of name or email, with an exact total") {
   ApiFixture f;
-  f.append({ApiFixture::visit("a", 100, "Zoë Martin", "zoe@x.org"), ApiFixture::visit("b", 200, "Bob", "bob@martin.io"),
+  f.append({ApiFixture::visit("a", 100, "Zoë Martin", "zoe@x.org"),
+            ApiFixture::visit("b", 200, "Bob", "bob@martin.io"),
             ApiFixture::visit("c", 300, "Carol", "carol@x.org")});
   auto a = f.get(kContacts + "?search=MARTIN");
   CHECK(a.body["total"] == 2);
@@ -198,7 +211,9 @@ TEST_CASE("api: a contact's events, newest first, with room fields; 404 for an u
   CHECK(f.get(kContacts + "/424242/events").status == 404);
 }
 
-TEST_CASE("api: delete: members may not, owners and admins may; the contact is gone at once; 404 when missing") {
+TEST_CASE(
+    "api: delete: members may not, owners and admins may; the contact is gone at once; 404 when "
+    "missing") {
   ApiFixture f;
   int64_t id = f.append({ApiFixture::visit("a", 100, "Alice", "a@x.org")});
   const std::string one = kContacts + "/" + std::to_string(id);
@@ -220,16 +235,18 @@ TEST_CASE("api: authentication: none, malformed, badly signed, expired and unkno
   auto none = f.get(kContacts, 0);
   CHECK(none.status == 401);
   CHECK(error_of(none) == "Authentication required");
-  for (const std::string& header : {std::string("Bearer nonsense"), std::string("Basic abc"),
-                                    "Bearer " + mint_jwt("another-secret", 1, kNow + 60),
-                                    "Bearer " + mint_jwt(kSecret, 1, kNow - 1), std::string("Bearer lnx_unknown")}) {
+  for (const std::string& header :
+       {std::string("Bearer nonsense"), std::string("Basic abc"),
+        "Bearer " + mint_jwt("another-secret", 1, kNow + 60),
+        "Bearer " + mint_jwt(kSecret, 1, kNow - 1), std::string("Bearer lnx_unknown")}) {
     INFO(header);
     auto a = f.send_with(header, kContacts);
     CHECK(a.status == 401);
   }
 }
 
-TEST_CASE("api: a non-member is 403; an unknown path or workspace id is 404; a wrong method is 405") {
+TEST_CASE(
+    "api: a non-member is 403; an unknown path or workspace id is 404; a wrong method is 405") {
   ApiFixture f;
   auto outsider = f.get(kContacts, 4);
   CHECK(outsider.status == 403);
@@ -244,9 +261,11 @@ TEST_CASE("api: a non-member is 403; an unknown path or workspace id is 404; a w
   CHECK(f.send(http::verb::post, "/healthz").status == 405);
 }
 
-TEST_CASE("api: API keys: created once with the full key, listed without it, authenticating, revoked") {
+TEST_CASE(
+    "api: API keys: created once with the full key, listed without it, authenticating, revoked") {
   ApiFixture f;
-  auto created = f.send(http::verb::post, "/api/workspaces/2/api-keys", 2, R"({"name":" ci ","role":"member"})");
+  auto created = f.send(http::verb::post, "/api/workspaces/2/api-keys", 2,
+                        R"({"name":" ci ","role":"member"})");
   REQUIRE(created.status == 201);
   const json& key = created.body["api_key"];
   CHECK(key["name"] == "ci");
@@ -281,8 +300,10 @@ TEST_CASE("api: API key bodies: name required and bounded, role valid and at mos
   CHECK(error_of(post("[]")) == "Body must be a JSON object");
   CHECK(error_of(post("{")) == "Body must be a JSON object");
   CHECK(error_of(post(R"({"name":"  "})")) == "name is required");
-  CHECK(error_of(post(R"({"name":")" + std::string(101, 'x') + "\"}")) == "name must be at most 100 characters");
-  CHECK(error_of(post(R"({"name":"k","role":"root"})")) == "role must be one of owner, admin, member");
+  CHECK(error_of(post(R"({"name":")" + std::string(101, 'x') + "\"}")) ==
+        "name must be at most 100 characters");
+  CHECK(error_of(post(R"({"name":"k","role":"root"})")) ==
+        "role must be one of owner, admin, member");
   auto higher = post(R"({"name":"k","role":"owner"})");
   CHECK(higher.status == 403);
   CHECK(error_of(higher) == "Cannot create a key with a higher role than your own");
@@ -290,10 +311,12 @@ TEST_CASE("api: API key bodies: name required and bounded, role valid and at mos
   CHECK(post(R"({"name":"k"})", 3).status == 403);                     // members manage no keys
 }
 
-TEST_CASE("api: webhooks: created with the secret once, listed without it, deleted; owner/admin only") {
+TEST_CASE(
+    "api: webhooks: created with the secret once, listed without it, deleted; owner/admin only") {
   ApiFixture f;
-  auto created = f.send(http::verb::post, "/api/workspaces/2/webhooks", 1,
-                        R"({"name":"CRM","url":"HTTP://127.0.0.1:9/in","events":["contact.deleted","contact.created"]})");
+  auto created = f.send(
+      http::verb::post, "/api/workspaces/2/webhooks", 1,
+      R"({"name":"CRM","url":"HTTP://127.0.0.1:9/in","events":["contact.deleted","contact.created"]})");
   REQUIRE(created.status == 201);
   const json& hook = created.body["webhook"];
   CHECK(hook["url"] == "http://127.0.0.1:9/in");
@@ -306,7 +329,8 @@ TEST_CASE("api: webhooks: created with the secret once, listed without it, delet
   auto member = f.get("/api/workspaces/2/webhooks", 3);
   CHECK(member.status == 403);
   CHECK(error_of(member) == "Only owners and admins can manage webhooks");
-  const std::string path = "/api/workspaces/2/webhooks/" + std::to_string(hook["id"].get<int64_t>());
+  const std::string path =
+      "/api/workspaces/2/webhooks/" + std::to_string(hook["id"].get<int64_t>());
   auto deliveries = f.get(path + "/deliveries");
   CHECK(deliveries.status == 404);
   CHECK(error_of(deliveries) == "Deliveries are kept by the webhooks process");
@@ -319,21 +343,28 @@ TEST_CASE("api: webhooks: created with the secret once, listed without it, delet
 
 TEST_CASE("api: webhook bodies: name, events and url are checked") {
   ApiFixture f;
-  auto post = [&](const std::string& body) { return f.send(http::verb::post, "/api/workspaces/2/webhooks", 1, body); };
-  CHECK(error_of(post(R"({"url":"http://127.0.0.1:9/","events":["contact.created"]})")) == "name is required");
+  auto post = [&](const std::string& body) {
+    return f.send(http::verb::post, "/api/workspaces/2/webhooks", 1, body);
+  };
+  CHECK(error_of(post(R"({"url":"http://127.0.0.1:9/","events":["contact.created"]})")) ==
+        "name is required");
   CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":[]})")) ==
         "events must be a non-empty list of contact.created, contact.updated, contact.deleted");
   CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":["contact.merged"]})")) ==
         "Unknown event: contact.merged");
   CHECK(error_of(post(R"({"name":"h","events":["contact.created"]})")) == "url is required");
-  CHECK(post(R"({"name":"h","url":"ftp://127.0.0.1/","events":["contact.created"]})").status == 400);
+  CHECK(post(R"({"name":"h","url":"ftp://127.0.0.1/","events":["contact.created"]})").status ==
+        400);
 }
 
-TEST_CASE("api: the audit log lists deletes, key and webhook changes, newest first, for owners and admins") {
+TEST_CASE(
+    "api: the audit log lists deletes, key and webhook changes, newest first, for owners and "
+    "admins") {
   ApiFixture f;
   int64_t id = f.append({ApiFixture::visit("a", 100, "Alice", "a@x.org")});
   REQUIRE(f.send(http::verb::delete_, kContacts + "/" + std::to_string(id), 1).status == 200);
-  REQUIRE(f.send(http::verb::post, "/api/workspaces/2/api-keys", 1, R"({"name":"ci"})").status == 201);
+  REQUIRE(f.send(http::verb::post, "/api/workspaces/2/api-keys", 1, R"({"name":"ci"})").status ==
+          201);
   auto a = f.get("/api/workspaces/2/audit-log");
   REQUIRE(a.status == 200);
   CHECK(a.body["total"] == 2);

@@ -73,7 +73,8 @@ Target parse_target(std::string_view target) {
   while (start <= path.size()) {
     auto slash = path.find('/', start);
     if (slash == std::string_view::npos) slash = path.size();
-    if (slash > start) t.segments.push_back(percent_decode(path.substr(start, slash - start), false));
+    if (slash > start)
+      t.segments.push_back(percent_decode(path.substr(start, slash - start), false));
     start = slash + 1;
   }
   if (question == std::string_view::npos) return t;
@@ -83,7 +84,8 @@ Target parse_target(std::string_view target) {
     std::string_view pair = query.substr(0, amp);
     auto eq = pair.find('=');
     std::string key = percent_decode(pair.substr(0, eq), true);
-    std::string value = eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true);
+    std::string value =
+        eq == std::string_view::npos ? "" : percent_decode(pair.substr(eq + 1), true);
     t.query.try_emplace(std::move(key), std::move(value));  // the first occurrence wins
     if (amp == std::string_view::npos) break;
     query.remove_prefix(amp + 1);

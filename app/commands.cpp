@@ -1,6 +1,5 @@
 // The offline subcommands: produce, token, keys, rebuild, and the helpers they share with serve.
 #include "app/commands.h"
-#include "bus/kafka_group.h"
 
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "api/auth.h"
 #include "api/handlers.h"
+#include "bus/kafka_group.h"
 #include "core/clock.h"
 #include "core/command_codec.h"
 #include "ingest/intake.h"
@@ -24,16 +24,20 @@ namespace fs = std::filesystem;
 
 constexpr size_t kProduceBatchRecords = 10000;
 
-FlagSpec data_flag() { return {"data", "CONTACTS_DATA", "./data", "data directory (log and views)"}; }
+FlagSpec data_flag() {
+  return {"data", "CONTACTS_DATA", "./data", "data directory (log and views)"};
+}
 FlagSpec partitions_flag() {
-  return {"partitions", "CONTACTS_PARTITIONS", "8", "partitions of the log, fixed when it is created"};
+  return {"partitions", "CONTACTS_PARTITIONS", "8",
+          "partitions of the log, fixed when it is created"};
 }
 FlagSpec cache_flag() {
   return {"cache-mb", "CONTACTS_CACHE_MB", "256", "RocksDB block cache of the views, in MiB"};
 }
 FlagSpec key_filter_flag() {
   return {"key-filter-mb", "CONTACTS_KEY_FILTER_MB", "16",
-          "Bloom filter of the views' command ids and emails, in MiB (about 13M keys at 1% false positives)"};
+          "Bloom filter of the views' command ids and emails, in MiB (about 13M keys at 1% false "
+          "positives)"};
 }
 FlagSpec brokers_flag() {
   return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};
@@ -41,7 +45,9 @@ FlagSpec brokers_flag() {
 
 std::string log_path(const std::string& data) { return (fs::path(data) / "log").string(); }
 std::string views_path(const std::string& data) { return (fs::path(data) / "views").string(); }
-std::string webhooks_path(const std::string& data) { return (fs::path(data) / "webhooks").string(); }
+std::string webhooks_path(const std::string& data) {
+  return (fs::path(data) / "webhooks").string();
+}
 
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv) {
@@ -58,7 +64,8 @@ int parse_or_exit(Flags& flags, const std::string& command, const std::string& s
 }
 
 FlagSpec topic_prefix_flag() {
-  return {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "", "prefix of the Kafka topic names (P + contacts.commands, ...)"};
+  return {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "",
+          "prefix of the Kafka topic names (P + contacts.commands, ...)"};
 }
 
 OpenedLog open_log(const Flags& flags) {
@@ -93,7 +100,8 @@ OpenedLog open_log(const Flags& flags) {
 std::string describe_log(const Flags& flags, const OpenedLog& log) {
   std::string partitions = std::to_string(log->partitions()) + " partitions";
   if (const auto* kafka = log.kafka())
-    return "Kafka at " + flags.get("brokers") + ", topic " + kafka->commands_topic() + ", " + partitions;
+    return "Kafka at " + flags.get("brokers") + ", topic " + kafka->commands_topic() + ", " +
+           partitions;
   return "embedded log, " + partitions;
 }
 
@@ -116,9 +124,13 @@ Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Fla
 
 int run_produce(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(), topic_prefix_flag()};
-  if (int rc = parse_or_exit(flags, "produce", "Appends NDJSON commands from FILE (or stdin) to the log, all or nothing.",
-                             specs, argc, argv); rc >= 0)
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
+                                 topic_prefix_flag()};
+  if (int rc =
+          parse_or_exit(flags, "produce",
+                        "Appends NDJSON commands from FILE (or stdin) to the log, all or nothing.",
+                        specs, argc, argv);
+      rc >= 0)
     return rc;
   std::stringstream buffer;
   if (flags.positional().empty() || flags.positional()[0] == "-") {
@@ -135,7 +147,8 @@ int run_produce(int argc, char** argv) {
   Intake intake = intake_ndjson(body, SystemClock().now_seconds());
   if (intake.error_count > 0) {
     for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
-    std::cerr << "contacts produce: " << intake.error_count << " invalid line(s); nothing appended\n";
+    std::cerr << "contacts produce: " << intake.error_count
+              << " invalid line(s); nothing appended\n";
     return 1;
   }
   auto log = open_log(flags);
@@ -145,12 +158,13 @@ int run_produce(int argc, char** argv) {
   size_t appended = 0;
   for (size_t at = 0; at < intake.records.size(); at += kProduceBatchRecords) {
     size_t end = std::min(intake.records.size(), at + kProduceBatchRecords);
-    std::vector<LogRecord> batch(std::make_move_iterator(intake.records.begin() + static_cast<long>(at)),
-                                 std::make_move_iterator(intake.records.begin() + static_cast<long>(end)));
+    std::vector<LogRecord> batch(
+        std::make_move_iterator(intake.records.begin() + static_cast<long>(at)),
+        std::make_move_iterator(intake.records.begin() + static_cast<long>(end)));
     auto positions = log->append(batch);
     if (!positions.ok()) {
-      std::cerr << "contacts produce: " << positions.status().message() << " after appending the first "
-                << appended << " commands\n";
+      std::cerr << "contacts produce: " << positions.status().message()
+                << " after appending the first " << appended << " commands\n";
       return 1;
     }
     appended = end;
@@ -165,11 +179,14 @@ int run_token(int argc, char** argv) {
       {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret the API verifies tokens with"},
       {"user", "", "", "user id (the token's sub)"},
       {"ttl", "", "1h", "lifetime: seconds or 30s, 10m, 1h, 2d"}};
-  if (int rc = parse_or_exit(flags, "token", "Mints a JWT for a user.", specs, argc, argv); rc >= 0) return rc;
+  if (int rc = parse_or_exit(flags, "token", "Mints a JWT for a user.", specs, argc, argv); rc >= 0)
+    return rc;
   long long user = 0;
   std::string error;
-  if (!flags.has("jwt-secret")) error = "--jwt-secret (or CONTACTS_JWT_SECRET) is required";
-  else flags.integer("user", 1, kMaxSafeInteger, user, error);
+  if (!flags.has("jwt-secret"))
+    error = "--jwt-secret (or CONTACTS_JWT_SECRET) is required";
+  else
+    flags.integer("user", 1, kMaxSafeInteger, user, error);
   auto ttl = parse_duration_seconds(flags.get("ttl"));
   if (error.empty() && !ttl) error = "--ttl must be like 3600, 30s, 10m, 1h or 2d";
   if (!error.empty()) {
@@ -182,17 +199,24 @@ int run_token(int argc, char** argv) {
 
 int run_keys(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(), topic_prefix_flag(),
+  std::vector<FlagSpec> specs = {data_flag(),
+                                 partitions_flag(),
+                                 brokers_flag(),
+                                 topic_prefix_flag(),
                                  {"workspace", "", "", "workspace id the key is scoped to"},
                                  {"role", "", "owner", "owner, admin or member"},
                                  {"name", "", "bootstrap", "a name shown in listings"}};
-  if (int rc = parse_or_exit(flags, "keys", "keys create: appends a new API key to the log and prints it once.",
-                             specs, argc, argv); rc >= 0)
+  if (int rc = parse_or_exit(flags, "keys",
+                             "keys create: appends a new API key to the log and prints it once.",
+                             specs, argc, argv);
+      rc >= 0)
     return rc;
   std::string error;
   long long ws = 0;
-  if (flags.positional().size() != 1 || flags.positional()[0] != "create") error = "usage: contacts keys create --workspace N";
-  else flags.integer("workspace", 1, kMaxSafeInteger, ws, error);
+  if (flags.positional().size() != 1 || flags.positional()[0] != "create")
+    error = "usage: contacts keys create --workspace N";
+  else
+    flags.integer("workspace", 1, kMaxSafeInteger, ws, error);
   auto role = role_from(flags.get("role"));
   if (error.empty() && !role) error = "--role must be owner, admin or member";
   if (!error.empty()) {
@@ -211,7 +235,8 @@ int run_keys(int argc, char** argv) {
   c.key_prefix = key.prefix;
   std::string record = encode_command(c);
   if (!decode_command(record).ok()) {
-    std::cerr << "contacts keys: invalid key command: " << decode_command(record).status().message() << "\n";
+    std::cerr << "contacts keys: invalid key command: " << decode_command(record).status().message()
+              << "\n";
     return 2;
   }
   auto log = open_log(flags);
@@ -227,10 +252,13 @@ int run_keys(int argc, char** argv) {
 
 int run_rebuild(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(),    partitions_flag(), cache_flag(),
+  std::vector<FlagSpec> specs = {data_flag(),       partitions_flag(), cache_flag(),
                                  key_filter_flag(), brokers_flag(),    topic_prefix_flag()};
-  if (int rc = parse_or_exit(flags, "rebuild", "Rebuilds the views from offset 0 into a fresh directory and swaps them in.",
-                             specs, argc, argv); rc >= 0)
+  if (int rc = parse_or_exit(
+          flags, "rebuild",
+          "Rebuilds the views from offset 0 into a fresh directory and swaps them in.", specs, argc,
+          argv);
+      rc >= 0)
     return rc;
   auto log = open_log(flags);
   if (!log) return 1;
@@ -245,8 +273,9 @@ int run_rebuild(int argc, char** argv) {
   if (auto* kafka = log.kafka()) {
     // On Kafka, writers (`contacts project`) commit to their group the offsets below which every
     // change is on the change topic: quiet up to those too, whoever published them.
-    auto committed = group_offsets(flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
-                                   kafka->commands_topic());
+    auto committed =
+        group_offsets(flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
+                      kafka->commands_topic());
     if (!committed.ok()) {
       std::cerr << "contacts rebuild: " << committed.status().message() << "\n";
       return 1;
@@ -261,7 +290,8 @@ int run_rebuild(int argc, char** argv) {
   }
   const bool tty = isatty(STDERR_FILENO);
   options.progress = [tty](uint64_t done, uint64_t all) {
-    if (tty) std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
+    if (tty)
+      std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
   };
   auto total = rebuild_views(*log, options);
   if (tty) std::cerr << "\n";
@@ -279,18 +309,22 @@ namespace contacts::app {
 
 int run_lag(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {brokers_flag(), topic_prefix_flag(),
-                                 {"group", "", "contacts-projector",
-                                  "contacts-projector (on the command topic) or contacts-webhooks (on the change topic)"}};
-  if (int rc = parse_or_exit(flags, "lag",
-                             "Prints a consumer group's committed offsets, the topic's end offsets and the lag per "
-                             "partition (the topic prefix is prepended to the group too).",
-                             specs, argc, argv);
+  std::vector<FlagSpec> specs = {
+      brokers_flag(),
+      topic_prefix_flag(),
+      {"group", "", "contacts-projector",
+       "contacts-projector (on the command topic) or contacts-webhooks (on the change topic)"}};
+  if (int rc = parse_or_exit(
+          flags, "lag",
+          "Prints a consumer group's committed offsets, the topic's end offsets and the lag per "
+          "partition (the topic prefix is prepended to the group too).",
+          specs, argc, argv);
       rc >= 0)
     return rc;
   const std::string group = flags.get("group");
   std::string error;
-  if (!flags.has("brokers")) error = "--brokers is required";
+  if (!flags.has("brokers"))
+    error = "--brokers is required";
   else if (group != "contacts-projector" && group != "contacts-webhooks")
     error = "--group must be contacts-projector or contacts-webhooks";
   if (!error.empty()) {
@@ -298,7 +332,8 @@ int run_lag(int argc, char** argv) {
     return 2;
   }
   const std::string prefix = flags.get("topic-prefix");
-  const std::string topic = prefix + (group == "contacts-projector" ? "contacts.commands" : "contacts.changes");
+  const std::string topic =
+      prefix + (group == "contacts-projector" ? "contacts.commands" : "contacts.changes");
   auto offsets = group_offsets(flags.get("brokers"), prefix + group, topic);
   if (!offsets.ok()) {
     std::cerr << "contacts lag: " << offsets.status().message() << "\n";
@@ -309,8 +344,9 @@ int run_lag(int argc, char** argv) {
   for (const auto& o : *offsets) {
     int64_t lag = o.end - std::max<int64_t>(o.committed, 0);
     total += lag;
-    std::cout << o.partition << " " << (o.committed < 0 ? std::string("-") : std::to_string(o.committed)) << " "
-              << o.end << " " << lag << "\n";
+    std::cout << o.partition << " "
+              << (o.committed < 0 ? std::string("-") : std::to_string(o.committed)) << " " << o.end
+              << " " << lag << "\n";
   }
   std::cout << "total " << total << "\n";
   return 0;

@@ -26,7 +26,8 @@ class Flags {
   bool has(const std::string& name) const;
   bool enabled(const std::string& name) const;  // booleans: 1/true/yes/on
   // An integer flag within [min, max]; false with `error` when not.
-  bool integer(const std::string& name, long long min, long long max, long long& out, std::string& error) const;
+  bool integer(const std::string& name, long long min, long long max, long long& out,
+               std::string& error) const;
   const std::vector<std::string>& positional() const { return positional_; }
   bool help() const { return help_; }
 
@@ -36,7 +37,8 @@ class Flags {
   bool help_ = false;
 };
 
-std::string usage(const std::string& command, const std::string& summary, const std::vector<FlagSpec>& specs);
+std::string usage(const std::string& command, const std::string& summary,
+                  const std::vector<FlagSpec>& specs);
 // Parses durations like 30s, 10m, 1h, 2d or plain seconds; nullopt when malformed.
 std::optional<long long> parse_duration_seconds(const std::string& text);
 

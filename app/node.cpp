@@ -3,7 +3,6 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-
 #include <iostream>
 #include <limits>
 #include <map>
@@ -20,23 +19,27 @@ namespace {
 constexpr std::chrono::seconds kDrainTimeout{10};
 
 std::vector<FlagSpec> node_flags() {
-  return {data_flag(),
-          {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
-          {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
-          brokers_flag(),
-          topic_prefix_flag(),
-          partitions_flag(),
-          {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
-          {"ingest-token", "CONTACTS_INGEST_TOKEN", "", "bearer token of POST /v1/commands (none: refuse all)"},
-          {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
-           "largest ingest body in bytes (413 past it)"},
-          {"http-threads", "CONTACTS_HTTP_THREADS", "8", "API I/O threads (ingest gets half as many); handlers that wait for the projector block one"},
-          cache_flag(),
-          key_filter_flag(),
-          {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
-           "let webhook URLs resolve to private, loopback and link-local addresses", true},
-          {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
-           "seconds before each retry of a failed webhook delivery, comma-separated"}};
+  return {
+      data_flag(),
+      {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
+      {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
+      brokers_flag(),
+      topic_prefix_flag(),
+      partitions_flag(),
+      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
+      {"ingest-token", "CONTACTS_INGEST_TOKEN", "",
+       "bearer token of POST /v1/commands (none: refuse all)"},
+      {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
+       "largest ingest body in bytes (413 past it)"},
+      {"http-threads", "CONTACTS_HTTP_THREADS", "8",
+       "API I/O threads (ingest gets half as many); handlers that wait for the projector block "
+       "one"},
+      cache_flag(),
+      key_filter_flag(),
+      {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
+       "let webhook URLs resolve to private, loopback and link-local addresses", true},
+      {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
+       "seconds before each retry of a failed webhook delivery, comma-separated"}};
 }
 
 std::optional<std::string> optional_flag(const Flags& flags, const std::string& name) {
@@ -46,12 +49,18 @@ std::optional<std::string> optional_flag(const Flags& flags, const std::string& 
 
 const std::string& node_summary(Node node) {
   static const std::map<Node, std::string> summaries = {
-      {Node::kAll, "Runs the log (embedded or Kafka), projector, webhooks, API and ingest in one process."},
-      {Node::kWriter, "The writer on Kafka: a member of the group contacts-projector; folds the partitions it is "
-                      "assigned into its views, publishes every change on contacts.changes, serves the API."},
-      {Node::kReplica, "A read replica on Kafka: folds the command topic into views of its own and serves the API."},
-      {Node::kWebhooks, "A webhook dispatcher on Kafka: a member of the group contacts-webhooks on contacts.changes; "
-                        "keeps views of its own (subscriptions, roles) and serves the API with deliveries."},
+      {Node::kAll,
+       "Runs the log (embedded or Kafka), projector, webhooks, API and ingest in one process."},
+      {Node::kWriter,
+       "The writer on Kafka: a member of the group contacts-projector; folds the partitions it is "
+       "assigned into its views, publishes every change on contacts.changes, serves the API."},
+      {Node::kReplica,
+       "A read replica on Kafka: folds the command topic into views of its own and serves the "
+       "API."},
+      {Node::kWebhooks,
+       "A webhook dispatcher on Kafka: a member of the group contacts-webhooks on "
+       "contacts.changes; "
+       "keeps views of its own (subscriptions, roles) and serves the API with deliveries."},
       {Node::kIngest, "The ingest listener alone, appending to Kafka."}};
   return summaries.at(node);
 }
@@ -59,7 +68,8 @@ const std::string& node_summary(Node node) {
 // Why the checked flags of `node` do not make a node; empty when they do.
 std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) {
   std::string error;
-  if (!split_host_port(flags.get("listen"), config.api_host, config.api_port)) return "--listen must be HOST:PORT";
+  if (!split_host_port(flags.get("listen"), config.api_host, config.api_port))
+    return "--listen must be HOST:PORT";
   if (!split_host_port(flags.get("ingest-listen"), config.ingest_host, config.ingest_port))
     return "--ingest-listen must be HOST:PORT";
   if (!flags.integer("ingest-max-body", 1024, 1LL << 32, config.max_body, error) ||
@@ -70,18 +80,24 @@ std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) 
   if (!schedule.ok()) return "--webhook-retry-schedule: " + schedule.status().message();
   config.hooks.retry_schedule = *schedule;
   if (node != Node::kAll && !flags.has("brokers"))
-    return "--brokers is required: on the embedded log, `contacts serve` runs every part in one process";
+    return "--brokers is required: on the embedded log, `contacts serve` runs every part in one "
+           "process";
   if (node == Node::kReplica && !flags.enabled("replica"))
-    return "--replica is required: an API node keeps views of its own (the writer's are `contacts serve`'s)";
+    return "--replica is required: an API node keeps views of its own (the writer's are `contacts "
+           "serve`'s)";
   return {};
 }
 
 std::string node_description(Node node, const std::string& prefix) {
   switch (node) {
-    case Node::kWriter: return " (writer in group " + prefix + "contacts-projector)";
-    case Node::kWebhooks: return " (webhook dispatcher in group " + prefix + "contacts-webhooks)";
-    case Node::kReplica: return " (read replica)";
-    default: return "";
+    case Node::kWriter:
+      return " (writer in group " + prefix + "contacts-projector)";
+    case Node::kWebhooks:
+      return " (webhook dispatcher in group " + prefix + "contacts-webhooks)";
+    case Node::kReplica:
+      return " (read replica)";
+    default:
+      return "";
   }
 }
 
@@ -113,13 +129,19 @@ std::string metrics_text(const RoleParts& parts, Projector& projector, const Ing
 }
 
 // Runs `node` on the log and views it opened.
-int run_role(Node node, Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+int run_role(Node node, Flags& flags, const NodeConfig& config, const OpenedLog& log,
+             ViewStore& views) {
   switch (node) {
-    case Node::kAll: return run_node_serve(flags, config, log, views);
-    case Node::kWriter: return run_node_writer(flags, config, log, views);
-    case Node::kReplica: return run_node_replica(flags, config, log, views);
-    case Node::kWebhooks: return run_node_webhooks(flags, config, log, views);
-    case Node::kIngest: break;
+    case Node::kAll:
+      return run_node_serve(flags, config, log, views);
+    case Node::kWriter:
+      return run_node_writer(flags, config, log, views);
+    case Node::kReplica:
+      return run_node_replica(flags, config, log, views);
+    case Node::kWebhooks:
+      return run_node_webhooks(flags, config, log, views);
+    case Node::kIngest:
+      break;
   }
   return run_node_ingest(flags, config, log);
 }
@@ -144,21 +166,29 @@ int run_node(Node node, int argc, char** argv) {
 
 std::string_view node_command(Node node) {
   switch (node) {
-    case Node::kAll: return "serve";
-    case Node::kWriter: return "project";
-    case Node::kReplica: return "api";
-    case Node::kWebhooks: return "webhooks";
-    case Node::kIngest: break;
+    case Node::kAll:
+      return "serve";
+    case Node::kWriter:
+      return "project";
+    case Node::kReplica:
+      return "api";
+    case Node::kWebhooks:
+      return "webhooks";
+    case Node::kIngest:
+      break;
   }
   return "ingest";
 }
 
-std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc, char** argv) {
+std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc,
+                                    char** argv) {
   const std::string command(node_command(node));
   auto specs = node_flags();
   if (node == Node::kReplica)
-    specs.push_back({"replica", "CONTACTS_REPLICA", "", "required: this node keeps views of its own and emits nothing", true});
-  if (int rc = parse_or_exit(flags, command, node_summary(node), specs, argc, argv); rc >= 0) return rc;
+    specs.push_back({"replica", "CONTACTS_REPLICA", "",
+                     "required: this node keeps views of its own and emits nothing", true});
+  if (int rc = parse_or_exit(flags, command, node_summary(node), specs, argc, argv); rc >= 0)
+    return rc;
   std::string error = check_node_flags(node, flags, config);
   if (error.empty()) return std::nullopt;
   std::cerr << "contacts " << command << ": " << error << "\n";
@@ -170,7 +200,8 @@ Result<int64_t> LogSubmitter::submit(Command command) {
   // A writer that does not own the workspace's partition could not read its own write:
   // refused before anything is appended, so a retry elsewhere applies it once.
   if (!projector_.owns(partition_for(key, log_.partitions())))
-    return Status{Code::kUnavailable, "This node does not hold this workspace's partition; ask a replica"};
+    return Status{Code::kUnavailable,
+                  "This node does not hold this workspace's partition; ask a replica"};
   auto positions = log_.append({{key, encode_command(command)}});
   if (!positions.ok()) return Status{Code::kUnavailable, "Log unavailable"};
   LogPosition at = positions->front();
@@ -180,8 +211,8 @@ Result<int64_t> LogSubmitter::submit(Command command) {
 }
 
 Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
-  projector.set_quiet_before(
-      std::vector<int64_t>(static_cast<size_t>(log.partitions()), std::numeric_limits<int64_t>::max()));
+  projector.set_quiet_before(std::vector<int64_t>(static_cast<size_t>(log.partitions()),
+                                                  std::numeric_limits<int64_t>::max()));
   for (auto entries = views.outbox(10000); !entries.empty(); entries = views.outbox(10000)) {
     std::vector<int64_t> positions;
     for (const auto& entry : entries) positions.push_back(entry.position_id);
@@ -193,14 +224,18 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
 IngestParts::IngestParts(Log& log, const Flags& flags, const NodeConfig& config)
     : context{log, optional_flag(flags, "ingest-token"), clock, &accepted} {
   options.body_limit = static_cast<size_t>(config.max_body);
-  options.header_check = [this](const http::request_header<>& h) { return check_ingest_header(context, h); };
+  options.header_check = [this](const http::request_header<>& h) {
+    return check_ingest_header(context, h);
+  };
 }
 
 Handler IngestParts::handler() {
-  return measured(probe, [this](const HttpRequest& r) { return handle_ingest_request(context, r); });
+  return measured(probe,
+                  [this](const HttpRequest& r) { return handle_ingest_request(context, r); });
 }
 
-void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers, long long threads) {
+void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers,
+                         long long threads) {
   boost::asio::io_context& main_ioc = *servers.front().second;
   boost::asio::signal_set signals(main_ioc, SIGINT, SIGTERM);
   boost::asio::steady_timer drain(main_ioc);
@@ -233,36 +268,47 @@ void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_cont
   for (auto& t : pool) t.join();
 }
 
-int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views,
-               Projector& projector, const RoleParts& parts) {
+int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log,
+               ViewStore& views, Projector& projector, const RoleParts& parts) {
   const std::string command(node_command(node));
   SystemClock clock;
   HttpProbe api_probe("api");
   IngestParts ingest(*log, flags, config);
   Authenticator auth(views, optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, projector);
-  ApiContext api_ctx{views, auth, submitter, clock, [&] { return projector.caught_up(); },
+  ApiContext api_ctx{views,
+                     auth,
+                     submitter,
+                     clock,
+                     [&] { return projector.caught_up(); },
                      [&] { return metrics_text(parts, projector, ingest, api_probe); },
-                     parts.deliveries, config.hooks.allow_private, parts.holds};
+                     parts.deliveries,
+                     config.hooks.allow_private,
+                     parts.holds};
   boost::asio::io_context api_ioc, ingest_ioc;
-  HttpServer api(api_ioc, measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
-                 HttpServerOptions{});
+  HttpServer api(
+      api_ioc,
+      measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
+      HttpServerOptions{});
   HttpServer ingest_server(ingest_ioc, ingest.handler(), ingest.options);
   std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
   if (parts.ingest) servers.emplace_back(&ingest_server, &ingest_ioc);
-  for (auto [server, host, port] : {std::tuple{&api, config.api_host, config.api_port},
-                                    std::tuple{&ingest_server, config.ingest_host, config.ingest_port}}) {
+  for (auto [server, host, port] :
+       {std::tuple{&api, config.api_host, config.api_port},
+        std::tuple{&ingest_server, config.ingest_host, config.ingest_port}}) {
     if (server == &ingest_server && !parts.ingest) continue;
     if (auto s = server->listen(host, port); !s.ok()) {
       std::cerr << "contacts " << command << ": " << s.message() << "\n";
       return 1;
     }
   }
-  std::string where = "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
+  std::string where =
+      "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
   if (parts.ingest)
-    where += ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest_server.port());
-  print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " + flags.get("data") + " (" +
-             describe_log(flags, log) + ")");
+    where +=
+        ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest_server.port());
+  print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " +
+             flags.get("data") + " (" + describe_log(flags, log) + ")");
   run_until_signalled(servers, config.threads);
   return 0;
 }

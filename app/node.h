@@ -9,15 +9,14 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/io_context.hpp>
 #include <functional>
 #include <optional>
 #include <string>
 
-#include <boost/asio/io_context.hpp>
-
 #include "api/handlers.h"
-#include "core/clock.h"
 #include "app/commands.h"
+#include "core/clock.h"
 #include "http/probe.h"
 #include "ingest/ingest_handler.h"
 #include "projector/projector.h"
@@ -38,7 +37,8 @@ struct NodeConfig {
 
 // Parses the node's flags; prints the usage or the error and returns the exit code when it
 // should not go on.
-std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc, char** argv);
+std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc,
+                                    char** argv);
 
 // Appends a command and waits until the projector applied it: read-your-writes.
 class LogSubmitter final : public CommandSubmitter {
@@ -69,27 +69,30 @@ struct IngestParts {
 
 // Runs the listeners until SIGTERM/SIGINT, then lets open requests finish (up to
 // kDrainTimeout). The first listener gets `threads` I/O threads, the others half as many each.
-void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers, long long threads);
+void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers,
+                         long long threads);
 
 // What a role adds to the HTTP side of a node with views.
 struct RoleParts {
-  const DeliveryStore* deliveries = nullptr;       // webhook deliveries kept here, if any
-  std::function<bool(WorkspaceId)> holds;          // null: every workspace
-  std::function<void(std::string&)> metrics;      // the role's own series, rendered first
-  const DispatcherStats* dispatcher = nullptr;     // null: zeros
-  bool ingest = false;                              // the ingest listener too (serve)
+  const DeliveryStore* deliveries = nullptr;    // webhook deliveries kept here, if any
+  std::function<bool(WorkspaceId)> holds;       // null: every workspace
+  std::function<void(std::string&)> metrics;    // the role's own series, rendered first
+  const DispatcherStats* dispatcher = nullptr;  // null: zeros
+  bool ingest = false;                          // the ingest listener too (serve)
 };
 
 // Serves the API (and ingest) of a node with views until SIGTERM/SIGINT, then lets open
 // requests finish. Returns the exit code; the caller stops its parts afterwards.
-int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views,
-               Projector& projector, const RoleParts& parts);
+int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log,
+               ViewStore& views, Projector& projector, const RoleParts& parts);
 
 // Role entry points (their files).
 int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
 int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
-int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
-int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
+int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log,
+                     ViewStore& views);
+int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log,
+                      ViewStore& views);
 int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLog& log);
 
 // The command's name ("serve", "project", ...).

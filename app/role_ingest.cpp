@@ -14,8 +14,8 @@ int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLo
     std::cerr << "contacts ingest: " << s.message() << "\n";
     return 1;
   }
-  print_line("contacts: ingest listening on http://" + config.ingest_host + ":" + std::to_string(server.port()) +
-             " (" + describe_log(flags, log) + ")");
+  print_line("contacts: ingest listening on http://" + config.ingest_host + ":" +
+             std::to_string(server.port()) + " (" + describe_log(flags, log) + ")");
   run_until_signalled({{&server, &ioc}}, std::max(2LL, config.threads / 2));
   print_line("contacts: stopped");
   return 0;

@@ -7,7 +7,8 @@
 
 namespace contacts::app {
 
-int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log,
+                     ViewStore& views) {
   Projector projector(*log, views);
   if (auto s = stay_quiet(*log, views, projector); !s.ok()) {
     std::cerr << "contacts api: " << s.message() << "\n";

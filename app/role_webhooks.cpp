@@ -8,7 +8,8 @@
 
 namespace contacts::app {
 
-int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log,
+                      ViewStore& views) {
   auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
   if (!deliveries.ok()) {
     std::cerr << "contacts webhooks: " << deliveries.status().message() << "\n";
@@ -22,12 +23,13 @@ int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& l
   // A change names the subscriptions that wanted it; they exist here once the local views have
   // folded the change's own position.
   const std::string prefix = flags.get("topic-prefix");
-  auto changes = KafkaChangeSource::open(
-      {flags.get("brokers"), prefix + "contacts-webhooks", log.kafka()->changes_topic(), "contacts-webhooks"},
-      [&projector, partitions = log->partitions()](int64_t position) {
-        auto [p, offset] = position_from_id(position, partitions);
-        return projector.applied(p).value > offset.value;
-      });
+  auto changes =
+      KafkaChangeSource::open({flags.get("brokers"), prefix + "contacts-webhooks",
+                               log.kafka()->changes_topic(), "contacts-webhooks"},
+                              [&projector, partitions = log->partitions()](int64_t position) {
+                                auto [p, offset] = position_from_id(position, partitions);
+                                return projector.applied(p).value > offset.value;
+                              });
   if (!changes.ok()) {
     std::cerr << "contacts webhooks: " << changes.status().message() << "\n";
     return 1;

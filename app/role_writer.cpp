@@ -21,15 +21,17 @@ namespace {
 // this projector folds and what its publisher commits.
 class WriterGroup {
  public:
-  WriterGroup(Projector& projector, ChangePublisher& publisher) : projector_(projector), publisher_(publisher) {}
+  WriterGroup(Projector& projector, ChangePublisher& publisher)
+      : projector_(projector), publisher_(publisher) {}
 
   Status join(const Flags& flags, const KafkaLog& kafka) {
     KafkaGroupHandlers handlers;
     handlers.assigned = [this](const std::vector<int32_t>& partitions) { assigned(partitions); };
     handlers.revoking = [this](const std::vector<int32_t>& partitions) { revoking(partitions); };
-    auto group = KafkaGroup::join({flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
-                                   kafka.commands_topic(), "contacts-project", /*pause_assigned=*/true},
-                                  std::move(handlers));
+    auto group =
+        KafkaGroup::join({flags.get("brokers"), flags.get("topic-prefix") + "contacts-projector",
+                          kafka.commands_topic(), "contacts-project", /*pause_assigned=*/true},
+                         std::move(handlers));
     if (!group.ok()) return group.status();
     group_ = std::move(*group);
     // Membership is served between the projector's steps, on its thread.
@@ -39,7 +41,9 @@ class WriterGroup {
     });
     return {};
   }
-  Status commit(const std::vector<std::pair<int32_t, int64_t>>& offsets) { return group_->commit(offsets); }
+  Status commit(const std::vector<std::pair<int32_t, int64_t>>& offsets) {
+    return group_->commit(offsets);
+  }
   // Leaves the group: the partitions move at once.
   void leave() {
     if (group_) group_->close();
@@ -49,7 +53,8 @@ class WriterGroup {
  private:
   void assigned(const std::vector<int32_t>& partitions) {
     auto committed = group_->committed(partitions);
-    for (int attempt = 1; attempt < 5 && !committed.ok(); ++attempt) {  // e.g. the coordinator is loading
+    for (int attempt = 1; attempt < 5 && !committed.ok();
+         ++attempt) {  // e.g. the coordinator is loading
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
       committed = group_->committed(partitions);
     }
@@ -66,7 +71,8 @@ class WriterGroup {
   }
   // Between two batches: publish what they applied and commit, then let them go.
   void revoking(const std::vector<int32_t>& partitions) {
-    if (auto s = publisher_.flush(); !s.ok()) std::cerr << "contacts project: " << s.message() << "\n";
+    if (auto s = publisher_.flush(); !s.ok())
+      std::cerr << "contacts project: " << s.message() << "\n";
     projector_.set_owned(partitions, false);
     print_line("contacts: project: revoked partitions " + partition_list(partitions));
   }
@@ -84,7 +90,8 @@ std::vector<int32_t> every_partition(const Log& log) {
 
 }  // namespace
 
-int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log,
+                    ViewStore& views) {
   KafkaLog& kafka = *log.kafka();  // parse_node_flags required --brokers
   Projector projector(*log, views);
   KafkaDeadLetters dead_letters(kafka);
@@ -92,7 +99,8 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   projector.set_change_scope(ChangeScope::kAll);
   projector.set_owned(every_partition(*log), false);  // until the group assigns some
   std::unique_ptr<WriterGroup> group;
-  ChangePublisher publisher(views, kafka, projector, [&group](const auto& offsets) { return group->commit(offsets); });
+  ChangePublisher publisher(views, kafka, projector,
+                            [&group](const auto& offsets) { return group->commit(offsets); });
   group = std::make_unique<WriterGroup>(projector, publisher);
   if (auto s = group->join(flags, kafka); !s.ok()) {
     std::cerr << "contacts project: " << s.message() << "\n";

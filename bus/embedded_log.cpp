@@ -55,7 +55,8 @@ bool each_record(std::string_view log_key, std::string_view value, Visit visit) 
     visit(offset, key, value.substr(at));
     return true;
   }
-  if (log_key.size() != kRecordKeyBytes + 1 || log_key.back() != kChunkMark || value.size() < 4) return false;
+  if (log_key.size() != kRecordKeyBytes + 1 || log_key.back() != kChunkMark || value.size() < 4)
+    return false;
   uint32_t count = bytes::get_u32(value, 0);
   at = 4;
   for (uint32_t i = 0; i < count; ++i, ++offset) {
@@ -82,7 +83,8 @@ Status from_rocks(const rocksdb::Status& s, const std::string& what) {
 
 }  // namespace
 
-Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, int32_t partitions) {
+Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path,
+                                                       int32_t partitions) {
   rocksdb::Options options;
   options.create_if_missing = true;
   options.write_buffer_size = 64 << 20;
@@ -119,14 +121,18 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
         bytes::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(p))
       continue;
     auto end = end_of(it->key().ToStringView(), it->value().ToStringView());
-    if (!end) return Status{Code::kInternal, "open log " + path + ": malformed entry at the end of partition " + std::to_string(p)};
+    if (!end)
+      return Status{
+          Code::kInternal,
+          "open log " + path + ": malformed entry at the end of partition " + std::to_string(p)};
     ends[static_cast<size_t>(p)] = *end;
   }
   if (!it->status().ok()) return from_rocks(it->status(), "open log " + path);
   return std::unique_ptr<EmbeddedLog>(new EmbeddedLog(std::move(db), partitions, std::move(ends)));
 }
 
-EmbeddedLog::EmbeddedLog(std::unique_ptr<rocksdb::DB> db, int32_t partitions, std::vector<int64_t> ends)
+EmbeddedLog::EmbeddedLog(std::unique_ptr<rocksdb::DB> db, int32_t partitions,
+                         std::vector<int64_t> ends)
     : db_(std::move(db)), partitions_(partitions), ends_(ends.size()) {
   for (size_t i = 0; i < ends.size(); ++i) ends_[i].store(ends[i]);
 }
@@ -150,8 +156,9 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
     // a few keys per append rather than one per record.
     std::vector<size_t> order(records.size());
     std::iota(order.begin(), order.end(), 0);
-    std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return positions[a].partition.value < positions[b].partition.value; });
+    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+      return positions[a].partition.value < positions[b].partition.value;
+    });
     size_t bytes = 64;
     for (const auto& r : records) bytes += r.key.size() + r.value.size() + 8;
     rocksdb::WriteBatch batch(bytes + 32 * (records.size() / kChunkRecords + ends_.size()));
@@ -159,9 +166,12 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
     for (size_t from = 0; from < order.size();) {
       const Partition p = positions[order[from]].partition;
       size_t to = from;
-      while (to < order.size() && to - from < kChunkRecords && positions[order[to]].partition.value == p.value) ++to;
+      while (to < order.size() && to - from < kChunkRecords &&
+             positions[order[to]].partition.value == p.value)
+        ++to;
       size_t chunk_bytes = 4;
-      for (size_t i = from; i < to; ++i) chunk_bytes += 8 + records[order[i]].key.size() + records[order[i]].value.size();
+      for (size_t i = from; i < to; ++i)
+        chunk_bytes += 8 + records[order[i]].key.size() + records[order[i]].value.size();
       chunk.clear();
       chunk.reserve(chunk_bytes);
       bytes::put_u32(chunk, static_cast<uint32_t>(to - from));
@@ -189,7 +199,8 @@ Result<std::vector<LogPosition>> EmbeddedLog::append(const std::vector<LogRecord
   return positions;
 }
 
-Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from, size_t max_records) {
+Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from,
+                                                size_t max_records) {
   std::vector<LogEntry> entries;
   if (from.value < 0) from = Offset(0);
   int64_t end = ends_[static_cast<size_t>(partition.value)].load();
@@ -201,18 +212,21 @@ Result<std::vector<LogEntry>> EmbeddedLog::read(Partition partition, Offset from
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   // The log key holding `from` is the last one at or before it: a chunk may begin earlier.
   it->SeekForPrev(chunk_key(partition, from));
-  if (!it->Valid() || bytes::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(partition.value))
+  if (!it->Valid() ||
+      bytes::get_u32(it->key().ToStringView(), 0) != static_cast<uint32_t>(partition.value))
     it->Seek(record_key(partition, from));
   for (; it->Valid() && entries.size() < max_records; it->Next()) {
-    bool well_formed = each_record(it->key().ToStringView(), it->value().ToStringView(),
-                                   [&](int64_t offset, std::string_view key, std::string_view value) {
-                                     if (offset < from.value) return true;
-                                     if (entries.size() >= max_records) return false;
-                                     entries.push_back({partition, Offset(offset), std::string(key), std::string(value)});
-                                     return true;
-                                   });
+    bool well_formed = each_record(
+        it->key().ToStringView(), it->value().ToStringView(),
+        [&](int64_t offset, std::string_view key, std::string_view value) {
+          if (offset < from.value) return true;
+          if (entries.size() >= max_records) return false;
+          entries.push_back({partition, Offset(offset), std::string(key), std::string(value)});
+          return true;
+        });
     if (!well_formed)
-      return Status{Code::kInternal, "read log: malformed entry in partition " + std::to_string(partition.value)};
+      return Status{Code::kInternal,
+                    "read log: malformed entry in partition " + std::to_string(partition.value)};
   }
   if (!it->status().ok()) return from_rocks(it->status(), "read log");
   return entries;

@@ -44,7 +44,7 @@ class EmbeddedLog final : public Log {
 
   std::unique_ptr<rocksdb::DB> db_;
   const int32_t partitions_;
-  std::mutex append_mutex_;          // orders offset assignment and the write
+  std::mutex append_mutex_;                 // orders offset assignment and the write
   std::vector<std::atomic<int64_t>> ends_;  // next offset per partition
   std::atomic<uint64_t> appends_{0};
   std::mutex wait_mutex_;

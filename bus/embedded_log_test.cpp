@@ -14,7 +14,9 @@
 namespace contacts {
 namespace {
 
-TEST_CASE("an append interleaving partitions gives each record the next offset of its partition, in record order") {
+TEST_CASE(
+    "an append interleaving partitions gives each record the next offset of its partition, in "
+    "record order") {
   TempDir dir("embedded_log_test");
   constexpr int32_t kPartitions = 4;
   std::map<int32_t, std::vector<std::string>> expected;  // partition -> values in offset order
@@ -35,7 +37,8 @@ TEST_CASE("an append interleaving partitions gives each record the next offset o
         const LogPosition& at = (*positions)[i];
         CHECK(at.partition.value == partition_for(records[i].key, kPartitions).value);
         auto& values = expected[at.partition.value];
-        CHECK(at.offset.value == static_cast<int64_t>(values.size()));  // the partition's next offset
+        CHECK(at.offset.value ==
+              static_cast<int64_t>(values.size()));  // the partition's next offset
         values.push_back(records[i].value);
       }
     }
@@ -75,7 +78,9 @@ std::vector<std::string> read_all(Log& log, Partition partition, int64_t from, s
   }
 }
 
-TEST_CASE("a partition written in many chunks reads back from any offset, in reads of any size, before and after reopening") {
+TEST_CASE(
+    "a partition written in many chunks reads back from any offset, in reads of any size, before "
+    "and after reopening") {
   TempDir dir("embedded_log_test");
   constexpr int32_t kPartitions = 3;
   const std::string key = "42";
@@ -101,25 +106,32 @@ TEST_CASE("a partition written in many chunks reads back from any offset, in rea
   auto log = EmbeddedLog::open(dir.path() + "/log", kPartitions);
   REQUIRE(log.ok());
   CHECK((*log)->end_offset(p).value == static_cast<int64_t>(values.size()));
-  for (int64_t from : {int64_t{0}, int64_t{1}, static_cast<int64_t>(kChunkRecords) - 1, static_cast<int64_t>(kChunkRecords),
-                       static_cast<int64_t>(kChunkRecords) + 1, static_cast<int64_t>(2 * kChunkRecords + 17),
-                       static_cast<int64_t>(values.size()) - 1, static_cast<int64_t>(values.size())}) {
+  for (int64_t from :
+       {int64_t{0}, int64_t{1}, static_cast<int64_t>(kChunkRecords) - 1,
+        static_cast<int64_t>(kChunkRecords), static_cast<int64_t>(kChunkRecords) + 1,
+        static_cast<int64_t>(2 * kChunkRecords + 17), static_cast<int64_t>(values.size()) - 1,
+        static_cast<int64_t>(values.size())}) {
     for (size_t step : {size_t{1}, size_t{7}, size_t{1000}, size_t{5000}}) {
-      if (step == 1 && from < static_cast<int64_t>(kChunkRecords)) continue;  // slow and nothing new
+      if (step == 1 && from < static_cast<int64_t>(kChunkRecords))
+        continue;  // slow and nothing new
       INFO("from " << from << " step " << step);
-      CHECK(read_all(**log, p, from, step) == std::vector<std::string>(values.begin() + from, values.end()));
+      CHECK(read_all(**log, p, from, step) ==
+            std::vector<std::string>(values.begin() + from, values.end()));
     }
   }
   append(**log, 3);  // appends go on after the reopened end
   CHECK(read_all(**log, p, 0, 4096) == values);
-  auto from_before = (*log)->read(p, Offset(-5), 3);  // a read from before the start reads from the start
+  auto from_before =
+      (*log)->read(p, Offset(-5), 3);  // a read from before the start reads from the start
   REQUIRE(from_before.ok());
   REQUIRE(from_before->size() == 3);
   CHECK(from_before->front().offset.value == 0);
   CHECK(from_before->front().value == values.front());
 }
 
-TEST_CASE("a log of one record per key, as earlier releases wrote it, reads back and takes appends after its end") {
+TEST_CASE(
+    "a log of one record per key, as earlier releases wrote it, reads back and takes appends after "
+    "its end") {
   TempDir dir("embedded_log_test");
   constexpr int32_t kPartitions = 2;
   const std::string key = "5";
@@ -157,7 +169,8 @@ TEST_CASE("a log of one record per key, as earlier releases wrote it, reads back
   for (int64_t from : {0, 29, 30, 31, 69})
     for (size_t step : {size_t{1}, size_t{3}, size_t{100}}) {
       INFO("from " << from << " step " << step);
-      CHECK(read_all(**log, p, from, step) == std::vector<std::string>(values.begin() + from, values.end()));
+      CHECK(read_all(**log, p, from, step) ==
+            std::vector<std::string>(values.begin() + from, values.end()));
     }
   auto entries = (*log)->read(p, Offset(0), 1);
   REQUIRE(entries.ok());

@@ -60,7 +60,8 @@ void FaultInjectingLog::release(LogCall call) {
   changed_.notify_all();
 }
 
-bool FaultInjectingLog::wait_stalled(LogCall call, size_t count, std::chrono::milliseconds timeout) {
+bool FaultInjectingLog::wait_stalled(LogCall call, size_t count,
+                                     std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
   return changed_.wait_for(lock, timeout, [&] { return script(call).waiting >= count; });
 }
@@ -96,21 +97,22 @@ std::optional<std::string> FaultInjectingLog::admit(LogCall call) {
   const bool scheduled = s.failing.erase(number) > 0;
   if (!s.down && !scheduled) return std::nullopt;
   ++s.failures;
-  return std::string("fault injected: ") + log_call_name(call) + " #" + std::to_string(number) + " failed" +
-         (scheduled ? " (scheduled)" : " (the log is down)");
+  return std::string("fault injected: ") + log_call_name(call) + " #" + std::to_string(number) +
+         " failed" + (scheduled ? " (scheduled)" : " (the log is down)");
 }
 
 Result<std::vector<LogPosition>> FaultInjectingLog::append(const std::vector<LogRecord>& records) {
   if (auto failure = admit(LogCall::kAppend))
-    return Status{Code::kUnavailable, *failure + ": nothing of its " + std::to_string(records.size()) +
-                                          " records was appended"};
+    return Status{Code::kUnavailable, *failure + ": nothing of its " +
+                                          std::to_string(records.size()) + " records was appended"};
   return log_.append(records);
 }
 
-Result<std::vector<LogEntry>> FaultInjectingLog::read(Partition partition, Offset from, size_t max_records) {
+Result<std::vector<LogEntry>> FaultInjectingLog::read(Partition partition, Offset from,
+                                                      size_t max_records) {
   if (auto failure = admit(LogCall::kRead))
-    return Status{Code::kUnavailable, *failure + " (partition " + std::to_string(partition.value) + " from offset " +
-                                          std::to_string(from.value) + ")"};
+    return Status{Code::kUnavailable, *failure + " (partition " + std::to_string(partition.value) +
+                                          " from offset " + std::to_string(from.value) + ")"};
   return log_.read(partition, from, max_records);
 }
 
@@ -121,7 +123,8 @@ Offset FaultInjectingLog::end_offset(Partition partition) {
 
 std::vector<Offset> FaultInjectingLog::end_offsets() {
   if (admit(LogCall::kEndOffset))
-    return std::vector<Offset>(static_cast<size_t>(log_.partitions()), Offset(std::numeric_limits<int64_t>::max()));
+    return std::vector<Offset>(static_cast<size_t>(log_.partitions()),
+                               Offset(std::numeric_limits<int64_t>::max()));
   return log_.end_offsets();
 }
 

@@ -38,10 +38,13 @@ TEST_CASE("a fault-injecting log with nothing scripted passes every call on and 
   CHECK(w.log.calls(LogCall::kAppend) == 2);
   CHECK(w.log.calls(LogCall::kRead) == 1);
   CHECK(w.log.calls(LogCall::kEndOffset) == 2);  // end_offsets is one call
-  for (LogCall call : {LogCall::kAppend, LogCall::kRead, LogCall::kEndOffset}) CHECK(w.log.failures(call) == 0);
+  for (LogCall call : {LogCall::kAppend, LogCall::kRead, LogCall::kEndOffset})
+    CHECK(w.log.failures(call) == 0);
 }
 
-TEST_CASE("the nth append from now fails with kUnavailable and appends nothing; those around it go through") {
+TEST_CASE(
+    "the nth append from now fails with kUnavailable and appends nothing; those around it go "
+    "through") {
   Wrapped w;
   REQUIRE(w.log.append({{"1", "before"}}).ok());
   w.log.fail_nth(LogCall::kAppend, 2);
@@ -67,7 +70,9 @@ TEST_CASE("the nth append from now fails with kUnavailable and appends nothing; 
   CHECK(w.log.failures(LogCall::kAppend) == 1);
 }
 
-TEST_CASE("the nth read from now fails with kUnavailable; the same read again returns what the log holds") {
+TEST_CASE(
+    "the nth read from now fails with kUnavailable; the same read again returns what the log "
+    "holds") {
   Wrapped w;
   REQUIRE(w.log.append({{"1", "a"}, {"1", "b"}}).ok());
   const Partition p = partition_for("1", 3);
@@ -75,8 +80,8 @@ TEST_CASE("the nth read from now fails with kUnavailable; the same read again re
   auto failed = w.log.read(p, Offset(1), 10);
   REQUIRE_FALSE(failed.ok());
   CHECK(failed.status().code() == Code::kUnavailable);
-  CHECK(failed.status().message() ==
-        "fault injected: read #1 failed (scheduled) (partition " + std::to_string(p.value) + " from offset 1)");
+  CHECK(failed.status().message() == "fault injected: read #1 failed (scheduled) (partition " +
+                                         std::to_string(p.value) + " from offset 1)");
   auto retried = w.log.read(p, Offset(1), 10);
   REQUIRE(retried.ok());
   REQUIRE(retried->size() == 1);
@@ -98,15 +103,17 @@ TEST_CASE("failures scheduled at different times count from when each was schedu
   CHECK(w.log.failures(LogCall::kRead) == 3);
 }
 
-TEST_CASE("a log failed outright fails every call until healed; its end offsets are unknown meanwhile") {
+TEST_CASE(
+    "a log failed outright fails every call until healed; its end offsets are unknown meanwhile") {
   Wrapped w;
   REQUIRE(w.log.append({{"1", "a"}}).ok());
   w.log.fail_all();
   auto append = w.log.append({{"1", "b"}});
   REQUIRE_FALSE(append.ok());
   CHECK(append.status().code() == Code::kUnavailable);
-  CHECK(append.status().message() ==
-        "fault injected: append #2 failed (the log is down): nothing of its 1 records was appended");
+  CHECK(
+      append.status().message() ==
+      "fault injected: append #2 failed (the log is down): nothing of its 1 records was appended");
   auto read = w.log.read(Partition(0), Offset(0), 10);
   REQUIRE_FALSE(read.ok());
   CHECK(read.status().code() == Code::kUnavailable);
@@ -124,7 +131,8 @@ TEST_CASE("a log failed outright fails every call until healed; its end offsets 
   CHECK(w.log.failures(LogCall::kEndOffset) == 2);
 }
 
-TEST_CASE("one kind failed outright leaves the other kinds passing; heal also drops scheduled failures") {
+TEST_CASE(
+    "one kind failed outright leaves the other kinds passing; heal also drops scheduled failures") {
   Wrapped w;
   w.log.fail_all(LogCall::kRead);
   w.log.fail_nth(LogCall::kAppend, 2);
@@ -136,7 +144,8 @@ TEST_CASE("one kind failed outright leaves the other kinds passing; heal also dr
   CHECK(w.log.read(Partition(0), Offset(0), 1).ok());
 }
 
-TEST_CASE("a stalled append waits at the gate without reaching the log, and goes on when released") {
+TEST_CASE(
+    "a stalled append waits at the gate without reaching the log, and goes on when released") {
   Wrapped w;
   w.log.stall(LogCall::kAppend);
   Result<std::vector<LogPosition>> appended = Status{Code::kInternal, "not yet"};

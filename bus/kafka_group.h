@@ -48,7 +48,8 @@ struct GroupMessage {
 
 class KafkaGroup {
  public:
-  static Result<std::unique_ptr<KafkaGroup>> join(const KafkaGroupOptions& options, KafkaGroupHandlers handlers);
+  static Result<std::unique_ptr<KafkaGroup>> join(const KafkaGroupOptions& options,
+                                                  KafkaGroupHandlers handlers);
   // Leaves the group (close()).
   ~KafkaGroup();
   // Leaves the group at once: the revoke handler runs (on this thread), and the partitions go

@@ -13,11 +13,13 @@ constexpr int kAdminTimeoutMs = 15000;
 constexpr int kEndOffsetsTimeoutMs = 2000;
 
 // Creates the topics that are missing; a topic that exists is left as it is.
-Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
+Status create_topics(rd_kafka_t* rk,
+                     const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
   char errstr[512];
   std::vector<rd_kafka_NewTopic_t*> news;
   for (const auto& [name, partitions, keep_forever] : topics) {
-    rd_kafka_NewTopic_t* t = rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
+    rd_kafka_NewTopic_t* t =
+        rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
     if (!t) return {Code::kInvalid, "topic " + name + ": " + errstr};
     if (keep_forever) rd_kafka_NewTopic_set_config(t, "retention.ms", "-1");
     news.push_back(t);
@@ -29,9 +31,11 @@ Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, i
   rd_kafka_event_t* event = rd_kafka_queue_poll(queue, kAdminTimeoutMs + 5000);
   Status status;
   if (!event) {
-    status = {Code::kUnavailable, "creating the Kafka topics timed out (are the brokers reachable?)"};
+    status = {Code::kUnavailable,
+              "creating the Kafka topics timed out (are the brokers reachable?)"};
   } else if (rd_kafka_event_error(event)) {
-    status = {Code::kUnavailable, std::string("creating the Kafka topics: ") + rd_kafka_event_error_string(event)};
+    status = {Code::kUnavailable,
+              std::string("creating the Kafka topics: ") + rd_kafka_event_error_string(event)};
   } else {
     const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
     size_t count = 0;
@@ -39,7 +43,8 @@ Status create_topics(rd_kafka_t* rk, const std::vector<std::tuple<std::string, i
     for (size_t i = 0; i < count && status.ok(); ++i) {
       rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
       if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
-        status = {Code::kUnavailable, std::string("creating topic ") + rd_kafka_topic_result_name(results[i]) + ": " +
+        status = {Code::kUnavailable, std::string("creating topic ") +
+                                          rd_kafka_topic_result_name(results[i]) + ": " +
                                           rd_kafka_err2str(err)};
     }
   }
@@ -59,7 +64,8 @@ int32_t partition_count(RdKafka::Producer& producer, const std::string& topic) {
   if (producer.metadata(false, handle.get(), &raw, 5000) != RdKafka::ERR_NO_ERROR || !raw) return 0;
   std::unique_ptr<RdKafka::Metadata> metadata(raw);
   for (const auto* t : *metadata->topics())
-    if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR) return static_cast<int32_t>(t->partitions()->size());
+    if (t->topic() == topic && t->err() == RdKafka::ERR_NO_ERROR)
+      return static_cast<int32_t>(t->partitions()->size());
   return 0;
 }
 
@@ -79,7 +85,8 @@ Status kafka_error(const std::string& what, RdKafka::ErrorCode code) {
 }
 
 // A conf with `settings`; the first failure is reported.
-Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& settings) {
+Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(
+    const std::vector<std::pair<std::string, std::string>>& settings) {
   std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
   std::string error;
   for (const auto& [name, value] : settings)
@@ -87,7 +94,6 @@ Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(const std::vector<std::pa
       return Status{Code::kInvalid, "Kafka setting " + name + "=" + value + ": " + error};
   return conf;
 }
-
 
 // Routes each delivery report to the append that is waiting for it.
 class KafkaLog::DeliveryReports final : public RdKafka::DeliveryReportCb {
@@ -143,9 +149,10 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
     while (!raw->stopping_) raw->producer_->poll(20);
   });
 
-  auto created = create_topics(log->producer_->c_ptr(), {{log->commands_topic_, options.partitions, true},
-                                                         {log->dlq_topic_, 1, true},
-                                                         {log->changes_topic_, options.partitions, false}});
+  auto created =
+      create_topics(log->producer_->c_ptr(), {{log->commands_topic_, options.partitions, true},
+                                              {log->dlq_topic_, 1, true},
+                                              {log->changes_topic_, options.partitions, false}});
   if (!created.ok()) return created;
   auto commands = await_partitions(*log->producer_, log->commands_topic_);
   if (!commands.ok()) return commands.status();
@@ -171,8 +178,10 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
     return Status{Code::kInvalid, "Kafka auto.offset.reset: " + error};
   log->consumer_topic_.reset(
       RdKafka::Topic::create(log->consumer_.get(), log->commands_topic_, topic_conf.get(), error));
-  if (!log->consumer_topic_) return Status{Code::kUnavailable, "Kafka topic " + log->commands_topic_ + ": " + error};
-  for (int32_t p = 0; p < log->partitions_; ++p) log->readers_.push_back(std::make_unique<PartitionReader>());
+  if (!log->consumer_topic_)
+    return Status{Code::kUnavailable, "Kafka topic " + log->commands_topic_ + ": " + error};
+  for (int32_t p = 0; p < log->partitions_; ++p)
+    log->readers_.push_back(std::make_unique<PartitionReader>());
   return log;
 }
 
@@ -186,7 +195,8 @@ KafkaLog::~KafkaLog() {
 }
 
 Result<std::vector<LogPosition>> KafkaLog::produce(
-    const std::string& topic, const std::vector<LogRecord>& records, const std::vector<int32_t>& partitions,
+    const std::string& topic, const std::vector<LogRecord>& records,
+    const std::vector<int32_t>& partitions,
     const std::vector<std::vector<std::pair<std::string, std::string>>>* headers) {
   DeliveryReports::Batch batch;
   batch.positions.resize(records.size());
@@ -207,8 +217,8 @@ Result<std::vector<LogPosition>> KafkaLog::produce(
         for (const auto& [name, value] : (*headers)[i]) h->add(name, value);
       }
       err = producer_->produce(topic, partitions[i], RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(r.value.data()), r.value.size(), r.key.data(), r.key.size(), 0, h,
-                               slot);
+                               const_cast<char*>(r.value.data()), r.value.size(), r.key.data(),
+                               r.key.size(), 0, h, slot);
       if (err == RdKafka::ERR_NO_ERROR) break;
       delete h;  // left to us when produce fails
       if (err != RdKafka::ERR__QUEUE_FULL) break;
@@ -250,7 +260,8 @@ Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
   if (records.empty()) return {};
   std::vector<int32_t> partitions;
   partitions.reserve(records.size());
-  for (const auto& r : records) partitions.push_back(partition_for(r.key, changes_partitions_).value);
+  for (const auto& r : records)
+    partitions.push_back(partition_for(r.key, changes_partitions_).value);
   auto positions = produce(changes_topic_, records, partitions, nullptr);
   return positions.ok() ? Status{} : positions.status();
 }
@@ -260,12 +271,14 @@ Status KafkaLog::dead_letter(const LogEntry& entry, const std::string& reason) {
       {{"reason", reason},
        {"source", commands_topic_ + "/" + std::to_string(entry.partition.value) + "/" +
                       std::to_string(entry.offset.value)}}};
-  auto positions = produce(dlq_topic_, {{entry.key, entry.value}}, {RdKafka::Topic::PARTITION_UA}, &headers);
+  auto positions =
+      produce(dlq_topic_, {{entry.key, entry.value}}, {RdKafka::Topic::PARTITION_UA}, &headers);
   return positions.ok() ? Status{} : positions.status();
 }
 
 Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, size_t max_records) {
-  if (partition.value < 0 || partition.value >= partitions_) return Status{Code::kInvalid, "no such partition"};
+  if (partition.value < 0 || partition.value >= partitions_)
+    return Status{Code::kInvalid, "no such partition"};
   PartitionReader& reader = *readers_[static_cast<size_t>(partition.value)];
   std::lock_guard lock(reader.mutex);
   if (!reader.started || reader.next != from.value) {
@@ -279,7 +292,8 @@ Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, s
   }
   std::vector<LogEntry> entries;
   while (entries.size() < max_records) {
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(consumer_topic_.get(), partition.value, 0));
+    std::unique_ptr<RdKafka::Message> m(
+        consumer_->consume(consumer_topic_.get(), partition.value, 0));
     if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) break;
     if (m->err() != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka fetch", m->err());
     if (m->offset() < reader.next) continue;  // fetched before a restart at a later offset
@@ -297,13 +311,15 @@ Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, s
 Offset KafkaLog::end_offset(Partition partition) {
   int64_t low = 0, high = 0;
   // Unknown while the brokers do not answer: nothing is caught up with an unknown end.
-  if (producer_->query_watermark_offsets(commands_topic_, partition.value, &low, &high, 5000) != RdKafka::ERR_NO_ERROR)
+  if (producer_->query_watermark_offsets(commands_topic_, partition.value, &low, &high, 5000) !=
+      RdKafka::ERR_NO_ERROR)
     return Offset(std::numeric_limits<int64_t>::max());
   return Offset(high);
 }
 
 std::vector<Offset> KafkaLog::end_offsets() {
-  std::vector<Offset> ends(static_cast<size_t>(partitions_), Offset(std::numeric_limits<int64_t>::max()));
+  std::vector<Offset> ends(static_cast<size_t>(partitions_),
+                           Offset(std::numeric_limits<int64_t>::max()));
   std::vector<RdKafka::TopicPartition*> list;
   for (int32_t p = 0; p < partitions_; ++p)
     list.push_back(RdKafka::TopicPartition::create(commands_topic_, p, RdKafka::Topic::OFFSET_END));

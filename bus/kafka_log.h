@@ -22,7 +22,8 @@
 namespace contacts {
 
 // A librdkafka global conf with `settings`; the first one refused is reported.
-Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(const std::vector<std::pair<std::string, std::string>>& settings);
+Result<std::unique_ptr<RdKafka::Conf>> make_kafka_conf(
+    const std::vector<std::pair<std::string, std::string>>& settings);
 Status kafka_error(const std::string& what, RdKafka::ErrorCode code);
 
 struct KafkaOptions {
@@ -67,9 +68,10 @@ class KafkaLog final : public Log {
   class DeliveryReports;
 
   KafkaLog() = default;
-  Result<std::vector<LogPosition>> produce(const std::string& topic, const std::vector<LogRecord>& records,
-                                           const std::vector<int32_t>& partitions,
-                                           const std::vector<std::vector<std::pair<std::string, std::string>>>* headers);
+  Result<std::vector<LogPosition>> produce(
+      const std::string& topic, const std::vector<LogRecord>& records,
+      const std::vector<int32_t>& partitions,
+      const std::vector<std::vector<std::pair<std::string, std::string>>>* headers);
 
   std::string commands_topic_, dlq_topic_, changes_topic_;
   int32_t partitions_ = 0;

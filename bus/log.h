@@ -38,7 +38,8 @@ class Log {
   virtual Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) = 0;
 
   // Up to `max_records` entries of `partition` starting at `from`, in offset order.
-  virtual Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) = 0;
+  virtual Result<std::vector<LogEntry>> read(Partition partition, Offset from,
+                                             size_t max_records) = 0;
 
   // The offset the next append to `partition` will get.
   virtual Offset end_offset(Partition partition) = 0;

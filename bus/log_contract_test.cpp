@@ -65,8 +65,9 @@ std::vector<std::string> read_all(Log& log, Partition partition, int64_t from, s
   }
 }
 
-TEST_CASE_TEMPLATE("a log gives each appended record the next offset of its key's partition, in record order",
-                   Logs, LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE(
+    "a log gives each appended record the next offset of its key's partition, in record order",
+    Logs, LOG_IMPLEMENTATIONS) {
   Logs logs;
   constexpr int32_t kPartitions = 4;
   auto log = logs.make(kPartitions);
@@ -75,13 +76,15 @@ TEST_CASE_TEMPLATE("a log gives each appended record the next offset of its key'
   for (int round = 0; round < 3; ++round) {
     std::vector<LogRecord> records;
     for (int i = 0; i < 40; ++i)
-      records.push_back({std::to_string(i % 7 + 1), "r" + std::to_string(round) + "-" + std::to_string(i)});
+      records.push_back(
+          {std::to_string(i % 7 + 1), "r" + std::to_string(round) + "-" + std::to_string(i)});
     auto positions = log->append(records);
     REQUIRE(positions.ok());
     REQUIRE(positions->size() == records.size());
     for (size_t i = 0; i < records.size(); ++i) {
       const LogPosition& at = (*positions)[i];
-      CHECK(at.partition.value == partition_for(records[i].key, kPartitions).value);  // the caller's placement
+      CHECK(at.partition.value ==
+            partition_for(records[i].key, kPartitions).value);  // the caller's placement
       auto& values = expected[at.partition.value];
       CHECK(at.offset.value == static_cast<int64_t>(values.size()));
       values.push_back(records[i].value);
@@ -96,8 +99,10 @@ TEST_CASE_TEMPLATE("a log gives each appended record the next offset of its key'
   }
 }
 
-TEST_CASE_TEMPLATE("a log reads back from any offset in reads of any size; from before the start reads from the start",
-                   Logs, LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE(
+    "a log reads back from any offset in reads of any size; from before the start reads from the "
+    "start",
+    Logs, LOG_IMPLEMENTATIONS) {
   Logs logs;
   auto log = logs.make(3);
   const std::string key = "42";
@@ -116,7 +121,8 @@ TEST_CASE_TEMPLATE("a log reads back from any offset in reads of any size; from 
   for (int64_t from : {int64_t{0}, int64_t{1}, int64_t{8}, int64_t{9}, int64_t{10}, end - 1, end}) {
     for (size_t step : {size_t{1}, size_t{4}, size_t{9}, size_t{1000}}) {
       INFO("from " << from << " step " << step);
-      CHECK(read_all(*log, p, from, step) == std::vector<std::string>(values.begin() + from, values.end()));
+      CHECK(read_all(*log, p, from, step) ==
+            std::vector<std::string>(values.begin() + from, values.end()));
     }
   }
   auto before_start = log->read(p, Offset(-5), 2);
@@ -132,12 +138,14 @@ TEST_CASE_TEMPLATE("a log reads back from any offset in reads of any size; from 
   CHECK(none->empty());
 }
 
-TEST_CASE_TEMPLATE("a log keeps keys and values byte for byte, empty and binary ones included", Logs,
-                   LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE("a log keeps keys and values byte for byte, empty and binary ones included",
+                   Logs, LOG_IMPLEMENTATIONS) {
   Logs logs;
   auto log = logs.make(2);
-  const std::vector<LogRecord> records = {
-      {"1", ""}, {"1", std::string("a\0b\xff", 4)}, {"", "no key"}, {"1", std::string(100000, 'x')}};
+  const std::vector<LogRecord> records = {{"1", ""},
+                                          {"1", std::string("a\0b\xff", 4)},
+                                          {"", "no key"},
+                                          {"1", std::string(100000, 'x')}};
   auto positions = log->append(records);
   REQUIRE(positions.ok());
   for (size_t i = 0; i < records.size(); ++i) {
@@ -149,8 +157,9 @@ TEST_CASE_TEMPLATE("a log keeps keys and values byte for byte, empty and binary 
   }
 }
 
-TEST_CASE_TEMPLATE("a log's end offsets are the offsets its next appends get, partition by partition", Logs,
-                   LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE(
+    "a log's end offsets are the offsets its next appends get, partition by partition", Logs,
+    LOG_IMPLEMENTATIONS) {
   Logs logs;
   constexpr int32_t kPartitions = 3;
   auto log = logs.make(kPartitions);
@@ -160,9 +169,11 @@ TEST_CASE_TEMPLATE("a log's end offsets are the offsets its next appends get, pa
     for (int i = 0; i < ws; ++i) records.push_back({std::to_string(ws), "x"});
   REQUIRE(log->append(records).ok());
   std::vector<Offset> expected(kPartitions, Offset(0));
-  for (const auto& r : records) ++expected[static_cast<size_t>(partition_for(r.key, kPartitions).value)].value;
+  for (const auto& r : records)
+    ++expected[static_cast<size_t>(partition_for(r.key, kPartitions).value)].value;
   CHECK(log->end_offsets() == expected);
-  for (int32_t p = 0; p < kPartitions; ++p) CHECK(log->end_offset(Partition(p)) == expected[static_cast<size_t>(p)]);
+  for (int32_t p = 0; p < kPartitions; ++p)
+    CHECK(log->end_offset(Partition(p)) == expected[static_cast<size_t>(p)]);
   for (int ws = 1; ws <= 10; ++ws) {
     auto next = log->append({{std::to_string(ws), "y"}});
     REQUIRE(next.ok());
@@ -173,8 +184,9 @@ TEST_CASE_TEMPLATE("a log's end offsets are the offsets its next appends get, pa
   CHECK(log->end_offsets() == expected);
 }
 
-TEST_CASE_TEMPLATE("a log counts its appends; wait_for_append returns the count once it moves past what was seen",
-                   Logs, LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE(
+    "a log counts its appends; wait_for_append returns the count once it moves past what was seen",
+    Logs, LOG_IMPLEMENTATIONS) {
   Logs logs;
   auto log = logs.make(2);
   const uint64_t start = log->append_count();
@@ -187,14 +199,17 @@ TEST_CASE_TEMPLATE("a log counts its appends; wait_for_append returns the count 
   CHECK(log->wait_for_append(start + 2, std::chrono::milliseconds(1)) == start + 2);
   // Woken by an append on another thread (a lost wake-up shows as this test taking 30 s).
   uint64_t woken_with = 0;
-  std::thread waiter([&] { woken_with = log->wait_for_append(start + 2, std::chrono::seconds(30)); });
+  std::thread waiter(
+      [&] { woken_with = log->wait_for_append(start + 2, std::chrono::seconds(30)); });
   REQUIRE(log->append({{"2", "d"}}).ok());
   waiter.join();
   CHECK(woken_with == start + 3);
 }
 
-TEST_CASE_TEMPLATE("concurrent appends are each all or none: consecutive offsets, and readers never see part of one",
-                   Logs, LOG_IMPLEMENTATIONS) {
+TEST_CASE_TEMPLATE(
+    "concurrent appends are each all or none: consecutive offsets, and readers never see part of "
+    "one",
+    Logs, LOG_IMPLEMENTATIONS) {
   Logs logs;
   auto log = logs.make(3);
   constexpr int kThreads = 4;
@@ -209,7 +224,8 @@ TEST_CASE_TEMPLATE("concurrent appends are each all or none: consecutive offsets
       for (int a = 0; a < Logs::kAppendsPerThread; ++a) {
         std::vector<LogRecord> records;
         for (size_t r = 0; r < kRecordsPerAppend; ++r)
-          records.push_back({key, std::to_string(t) + "-" + std::to_string(a) + "-" + std::to_string(r)});
+          records.push_back(
+              {key, std::to_string(t) + "-" + std::to_string(a) + "-" + std::to_string(r)});
         auto positions = log->append(records);
         if (!positions.ok()) {
           ++failed_appends;
@@ -240,7 +256,8 @@ TEST_CASE_TEMPLATE("concurrent appends are each all or none: consecutive offsets
   for (size_t i = 0; i < entries->size(); i += kRecordsPerAppend) {
     const std::string& first = (*entries)[i].value;
     const std::string append = first.substr(0, first.rfind('-') + 1);
-    for (size_t r = 0; r < kRecordsPerAppend; ++r) CHECK((*entries)[i + r].value == append + std::to_string(r));
+    for (size_t r = 0; r < kRecordsPerAppend; ++r)
+      CHECK((*entries)[i + r].value == append + std::to_string(r));
   }
 }
 

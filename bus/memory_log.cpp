@@ -10,7 +10,8 @@ namespace contacts {
 MemoryLog::MemoryLog(int32_t partitions) : partitions_(partitions) {
   if (partitions < 1 || partitions > kMaxMemoryLogPartitions)
     throw std::invalid_argument("MemoryLog: partitions must be between 1 and " +
-                                std::to_string(kMaxMemoryLogPartitions) + ", not " + std::to_string(partitions));
+                                std::to_string(kMaxMemoryLogPartitions) + ", not " +
+                                std::to_string(partitions));
   records_.resize(static_cast<size_t>(partitions));
 }
 
@@ -32,11 +33,13 @@ Result<std::vector<LogPosition>> MemoryLog::append(const std::vector<LogRecord>&
     for (size_t p = 0; p < added.size(); ++p) {
       // Doubling, as push_back would: reserving just enough makes many small appends quadratic.
       const size_t needed = records_[p].size() + added[p].size();
-      if (needed > records_[p].capacity()) records_[p].reserve(std::max(needed, 2 * records_[p].capacity()));
+      if (needed > records_[p].capacity())
+        records_[p].reserve(std::max(needed, 2 * records_[p].capacity()));
     }
     std::vector<int64_t> next(records_.size());
     for (size_t p = 0; p < records_.size(); ++p) next[p] = static_cast<int64_t>(records_[p].size());
-    for (Partition p : placed) positions.push_back({p, Offset(next[static_cast<size_t>(p.value)]++)});
+    for (Partition p : placed)
+      positions.push_back({p, Offset(next[static_cast<size_t>(p.value)]++)});
     // Nothing below throws: the room is reserved and a string's move does not allocate.
     for (size_t p = 0; p < added.size(); ++p)
       for (auto& r : added[p]) records_[p].push_back(std::move(r));
@@ -46,9 +49,11 @@ Result<std::vector<LogPosition>> MemoryLog::append(const std::vector<LogRecord>&
   return positions;
 }
 
-Result<std::vector<LogEntry>> MemoryLog::read(Partition partition, Offset from, size_t max_records) {
+Result<std::vector<LogEntry>> MemoryLog::read(Partition partition, Offset from,
+                                              size_t max_records) {
   if (partition.value < 0 || partition.value >= partitions_)
-    return Status{Code::kInvalid, "read: the log has no partition " + std::to_string(partition.value)};
+    return Status{Code::kInvalid,
+                  "read: the log has no partition " + std::to_string(partition.value)};
   std::vector<LogEntry> entries;
   const int64_t start = std::max<int64_t>(from.value, 0);
   std::lock_guard lock(mutex_);

@@ -17,14 +17,17 @@ TEST_CASE("a memory log refuses a partition count outside 1..kMaxMemoryLogPartit
   CHECK(MemoryLog(kMaxMemoryLogPartitions).partitions() == kMaxMemoryLogPartitions);
 }
 
-TEST_CASE("a memory log answers a read of a partition it does not have with kInvalid, and its end with 0") {
+TEST_CASE(
+    "a memory log answers a read of a partition it does not have with kInvalid, and its end with "
+    "0") {
   MemoryLog log(2);
   REQUIRE(log.append({{"1", "a"}, {"2", "b"}, {"3", "c"}}).ok());
   for (int32_t missing : {-1, 2, 100}) {
     auto entries = log.read(Partition(missing), Offset(0), 10);
     REQUIRE_FALSE(entries.ok());
     CHECK(entries.status().code() == Code::kInvalid);
-    CHECK(entries.status().message() == "read: the log has no partition " + std::to_string(missing));
+    CHECK(entries.status().message() ==
+          "read: the log has no partition " + std::to_string(missing));
     CHECK(log.end_offset(Partition(missing)).value == 0);
   }
 }

@@ -15,8 +15,10 @@ namespace contacts::bytes {
 template <typename T>
 inline T big_endian(T v) {
   if constexpr (std::endian::native == std::endian::little) {
-    if constexpr (sizeof(T) == 8) return __builtin_bswap64(v);
-    else return __builtin_bswap32(v);
+    if constexpr (sizeof(T) == 8)
+      return __builtin_bswap64(v);
+    else
+      return __builtin_bswap32(v);
   }
   return v;
 }

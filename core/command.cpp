@@ -59,10 +59,14 @@ std::vector<std::string_view> webhook_event_names(uint8_t events) {
 
 std::string_view to_string(Role role) {
   switch (role) {
-    case Role::kOwner: return "owner";
-    case Role::kAdmin: return "admin";
-    case Role::kMember: return "member";
-    case Role::kNone: break;
+    case Role::kOwner:
+      return "owner";
+    case Role::kAdmin:
+      return "admin";
+    case Role::kMember:
+      return "member";
+    case Role::kNone:
+      break;
   }
   return "none";
 }

@@ -46,10 +46,13 @@ class FieldReader {
               bool trimmed) const {
     auto it = object_.find(key);
     if (it == object_.end() || it->is_null()) {
-      if (required) return it == object_.end() ? missing(key) : invalid("\"" + name(key) + "\" must be a string");
+      if (required)
+        return it == object_.end() ? missing(key)
+                                   : invalid("\"" + name(key) + "\" must be a string");
       return {};
     }
-    if (!it->is_string()) return invalid("\"" + name(key) + "\" must be a string" + (required ? "" : " or null"));
+    if (!it->is_string())
+      return invalid("\"" + name(key) + "\" must be a string" + (required ? "" : " or null"));
     const auto& s = it->get_ref<const std::string&>();
     std::string_view v = trimmed ? trim(s) : std::string_view(s);
     if (required && v.empty()) return invalid("\"" + name(key) + "\" must not be empty");
@@ -59,7 +62,8 @@ class FieldReader {
     return {};
   }
 
-  Status required_text(std::string_view key, std::string& out, size_t max, bool trimmed = false) const {
+  Status required_text(std::string_view key, std::string& out, size_t max,
+                       bool trimmed = false) const {
     std::optional<std::string> v;
     if (auto s = text(key, v, max, true, trimmed); !s.ok()) return s;
     out = std::move(*v);
@@ -71,7 +75,9 @@ class FieldReader {
     return it == object_.end() ? nullptr : &*it;
   }
 
-  Status missing(std::string_view key) const { return invalid("missing field \"" + name(key) + "\""); }
+  Status missing(std::string_view key) const {
+    return invalid("missing field \"" + name(key) + "\"");
+  }
 
   std::string name(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
@@ -172,7 +178,8 @@ Status decode_events(const FieldReader& r, Command& c) {
     return invalid("\"events\" must be a non-empty array of event names");
   for (const auto& e : *events) {
     auto event = e.is_string() ? webhook_event_from(e.get_ref<const std::string&>()) : std::nullopt;
-    if (!event) return invalid("\"events\" may hold only contact.created, contact.updated, contact.deleted");
+    if (!event)
+      return invalid("\"events\" may hold only contact.created, contact.updated, contact.deleted");
     if (c.webhook_events & *event) return invalid("\"events\" must not repeat an event");
     c.webhook_events |= *event;
   }
@@ -182,10 +189,12 @@ Status decode_events(const FieldReader& r, Command& c) {
 Status decode_secret(const FieldReader& r, Command& c) {
   if (auto s = r.required_text("secret", c.webhook_secret, kWebhookSecretLength); !s.ok()) return s;
   const std::string& secret = c.webhook_secret;
-  bool ok = secret.size() == kWebhookSecretLength && secret.rfind("whsec_", 0) == 0 && secret.back() == '=';
+  bool ok = secret.size() == kWebhookSecretLength && secret.rfind("whsec_", 0) == 0 &&
+            secret.back() == '=';
   for (size_t i = 6; ok && i + 1 < secret.size(); ++i) {
     char ch = secret[i];
-    ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+    ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+         ch == '+' || ch == '/';
   }
   if (!ok) return invalid("\"secret\" must be whsec_ followed by the base64 of 32 bytes");
   return {};
@@ -194,56 +203,86 @@ Status decode_secret(const FieldReader& r, Command& c) {
 Status decode_body(const FieldReader& r, Command& c) {
   switch (c.type) {
     case CommandType::kRoomJoin:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant", "room", "metadata"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
+                           "room", "metadata"});
+          !s.ok())
+        return s;
       if (auto s = decode_participant(r, c); !s.ok()) return s;
       if (auto s = decode_room(r, c); !s.ok()) return s;
       return decode_metadata(r, c);
     case CommandType::kBooking:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant", "booking_page", "metadata"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
+                           "booking_page", "metadata"});
+          !s.ok())
+        return s;
       if (auto s = decode_participant(r, c); !s.ok()) return s;
       if (auto s = decode_booking_page(r, c); !s.ok()) return s;
       return decode_metadata(r, c);
     case CommandType::kContactDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "contact_id", "actor"}); !s.ok()) return s;
+      if (auto s =
+              r.only({"type", "command_id", "workspace_id", "occurred_at", "contact_id", "actor"});
+          !s.ok())
+        return s;
       if (auto s = r.integer("contact_id", c.contact_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kMemberUpsert:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id", "role"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id", "role"});
+          !s.ok())
+        return s;
       if (auto s = r.integer("user_id", c.user_id, 1); !s.ok()) return s;
       return decode_role(r, c);
     case CommandType::kMemberRemove:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id"});
+          !s.ok())
+        return s;
       return r.integer("user_id", c.user_id, 1);
     case CommandType::kRoomDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "room_id"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "room_id"});
+          !s.ok())
+        return s;
       return r.integer("room_id", c.room_id, 1);
     case CommandType::kBookingPageDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "booking_page_id"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "booking_page_id"});
+          !s.ok())
+        return s;
       return r.integer("booking_page_id", c.booking_page_id, 1);
     case CommandType::kApiKeyCreate: {
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role", "key_hash", "key_prefix", "actor"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role",
+                           "key_hash", "key_prefix", "actor"});
+          !s.ok())
+        return s;
       if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
       if (auto s = decode_role(r, c); !s.ok()) return s;
       if (auto s = r.required_text("key_hash", c.key_hash, 64); !s.ok()) return s;
       bool hex = c.key_hash.size() == 64;
-      for (char ch : c.key_hash) hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+      for (char ch : c.key_hash)
+        hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
       if (!hex) return invalid("\"key_hash\" must be 64 lower-case hex digits");
       if (auto s = r.required_text("key_prefix", c.key_prefix, 16); !s.ok()) return s;
       return decode_actor(r, c);
     }
     case CommandType::kApiKeyRevoke:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"}); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"});
+          !s.ok())
+        return s;
       if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kWebhookCreate:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url", "events", "secret", "actor"}); !s.ok()) return s;
-      if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok()) return s;
+      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url",
+                           "events", "secret", "actor"});
+          !s.ok())
+        return s;
+      if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok())
+        return s;
       if (auto s = decode_url(r, c); !s.ok()) return s;
       if (auto s = decode_events(r, c); !s.ok()) return s;
       if (auto s = decode_secret(r, c); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kWebhookDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "webhook_id", "actor"}); !s.ok()) return s;
+      if (auto s =
+              r.only({"type", "command_id", "workspace_id", "occurred_at", "webhook_id", "actor"});
+          !s.ok())
+        return s;
       if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
   }
@@ -314,9 +353,13 @@ std::string encode_command(const Command& c) {
     case CommandType::kBooking:
       j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
       if (c.type == CommandType::kRoomJoin)
-        j["room"] = {{"id", c.room_id}, {"name", c.room_name}, {"display_name", nullable(c.room_display_name)}};
+        j["room"] = {{"id", c.room_id},
+                     {"name", c.room_name},
+                     {"display_name", nullable(c.room_display_name)}};
       else
-        j["booking_page"] = {{"id", c.booking_page_id}, {"title", c.booking_page_title}, {"slug", c.booking_page_slug}};
+        j["booking_page"] = {{"id", c.booking_page_id},
+                             {"title", c.booking_page_title},
+                             {"slug", c.booking_page_slug}};
       j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
       break;
     case CommandType::kContactDelete:
@@ -327,9 +370,15 @@ std::string encode_command(const Command& c) {
       j["user_id"] = c.user_id;
       j["role"] = to_string(c.role);
       break;
-    case CommandType::kMemberRemove: j["user_id"] = c.user_id; break;
-    case CommandType::kRoomDelete: j["room_id"] = c.room_id; break;
-    case CommandType::kBookingPageDelete: j["booking_page_id"] = c.booking_page_id; break;
+    case CommandType::kMemberRemove:
+      j["user_id"] = c.user_id;
+      break;
+    case CommandType::kRoomDelete:
+      j["room_id"] = c.room_id;
+      break;
+    case CommandType::kBookingPageDelete:
+      j["booking_page_id"] = c.booking_page_id;
+      break;
     case CommandType::kApiKeyCreate:
       j["name"] = c.key_name;
       j["role"] = to_string(c.role);

@@ -39,10 +39,10 @@ const std::vector<std::string> kCommands = {
 
 auto fields(const Command& c) {
   return std::tie(c.type, c.command_id, c.workspace_id, c.occurred_at, c.occurred_at_missing,
-                  c.participant_name, c.participant_email, c.room_id, c.room_name, c.room_display_name,
-                  c.booking_page_id, c.booking_page_title, c.booking_page_slug, c.metadata, c.contact_id,
-                  c.actor.user_id, c.actor.api_key_id, c.user_id, c.role, c.key_name, c.key_hash,
-                  c.key_prefix, c.key_id);
+                  c.participant_name, c.participant_email, c.room_id, c.room_name,
+                  c.room_display_name, c.booking_page_id, c.booking_page_title, c.booking_page_slug,
+                  c.metadata, c.contact_id, c.actor.user_id, c.actor.api_key_id, c.user_id, c.role,
+                  c.key_name, c.key_hash, c.key_prefix, c.key_id);
 }
 
 Command decoded(const std::string& text) {
@@ -102,7 +102,8 @@ TEST_CASE("a command without occurred_at is flagged for stamping, and a stamped 
   CHECK_FALSE(again.occurred_at_missing);
   CHECK(again.occurred_at == 1711700000);
 
-  Command zero = decoded(R"({"type":"room_delete","command_id":"r","workspace_id":2,"occurred_at":0,"room_id":5})");
+  Command zero = decoded(
+      R"({"type":"room_delete","command_id":"r","workspace_id":2,"occurred_at":0,"room_id":5})");
   CHECK_FALSE(zero.occurred_at_missing);  // 0 is a time, not a missing one
 }
 
@@ -112,7 +113,8 @@ TEST_CASE("encode writes null for absent optional values and the actor that was 
   CHECK(text.find(R"("email":null)") != std::string::npos);
   CHECK(text.find(R"("metadata":null)") != std::string::npos);
   CHECK(encode_command(decoded(kCommands[4])).find(R"("actor":null)") != std::string::npos);
-  CHECK(encode_command(decoded(kCommands[3])).find(R"("actor":{"user_id":7})") != std::string::npos);
+  CHECK(encode_command(decoded(kCommands[3])).find(R"("actor":{"user_id":7})") !=
+        std::string::npos);
 }
 
 // The reason must name the field a producer has to fix, with its path.
@@ -128,41 +130,63 @@ void check_reason(const std::string& text, const std::string& expected_part) {
 TEST_CASE("decode failures name the field path") {
   const std::string head = R"({"type":"room_join","command_id":"c","workspace_id":2,)";
   const std::string room = R"("room":{"id":5,"name":"r"})";
-  check_reason(head + R"("participant":{"email":"a@b"},)" + room + "}", R"(missing field "participant.name")");
-  check_reason(head + R"("participant":{"name":"  "},)" + room + "}", R"("participant.name" must not be empty)");
-  check_reason(head + R"("participant":{"name":5},)" + room + "}", R"("participant.name" must be a string)");
+  check_reason(head + R"("participant":{"email":"a@b"},)" + room + "}",
+               R"(missing field "participant.name")");
+  check_reason(head + R"("participant":{"name":"  "},)" + room + "}",
+               R"("participant.name" must not be empty)");
+  check_reason(head + R"("participant":{"name":5},)" + room + "}",
+               R"("participant.name" must be a string)");
   check_reason(head + R"("participant":{"name":")" + std::string(201, 'n') + "\"}," + room + "}",
                R"("participant.name" is longer than 200 characters)");
-  check_reason(head + R"("participant":{"name":"A","email":5},)" + room + "}", R"("participant.email")");
-  check_reason(head + R"("participant":{"name":"A","phone":"1"},)" + room + "}", R"(unknown field "participant.phone")");
-  check_reason(head + R"("participant":{"name":"A"},"room":{"id":0,"name":"r"}})", R"("room.id" must be between 1 and 9007199254740991)");
-  check_reason(head + R"("participant":{"name":"A"},"room":{"id":1.0,"name":"r"}})", R"("room.id" must be an integer)");
-  check_reason(head + R"("participant":{"name":"A"},"room":{"id":1}})", R"(missing field "room.name")");
+  check_reason(head + R"("participant":{"name":"A","email":5},)" + room + "}",
+               R"("participant.email")");
+  check_reason(head + R"("participant":{"name":"A","phone":"1"},)" + room + "}",
+               R"(unknown field "participant.phone")");
+  check_reason(head + R"("participant":{"name":"A"},"room":{"id":0,"name":"r"}})",
+               R"("room.id" must be between 1 and 9007199254740991)");
+  check_reason(head + R"("participant":{"name":"A"},"room":{"id":1.0,"name":"r"}})",
+               R"("room.id" must be an integer)");
+  check_reason(head + R"("participant":{"name":"A"},"room":{"id":1}})",
+               R"(missing field "room.name")");
   check_reason(head + R"("participant":{"name":"A"},"room":[]})", R"("room" must be an object)");
   check_reason(head + R"("participant":{"name":"A"}})", R"(missing field "room")");
-  check_reason(head + R"("participant":{"name":"A"},)" + room + R"(,"extra":1})", R"(unknown field "extra")");
-  check_reason(head + R"("participant":{"name":"A"},)" + room + R"(,"metadata":")" + std::string(16384, 'm') + "\"}",
+  check_reason(head + R"("participant":{"name":"A"},)" + room + R"(,"extra":1})",
+               R"(unknown field "extra")");
+  check_reason(head + R"("participant":{"name":"A"},)" + room + R"(,"metadata":")" +
+                   std::string(16384, 'm') + "\"}",
                R"("metadata" is larger than 16384 bytes)");
   check_reason(R"({"type":"booking","command_id":"c","workspace_id":2,"participant":{"name":"A"},
-                   "booking_page":{"id":3,"title":"","slug":"s"}})", R"("booking_page.title" must not be empty)");
+                   "booking_page":{"id":3,"title":"","slug":"s"}})",
+               R"("booking_page.title" must not be empty)");
   check_reason(R"({"type":"contact_delete","command_id":"c","workspace_id":2,"contact_id":1,
-                   "actor":{"user_id":7,"ip":"x"}})", R"(unknown field "actor.ip")");
-  check_reason(R"({"type":"contact_delete","command_id":"c","workspace_id":2,"contact_id":1,"actor":{}})",
-               R"("actor" must have exactly one of user_id or api_key_id)");
+                   "actor":{"user_id":7,"ip":"x"}})",
+               R"(unknown field "actor.ip")");
+  check_reason(
+      R"({"type":"contact_delete","command_id":"c","workspace_id":2,"contact_id":1,"actor":{}})",
+      R"("actor" must have exactly one of user_id or api_key_id)");
   check_reason(R"({"type":"contact_delete","command_id":"c","workspace_id":2,"contact_id":1,
-                   "actor":{"api_key_id":-1}})", R"("actor.api_key_id" must be between 1)");
-  check_reason(R"({"type":"member_upsert","command_id":"c","workspace_id":2,"user_id":1,"role":"root"})",
-               R"("role" must be one of owner, admin, member)");
-  check_reason(R"({"type":"member_remove","command_id":"c","workspace_id":9007199254740992,"user_id":1})",
-               R"("workspace_id" must be between 1 and 9007199254740991)");
-  check_reason(R"({"type":"member_remove","command_id":")" + std::string(129, 'c') + R"(","workspace_id":2,"user_id":1})",
+                   "actor":{"api_key_id":-1}})",
+               R"("actor.api_key_id" must be between 1)");
+  check_reason(
+      R"({"type":"member_upsert","command_id":"c","workspace_id":2,"user_id":1,"role":"root"})",
+      R"("role" must be one of owner, admin, member)");
+  check_reason(
+      R"({"type":"member_remove","command_id":"c","workspace_id":9007199254740992,"user_id":1})",
+      R"("workspace_id" must be between 1 and 9007199254740991)");
+  check_reason(R"({"type":"member_remove","command_id":")" + std::string(129, 'c') +
+                   R"(","workspace_id":2,"user_id":1})",
                R"("command_id" is longer than 128 characters)");
-  check_reason(R"({"type":"member_remove","command_id":"c","workspace_id":2,"occurred_at":-1,"user_id":1})",
-               R"("occurred_at" must be between 0 and)");
-  check_reason(R"({"type":"member_remove","workspace_id":2,"user_id":1})", R"(missing field "command_id")");
-  check_reason(R"({"type":"api_key_create","command_id":"c","workspace_id":2,"name":"k","role":"admin",
-                   "key_hash":"ABC","key_prefix":"p"})", R"("key_hash" must be 64 lower-case hex digits)");
-  check_reason(R"({"type":"teleport","command_id":"c","workspace_id":2})", R"(unknown command type "teleport")");
+  check_reason(
+      R"({"type":"member_remove","command_id":"c","workspace_id":2,"occurred_at":-1,"user_id":1})",
+      R"("occurred_at" must be between 0 and)");
+  check_reason(R"({"type":"member_remove","workspace_id":2,"user_id":1})",
+               R"(missing field "command_id")");
+  check_reason(
+      R"({"type":"api_key_create","command_id":"c","workspace_id":2,"name":"k","role":"admin",
+                   "key_hash":"ABC","key_prefix":"p"})",
+      R"("key_hash" must be 64 lower-case hex digits)");
+  check_reason(R"({"type":"teleport","command_id":"c","workspace_id":2})",
+               R"(unknown command type "teleport")");
 }
 
 TEST_CASE("decode refuses text that is not one JSON object of valid UTF-8") {

@@ -30,7 +30,8 @@ class Cursor {
   explicit Cursor(std::string_view text) : s_(text) {}
 
   void skip_space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r')) ++i_;
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+      ++i_;
   }
   bool consume(char c) {
     skip_space();
@@ -90,21 +91,31 @@ class Cursor {
     for (; i_ < s_.size(); ++i_) {
       char c = s_[i_];
       if (in_string) {
-        if (escaped) escaped = false;
-        else if (c == '\\') escaped = true;
-        else if (c == '"') in_string = false;
+        if (escaped)
+          escaped = false;
+        else if (c == '\\')
+          escaped = true;
+        else if (c == '"')
+          in_string = false;
         continue;
       }
-      if (c == '"') in_string = true;
-      else if (c == '{' || c == '[') ++depth;
+      if (c == '"')
+        in_string = true;
+      else if (c == '{' || c == '[')
+        ++depth;
       else if (c == '}' || c == ']') {
         if (depth == 0) break;
-        if (--depth == 0) { ++i_; break; }
-      } else if (depth == 0 && (c == ',')) break;
+        if (--depth == 0) {
+          ++i_;
+          break;
+        }
+      } else if (depth == 0 && (c == ','))
+        break;
     }
     if (in_string || depth != 0) return false;
     out = s_.substr(start, i_ - start);
-    while (!out.empty() && (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
+    while (!out.empty() &&
+           (out.back() == ' ' || out.back() == '\n' || out.back() == '\r' || out.back() == '\t'))
       out.remove_suffix(1);
     return !out.empty();
   }
@@ -146,7 +157,10 @@ bool participant(Cursor& c, Command& out) {
   bool has_name = false;
   Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "name") { has_name = true; return seen.once(0) && c.nullable_string(name); }
+    if (key == "name") {
+      has_name = true;
+      return seen.once(0) && c.nullable_string(name);
+    }
     if (key == "email") return seen.once(1) && c.nullable_string(email);
     return false;
   });
@@ -172,12 +186,16 @@ bool room(Cursor& c, Command& out) {
   bool has_id = false;
   Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "id") { has_id = true; return seen.once(0) && c.integer(out.room_id); }
+    if (key == "id") {
+      has_id = true;
+      return seen.once(0) && c.integer(out.room_id);
+    }
     if (key == "name") return seen.once(1) && c.nullable_string(name);
     if (key == "display_name") return seen.once(2) && c.nullable_string(display);
     return false;
   });
-  if (!ok || !has_id || !id_in_range(out.room_id, 1) || !required_label(name, out.room_name)) return false;
+  if (!ok || !has_id || !id_in_range(out.room_id, 1) || !required_label(name, out.room_name))
+    return false;
   if (display) {
     if (!within(*display, kMaxLabelLength)) return false;
     out.room_display_name = std::string(*display);
@@ -190,12 +208,16 @@ bool booking_page(Cursor& c, Command& out) {
   bool has_id = false;
   Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "id") { has_id = true; return seen.once(0) && c.integer(out.booking_page_id); }
+    if (key == "id") {
+      has_id = true;
+      return seen.once(0) && c.integer(out.booking_page_id);
+    }
     if (key == "title") return seen.once(1) && c.nullable_string(title);
     if (key == "slug") return seen.once(2) && c.nullable_string(slug);
     return false;
   });
-  return ok && has_id && id_in_range(out.booking_page_id, 1) && required_label(title, out.booking_page_title) &&
+  return ok && has_id && id_in_range(out.booking_page_id, 1) &&
+         required_label(title, out.booking_page_title) &&
          required_label(slug, out.booking_page_slug);
 }
 
@@ -211,16 +233,22 @@ class CanonicalCheck {
   bool value() {
     if (i_ >= s_.size()) return false;
     switch (s_[i_]) {
-      case '{': return object();
-      case '[': return array();
+      case '{':
+        return object();
+      case '[':
+        return array();
       case '"': {
         std::string_view ignored;
         return string(ignored);
       }
-      case 't': return literal("true");
-      case 'f': return literal("false");
-      case 'n': return literal("null");
-      default: return integer();
+      case 't':
+        return literal("true");
+      case 'f':
+        return literal("false");
+      case 'n':
+        return literal("null");
+      default:
+        return integer();
     }
   }
   bool literal(std::string_view word) {
@@ -280,8 +308,8 @@ bool metadata(Cursor& c, Command& out) {
   // Parsed alone, the slice would be forgiven things the whole document is not (a leading
   // byte-order mark): take only slices that start like a JSON value.
   char first = span.front();
-  bool plain_start = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' || first == 'f' ||
-                     (first >= '0' && first <= '9');
+  bool plain_start = first == '{' || first == '[' || first == '"' || first == '-' || first == 't' ||
+                     first == 'f' || (first >= '0' && first <= '9');
   if (!plain_start) return false;
   // Served as its compact serialization: the reference decoder's, exactly. Most metadata is
   // already in that form, and is taken as it is.
@@ -308,13 +336,34 @@ bool decode_visit_fast(std::string_view json_text, Command& out) {
   bool has_room = false, has_page = false;
   Seen seen;
   bool ok = object(c, [&](std::string_view key) {
-    if (key == "type") { has_type = true; return seen.once(0) && c.string(type); }
-    if (key == "command_id") { has_id = true; return seen.once(1) && c.string(command_id); }
-    if (key == "workspace_id") { has_ws = true; return seen.once(2) && c.integer(out.workspace_id.value); }
-    if (key == "occurred_at") { out.occurred_at_missing = false; return seen.once(3) && c.integer(out.occurred_at); }
-    if (key == "participant") { has_participant = true; return seen.once(4) && participant(c, out); }
-    if (key == "room") { has_room = true; return seen.once(5) && room(c, out); }
-    if (key == "booking_page") { has_page = true; return seen.once(6) && booking_page(c, out); }
+    if (key == "type") {
+      has_type = true;
+      return seen.once(0) && c.string(type);
+    }
+    if (key == "command_id") {
+      has_id = true;
+      return seen.once(1) && c.string(command_id);
+    }
+    if (key == "workspace_id") {
+      has_ws = true;
+      return seen.once(2) && c.integer(out.workspace_id.value);
+    }
+    if (key == "occurred_at") {
+      out.occurred_at_missing = false;
+      return seen.once(3) && c.integer(out.occurred_at);
+    }
+    if (key == "participant") {
+      has_participant = true;
+      return seen.once(4) && participant(c, out);
+    }
+    if (key == "room") {
+      has_room = true;
+      return seen.once(5) && room(c, out);
+    }
+    if (key == "booking_page") {
+      has_page = true;
+      return seen.once(6) && booking_page(c, out);
+    }
     if (key == "metadata") return seen.once(7) && metadata(c, out);
     return false;
   });

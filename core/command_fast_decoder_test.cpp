@@ -45,10 +45,11 @@ TEST_CASE("the fast decoder takes the common room_join and booking lines") {
   }
 }
 
-TEST_CASE("metadata already in its compact form is kept as it is; any other form is re-serialized") {
+TEST_CASE(
+    "metadata already in its compact form is kept as it is; any other form is re-serialized") {
   // Taken as they are: nlohmann's compact dump of each is the text itself.
-  for (std::string m : {R"({"device":"web"})", R"([1,-2,"x"])", R"("text")", "0", "-7", "true", R"({"a":{"b":[{}]},"b":1})",
-                        R"({"z":"raw: é","é":"ü"})"}) {
+  for (std::string m : {R"({"device":"web"})", R"([1,-2,"x"])", R"("text")", "0", "-7", "true",
+                        R"({"a":{"b":[{}]},"b":1})", R"({"z":"raw: é","é":"ü"})"}) {
     auto fast = decode_visit_fast(with_metadata(m));
     INFO(m);
     REQUIRE(fast.has_value());
@@ -95,7 +96,8 @@ TEST_CASE("the fast decoder declines what it is not sure of, leaving the error t
       R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"},"extra":1})",
       R"({"type":"contact_delete","command_id":"a","workspace_id":2,"contact_id":1})",
       R"({"type":"room_join","command_id":"a","workspace_id":2,"participant":{"name":"A"},"room":{"id":1,"name":"r"}} x)",
-      "{\"type\":\"room_join\",\"command_id\":\"a\",\"workspace_id\":2,\"participant\":{\"name\":\"A\"},"
+      "{\"type\":\"room_join\",\"command_id\":\"a\",\"workspace_id\":2,\"participant\":{\"name\":"
+      "\"A\"},"
       "\"room\":{\"id\":1,\"name\":\"r\"},\"metadata\":\xEF\xBB\xBF{\"a\":1}}",
   };
   for (const auto& line : declined) {
@@ -113,10 +115,18 @@ TEST_CASE("whatever the fast decoder accepts of mutated lines, the reference dec
     for (int e = 0; e < edits; ++e) {
       size_t at = rng() % line.size();
       switch (rng() % 4) {
-        case 3: line.insert(at, "\xEF\xBB\xBF"); break;  // a byte-order mark anywhere
-        case 0: line[at] = alphabet[rng() % alphabet.size()]; break;
-        case 1: line.insert(at, 1, alphabet[rng() % alphabet.size()]); break;
-        default: line.erase(at, 1 + rng() % 4); break;
+        case 3:
+          line.insert(at, "\xEF\xBB\xBF");
+          break;  // a byte-order mark anywhere
+        case 0:
+          line[at] = alphabet[rng() % alphabet.size()];
+          break;
+        case 1:
+          line.insert(at, 1, alphabet[rng() % alphabet.size()]);
+          break;
+        default:
+          line.erase(at, 1 + rng() % 4);
+          break;
       }
     }
     check_agrees(line);

@@ -24,10 +24,10 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTypes[] = {"room_join",      "booking",     "contact_delete",
-                                  "member_upsert",  "member_remove", "room_delete",
+constexpr const char* kTypes[] = {"room_join",           "booking",        "contact_delete",
+                                  "member_upsert",       "member_remove",  "room_delete",
                                   "booking_page_delete", "api_key_create", "api_key_revoke",
-                                  "webhook_create", "webhook_delete"};
+                                  "webhook_create",      "webhook_delete"};
 constexpr uint64_t kMaxSafe = 9007199254740991ULL;
 
 // Loads every schemas/<type>.json once.
@@ -72,7 +72,10 @@ json participant() { return {{"name", "Alice Martin"}, {"email", "alice@example.
 
 // A valid command of `type`, every optional field present.
 json valid(const std::string& type) {
-  json c = {{"type", type}, {"command_id", type + "-1"}, {"workspace_id", 2}, {"occurred_at", 1711500000}};
+  json c = {{"type", type},
+            {"command_id", type + "-1"},
+            {"workspace_id", 2},
+            {"occurred_at", 1711500000}};
   if (type == "room_join") {
     c["participant"] = participant();
     c["room"] = {{"id", 5}, {"name", "team-standup-1234"}, {"display_name", "Team Standup"}};
@@ -135,7 +138,8 @@ Sample without(const std::string& type, const std::string& at, bool is_valid) {
   return {type, c.dump(), is_valid};
 }
 // valid(type) with the raw JSON text `raw` spliced in as the value at top-level `field`.
-Sample raw(const std::string& type, const std::string& field, const std::string& raw_value, bool is_valid) {
+Sample raw(const std::string& type, const std::string& field, const std::string& raw_value,
+           bool is_valid) {
   json c = valid(type);
   c[field] = "@@";
   std::string text = c.dump();
@@ -152,7 +156,8 @@ std::string repeat(const std::string& unit, size_t n) {
 std::vector<Sample> samples() {
   const std::string rj = "room_join", bk = "booking", cd = "contact_delete", mu = "member_upsert",
                     mr = "member_remove", rd = "room_delete", pd = "booking_page_delete",
-                    kc = "api_key_create", kr = "api_key_revoke", wc = "webhook_create", wd = "webhook_delete";
+                    kc = "api_key_create", kr = "api_key_revoke", wc = "webhook_create",
+                    wd = "webhook_delete";
   std::vector<Sample> s;
   for (const char* type : kTypes) s.push_back(ok(type));
   // Common fields.

@@ -26,7 +26,8 @@ TEST_CASE("lines printed by several threads at once come out whole") {
   for (int t = 0; t < kThreads; ++t)
     threads.emplace_back([t] {
       for (int i = 0; i < kLines; ++i)
-        print_line("thread " + std::to_string(t) + " line " + std::to_string(i) + " " + std::string(200, 'a' + t));
+        print_line("thread " + std::to_string(t) + " line " + std::to_string(i) + " " +
+                   std::string(200, 'a' + t));
     });
   for (auto& th : threads) th.join();
   std::fflush(stdout);

@@ -12,10 +12,28 @@ namespace contacts {
 
 class JsonWriter {
  public:
-  JsonWriter& begin_object() { separate(); out_.push_back('{'); first_ = true; return *this; }
-  JsonWriter& end_object() { out_.push_back('}'); first_ = false; return *this; }
-  JsonWriter& begin_array() { separate(); out_.push_back('['); first_ = true; return *this; }
-  JsonWriter& end_array() { out_.push_back(']'); first_ = false; return *this; }
+  JsonWriter& begin_object() {
+    separate();
+    out_.push_back('{');
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& end_object() {
+    out_.push_back('}');
+    first_ = false;
+    return *this;
+  }
+  JsonWriter& begin_array() {
+    separate();
+    out_.push_back('[');
+    first_ = true;
+    return *this;
+  }
+  JsonWriter& end_array() {
+    out_.push_back(']');
+    first_ = false;
+    return *this;
+  }
   JsonWriter& key(std::string_view name) {
     separate();
     string_literal(name);
@@ -23,14 +41,32 @@ class JsonWriter {
     first_ = true;  // the value that follows takes no comma
     return *this;
   }
-  JsonWriter& value(int64_t v) { separate(); out_.append(std::to_string(v)); return *this; }
-  JsonWriter& value(std::string_view v) { separate(); string_literal(v); return *this; }
+  JsonWriter& value(int64_t v) {
+    separate();
+    out_.append(std::to_string(v));
+    return *this;
+  }
+  JsonWriter& value(std::string_view v) {
+    separate();
+    string_literal(v);
+    return *this;
+  }
   JsonWriter& value(const std::string& v) { return value(std::string_view(v)); }
   JsonWriter& value(const char* v) { return value(std::string_view(v)); }
-  JsonWriter& value(const std::optional<std::string>& v) { return v ? value(std::string_view(*v)) : null(); }
+  JsonWriter& value(const std::optional<std::string>& v) {
+    return v ? value(std::string_view(*v)) : null();
+  }
   JsonWriter& value(const std::optional<int64_t>& v) { return v ? value(*v) : null(); }
-  JsonWriter& null() { separate(); out_.append("null"); return *this; }
-  JsonWriter& boolean(bool v) { separate(); out_.append(v ? "true" : "false"); return *this; }
+  JsonWriter& null() {
+    separate();
+    out_.append("null");
+    return *this;
+  }
+  JsonWriter& boolean(bool v) {
+    separate();
+    out_.append(v ? "true" : "false");
+    return *this;
+  }
 
   std::string take() { return std::move(out_); }
 

@@ -9,8 +9,9 @@ namespace contacts {
 
 TEST_CASE("JsonWriter escapes strings exactly as nlohmann's dump does") {
   std::mt19937 rng(7);
-  const std::vector<std::string> fixed = {"", "plain", "quote\"back\\slash", "tab\tnew\nline\r", "\x01\x1f\x7f",
-                                          "Élodie Søren 東京", "\b\f"};
+  const std::vector<std::string> fixed = {
+      "",    "plain", "quote\"back\\slash", "tab\tnew\nline\r", "\x01\x1f\x7f", "Élodie Søren 東京",
+      "\b\f"};
   std::vector<std::string> samples = fixed;
   for (int i = 0; i < 500; ++i) {
     std::string s;

@@ -9,7 +9,16 @@
 
 namespace contacts {
 
-enum class Code { kOk, kInvalid, kUnauthorized, kForbidden, kNotFound, kTooLarge, kUnavailable, kInternal };
+enum class Code {
+  kOk,
+  kInvalid,
+  kUnauthorized,
+  kForbidden,
+  kNotFound,
+  kTooLarge,
+  kUnavailable,
+  kInternal
+};
 
 class [[nodiscard]] Status {
  public:
@@ -32,7 +41,7 @@ int http_status(Code code);
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit on purpose
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit on purpose
   Result(Status status) : status_(std::move(status)) {}  // NOLINT
   // A default value built in place, to be filled through operator*.
   explicit Result(std::in_place_t) : value_(std::in_place) {}

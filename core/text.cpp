@@ -1,12 +1,11 @@
 #include "core/text.h"
 
-#include <optional>
-
 #include <utf8proc.h>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <optional>
 
 namespace contacts {
 
@@ -24,19 +23,30 @@ bool valid_utf8(std::string_view s) {
       }
     }
     unsigned char c = p[i];
-    if (c < 0x80) { ++i; continue; }
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
     size_t len;
     uint32_t cp;
-    if ((c & 0xE0) == 0xC0) { len = 2; cp = c & 0x1F; }
-    else if ((c & 0xF0) == 0xE0) { len = 3; cp = c & 0x0F; }
-    else if ((c & 0xF8) == 0xF0) { len = 4; cp = c & 0x07; }
-    else return false;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07;
+    } else
+      return false;
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       if ((p[i + k] & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (p[i + k] & 0x3F);
     }
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000)) return false;
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000))
+      return false;
     if (cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
     i += len;
   }
@@ -56,7 +66,10 @@ int32_t next_code_point(std::string_view s, size_t& i) {
   utf8proc_int32_t cp = 0;
   auto len = utf8proc_iterate(reinterpret_cast<const utf8proc_uint8_t*>(s.data() + i),
                               static_cast<utf8proc_ssize_t>(s.size() - i), &cp);
-  if (len <= 0) { ++i; return -1; }
+  if (len <= 0) {
+    ++i;
+    return -1;
+  }
   i += static_cast<size_t>(len);
   return cp;
 }
@@ -65,8 +78,8 @@ bool is_space(int32_t cp) {
   if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D)) return true;
   if (cp < 0x80) return false;
   auto cat = utf8proc_category(cp);
-  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL || cat == UTF8PROC_CATEGORY_ZP ||
-         cp == 0x85 || cp == 0xFEFF;
+  return cat == UTF8PROC_CATEGORY_ZS || cat == UTF8PROC_CATEGORY_ZL ||
+         cat == UTF8PROC_CATEGORY_ZP || cp == 0x85 || cp == 0xFEFF;
 }
 
 void append_utf8(std::string& out, int32_t cp) {
@@ -89,7 +102,9 @@ std::string_view trim(std::string_view s) {
   size_t end = s.size();
   while (end > begin) {
     size_t start = end - 1;
-    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && end - start < 4) --start;
+    while (start > begin && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 &&
+           end - start < 4)
+      --start;
     size_t i = start;
     int32_t cp = next_code_point(s, i);
     if (i != end || !is_space(cp)) break;
@@ -138,7 +153,8 @@ std::optional<std::string> casefold_latin1(std::string_view s) {
       out += "ss";
       continue;
     }
-    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) cp += 0x20;  // capital letters, not the multiplication sign
+    if (cp >= 0xC0 && cp <= 0xDE && cp != 0xD7)
+      cp += 0x20;  // capital letters, not the multiplication sign
     out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
     out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
   }
@@ -150,10 +166,10 @@ std::optional<std::string> casefold_latin1(std::string_view s) {
 std::string casefold(std::string_view s) {
   if (auto latin1 = casefold_latin1(s)) return std::move(*latin1);
   utf8proc_uint8_t* folded = nullptr;
-  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()),
-                          static_cast<utf8proc_ssize_t>(s.size()), &folded,
-                          static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE |
-                                                         UTF8PROC_STABLE));
+  auto len = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &folded,
+      static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE));
   if (len < 0) return unicode_lower(s);
   std::string out(reinterpret_cast<char*>(folded), static_cast<size_t>(len));
   free(folded);
@@ -176,9 +192,15 @@ uint32_t murmur2(std::string_view data) {
     h ^= k;
   }
   switch (length % 4) {
-    case 3: h ^= p[i + 2] << 16; [[fallthrough]];
-    case 2: h ^= p[i + 1] << 8; [[fallthrough]];
-    case 1: h ^= p[i]; h *= m;
+    case 3:
+      h ^= p[i + 2] << 16;
+      [[fallthrough]];
+    case 2:
+      h ^= p[i + 1] << 8;
+      [[fallthrough]];
+    case 1:
+      h ^= p[i];
+      h *= m;
   }
   h ^= h >> 13;
   h *= m;
@@ -188,8 +210,8 @@ uint32_t murmur2(std::string_view data) {
 
 std::string base64_encode(std::string_view bytes, bool url_safe, bool pad) {
   const char* alphabet = url_safe
-      ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-      : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                             ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   std::string out;
   const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
   size_t i = 0;
@@ -215,13 +237,20 @@ bool base64_decode(std::string_view text, std::string& out) {
   int bits = 0;
   for (char c : text) {
     int v;
-    if (c >= 'A' && c <= 'Z') v = c - 'A';
-    else if (c >= 'a' && c <= 'z') v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9') v = c - '0' + 52;
-    else if (c == '+' || c == '-') v = 62;
-    else if (c == '/' || c == '_') v = 63;
-    else if (c == '=') break;
-    else return false;
+    if (c >= 'A' && c <= 'Z')
+      v = c - 'A';
+    else if (c >= 'a' && c <= 'z')
+      v = c - 'a' + 26;
+    else if (c >= '0' && c <= '9')
+      v = c - '0' + 52;
+    else if (c == '+' || c == '-')
+      v = 62;
+    else if (c == '/' || c == '_')
+      v = 63;
+    else if (c == '=')
+      break;
+    else
+      return false;
     buffer = (buffer << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
@@ -245,15 +274,19 @@ std::string hex_encode(std::string_view bytes) {
 
 bool json_depth_within(std::string_view text, int max_depth) {
   // Fewer opening brackets than the limit cannot nest past it (one quick pass, the usual case).
-  auto opening = std::count_if(text.begin(), text.end(), [](char c) { return c == '{' || c == '['; });
+  auto opening =
+      std::count_if(text.begin(), text.end(), [](char c) { return c == '{' || c == '['; });
   if (opening <= max_depth) return true;
   int depth = 0;
   bool in_string = false, escaped = false;
   for (char c : text) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
     } else if (c == '"') {
       in_string = true;
     } else if (c == '[' || c == '{') {

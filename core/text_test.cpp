@@ -36,8 +36,8 @@ TEST_CASE("valid_utf8 refuses overlong encodings") {
 }
 
 TEST_CASE("valid_utf8 refuses surrogates and code points above U+10FFFF") {
-  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));  // U+D800
-  CHECK_FALSE(valid_utf8("\xED\xBF\xBF"));  // U+DFFF
+  CHECK_FALSE(valid_utf8("\xED\xA0\x80"));      // U+D800
+  CHECK_FALSE(valid_utf8("\xED\xBF\xBF"));      // U+DFFF
   CHECK_FALSE(valid_utf8("\xF4\x90\x80\x80"));  // U+110000
   CHECK_FALSE(valid_utf8("\xF5\x80\x80\x80"));
   CHECK_FALSE(valid_utf8("\xF8\x88\x80\x80\x80"));
@@ -49,8 +49,10 @@ TEST_CASE("valid_utf8 refuses truncated sequences and stray continuation bytes")
   CHECK_FALSE(valid_utf8("\xE2\x82"));
   CHECK_FALSE(valid_utf8("a\xF0\x9F\x98"));
   CHECK_FALSE(valid_utf8("\x80"));
-  CHECK_FALSE(valid_utf8("a\xBF" "b"));
-  CHECK_FALSE(valid_utf8("\xC3(")); // a lead byte followed by ASCII
+  CHECK_FALSE(
+      valid_utf8("a\xBF"
+                 "b"));
+  CHECK_FALSE(valid_utf8("\xC3("));  // a lead byte followed by ASCII
   CHECK_FALSE(valid_utf8("\xE2\x28\xA1"));
 }
 
@@ -89,7 +91,7 @@ TEST_CASE("unicode_lower lowers every code point") {
   CHECK(unicode_lower("\xC3\x89LODIE") == "\xC3\xA9lodie");  // ÉLODIE -> élodie
   CHECK(unicode_lower("Alice@Example.COM") == "alice@example.com");
   CHECK(unicode_lower("\u0391\u0392\u0393") == "\u03b1\u03b2\u03b3");  // ΑΒΓ
-  CHECK(unicode_lower("\xC3\x9F") == "\xC3\x9F");                      // ß has no single lower case
+  CHECK(unicode_lower("\xC3\x9F") == "\xC3\x9F");  // ß has no single lower case
   CHECK(unicode_lower("123 -_.") == "123 -_.");
 }
 
@@ -98,8 +100,10 @@ namespace {
 // utf8proc's full case folding, composed: what casefold gives for any text.
 std::string utf8proc_casefold(std::string_view s) {
   utf8proc_uint8_t* folded = nullptr;
-  auto len = utf8proc_map(reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
-                          &folded, static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE));
+  auto len = utf8proc_map(
+      reinterpret_cast<const utf8proc_uint8_t*>(s.data()), static_cast<utf8proc_ssize_t>(s.size()),
+      &folded,
+      static_cast<utf8proc_option_t>(UTF8PROC_CASEFOLD | UTF8PROC_COMPOSE | UTF8PROC_STABLE));
   REQUIRE(len >= 0);
   std::string out(reinterpret_cast<char*>(folded), static_cast<size_t>(len));
   free(folded);
@@ -128,15 +132,19 @@ TEST_CASE("casefold of ASCII and Latin-1 text (folded without utf8proc) is utf8p
   for (int round = 0; round < 5000; ++round) {
     std::string text;
     for (size_t n = 1 + rng() % 10; n > 0; --n)
-      text += rng() % 12 == 0 ? utf8_of(beyond[rng() % std::size(beyond)]) : utf8_of(static_cast<int32_t>(0x20 + rng() % 0xE0));
+      text += rng() % 12 == 0 ? utf8_of(beyond[rng() % std::size(beyond)])
+                              : utf8_of(static_cast<int32_t>(0x20 + rng() % 0xE0));
     INFO(text);
     CHECK(casefold(text) == utf8proc_casefold(text));
   }
 }
 
 TEST_CASE("casefold makes case-insensitive matches of Unicode text") {
-  CHECK(casefold("Stra\xC3\x9F" "e").find("strasse") != std::string::npos);
-  CHECK(casefold("STRASSE") == casefold("stra\xC3\x9F" "e"));
+  CHECK(casefold("Stra\xC3\x9F"
+                 "e")
+            .find("strasse") != std::string::npos);
+  CHECK(casefold("STRASSE") == casefold("stra\xC3\x9F"
+                                        "e"));
   CHECK(casefold("\xC3\x89LODIE") == casefold("\xC3\xA9lodie"));
   CHECK(casefold("Alice") == "alice");
 }
@@ -170,9 +178,13 @@ TEST_CASE("murmur2 treats bytes as unsigned and spreads workspace keys over part
 }
 
 TEST_CASE("base64 matches RFC 4648 vectors, padded and unpadded") {
-  const std::vector<std::pair<std::string, std::string>> vectors = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"},
-      {"foob", "Zm9vYg=="}, {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::vector<std::pair<std::string, std::string>> vectors = {{"", ""},
+                                                                    {"f", "Zg=="},
+                                                                    {"fo", "Zm8="},
+                                                                    {"foo", "Zm9v"},
+                                                                    {"foob", "Zm9vYg=="},
+                                                                    {"fooba", "Zm9vYmE="},
+                                                                    {"foobar", "Zm9vYmFy"}};
   for (const auto& [plain, encoded] : vectors) {
     CHECK(base64_encode(plain, false, true) == encoded);
     std::string unpadded = encoded.substr(0, encoded.find('='));
@@ -185,7 +197,8 @@ TEST_CASE("base64 matches RFC 4648 vectors, padded and unpadded") {
   }
 }
 
-TEST_CASE("base64 url and std alphabets differ only in the last two characters and both round trip") {
+TEST_CASE(
+    "base64 url and std alphabets differ only in the last two characters and both round trip") {
   const std::string bytes("\xFB\xFF\xBF", 3);
   CHECK(base64_encode(bytes, false, true) == "+/+/");
   CHECK(base64_encode(bytes, true, false) == "-_-_");

@@ -18,8 +18,8 @@ class HttpProbe {
   void render(std::string& out) const;
 
  private:
-  static constexpr std::array<double, 12> kBucketsSeconds = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.025,
-                                                             0.05,   0.1,   0.25,  0.5,   1.0,  5.0};
+  static constexpr std::array<double, 12> kBucketsSeconds = {
+      0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0};
   std::string listener_;
   std::array<std::atomic<uint64_t>, kBucketsSeconds.size()> buckets_{};
   std::atomic<uint64_t> count_{0};

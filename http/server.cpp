@@ -1,13 +1,12 @@
 #include "http/server.h"
 
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
-#include <nlohmann/json.hpp>
-
-#include <atomic>
 #include <iostream>
+#include <nlohmann/json.hpp>
 
 namespace contacts {
 
@@ -40,13 +39,15 @@ struct ServerState {
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state) : stream_(std::move(socket)), state_(std::move(state)) {
+  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), state_(std::move(state)) {
     state_->sessions.fetch_add(1);
   }
   ~Session() { state_->sessions.fetch_sub(1); }
 
   void run() {
-    asio::dispatch(stream_.get_executor(), beast::bind_front_handler(&Session::do_read, shared_from_this()));
+    asio::dispatch(stream_.get_executor(),
+                   beast::bind_front_handler(&Session::do_read, shared_from_this()));
   }
 
  private:
@@ -62,13 +63,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     if (state_->options.header_check) {
-      if (auto refused = state_->options.header_check(parser_->get().base())) return send(std::move(*refused), true);
+      if (auto refused = state_->options.header_check(parser_->get().base()))
+        return send(std::move(*refused), true);
     }
     // Beast reads as much as the buffer has room for, up to 64 KiB: without room made here, a
     // big body came in pieces the size of its headers, each a system call and a timer update.
     auto length = parser_->content_length();
-    if ((length && *length > kBodyPiece) || parser_->chunked()) buffer_.reserve(buffer_.size() + kBodyPiece);
-    http::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&Session::on_read, shared_from_this()));
+    if ((length && *length > kBodyPiece) || parser_->chunked())
+      buffer_.reserve(buffer_.size() + kBodyPiece);
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
 
   void on_read(beast::error_code ec, std::size_t) {
@@ -91,8 +95,10 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_error(beast::error_code ec) {
     if (ec == http::error::end_of_stream) return do_close();
-    if (ec == http::error::body_limit) return send(error_response(413, "Request body too large"), true);
-    if (ec == http::error::header_limit) return send(error_response(431, "Request headers too large"), true);
+    if (ec == http::error::body_limit)
+      return send(error_response(413, "Request body too large"), true);
+    if (ec == http::error::header_limit)
+      return send(error_response(431, "Request headers too large"), true);
     if (ec == beast::error::timeout) return;  // the stream closes itself
     if (ec.category() == make_error_code(http::error::bad_target).category())
       return send(error_response(400, "Malformed HTTP request"), true);
@@ -129,13 +135,17 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener> {
   Listener(asio::io_context& ioc, Handler h, HttpServerOptions o)
-      : ioc(ioc), acceptor(asio::make_strand(ioc)), retry(ioc), state(std::make_shared<ServerState>()) {
+      : ioc(ioc),
+        acceptor(asio::make_strand(ioc)),
+        retry(ioc),
+        state(std::make_shared<ServerState>()) {
     state->handler = std::move(h);
     state->options = std::move(o);
   }
 
   void do_accept() {
-    acceptor.async_accept(asio::make_strand(ioc), beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
+    acceptor.async_accept(asio::make_strand(ioc),
+                          beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
   }
 
   void on_accept(beast::error_code ec, tcp::socket socket) {
@@ -176,7 +186,9 @@ Status HttpServer::listen(const std::string& host, uint16_t port) {
   if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
   if (!ec) acceptor.bind(endpoint, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return {Code::kUnavailable, "listen on " + host + ":" + std::to_string(port) + ": " + ec.message()};
+  if (ec)
+    return {Code::kUnavailable,
+            "listen on " + host + ":" + std::to_string(port) + ": " + ec.message()};
   listener_->do_accept();
   return {};
 }
@@ -200,7 +212,8 @@ bool split_host_port(const std::string& text, std::string& host, uint16_t& port)
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0) return false;
   host = text.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   try {
     int p = std::stoi(text.substr(colon + 1));
     if (p < 0 || p > 65535) return false;

@@ -6,7 +6,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http.hpp>
-
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -37,11 +36,12 @@ struct HttpServerOptions {
   size_t body_limit = kDefaultApiBodyLimit;
   std::chrono::seconds read_timeout = kDefaultReadTimeout;
   size_t max_connections = kDefaultMaxConnections;  // past it, new connections are closed
-  HeaderCheck header_check;                          // optional
+  HeaderCheck header_check;                         // optional
 };
 
 // A JSON response with the given status and body.
-HttpResponse json_response(unsigned status, std::string body, unsigned version = 11, bool keep_alive = true);
+HttpResponse json_response(unsigned status, std::string body, unsigned version = 11,
+                           bool keep_alive = true);
 // {"error": message} with the given status.
 HttpResponse error_response(unsigned status, std::string_view message);
 

@@ -17,14 +17,17 @@ bool authorized(const IngestContext& ctx, std::string_view header) {
 
 bool is_ndjson(const HttpRequest& request) {
   std::string_view type = request[http::field::content_type];
-  return type.substr(0, 20) == "application/x-ndjson" || type.substr(0, 20) == "application/jsonlines";
+  return type.substr(0, 20) == "application/x-ndjson" ||
+         type.substr(0, 20) == "application/jsonlines";
 }
 
 }  // namespace
 
-std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx, const http::request_header<>& header) {
+std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
+                                                const http::request_header<>& header) {
   if (header.method() != http::verb::post) return std::nullopt;  // the handler answers 404/405
-  if (!authorized(ctx, header[http::field::authorization])) return error_response(401, "Invalid ingest token");
+  if (!authorized(ctx, header[http::field::authorization]))
+    return error_response(401, "Invalid ingest token");
   return std::nullopt;
 }
 
@@ -34,10 +37,12 @@ HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& 
   if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
   if (target != "/v1/commands") return error_response(404, "Not found");
   if (request.method() != http::verb::post) return error_response(405, "Method not allowed");
-  if (!authorized(ctx, request[http::field::authorization])) return error_response(401, "Invalid ingest token");
+  if (!authorized(ctx, request[http::field::authorization]))
+    return error_response(401, "Invalid ingest token");
 
   int64_t now = ctx.clock.now_seconds();
-  Intake intake = is_ndjson(request) ? intake_ndjson(request.body(), now) : intake_json(request.body(), now);
+  Intake intake =
+      is_ndjson(request) ? intake_ndjson(request.body(), now) : intake_json(request.body(), now);
   if (intake.error_count > 0) {
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : intake.errors) errors.push_back({{"line", e.line}, {"reason", e.reason}});

@@ -6,9 +6,9 @@
 #include <optional>
 #include <string>
 
-#include "http/server.h"
 #include "bus/log.h"
 #include "core/clock.h"
+#include "http/server.h"
 
 namespace contacts {
 
@@ -23,6 +23,7 @@ struct IngestContext {
 
 HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request);
 // Refuses a POST without the token from its header alone, before its body is read.
-std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx, const http::request_header<>& header);
+std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
+                                                const http::request_header<>& header);
 
 }  // namespace contacts

@@ -10,7 +10,8 @@ namespace {
 void take_line(Intake& intake, std::string_view line, size_t number, int64_t now) {
   auto command = decode_command(line);
   if (!command.ok()) {
-    if (intake.errors.size() < kMaxReportedErrors) intake.errors.push_back({number, command.status().message()});
+    if (intake.errors.size() < kMaxReportedErrors)
+      intake.errors.push_back({number, command.status().message()});
     ++intake.error_count;
     return;
   }
@@ -18,11 +19,14 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     // A key's hash is its identity across workspaces: only the API and `contacts keys create`,
     // which draw keys at random, may create or revoke one.
     if (intake.errors.size() < kMaxReportedErrors)
-      intake.errors.push_back({number, "api_key commands come from the API or `contacts keys create`, not from producers"});
+      intake.errors.push_back(
+          {number,
+           "api_key commands come from the API or `contacts keys create`, not from producers"});
     ++intake.error_count;
     return;
   }
-  if (command->type == CommandType::kWebhookCreate || command->type == CommandType::kWebhookDelete) {
+  if (command->type == CommandType::kWebhookCreate ||
+      command->type == CommandType::kWebhookDelete) {
     // The API draws the secret and refuses URLs that reach private addresses.
     if (intake.errors.size() < kMaxReportedErrors)
       intake.errors.push_back({number, "webhook commands come from the API, not from producers"});

@@ -13,7 +13,8 @@ constexpr std::chrono::milliseconds kIdle{50};
 
 }  // namespace
 
-ChangePublisher::ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector, Commit commit)
+ChangePublisher::ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector,
+                                 Commit commit)
     : views_(views), log_(log), projector_(projector), commit_(std::move(commit)) {}
 
 ChangePublisher::~ChangePublisher() { stop(); }
@@ -31,7 +32,8 @@ void ChangePublisher::start() {
         std::cerr << "contacts: change topic: dropping an unreadable outbox entry\n";
         continue;
       }
-      left.push_back({position_id, std::move(value), WorkspaceId(j["workspace_id"].get<int64_t>())});
+      left.push_back(
+          {position_id, std::move(value), WorkspaceId(j["workspace_id"].get<int64_t>())});
     }
     if (entries.size() < kOutboxScan) break;
   }
@@ -84,7 +86,8 @@ Status ChangePublisher::flush() {
   // The offsets first: the projector hands a batch's entries over before the batch counts as
   // applied, so every change before these offsets is in the queue now (or already published).
   std::vector<std::pair<int32_t, int64_t>> applied;
-  for (int32_t p : projector_.owned()) applied.emplace_back(p, projector_.applied(Partition(p)).value);
+  for (int32_t p : projector_.owned())
+    applied.emplace_back(p, projector_.applied(Partition(p)).value);
   while (true) {
     std::vector<QueuedChange> taken;
     {

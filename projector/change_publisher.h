@@ -1,8 +1,8 @@
 // ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). The
 // fold queues every applied change in the views' outbox, in the batch that applies it, and
-// hands the same entries to this publisher (its ChangeSink, projector/sinks.h) before the batch counts as
-// applied. It publishes them on `contacts.changes` (key: the workspace id; value: the change
-// event, whose `position` is its stable id), removes what the brokers acknowledged from the
+// hands the same entries to this publisher (its ChangeSink, projector/sinks.h) before the batch
+// counts as applied. It publishes them on `contacts.changes` (key: the workspace id; value: the
+// change event, whose `position` is its stable id), removes what the brokers acknowledged from the
 // outbox, and then commits to the writer group the offsets the projector had applied before it
 // took the entries. So a committed offset means "every change before it is on the change
 // topic": the next owner of a partition folds up to it quietly, and a crash between publishing

@@ -26,17 +26,23 @@ struct Context {
   int64_t position_id() const { return facts.position_id; }
 };
 
-void write_audit(Context& ctx, std::string_view action, std::string_view target_type, int64_t target_id,
-                 ordered_json details) {
+void write_audit(Context& ctx, std::string_view action, std::string_view target_type,
+                 int64_t target_id, ordered_json details) {
   const Command& c = ctx.command;
   ctx.views.append_audit(AuditEntry{ctx.position_id(), c.workspace_id, std::string(action), c.actor,
-                                    std::string(target_type), target_id, std::move(details), c.occurred_at});
+                                    std::string(target_type), target_id, std::move(details),
+                                    c.occurred_at});
 }
 
 // The contact's last use: its name and email move into the change.
 Change change_of(Change::Kind kind, Contact&& contact, const Context& ctx) {
-  return {kind, WorkspaceId(contact.workspace_id), contact.id, std::move(contact.name), std::move(contact.email),
-          ctx.position_id(), ctx.command.occurred_at};
+  return {kind,
+          WorkspaceId(contact.workspace_id),
+          contact.id,
+          std::move(contact.name),
+          std::move(contact.email),
+          ctx.position_id(),
+          ctx.command.occurred_at};
 }
 
 // Finds the contact a participant is, by normalized email; a participant without an email
@@ -120,7 +126,8 @@ void apply_visit(Context& ctx) {
   if (record_visit(contact, ctx) && before) before->same_search_text = false;
   ctx.views.put_contact(contact, before);
   ctx.views.put_event(event_of(ctx, contact.id));
-  ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated, std::move(contact), ctx));
+  ctx.changes.push_back(change_of(existing ? Change::Kind::kUpdated : Change::Kind::kCreated,
+                                  std::move(contact), ctx));
 }
 
 void apply_contact_delete(Context& ctx) {
@@ -130,7 +137,8 @@ void apply_contact_delete(Context& ctx) {
   ctx.views.delete_contact(*contact);
   ctx.views.add_contact_count(ws, -1);
   write_audit(ctx, "contact.delete", "contact", contact->id,
-              {{"name", contact->name}, {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
+              {{"name", contact->name},
+               {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));
 }
 
@@ -138,9 +146,11 @@ void apply_api_key_create(Context& ctx) {
   const Command& c = ctx.command;
   // First writer wins: a hash already bound to a key keeps its binding.
   if (ctx.views.api_key_hash_exists(c.key_hash)) return;
-  ctx.views.put_api_key(ApiKey{ctx.position_id(), c.workspace_id, c.key_name, c.key_prefix, c.role, true, c.occurred_at});
+  ctx.views.put_api_key(ApiKey{ctx.position_id(), c.workspace_id, c.key_name, c.key_prefix, c.role,
+                               true, c.occurred_at});
   ctx.views.put_api_key_hash(c.key_hash, ApiKeyRef{c.workspace_id, ctx.position_id()});
-  write_audit(ctx, "api_key.create", "api_key", ctx.position_id(), {{"name", c.key_name}, {"role", to_string(c.role)}});
+  write_audit(ctx, "api_key.create", "api_key", ctx.position_id(),
+              {{"name", c.key_name}, {"role", to_string(c.role)}});
 }
 
 void apply_api_key_revoke(Context& ctx) {
@@ -149,7 +159,8 @@ void apply_api_key_revoke(Context& ctx) {
   if (!key || !key->is_active) return;
   key->is_active = false;
   ctx.views.put_api_key(*key);
-  write_audit(ctx, "api_key.revoke", "api_key", c.key_id, {{"name", key->name}, {"role", to_string(key->role)}});
+  write_audit(ctx, "api_key.revoke", "api_key", c.key_id,
+              {{"name", key->name}, {"role", to_string(key->role)}});
 }
 
 void apply_webhook_create(Context& ctx) {
@@ -174,33 +185,52 @@ void apply_webhook_delete(Context& ctx) {
   auto subscriptions = ctx.views.subscriptions(c.workspace_id);
   std::erase_if(subscriptions, [&](const Subscription& s) { return s.webhook_id == c.webhook_id; });
   ctx.views.put_subscriptions(c.workspace_id, subscriptions);
-  write_audit(ctx, "webhook.delete", "webhook", c.webhook_id, {{"name", webhook->name}, {"url", webhook->url}});
+  write_audit(ctx, "webhook.delete", "webhook", c.webhook_id,
+              {{"name", webhook->name}, {"url", webhook->url}});
 }
 
 void apply_member(Context& ctx) {
   const Command& c = ctx.command;
-  if (c.type == CommandType::kMemberUpsert) ctx.views.put_member(c.workspace_id, UserId(c.user_id), c.role);
-  else ctx.views.remove_member(c.workspace_id, UserId(c.user_id));
+  if (c.type == CommandType::kMemberUpsert)
+    ctx.views.put_member(c.workspace_id, UserId(c.user_id), c.role);
+  else
+    ctx.views.remove_member(c.workspace_id, UserId(c.user_id));
 }
 
 void apply_command(Context& ctx) {
   const Command& c = ctx.command;
   switch (c.type) {
     case CommandType::kRoomJoin:
-    case CommandType::kBooking: apply_visit(ctx); break;
-    case CommandType::kContactDelete: apply_contact_delete(ctx); break;
+    case CommandType::kBooking:
+      apply_visit(ctx);
+      break;
+    case CommandType::kContactDelete:
+      apply_contact_delete(ctx);
+      break;
     case CommandType::kMemberUpsert:
-    case CommandType::kMemberRemove: apply_member(ctx); break;
+    case CommandType::kMemberRemove:
+      apply_member(ctx);
+      break;
     // Events of the room (page) from earlier positions are served with a null id
     // (ViewStore::timeline): O(1), however many events it has.
-    case CommandType::kRoomDelete: ctx.views.mark_room_deleted(c.workspace_id, c.room_id, ctx.position_id()); break;
+    case CommandType::kRoomDelete:
+      ctx.views.mark_room_deleted(c.workspace_id, c.room_id, ctx.position_id());
+      break;
     case CommandType::kBookingPageDelete:
       ctx.views.mark_booking_page_deleted(c.workspace_id, c.booking_page_id, ctx.position_id());
       break;
-    case CommandType::kApiKeyCreate: apply_api_key_create(ctx); break;
-    case CommandType::kApiKeyRevoke: apply_api_key_revoke(ctx); break;
-    case CommandType::kWebhookCreate: apply_webhook_create(ctx); break;
-    case CommandType::kWebhookDelete: apply_webhook_delete(ctx); break;
+    case CommandType::kApiKeyCreate:
+      apply_api_key_create(ctx);
+      break;
+    case CommandType::kApiKeyRevoke:
+      apply_api_key_revoke(ctx);
+      break;
+    case CommandType::kWebhookCreate:
+      apply_webhook_create(ctx);
+      break;
+    case CommandType::kWebhookDelete:
+      apply_webhook_delete(ctx);
+      break;
   }
 }
 
@@ -215,7 +245,8 @@ void derive_facts(const Command& command, int64_t position_id, CommandFacts& out
   if (out.email) out.email_key = email_key(command.workspace_id, *out.email);
 }
 
-void apply(ViewWriter& views, const Command& command, const CommandFacts& facts, std::vector<Change>& changes) {
+void apply(ViewWriter& views, const Command& command, const CommandFacts& facts,
+           std::vector<Change>& changes) {
   Context ctx{views, command, facts, changes};
   apply_command(ctx);
 }

@@ -43,6 +43,7 @@ struct CommandFacts {
 void derive_facts(const Command& command, int64_t position_id, CommandFacts& out);
 
 // Applies `command` to `views`, appending the changes it makes to `changes`.
-void apply(ViewWriter& views, const Command& command, const CommandFacts& facts, std::vector<Change>& changes);
+void apply(ViewWriter& views, const Command& command, const CommandFacts& facts,
+           std::vector<Change>& changes);
 
 }  // namespace contacts

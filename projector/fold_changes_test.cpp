@@ -23,26 +23,33 @@ const std::string kHookUrl = "https://hooks.example.com/in";
 json webhook_create(const std::string& command_id, const std::string& name, const json& events,
                     WorkspaceId ws = kWs) {
   return simple("webhook_create", command_id,
-                {{"name", name}, {"url", kHookUrl}, {"events", events}, {"secret", kSecret}, {"actor", {{"user_id", 7}}}},
+                {{"name", name},
+                 {"url", kHookUrl},
+                 {"events", events},
+                 {"secret", kSecret},
+                 {"actor", {{"user_id", 7}}}},
                 ws);
 }
 
 json webhook_delete(const std::string& command_id, int64_t webhook_id, WorkspaceId ws = kWs) {
-  return simple("webhook_delete", command_id, {{"webhook_id", webhook_id}, {"actor", {{"user_id", 7}}}}, ws);
+  return simple("webhook_delete", command_id,
+                {{"webhook_id", webhook_id}, {"actor", {{"user_id", 7}}}}, ws);
 }
 
 // The committed subscriptions of a workspace, as (webhook id, event bits).
 std::vector<std::pair<int64_t, int>> subscriptions_of(Fixture& f, WorkspaceId ws = kWs) {
   std::vector<std::pair<int64_t, int>> out;
   auto bytes = f.store->begin_batch().get(keys::webhook_set_key(ws));
-  for (const auto& s : decode_subscriptions(bytes.value_or(""))) out.emplace_back(s.webhook_id, s.events);
+  for (const auto& s : decode_subscriptions(bytes.value_or("")))
+    out.emplace_back(s.webhook_id, s.events);
   return out;
 }
 
 // The committed outbox entries, oldest position first.
 std::vector<std::pair<int64_t, json>> outbox_of(Fixture& f) {
   std::vector<std::pair<int64_t, json>> out;
-  for (const auto& [position, value] : f.store->outbox(100)) out.emplace_back(position, json::parse(value));
+  for (const auto& [position, value] : f.store->outbox(100))
+    out.emplace_back(position, json::parse(value));
   return out;
 }
 
@@ -54,7 +61,9 @@ std::optional<std::string> webhook_json(Fixture& f, WorkspaceId ws, int64_t id) 
 }
 std::vector<Webhook> webhooks_json(Fixture& f, WorkspaceId ws) { return f.store->webhooks(ws); }
 
-TEST_CASE("webhook_create stores the row with its secret, subscribes the workspace and audits webhook.create") {
+TEST_CASE(
+    "webhook_create stores the row with its secret, subscribes the workspace and audits "
+    "webhook.create") {
   Fixture f;
   REQUIRE(f.feed(webhook_create("w1", "CRM sync", {"contact.deleted", "contact.created"}), 4).ok());
   auto row_text = webhook_json(f, kWs, id_at(4));
@@ -71,7 +80,8 @@ TEST_CASE("webhook_create stores the row with its secret, subscribes the workspa
   CHECK(webhooks_json(f, WorkspaceId(3)).empty());
   CHECK_FALSE(webhook_json(f, WorkspaceId(3), id_at(4)).has_value());
 
-  CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted}});
+  CHECK(subscriptions_of(f) ==
+        std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted}});
   CHECK(subscriptions_of(f, WorkspaceId(3)).empty());
 
   auto audit = f.store->audit(kWs, 1, 10);
@@ -82,22 +92,29 @@ TEST_CASE("webhook_create stores the row with its secret, subscribes the workspa
   CHECK(entry["actor"] == json{{"user_id", 7}});
   CHECK(entry["target_type"] == "webhook");
   CHECK(entry["target_id"] == id_at(4));
-  CHECK(entry["details"] ==
-        json{{"name", "CRM sync"}, {"url", kHookUrl}, {"events", {"contact.created", "contact.deleted"}}});
+  CHECK(entry["details"] == json{{"name", "CRM sync"},
+                                 {"url", kHookUrl},
+                                 {"events", {"contact.created", "contact.deleted"}}});
   CHECK(entry["created_at"] == 1711600000);
-  CHECK(encode(audit.entries.at(0)).find(kSecret) == std::string::npos);  // the audit log never shows the secret
+  CHECK(encode(audit.entries.at(0)).find(kSecret) ==
+        std::string::npos);  // the audit log never shows the secret
 
   // A second webhook adds a subscription next to the first.
-  REQUIRE(f.feed(webhook_create("w2", "All", {"contact.created", "contact.updated", "contact.deleted"}), 5).ok());
-  CHECK(subscriptions_of(f) == std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted},
-                                                                    {id_at(5), kAllWebhookEvents}});
+  REQUIRE(
+      f.feed(webhook_create("w2", "All", {"contact.created", "contact.updated", "contact.deleted"}),
+             5)
+          .ok());
+  CHECK(subscriptions_of(f) ==
+        std::vector<std::pair<int64_t, int>>{{id_at(4), kContactCreated | kContactDeleted},
+                                             {id_at(5), kAllWebhookEvents}});
   CHECK(webhooks_json(f, kWs).size() == 2);
   CHECK(f.store->audit(kWs, 1, 10).total == 2);
 }
 
 TEST_CASE("webhook_delete removes the row and its subscription and audits webhook.delete") {
   Fixture f;
-  f.feed_in_order({webhook_create("w1", "First", {"contact.created"}), webhook_create("w2", "Second", {"contact.updated"})});
+  f.feed_in_order({webhook_create("w1", "First", {"contact.created"}),
+                   webhook_create("w2", "Second", {"contact.updated"})});
   REQUIRE(f.feed(webhook_delete("d1", id_at(0)), 2).ok());
   CHECK_FALSE(webhook_json(f, kWs, id_at(0)).has_value());
   CHECK(webhook_json(f, kWs, id_at(1)).has_value());
@@ -122,7 +139,8 @@ TEST_CASE("webhook_delete removes the row and its subscription and audits webhoo
   CHECK(f.store->audit(kWs, 1, 10).total == 4);
 }
 
-TEST_CASE("deleting a missing webhook is a no-op: no row change, no subscription change, no audit") {
+TEST_CASE(
+    "deleting a missing webhook is a no-op: no row change, no subscription change, no audit") {
   Fixture f;
   REQUIRE(f.feed(webhook_create("w1", "Kept", {"contact.deleted"}), 0).ok());
   REQUIRE(f.feed(webhook_delete("d1", 999), 1).ok());
@@ -158,15 +176,17 @@ TEST_CASE("record_change: a subscription to contact.deleted only gets deletes, n
   CHECK(entry["event"] == "contact.deleted");
   CHECK(entry["workspace_id"] == kWs.value);
   CHECK(entry["occurred_at"] == 1711600000);
-  CHECK(entry["data"] == json{{"id", id_at(1)}, {"name", "Alice Martin"}, {"email", "alice@example.com"}});
+  CHECK(entry["data"] ==
+        json{{"id", id_at(1)}, {"name", "Alice Martin"}, {"email", "alice@example.com"}});
   CHECK(entry["webhooks"] == json{id_at(0)});
 }
 
 TEST_CASE("record_change lists exactly the subscriptions that want the event") {
   Fixture f;
-  f.feed_in_order({webhook_create("w1", "Created and updated", {"contact.created", "contact.updated"}),
-                   webhook_create("w2", "Created", {"contact.created"}),
-                   webhook_create("w3", "Deleted", {"contact.deleted"})});
+  f.feed_in_order(
+      {webhook_create("w1", "Created and updated", {"contact.created", "contact.updated"}),
+       webhook_create("w2", "Created", {"contact.created"}),
+       webhook_create("w3", "Deleted", {"contact.deleted"})});
   const int64_t both = id_at(0), created = id_at(1);
   REQUIRE(f.feed_and_record(visit("a", 100, "Alice", "a@x"), 3).ok());
   REQUIRE(f.feed_and_record(visit("b", 200, "Alice", "a@x"), 4).ok());
@@ -188,8 +208,12 @@ TEST_CASE("record_change lists exactly the subscriptions that want the event") {
 TEST_CASE("record_change writes nothing for a workspace without webhooks") {
   Fixture f;
   // Workspace 3 subscribes to everything; workspace 2 has no webhook.
-  REQUIRE(f.feed_and_record(webhook_create("w1", "Other workspace", {"contact.created", "contact.updated",
-                                                                      "contact.deleted"}, WorkspaceId(3)), 0).ok());
+  REQUIRE(
+      f.feed_and_record(webhook_create("w1", "Other workspace",
+                                       {"contact.created", "contact.updated", "contact.deleted"},
+                                       WorkspaceId(3)),
+                        0)
+          .ok());
   REQUIRE(f.feed_and_record(visit("a", 100, "Alice", "a@x"), 1).ok());
   REQUIRE(f.feed_and_record(delete_contact("b", id_at(1)), 2).ok());
   REQUIRE(f.changes.size() == 2);
@@ -207,8 +231,9 @@ TEST_CASE("record_change writes nothing for a workspace without webhooks") {
 
 TEST_CASE("record_change writes nothing once the workspace's last webhook is deleted") {
   Fixture f;
-  f.feed_in_order({webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}),
-                   webhook_delete("d1", id_at(0))});
+  f.feed_in_order(
+      {webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}),
+       webhook_delete("d1", id_at(0))});
   REQUIRE(f.feed_and_record(visit("a", 100, "Alice", "a@x"), 2).ok());
   REQUIRE(f.changes.size() == 1);
   CHECK(outbox_of(f).empty());
@@ -247,15 +272,22 @@ TEST_CASE("record_change with ChangeScope::kAll queues every change, with the su
 
 TEST_CASE("outbox entries are change events as schemas/change_event.json states") {
   Fixture f;
-  REQUIRE(f.feed(webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}), 0).ok());
+  REQUIRE(
+      f.feed(webhook_create("w1", "All", {"contact.created", "contact.updated", "contact.deleted"}),
+             0)
+          .ok());
   ViewBatch batch = f.store->begin_batch();
-  CHECK(record_into(batch, Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100}));
-  CHECK(record_into(batch, Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0},
-                      ChangeScope::kAll));
+  CHECK(record_into(batch,
+                    Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100}));
+  CHECK(record_into(
+      batch,
+      Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0},
+      ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto entries = f.store->outbox(10);
   REQUIRE(entries.size() == 2);
-  for (const auto& [key, value] : entries) CHECK_MESSAGE(schema_accepts("change_event.json", value), value);
+  for (const auto& [key, value] : entries)
+    CHECK_MESSAGE(schema_accepts("change_event.json", value), value);
   // The schema is not a rubber stamp.
   json wrong = json::parse(entries[0].change_event);
   wrong["event"] = "contact.merged";
@@ -284,7 +316,8 @@ TEST_CASE("encode_subscriptions and decode_subscriptions round-trip, 9 bytes per
     CHECK(decoded[i].events == subscriptions[i].events);
   }
   // Big-endian id, then the event bits.
-  CHECK(encode_subscriptions({{0x0102, kContactUpdated}}) == std::string("\0\0\0\0\0\0\x01\x02\x02", 9));
+  CHECK(encode_subscriptions({{0x0102, kContactUpdated}}) ==
+        std::string("\0\0\0\0\0\0\x01\x02\x02", 9));
   CHECK(encode_subscriptions({}).empty());
   CHECK(decode_subscriptions("").empty());
 }
@@ -294,14 +327,15 @@ TEST_CASE("a record in another partition than its key's is refused and changes n
   const std::string key = "2";
   const Partition wrong((kPartition.value + 1) % kPartitions);
   ViewBatch batch = f.store->begin_batch();
-  Status s = fold_into(batch, LogEntry{wrong, Offset(0), key, visit("a", 100, "Alice", "a@x").dump()}, kPartitions, f.changes);
+  Status s =
+      fold_into(batch, LogEntry{wrong, Offset(0), key, visit("a", 100, "Alice", "a@x").dump()},
+                kPartitions, f.changes);
   CHECK(s.code() == Code::kInvalid);
-  CHECK(s.message().find("belongs in partition " + std::to_string(kPartition.value)) != std::string::npos);
+  CHECK(s.message().find("belongs in partition " + std::to_string(kPartition.value)) !=
+        std::string::npos);
   CHECK(batch.pending() == 0);
   CHECK(f.changes.empty());
 }
-
-
 
 TEST_CASE("a big workspace's cached list order follows every commit at once") {
   Fixture f;
@@ -312,7 +346,9 @@ TEST_CASE("a big workspace's cached list order follows every commit at once") {
       json c = visit("v" + std::to_string(i), 1000 + i, "Person " + std::to_string(i),
                      "p" + std::to_string(i) + "@x.org");
       std::string key = "2";
-      REQUIRE(fold_into(batch, LogEntry{kPartition, Offset(i), key, c.dump()}, kPartitions, f.changes).ok());
+      REQUIRE(
+          fold_into(batch, LogEntry{kPartition, Offset(i), key, c.dump()}, kPartitions, f.changes)
+              .ok());
     }
     REQUIRE(f.store->commit(batch).ok());
   }

@@ -46,7 +46,9 @@ std::vector<Change> fold(MemoryViews& views, const Command& command, int64_t pos
   return changes;
 }
 
-TEST_CASE("fold rules: a visit creates a contact whose id is its position's, indexed by normalized email") {
+TEST_CASE(
+    "fold rules: a visit creates a contact whose id is its position's, indexed by normalized "
+    "email") {
   MemoryViews views;
   auto changes = fold(views, visit(100, "Alice", "  Alice@Example.COM "), 11);
   REQUIRE(changes.size() == 1);
@@ -55,13 +57,16 @@ TEST_CASE("fold rules: a visit creates a contact whose id is its position's, ind
   REQUIRE(alice.has_value());
   CHECK(alice->email == std::optional<std::string>("alice@example.com"));
   CHECK(alice->event_count == 1);
-  CHECK(views.contact_by_email(email_key(kWs, "alice@example.com")) == std::optional<ContactId>(ContactId(11)));
+  CHECK(views.contact_by_email(email_key(kWs, "alice@example.com")) ==
+        std::optional<ContactId>(ContactId(11)));
   CHECK(views.contact_counts[kWs.value] == 1);
   CHECK(views.events.size() == 1);
   CHECK(views.list_order.count({kWs.value, 100, 11}) == 1);
 }
 
-TEST_CASE("fold rules: a later visit by the same email updates the contact; an earlier one keeps the later name") {
+TEST_CASE(
+    "fold rules: a later visit by the same email updates the contact; an earlier one keeps the "
+    "later name") {
   MemoryViews views;
   fold(views, visit(100, "Alice", "a@x"), 11);
   auto late = fold(views, visit(200, "Alice M", "A@X"), 12);
@@ -88,7 +93,9 @@ TEST_CASE("fold rules: participants without an email are new contacts each time"
   CHECK(views.emails.empty());
 }
 
-TEST_CASE("fold rules: a delete removes the contact, its events and its email, audits it, and emits deleted") {
+TEST_CASE(
+    "fold rules: a delete removes the contact, its events and its email, audits it, and emits "
+    "deleted") {
   MemoryViews views;
   fold(views, visit(100, "Alice", "a@x"), 11);
   fold(views, visit(200, "Alice", "a@x"), 12);

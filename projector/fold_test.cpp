@@ -15,7 +15,8 @@ using namespace fold_testing;
 
 TEST_CASE("a participant is found by the trimmed, lower-cased email") {
   Fixture f;
-  f.feed_in_order({visit("a", 100, "Alice", " Alice@Example.COM "), visit("b", 200, "Alice M", "alice@example.com"),
+  f.feed_in_order({visit("a", 100, "Alice", " Alice@Example.COM "),
+                   visit("b", 200, "Alice M", "alice@example.com"),
                    visit("c", 300, "\xC3\x89lodie", "\xC3\x89LODIE@example.fr"),
                    visit("d", 400, "Elo", "\xC3\xA9lodie@example.fr")});
   auto all = f.contacts();
@@ -32,7 +33,8 @@ TEST_CASE("a participant without an email creates a new contact every time") {
   Fixture f;
   json no_email = visit("b", 100, "Bob", nullptr);
   no_email["participant"].erase("email");
-  f.feed_in_order({visit("a", 100, "Bob", nullptr), no_email, visit("c", 100, "Bob", "  "), visit("d", 100, "Bob", "")});
+  f.feed_in_order({visit("a", 100, "Bob", nullptr), no_email, visit("c", 100, "Bob", "  "),
+                   visit("d", 100, "Bob", "")});
   auto all = f.contacts();
   REQUIRE(all.size() == 4);
   CHECK(f.count() == 4);
@@ -56,10 +58,12 @@ TEST_CASE("contact and event ids are offset * partitions + partition + 1") {
   CHECK(events[0].contact_id == c.id);
 }
 
-TEST_CASE("name is the latest by occurred_at, a tie goes to the later offset, created_at is the earliest") {
+TEST_CASE(
+    "name is the latest by occurred_at, a tie goes to the later offset, created_at is the "
+    "earliest") {
   Fixture f;
-  f.feed_in_order({visit("a", 200, "Second", "a@x"), visit("b", 100, "First", "a@x"), visit("c", 300, "Third", "a@x"),
-                   visit("d", 250, "Late arrival", "a@x")});
+  f.feed_in_order({visit("a", 200, "Second", "a@x"), visit("b", 100, "First", "a@x"),
+                   visit("c", 300, "Third", "a@x"), visit("d", 250, "Late arrival", "a@x")});
   Contact c = f.only_contact();
   CHECK(c.name == "Third");
   CHECK(c.folded_name == "third");
@@ -77,7 +81,8 @@ TEST_CASE("name is the latest by occurred_at, a tie goes to the later offset, cr
 }
 
 TEST_CASE("commands out of time order give the same contact as in order") {
-  const std::vector<json> commands = {visit("a", 100, "Early", "a@x"), visit("b", 200, "Middle", "a@x"),
+  const std::vector<json> commands = {visit("a", 100, "Early", "a@x"),
+                                      visit("b", 200, "Middle", "a@x"),
                                       visit("c", 300, "Latest", "a@x")};
   auto fold = [](const std::vector<json>& order) {
     Fixture f;
@@ -113,7 +118,8 @@ TEST_CASE("a command_id seen before in the workspace changes nothing") {
   CHECK(f.count(WorkspaceId(3)) == 1);
 }
 
-TEST_CASE("contact_delete removes the contact, its events and indexes, frees the email and audits it") {
+TEST_CASE(
+    "contact_delete removes the contact, its events and indexes, frees the email and audits it") {
   Fixture f;
   f.feed_in_order({visit("a", 100, "Alice", "a@x", 5), booking("b", 200, "Alice", "a@x", 3),
                    visit("keep", 150, "Bob", "b@x", 5)});
@@ -159,7 +165,8 @@ TEST_CASE("deleting a missing contact is a no-op") {
   f.changes.clear();
   REQUIRE(f.feed(delete_contact("del", 999), 1).ok());
   // The id of a contact of workspace 2, deleted in workspace 3.
-  REQUIRE(f.feed(simple("contact_delete", "x", {{"contact_id", id_at(0)}}, WorkspaceId(3)), 2).ok());
+  REQUIRE(
+      f.feed(simple("contact_delete", "x", {{"contact_id", id_at(0)}}, WorkspaceId(3)), 2).ok());
   CHECK(f.changes.empty());
   CHECK(f.count() == 1);
   CHECK(f.count(WorkspaceId(3)) == 0);  // the counter did not go negative
@@ -169,7 +176,8 @@ TEST_CASE("deleting a missing contact is a no-op") {
 TEST_CASE("room_delete nulls room_id only on that room's events, in that workspace") {
   Fixture f;
   f.feed_in_order({visit("a", 100, "Alice", "a@x", 5), visit("b", 200, "Alice", "a@x", 6),
-                   visit("c", 300, "Bob", "b@x", 5), visit("d", 400, "Carol", "c@x", 5, WorkspaceId(3))});
+                   visit("c", 300, "Bob", "b@x", 5),
+                   visit("d", 400, "Carol", "c@x", 5, WorkspaceId(3))});
   REQUIRE(f.feed(simple("room_delete", "r", {{"room_id", 5}}), 4).ok());
   Contact alice = *f.store->contact(kWs, id_at(0));
   auto events = f.events(alice);
@@ -216,8 +224,13 @@ TEST_CASE("member_upsert sets a role, a later upsert replaces it and member_remo
 TEST_CASE("api_key_create and api_key_revoke keep the key row, its hash index and the audit log") {
   Fixture f;
   const std::string hash(64, 'c');
-  REQUIRE(f.feed(simple("api_key_create", "k1", {{"name", "CI"}, {"role", "admin"}, {"key_hash", hash},
-                                                  {"key_prefix", "lnx_abcdefgh"}}), 5).ok());
+  REQUIRE(f.feed(simple("api_key_create", "k1",
+                        {{"name", "CI"},
+                         {"role", "admin"},
+                         {"key_hash", hash},
+                         {"key_prefix", "lnx_abcdefgh"}}),
+                 5)
+              .ok());
   auto key = f.store->api_key_by_hash(hash);
   REQUIRE(key.has_value());
   CHECK(key->id == id_at(5));
@@ -227,7 +240,8 @@ TEST_CASE("api_key_create and api_key_revoke keep the key row, its hash index an
   REQUIRE(f.feed(simple("api_key_revoke", "k2", {{"key_id", id_at(5)}}), 6).ok());
   CHECK_FALSE(f.store->api_key_by_hash(hash)->is_active);
   CHECK(f.store->audit(kWs, 1, 10).total == 2);
-  REQUIRE(f.feed(simple("api_key_revoke", "k3", {{"key_id", id_at(5)}}), 7).ok());  // already revoked
+  REQUIRE(
+      f.feed(simple("api_key_revoke", "k3", {{"key_id", id_at(5)}}), 7).ok());  // already revoked
   CHECK(f.store->audit(kWs, 1, 10).total == 2);
 }
 
@@ -236,11 +250,15 @@ TEST_CASE("a bad record returns kInvalid and changes nothing") {
   REQUIRE(f.feed(visit("a", 100, "Alice", "a@x"), 0).ok());
   json blank_name = visit("bad", 200, "  ", "a@x");
   for (const auto& [value, key] : std::vector<std::pair<std::string, std::string>>{
-           {"{not json", "2"}, {blank_name.dump(), "2"}, {visit("bad", 200, "Eve", "a@x").dump(), "3"},
-           {visit("bad", 200, "Eve", "a@x").dump(), ""}, {"[]", "2"}}) {
+           {"{not json", "2"},
+           {blank_name.dump(), "2"},
+           {visit("bad", 200, "Eve", "a@x").dump(), "3"},
+           {visit("bad", 200, "Eve", "a@x").dump(), ""},
+           {"[]", "2"}}) {
     INFO(value, " key=", key);
     ViewBatch batch = f.store->begin_batch();
-    Status s = fold_into(batch, LogEntry{kPartition, Offset(1), key, value}, kPartitions, f.changes);
+    Status s =
+        fold_into(batch, LogEntry{kPartition, Offset(1), key, value}, kPartitions, f.changes);
     CHECK(s.code() == Code::kInvalid);
     CHECK_FALSE(s.message().empty());
     CHECK(batch.pending() == 0);
@@ -253,7 +271,8 @@ TEST_CASE("a bad record returns kInvalid and changes nothing") {
 
 TEST_CASE("changes: created for a new contact, updated for a known one, deleted on delete") {
   Fixture f;
-  f.feed_in_order({visit("a", 100, "Alice", "a@x"), visit("b", 50, "Old name", "A@x"), delete_contact("c", id_at(0))});
+  f.feed_in_order({visit("a", 100, "Alice", "a@x"), visit("b", 50, "Old name", "A@x"),
+                   delete_contact("c", id_at(0))});
   REQUIRE(f.changes.size() == 3);
   CHECK(f.changes[0].kind == Change::Kind::kCreated);
   CHECK(f.changes[0].workspace_id == kWs);
@@ -272,7 +291,8 @@ TEST_CASE("changes: created for a new contact, updated for a known one, deleted 
 TEST_CASE("a contact created and deleted inside one batch leaves nothing behind") {
   Fixture f;
   ViewBatch batch = f.store->begin_batch();
-  const std::vector<json> commands = {visit("a", 100, "Alice", "a@x", 5), booking("b", 200, "Alice", "a@x", 3),
+  const std::vector<json> commands = {visit("a", 100, "Alice", "a@x", 5),
+                                      booking("b", 200, "Alice", "a@x", 3),
                                       delete_contact("c", id_at(0))};
   for (size_t i = 0; i < commands.size(); ++i) {
     LogEntry entry{kPartition, Offset(static_cast<int64_t>(i)), "2", commands[i].dump()};
@@ -344,7 +364,9 @@ TEST_CASE("ViewBatch::scan merges pending writes with committed keys and hides p
   CHECK(committed == std::vector<std::string>{"x0", "x1", "x2", "x3", "x4", "x6", "x8", "x9"});
 }
 
-TEST_CASE("ViewBatch::scan sees the pending keys of hot tags too, and the batch being committed behind it") {
+TEST_CASE(
+    "ViewBatch::scan sees the pending keys of hot tags too, and the batch being committed behind "
+    "it") {
   // Contact rows are not kept in order in a batch (no fold scans them): a scan walks them all.
   Fixture f;
   const std::string c = std::string(1, keys::kContact);

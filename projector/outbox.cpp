@@ -8,14 +8,18 @@ namespace contacts {
 
 WebhookEvent webhook_event_of(Change::Kind kind) {
   switch (kind) {
-    case Change::Kind::kCreated: return kContactCreated;
-    case Change::Kind::kUpdated: return kContactUpdated;
-    case Change::Kind::kDeleted: break;
+    case Change::Kind::kCreated:
+      return kContactCreated;
+    case Change::Kind::kUpdated:
+      return kContactUpdated;
+    case Change::Kind::kDeleted:
+      break;
   }
   return kContactDeleted;
 }
 
-bool record_change(ViewWriter& views, const Change& change, ChangeScope scope, std::string* queued) {
+bool record_change(ViewWriter& views, const Change& change, ChangeScope scope,
+                   std::string* queued) {
   const auto subscriptions = views.subscriptions(change.workspace_id);
   if (subscriptions.empty() && scope == ChangeScope::kSubscribed) return false;
   WebhookEvent event = webhook_event_of(change.kind);

@@ -1,11 +1,10 @@
 #include "projector/projector.h"
 
+#include <algorithm>
 #include <future>
 #include <iostream>
 #include <limits>
 #include <optional>
-
-#include <algorithm>
 
 #include "projector/outbox.h"
 #include "views/batch_writer.h"
@@ -13,15 +12,19 @@
 namespace contacts {
 
 Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_t fold_threads)
-    : log_(log), views_(views), max_batch_records_(max_batch_records),
+    : log_(log),
+      views_(views),
+      max_batch_records_(max_batch_records),
       groups_(std::clamp<size_t>(fold_threads, 1, static_cast<size_t>(log.partitions()))),
-      applied_(static_cast<size_t>(log.partitions())), owned_(static_cast<size_t>(log.partitions())) {
+      applied_(static_cast<size_t>(log.partitions())),
+      owned_(static_cast<size_t>(log.partitions())) {
   for (auto& o : owned_) o.store(true);
   for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
   prepared_.resize(groups_);
   batches_.resize(groups_);
   for (size_t g = 0; g < groups_; ++g)
-    for (auto& batch : batches_[g]) batch = std::make_unique<ViewBatch>(views.begin_batch(&caches_[g]));
+    for (auto& batch : batches_[g])
+      batch = std::make_unique<ViewBatch>(views.begin_batch(&caches_[g]));
   for (int32_t p = 0; p < log.partitions(); ++p)
     applied_[static_cast<size_t>(p)].store(views.applied(Partition(p)).value);
 }
@@ -63,8 +66,10 @@ void Projector::stop() {
 
 std::vector<std::pair<int32_t, int64_t>> Projector::group_slots(size_t group) const {
   std::vector<std::pair<int32_t, int64_t>> slots;
-  for (int32_t p = static_cast<int32_t>(group); p < log_.partitions(); p += static_cast<int32_t>(groups_))
-    if (owned_[static_cast<size_t>(p)].load()) slots.emplace_back(p, applied_[static_cast<size_t>(p)].load());
+  for (int32_t p = static_cast<int32_t>(group); p < log_.partitions();
+       p += static_cast<int32_t>(groups_))
+    if (owned_[static_cast<size_t>(p)].load())
+      slots.emplace_back(p, applied_[static_cast<size_t>(p)].load());
   return slots;
 }
 
@@ -114,14 +119,15 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     }
     batch.read_behind(nullptr);
     in_flight.emplace(InFlight{&batch, std::move(part), {}});
-    in_flight->committing = std::async(std::launch::async, [this, b = &batch] { return views_.commit(*b); });
+    in_flight->committing =
+        std::async(std::launch::async, [this, b = &batch] { return views_.commit(*b); });
   }
   settle(in_flight, result);
   return result;
 }
 
 Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
-                                            std::vector<std::pair<int32_t, int64_t>>& slots) {
+                                             std::vector<std::pair<int32_t, int64_t>>& slots) {
   GroupResult result;
   if (slots.empty()) return result;
   // The group's batch holds up to its share of max_batch_records: each partition first gets an
@@ -144,7 +150,8 @@ Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
     }
     fold_entries(group, batch, p, *entries, result);
     result.consumed += entries->size();
-    if (!entries->empty()) slot = entries->back().offset.value + 1;  // the next read goes on from here
+    if (!entries->empty())
+      slot = entries->back().offset.value + 1;  // the next read goes on from here
     return entries->size();
   };
   // Every partition gets its part (at least 64 records, however many share the budget), so
@@ -179,10 +186,11 @@ Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
   return result;
 }
 
-void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p, const std::vector<LogEntry>& entries,
-                             GroupResult& result) {
+void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
+                             const std::vector<LogEntry>& entries, GroupResult& result) {
   const int32_t partitions = log_.partitions();
-  const int64_t quiet = static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
+  const int64_t quiet =
+      static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
   // Every record is decoded before the first is applied, so the key filter's blocks of a
   // record's command id and email (each otherwise a miss to memory, two per command) are
   // fetched while the records a few places before it are applied: the blocks are in cache when
@@ -244,7 +252,8 @@ Result<size_t> Projector::step() {
   // every key is scoped by workspace or partition, so the groups' batches touch disjoint keys,
   // and each commits its own partitions' offsets with its own views.
   std::vector<std::future<GroupResult>> others;
-  for (size_t g = 1; g < groups_; ++g) others.push_back(std::async(std::launch::async, [this, g] { return fold_group(g); }));
+  for (size_t g = 1; g < groups_; ++g)
+    others.push_back(std::async(std::launch::async, [this, g] { return fold_group(g); }));
   std::vector<GroupResult> results;
   results.push_back(fold_group(0));
   for (auto& f : others) results.push_back(f.get());
@@ -284,7 +293,8 @@ Status Projector::catch_up(const std::function<void(uint64_t, uint64_t)>& progre
   for (int32_t p = 0; p < log_.partitions(); ++p) {
     ends.push_back(log_.end_offset(Partition(p)).value);
     if (ends.back() == std::numeric_limits<int64_t>::max())
-      return {Code::kUnavailable, "the end of partition " + std::to_string(p) + " of the log is unknown"};
+      return {Code::kUnavailable,
+              "the end of partition " + std::to_string(p) + " of the log is unknown"};
     total += static_cast<uint64_t>(ends.back());
   }
   auto reached = [&] {

@@ -13,9 +13,9 @@
 #include <condition_variable>
 #include <functional>
 #include <future>
-#include <optional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -40,7 +40,8 @@ struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
   std::atomic<uint64_t> dead_letters{0};
   std::atomic<uint64_t> batches{0};  // committed batches
-  std::atomic<uint64_t> steps{0};    // steps that applied something (a step commits up to kRoundsPerStep batches per group)
+  std::atomic<uint64_t> steps{
+      0};  // steps that applied something (a step commits up to kRoundsPerStep batches per group)
 };
 
 class Projector {
@@ -62,7 +63,9 @@ class Projector {
   // Sets the quiet boundary of one partition (see set_quiet_before). Same rules as set_owned.
   void set_quiet_before(int32_t partition, int64_t offset);
   std::vector<int32_t> owned() const;
-  bool owns(Partition partition) const { return owned_[static_cast<size_t>(partition.value)].load(); }
+  bool owns(Partition partition) const {
+    return owned_[static_cast<size_t>(partition.value)].load();
+  }
   // Runs on the loop thread before every step: where group membership is served.
   void between_steps(std::function<void()> hook) { between_steps_ = std::move(hook); }
 
@@ -120,7 +123,8 @@ class Projector {
   bool settle(std::optional<InFlight>& in_flight, GroupResult& result);
   // Folds the next records of each (partition, next offset) of `slots` into `batch`, with
   // the next offsets, and moves the slots on. Throws ViewReadError when the views cannot be read.
-  GroupResult fold_batch(size_t group, ViewBatch& batch, std::vector<std::pair<int32_t, int64_t>>& slots);
+  GroupResult fold_batch(size_t group, ViewBatch& batch,
+                         std::vector<std::pair<int32_t, int64_t>>& slots);
   // Records a fold thread's batch holds at most: its share of max_batch_records.
   size_t batch_budget() const { return std::max<size_t>(64, max_batch_records_ / groups_); }
   // Applies `entries` of partition `p` to `batch`, their changes (and queued outbox entries)

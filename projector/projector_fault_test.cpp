@@ -47,7 +47,10 @@ struct Workload {
 
 json booking_in(WorkspaceId ws, const std::string& command_id, int64_t at, const std::string& name,
                 const json& email) {
-  return {{"type", "booking"}, {"command_id", command_id}, {"workspace_id", ws.value}, {"occurred_at", at},
+  return {{"type", "booking"},
+          {"command_id", command_id},
+          {"workspace_id", ws.value},
+          {"occurred_at", at},
           {"participant", {{"name", name}, {"email", email}}},
           {"booking_page", {{"id", 3}, {"title", "Intro"}, {"slug", "intro"}}}};
 }
@@ -62,22 +65,29 @@ Workload append_workload(Log& log, int visits) {
     const WorkspaceId ws(i % kWorkspaces + 1);
     const std::string key = std::to_string(ws.value);
     const int person = (i / kWorkspaces) % kPeople;
-    const json email = person == kPeople - 1 ? json(nullptr) : json("p" + std::to_string(person) + "@x");
+    const json email =
+        person == kPeople - 1 ? json(nullptr) : json("p" + std::to_string(person) + "@x");
     const std::string name = "Person " + std::to_string(person) + (i % 3 == 0 ? " Jr" : "");
     const int64_t at = 1000 + (i * 7919) % 1000;
     if (i % 101 == 50) {
       records.push_back({key, "{not json"});
       ++workload.dead_letters;
     } else if (i % 101 == 80) {
-      records.push_back({key, json{{"type", "room_join"}, {"command_id", "bad" + std::to_string(i)},
-                                   {"workspace_id", ws.value}, {"occurred_at", at}}.dump()});
+      records.push_back({key, json{{"type", "room_join"},
+                                   {"command_id", "bad" + std::to_string(i)},
+                                   {"workspace_id", ws.value},
+                                   {"occurred_at", at}}
+                                  .dump()});
       ++workload.dead_letters;
     } else if (i % 97 == 96) {
-      records.push_back({key, visit("c" + std::to_string(i - kWorkspaces), at, "Duplicate", "dup@x", 5, ws).dump()});
+      records.push_back(
+          {key,
+           visit("c" + std::to_string(i - kWorkspaces), at, "Duplicate", "dup@x", 5, ws).dump()});
     } else if (i % 5 == 0) {
       records.push_back({key, booking_in(ws, "c" + std::to_string(i), at, name, email).dump()});
     } else {
-      records.push_back({key, visit("c" + std::to_string(i), at, name, email, 5 + i % 4, ws).dump()});
+      records.push_back(
+          {key, visit("c" + std::to_string(i), at, name, email, 5 + i % 4, ws).dump()});
     }
   }
   auto positions = log.append(records);
@@ -85,12 +95,15 @@ Workload append_workload(Log& log, int visits) {
   // Record 0 (workspace 1) created p0@x's contact: its id is its position's.
   const LogPosition& first = positions->front();
   const int64_t first_contact = id_from_position(first.partition, first.offset, kLogPartitions);
-  const json erase = {{"type", "contact_delete"}, {"command_id", "del-1"}, {"workspace_id", 1}, {"occurred_at", 1500},
+  const json erase = {{"type", "contact_delete"},    {"command_id", "del-1"},
+                      {"workspace_id", 1},           {"occurred_at", 1500},
                       {"contact_id", first_contact}, {"actor", {{"user_id", 7}}}};
   REQUIRE(log.append({{"1", erase.dump()}}).ok());
   std::vector<LogRecord> after;
   for (int i = 0; i < 5; ++i)
-    after.push_back({"1", visit("after" + std::to_string(i), 3000 + i, "Back", "p0@x", 5, WorkspaceId(1)).dump()});
+    after.push_back(
+        {"1",
+         visit("after" + std::to_string(i), 3000 + i, "Back", "p0@x", 5, WorkspaceId(1)).dump()});
   REQUIRE(log.append(after).ok());
   workload.records = records.size() + 1 + after.size();
   return workload;
@@ -108,15 +121,17 @@ std::vector<std::string> describe(const ViewStore& views) {
   std::vector<std::string> lines;
   for (int ws = 1; ws <= kWorkspaces; ++ws) {
     auto page = views.list(WorkspaceId(ws), 1, 1000, "");
-    lines.push_back("workspace " + std::to_string(ws) + ": " + std::to_string(page.total) + " contacts");
+    lines.push_back("workspace " + std::to_string(ws) + ": " + std::to_string(page.total) +
+                    " contacts");
     for (const Contact& c : page.contacts) {
-      std::string line = std::to_string(c.id) + " " + c.email.value_or("-") + " '" + c.name + "' events " +
-                         std::to_string(c.event_count) + " seen " + std::to_string(c.last_seen_at) + " created " +
-                         std::to_string(c.created_at) + " updated " + std::to_string(c.updated_at) + ":";
+      std::string line =
+          std::to_string(c.id) + " " + c.email.value_or("-") + " '" + c.name + "' events " +
+          std::to_string(c.event_count) + " seen " + std::to_string(c.last_seen_at) + " created " +
+          std::to_string(c.created_at) + " updated " + std::to_string(c.updated_at) + ":";
       auto events = views.timeline(c, 1, 1000);
       for (const ContactEvent& e : events.events)
-        line += " " + std::to_string(e.id) + "/" + std::to_string(static_cast<int>(e.event_type)) + "@" +
-                std::to_string(e.created_at) + "r" + std::to_string(e.room_id.value_or(0));
+        line += " " + std::to_string(e.id) + "/" + std::to_string(static_cast<int>(e.event_type)) +
+                "@" + std::to_string(e.created_at) + "r" + std::to_string(e.room_id.value_or(0));
       lines.push_back(line);
     }
   }
@@ -128,7 +143,8 @@ std::vector<std::string> describe(const ViewStore& views) {
 std::vector<std::string> folded(Log& log, std::vector<int64_t> ends = {}) {
   MemoryLog prefix(log.partitions());
   for (int32_t p = 0; p < log.partitions(); ++p) {
-    const int64_t end = ends.empty() ? log.end_offset(Partition(p)).value : ends[static_cast<size_t>(p)];
+    const int64_t end =
+        ends.empty() ? log.end_offset(Partition(p)).value : ends[static_cast<size_t>(p)];
     auto entries = log.read(Partition(p), Offset(0), static_cast<size_t>(end));
     REQUIRE(entries.ok());
     std::vector<LogRecord> records;
@@ -144,12 +160,15 @@ std::vector<std::string> folded(Log& log, std::vector<int64_t> ends = {}) {
 
 std::vector<int64_t> applied_offsets(const Projector& projector) {
   std::vector<int64_t> applied;
-  for (int32_t p = 0; p < kLogPartitions; ++p) applied.push_back(projector.applied(Partition(p)).value);
+  for (int32_t p = 0; p < kLogPartitions; ++p)
+    applied.push_back(projector.applied(Partition(p)).value);
   return applied;
 }
 
-TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; the next steps lose nothing, "
-          "count nothing twice") {
+TEST_CASE(
+    "a read that fails mid-step leaves the views at a prefix of the log; the next steps lose "
+    "nothing, "
+    "count nothing twice") {
   QuietStderr quiet;
   MemoryLog memory(kLogPartitions);
   const Workload workload = append_workload(memory, 1500);
@@ -166,8 +185,8 @@ TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; t
       auto failed = projector.step();
       REQUIRE_FALSE(failed.ok());
       CHECK(failed.status().code() == Code::kUnavailable);
-      CHECK(failed.status().message().find("fault injected: read #" + std::to_string(failing_read)) !=
-            std::string::npos);
+      CHECK(failed.status().message().find("fault injected: read #" +
+                                           std::to_string(failing_read)) != std::string::npos);
       // What the step committed before the failure counts, in the views and the projector alike,
       // and the views are exactly the fold of that prefix.
       const auto at_failure = applied_offsets(projector);
@@ -177,7 +196,8 @@ TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; t
       int64_t applied_total = 0;
       for (int64_t a : at_failure) applied_total += a;
       CHECK(projector.stats().applied_records.load() == static_cast<uint64_t>(applied_total));
-      CHECK(applied_total < static_cast<int64_t>(workload.records));  // the failure stopped it short
+      CHECK(applied_total <
+            static_cast<int64_t>(workload.records));  // the failure stopped it short
 
       REQUIRE(projector.catch_up().ok());
       CHECK(describe(*views) == whole);
@@ -187,14 +207,17 @@ TEST_CASE("a read that fails mid-step leaves the views at a prefix of the log; t
   }
 }
 
-TEST_CASE("a projector and its views destroyed after any number of steps, or mid-step, resume to the views of an "
-          "uninterrupted fold") {
+TEST_CASE(
+    "a projector and its views destroyed after any number of steps, or mid-step, resume to the "
+    "views of an "
+    "uninterrupted fold") {
   QuietStderr quiet;
   MemoryLog memory(kLogPartitions);
   // More than one step takes: kRoundsPerStep batches of up to kLogPartitions * kBatchRecords.
   const Workload workload = append_workload(memory, 5000);
   const auto whole = folded(memory);
-  int crashed_mid_step = 0, crashed_short_of_the_end = 0;  // that the loop crashes where it means to
+  int crashed_mid_step = 0,
+      crashed_short_of_the_end = 0;  // that the loop crashes where it means to
   for (int steps_before_crash : {0, 1, 2, 3}) {
     for (uint64_t failing_read : {0, 2, 9, 30}) {  // 0: the crash comes between steps
       CAPTURE(steps_before_crash);
@@ -221,23 +244,27 @@ TEST_CASE("a projector and its views destroyed after any number of steps, or mid
       log.heal();
       auto views = open_views(dir.path() + "/views");
       Projector projector(log, *views, kBatchRecords, /*fold_threads=*/1);
-      CHECK(applied_offsets(projector) == at_crash);  // resumes from the offsets stored with the views
+      CHECK(applied_offsets(projector) ==
+            at_crash);  // resumes from the offsets stored with the views
       CHECK(describe(*views) == folded(memory, at_crash));
       REQUIRE(projector.catch_up().ok());
       CHECK(describe(*views) == whole);
       applied_records += projector.stats().applied_records.load();
       CHECK(applied_records == workload.records);  // each record applied once, across both lives
-      if (failing_read == 0) CHECK(dead_letters + projector.stats().dead_letters.load() == workload.dead_letters);
+      if (failing_read == 0)
+        CHECK(dead_letters + projector.stats().dead_letters.load() == workload.dead_letters);
     }
   }
-  CHECK(crashed_mid_step >= 6);           // three failing reads after 0 and after 1 step
-  CHECK(crashed_short_of_the_end >= 8);   // those, and after 0 and 1 whole steps
+  CHECK(crashed_mid_step >= 6);          // three failing reads after 0 and after 1 step
+  CHECK(crashed_short_of_the_end >= 8);  // those, and after 0 and 1 whole steps
 }
 
 // ProjectorStats::dead_letters counts a dead letter when its batch commits, so a batch dropped
 // by a failing read and folded again does not count it twice (on_dead_letter, documented as at
 // least once, may hear of it twice).
-TEST_CASE("a dead letter is counted once, though the batch that folded it was dropped by a failing read") {
+TEST_CASE(
+    "a dead letter is counted once, though the batch that folded it was dropped by a failing "
+    "read") {
   QuietStderr quiet;
   MemoryLog memory(kLogPartitions);
   FaultInjectingLog log(memory);
@@ -248,9 +275,11 @@ TEST_CASE("a dead letter is counted once, though the batch that folded it was dr
     if (p == 0 && in_first.empty()) in_first = std::to_string(ws);
     if (p == 1 && in_second.empty()) in_second = std::to_string(ws);
   }
-  REQUIRE(log.append({{in_first, "{not json"},
-                      {in_second, visit("v1", 1000, "P", "p@x", 5, WorkspaceId(std::stoll(in_second))).dump()}})
-              .ok());
+  REQUIRE(
+      log.append({{in_first, "{not json"},
+                  {in_second,
+                   visit("v1", 1000, "P", "p@x", 5, WorkspaceId(std::stoll(in_second))).dump()}})
+          .ok());
   TempDir dir("projector_fault_test");
   auto views = open_views(dir.path() + "/views");
   Projector projector(log, *views, kBatchRecords, /*fold_threads=*/1);

@@ -8,8 +8,8 @@
 #include <stdexcept>
 
 #include "bus/embedded_log.h"
-#include "views/keys.h"
 #include "projector/fold_fixture.h"
+#include "views/keys.h"
 
 namespace contacts {
 namespace {
@@ -45,9 +45,10 @@ struct LogFixture {
   std::vector<LogPosition> append_visits(int n, int round) {
     std::vector<LogRecord> records;
     for (int ws = 1; ws <= n; ++ws)
-      records.push_back({std::to_string(ws), visit("v" + std::to_string(round) + "-" + std::to_string(ws), 100 + round,
-                                                   "P", "p@x", 5, WorkspaceId(ws))
-                                                 .dump()});
+      records.push_back(
+          {std::to_string(ws), visit("v" + std::to_string(round) + "-" + std::to_string(ws),
+                                     100 + round, "P", "p@x", 5, WorkspaceId(ws))
+                                   .dump()});
     auto positions = log->append(records);
     REQUIRE(positions.ok());
     return *positions;
@@ -56,13 +57,16 @@ struct LogFixture {
   void append_new_visitors(int n) {
     std::vector<LogRecord> records;
     for (int i = 0; i < n; ++i)
-      records.push_back(
-          {"1", visit("b" + std::to_string(i), 100 + i, "P", "p" + std::to_string(i) + "@x", 5, WorkspaceId(1)).dump()});
+      records.push_back({"1", visit("b" + std::to_string(i), 100 + i, "P",
+                                    "p" + std::to_string(i) + "@x", 5, WorkspaceId(1))
+                                  .dump()});
     REQUIRE(log->append(records).ok());
   }
 };
 
-TEST_CASE("a projector folds only the partitions it owns, and resumes one from its views when it gets it") {
+TEST_CASE(
+    "a projector folds only the partitions it owns, and resumes one from its views when it gets "
+    "it") {
   LogFixture f;
   auto positions = f.append_visits(12, 0);
   Projector projector(*f.log, *f.views);
@@ -81,7 +85,8 @@ TEST_CASE("a projector folds only the partitions it owns, and resumes one from i
   projector.set_owned({0, 2}, true);
   CHECK_FALSE(projector.caught_up());
   REQUIRE(projector.catch_up().ok());
-  for (int32_t p = 0; p < kLogPartitions; ++p) CHECK(f.views->applied(Partition(p)) == f.log->end_offset(Partition(p)));
+  for (int32_t p = 0; p < kLogPartitions; ++p)
+    CHECK(f.views->applied(Partition(p)) == f.log->end_offset(Partition(p)));
   // Every visit applied once.
   for (int ws = 1; ws <= 12; ++ws) {
     auto page = f.views->list(WorkspaceId(ws), 1, 10, "");
@@ -90,7 +95,8 @@ TEST_CASE("a projector folds only the partitions it owns, and resumes one from i
   }
 }
 
-TEST_CASE("a partition's quiet boundary keeps its earlier changes out of the outbox, not later ones") {
+TEST_CASE(
+    "a partition's quiet boundary keeps its earlier changes out of the outbox, not later ones") {
   LogFixture f;
   auto first = f.append_visits(12, 0);
   auto second = f.append_visits(12, 1);
@@ -103,11 +109,13 @@ TEST_CASE("a partition's quiet boundary keeps its earlier changes out of the out
   projector.set_quiet_before(0, boundary);
   REQUIRE(projector.catch_up().ok());
   std::set<int64_t> queued;
-  for (const auto& [key, value] : f.views->outbox(1000)) queued.insert(json::parse(value)["position"].get<int64_t>());
+  for (const auto& [key, value] : f.views->outbox(1000))
+    queued.insert(json::parse(value)["position"].get<int64_t>());
   std::set<int64_t> expected;
   for (const auto* round : {&first, &second})
     for (const auto& at : *round)
-      if (at.partition.value != 0) expected.insert(id_from_position(at.partition, at.offset, kLogPartitions));
+      if (at.partition.value != 0)
+        expected.insert(id_from_position(at.partition, at.offset, kLogPartitions));
   CHECK(queued == expected);
 }
 
@@ -123,10 +131,14 @@ std::vector<LogRecord> records_across_batches() {
     } else if (i == 64) {
       // The contact d@x was created by the record at offset 58 (the partition holds nothing else).
       Partition p = partition_for("1", kLogPartitions);
-      add({{"type", "contact_delete"}, {"command_id", "del"}, {"workspace_id", 1}, {"occurred_at", 2000},
+      add({{"type", "contact_delete"},
+           {"command_id", "del"},
+           {"workspace_id", 1},
+           {"occurred_at", 2000},
            {"contact_id", id_from_position(p, Offset(58), kLogPartitions)}});
     } else if (i == 70) {
-      add(visit("d62", 5000, "Dup", "dup@x", 5, WorkspaceId(1)));  // the command_id of offset 62: ignored
+      add(visit("d62", 5000, "Dup", "dup@x", 5,
+                WorkspaceId(1)));  // the command_id of offset 62: ignored
     } else {
       add(visit("v" + std::to_string(i), 1000 + i * 7 % 300, "P" + std::to_string(i % 20),
                 "p" + std::to_string(i % 20) + "@x", 5, WorkspaceId(1)));
@@ -135,7 +147,9 @@ std::vector<LogRecord> records_across_batches() {
   return records;
 }
 
-TEST_CASE("batches folded while the one before commits (reading through it) give the views of one batch") {
+TEST_CASE(
+    "batches folded while the one before commits (reading through it) give the views of one "
+    "batch") {
   LogFixture pipelined, whole;
   for (auto* f : {&pipelined, &whole}) REQUIRE(f->log->append(records_across_batches()).ok());
   Projector small(*pipelined.log, *pipelined.views, /*max_batch_records=*/64);
@@ -155,22 +169,26 @@ TEST_CASE("batches folded while the one before commits (reading through it) give
     auto ea = pipelined.views->timeline(a.contacts[i], 1, 100);
     auto eb = whole.views->timeline(b.contacts[i], 1, 100);
     REQUIRE(ea.events.size() == eb.events.size());
-    for (size_t e = 0; e < ea.events.size(); ++e) CHECK(encode(ea.events[e]) == encode(eb.events[e]));
+    for (size_t e = 0; e < ea.events.size(); ++e)
+      CHECK(encode(ea.events[e]) == encode(eb.events[e]));
   }
   // The deleted contact's events, written by the batch before the delete's, are all gone.
   Partition p = partition_for("1", kLogPartitions);
   int64_t deleted = id_from_position(p, Offset(58), kLogPartitions);
   ViewBatch batch = pipelined.views->begin_batch();
   size_t left = 0;
-  batch.scan(keys::timeline_prefix(WorkspaceId(1), deleted), [&](std::string_view, std::string_view) {
-    ++left;
-    return true;
-  });
+  batch.scan(keys::timeline_prefix(WorkspaceId(1), deleted),
+             [&](std::string_view, std::string_view) {
+               ++left;
+               return true;
+             });
   CHECK(left == 0);
   CHECK_FALSE(pipelined.views->contact(WorkspaceId(1), deleted).has_value());
 }
 
-TEST_CASE("each batch counts as applied, with its changes handed on, as soon as it commits, not when the step ends") {
+TEST_CASE(
+    "each batch counts as applied, with its changes handed on, as soon as it commits, not when the "
+    "step ends") {
   LogFixture f;
   constexpr size_t kBudget = 128;
   f.append_new_visitors(3 * static_cast<int>(kBudget));
@@ -192,7 +210,9 @@ TEST_CASE("each batch counts as applied, with its changes handed on, as soon as 
   }
 }
 
-TEST_CASE("a busy partition takes the part of the batch its quiet neighbours leave; busy ones each get their part") {
+TEST_CASE(
+    "a busy partition takes the part of the batch its quiet neighbours leave; busy ones each get "
+    "their part") {
   LogFixture f;
   constexpr size_t kBudget = 384;  // one fold thread: an even part of the batch is 128 records
   // More than a step takes, so every step below ends with records left.
@@ -200,8 +220,9 @@ TEST_CASE("a busy partition takes the part of the batch its quiet neighbours lea
   auto visits = [](const std::string& ws, const std::string& tag) {
     std::vector<LogRecord> records;
     for (int i = 0; i < kVisits; ++i)
-      records.push_back({ws, visit(tag + std::to_string(i), 100 + i, "P", tag + std::to_string(i) + "@x", 5,
-                                   WorkspaceId(std::stoll(ws))).dump()});
+      records.push_back({ws, visit(tag + std::to_string(i), 100 + i, "P",
+                                   tag + std::to_string(i) + "@x", 5, WorkspaceId(std::stoll(ws)))
+                                 .dump()});
     return records;
   };
   // Workspace 1 only: one partition busy, the other two quiet.
@@ -217,7 +238,8 @@ TEST_CASE("a busy partition takes the part of the batch its quiet neighbours lea
   // its part of every batch.
   std::string other;
   for (int ws = 2; other.empty(); ++ws)
-    if (partition_for(std::to_string(ws), kLogPartitions).value != hot.value) other = std::to_string(ws);
+    if (partition_for(std::to_string(ws), kLogPartitions).value != hot.value)
+      other = std::to_string(ws);
   const Partition second = partition_for(other, kLogPartitions);
   REQUIRE(f.log->append(visits(other, "cold-")).ok());
   const int64_t hot_before = f.views->applied(hot).value;
@@ -231,7 +253,9 @@ TEST_CASE("a busy partition takes the part of the batch its quiet neighbours lea
   CHECK(f.views->list(WorkspaceId(std::stoll(other)), 1, 10, "").total == kVisits);
 }
 
-TEST_CASE("a step that ended in an exception leaves its batches empty: the next step hands on every later change") {
+TEST_CASE(
+    "a step that ended in an exception leaves its batches empty: the next step hands on every "
+    "later change") {
   LogFixture f;
   constexpr size_t kBudget = 128;
   f.append_new_visitors(5 * static_cast<int>(kBudget));

@@ -26,7 +26,8 @@ Result<Carried> carried_from_live(Log& log, const RebuildOptions& options) {
   if (fs::exists(options.live_path)) {
     auto live = ViewStore::open(options.live_path, options.views);
     if (!live.ok()) return live.status();
-    for (int32_t p = 0; p < log.partitions(); ++p) carried.quiet[static_cast<size_t>(p)] = (*live)->applied(Partition(p)).value;
+    for (int32_t p = 0; p < log.partitions(); ++p)
+      carried.quiet[static_cast<size_t>(p)] = (*live)->applied(Partition(p)).value;
     carried.outbox = (*live)->outbox(std::numeric_limits<size_t>::max());
   }
   for (size_t p = 0; p < carried.quiet.size() && p < options.quiet_floor.size(); ++p)
@@ -34,13 +35,15 @@ Result<Carried> carried_from_live(Log& log, const RebuildOptions& options) {
   return carried;
 }
 
-Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptions& options, const Carried& carried) {
+Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptions& options,
+                           const Carried& carried) {
   auto views = ViewStore::open(path, options.views);
   if (!views.ok()) return views.status();
   if (!carried.outbox.empty()) {
     ViewBatch batch = (*views)->begin_batch();
     BatchViewWriter writer(batch);
-    for (const auto& entry : carried.outbox) writer.put_outbox(entry.position_id, entry.change_event);
+    for (const auto& entry : carried.outbox)
+      writer.put_outbox(entry.position_id, entry.change_event);
     if (auto s = (*views)->commit(batch); !s.ok()) return s;
   }
   Projector projector(log, **views);

@@ -14,10 +14,12 @@ Status check_placement(const LogEntry& entry, const Command& command, int32_t pa
     return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
   // A workspace's records must share one partition: its order, and the fold threads (which
   // own disjoint partitions), depend on it. A producer with another partitioner breaks that.
-  if (Partition expected = partition_for(entry.key, partitions); expected.value != entry.partition.value)
+  if (Partition expected = partition_for(entry.key, partitions);
+      expected.value != entry.partition.value)
     return {Code::kInvalid, "record of key \"" + entry.key + "\" is in partition " +
-                                std::to_string(entry.partition.value) + " but belongs in partition " +
-                                std::to_string(expected.value) + " (Kafka's murmur2 partitioner)"};
+                                std::to_string(entry.partition.value) +
+                                " but belongs in partition " + std::to_string(expected.value) +
+                                " (Kafka's murmur2 partitioner)"};
   return {};
 }
 
@@ -44,7 +46,8 @@ Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Ch
   return {};
 }
 
-Status fold_record(ViewWriter& views, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes) {
+Status fold_record(ViewWriter& views, const LogEntry& entry, int32_t partitions,
+                   std::vector<Change>& changes) {
   PreparedRecord prepared;
   prepare(entry, partitions, prepared);
   return fold_prepared(views, prepared, changes);

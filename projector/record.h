@@ -29,6 +29,7 @@ void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out);
 Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes);
 
 // prepare() then fold_prepared(): one record on its own.
-Status fold_record(ViewWriter& views, const LogEntry& entry, int32_t partitions, std::vector<Change>& changes);
+Status fold_record(ViewWriter& views, const LogEntry& entry, int32_t partitions,
+                   std::vector<Change>& changes);
 
 }  // namespace contacts

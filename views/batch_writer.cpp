@@ -52,7 +52,8 @@ bool BatchViewWriter::first_sight(CommandIdKey&& key) {
   return true;
 }
 
-void BatchViewWriter::put_contact(const Contact& contact, const std::optional<ContactBefore>& before) {
+void BatchViewWriter::put_contact(const Contact& contact,
+                                  const std::optional<ContactBefore>& before) {
   const WorkspaceId ws(contact.workspace_id);
   batch_.put(keys::contact_key(ws, contact.id), encode(contact));
   std::string list_key = keys::list_key(ws, contact.last_seen_at, contact.id);
@@ -65,7 +66,9 @@ void BatchViewWriter::put_contact(const Contact& contact, const std::optional<Co
   batch_.put_new(std::move(list_key), encode_search_text(contact));
 }
 
-void BatchViewWriter::put_email(const EmailKey& key, ContactId id) { batch_.put(key.bytes, encode_counter(id.value)); }
+void BatchViewWriter::put_email(const EmailKey& key, ContactId id) {
+  batch_.put(key.bytes, encode_counter(id.value));
+}
 
 void BatchViewWriter::add_to_counter(const std::string& key, int64_t delta) {
   auto v = batch_.get(key);
@@ -90,7 +93,8 @@ void BatchViewWriter::delete_contact(const Contact& contact) {
 }
 
 void BatchViewWriter::put_event(const ContactEvent& event) {
-  batch_.put(keys::timeline_key(WorkspaceId(event.workspace_id), event.contact_id, event.created_at, event.id),
+  batch_.put(keys::timeline_key(WorkspaceId(event.workspace_id), event.contact_id, event.created_at,
+                                event.id),
              encode(event));
 }
 
@@ -98,14 +102,19 @@ void BatchViewWriter::put_member(WorkspaceId ws, UserId user, Role role) {
   batch_.put(keys::member_key(ws, user.value), std::string(to_string(role)));
 }
 
-void BatchViewWriter::remove_member(WorkspaceId ws, UserId user) { batch_.del(keys::member_key(ws, user.value)); }
-
-void BatchViewWriter::mark_room_deleted(WorkspaceId ws, int64_t room_id, int64_t position_id) {
-  batch_.put(keys::deleted_resource_key(keys::kRoomDeleted, ws, room_id), encode_counter(position_id));
+void BatchViewWriter::remove_member(WorkspaceId ws, UserId user) {
+  batch_.del(keys::member_key(ws, user.value));
 }
 
-void BatchViewWriter::mark_booking_page_deleted(WorkspaceId ws, int64_t page_id, int64_t position_id) {
-  batch_.put(keys::deleted_resource_key(keys::kPageDeleted, ws, page_id), encode_counter(position_id));
+void BatchViewWriter::mark_room_deleted(WorkspaceId ws, int64_t room_id, int64_t position_id) {
+  batch_.put(keys::deleted_resource_key(keys::kRoomDeleted, ws, room_id),
+             encode_counter(position_id));
+}
+
+void BatchViewWriter::mark_booking_page_deleted(WorkspaceId ws, int64_t page_id,
+                                                int64_t position_id) {
+  batch_.put(keys::deleted_resource_key(keys::kPageDeleted, ws, page_id),
+             encode_counter(position_id));
 }
 
 void BatchViewWriter::put_api_key(const ApiKey& key) {
@@ -120,11 +129,16 @@ void BatchViewWriter::put_webhook(const Webhook& webhook) {
   batch_.put(keys::webhook_key(webhook.workspace_id, webhook.id), encode(webhook));
 }
 
-void BatchViewWriter::delete_webhook(WorkspaceId ws, int64_t webhook_id) { batch_.del(keys::webhook_key(ws, webhook_id)); }
+void BatchViewWriter::delete_webhook(WorkspaceId ws, int64_t webhook_id) {
+  batch_.del(keys::webhook_key(ws, webhook_id));
+}
 
-void BatchViewWriter::put_subscriptions(WorkspaceId ws, const std::vector<Subscription>& subscriptions) {
-  if (subscriptions.empty()) batch_.del(keys::webhook_set_key(ws));
-  else batch_.put(keys::webhook_set_key(ws), encode_subscriptions(subscriptions));
+void BatchViewWriter::put_subscriptions(WorkspaceId ws,
+                                        const std::vector<Subscription>& subscriptions) {
+  if (subscriptions.empty())
+    batch_.del(keys::webhook_set_key(ws));
+  else
+    batch_.put(keys::webhook_set_key(ws), encode_subscriptions(subscriptions));
 }
 
 void BatchViewWriter::append_audit(const AuditEntry& entry) {

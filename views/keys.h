@@ -14,23 +14,23 @@ namespace contacts::keys {
 
 // Tags of the view store. One byte each; every key of a tag starts with it.
 enum Tag : char {
-  kOffset = 'o',       // o partition -> next offset to apply
-  kDedup = 'd',        // d ws command_id -> ""
-  kContact = 'c',      // c ws contact -> Contact
-  kEmail = 'e',        // e ws email -> contact id
-  kListOrder = 'l',    // l ws ~last_seen ~contact -> Contact (list and search)
-  kTimeline = 't',     // t ws contact ~created ~event -> Event
-  kRoomDeleted = 'x',  // x ws room -> id of the position of its latest room_delete
-  kPageDeleted = 'y',  // y ws booking_page -> likewise for booking_page_delete
-  kContactCount = 'n', // n ws -> number of contacts
-  kMember = 'm',       // m ws user -> role
-  kApiKey = 'k',       // k ws key -> ApiKey
-  kApiKeyHash = 'h',   // h sha256 -> ws key
-  kAudit = 'a',        // a ws ~audit -> AuditEntry
-  kAuditCount = 'q',   // q ws -> number of audit entries
-  kWebhook = 'w',      // w ws webhook -> Webhook (JSON, with its secret)
-  kWebhookSet = 'W',   // W ws -> the workspace's subscriptions: webhook id + event bits each
-  kOutbox = 'g',       // g position -> a change that subscriptions wait for (drained by the dispatcher)
+  kOffset = 'o',        // o partition -> next offset to apply
+  kDedup = 'd',         // d ws command_id -> ""
+  kContact = 'c',       // c ws contact -> Contact
+  kEmail = 'e',         // e ws email -> contact id
+  kListOrder = 'l',     // l ws ~last_seen ~contact -> Contact (list and search)
+  kTimeline = 't',      // t ws contact ~created ~event -> Event
+  kRoomDeleted = 'x',   // x ws room -> id of the position of its latest room_delete
+  kPageDeleted = 'y',   // y ws booking_page -> likewise for booking_page_delete
+  kContactCount = 'n',  // n ws -> number of contacts
+  kMember = 'm',        // m ws user -> role
+  kApiKey = 'k',        // k ws key -> ApiKey
+  kApiKeyHash = 'h',    // h sha256 -> ws key
+  kAudit = 'a',         // a ws ~audit -> AuditEntry
+  kAuditCount = 'q',    // q ws -> number of audit entries
+  kWebhook = 'w',       // w ws webhook -> Webhook (JSON, with its secret)
+  kWebhookSet = 'W',    // W ws -> the workspace's subscriptions: webhook id + event bits each
+  kOutbox = 'g',  // g position -> a change that subscriptions wait for (drained by the dispatcher)
 };
 
 using bytes::get_u32;

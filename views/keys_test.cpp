@@ -20,8 +20,9 @@ std::string u64(uint64_t v) {
 }
 
 TEST_CASE("big-endian u64 and u32 sort bytewise in numeric order and round trip") {
-  const std::vector<uint64_t> values = {0, 1, 255, 256, 65535, 65536, (1ULL << 32) - 1, 1ULL << 32,
-                                        (1ULL << 53) - 1, 1ULL << 63, ~0ULL};
+  const std::vector<uint64_t> values = {
+      0,          1,    255, 256, 65535, 65536, (1ULL << 32) - 1, 1ULL << 32, (1ULL << 53) - 1,
+      1ULL << 63, ~0ULL};
   for (size_t i = 0; i < values.size(); ++i) {
     CHECK(get_u64(u64(values[i]), 0) == values[i]);
     CHECK(u64(values[i]).size() == 8);
@@ -41,13 +42,16 @@ TEST_CASE("inverted values sort in descending numeric order") {
 }
 
 TEST_CASE("list keys sort by last_seen_at descending, then contact id descending") {
-  struct Row { int64_t last_seen, id; };
+  struct Row {
+    int64_t last_seen, id;
+  };
   std::vector<Row> rows = {{100, 1}, {300, 2}, {200, 3}, {300, 4}, {0, 5}, {100, 6}};
   std::vector<std::string> encoded;
   for (const auto& r : rows) encoded.push_back(list_key(kWs, r.last_seen, r.id));
   std::sort(encoded.begin(), encoded.end());
-  std::vector<std::string> expected = {list_key(kWs, 300, 4), list_key(kWs, 300, 2), list_key(kWs, 200, 3),
-                                       list_key(kWs, 100, 6), list_key(kWs, 100, 1), list_key(kWs, 0, 5)};
+  std::vector<std::string> expected = {list_key(kWs, 300, 4), list_key(kWs, 300, 2),
+                                       list_key(kWs, 200, 3), list_key(kWs, 100, 6),
+                                       list_key(kWs, 100, 1), list_key(kWs, 0, 5)};
   CHECK(encoded == expected);
   for (const auto& key : encoded) CHECK(key.rfind(list_prefix(kWs), 0) == 0);
 }
@@ -89,7 +93,8 @@ TEST_CASE("prefix_end is the smallest key above every key with the prefix") {
 
 TEST_CASE("deletion markers of rooms and booking pages are distinct per tag, workspace and id") {
   CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) != deleted_resource_key(kPageDeleted, kWs, 5));
-  CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) != deleted_resource_key(kRoomDeleted, WorkspaceId(3), 5));
+  CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) !=
+        deleted_resource_key(kRoomDeleted, WorkspaceId(3), 5));
   CHECK(deleted_resource_key(kRoomDeleted, kWs, 5) < deleted_resource_key(kRoomDeleted, kWs, 6));
 }
 

@@ -47,7 +47,8 @@ class MemoryViews final : public ViewWriter {
   std::set<std::tuple<int64_t, int64_t, int64_t>> list_order;
   std::map<std::string, ContactId> emails;  // by EmailKey bytes
   std::map<int64_t, int64_t> contact_counts;
-  std::map<std::tuple<int64_t, int64_t, int64_t>, ContactEvent> events;  // workspace, contact, event id
+  std::map<std::tuple<int64_t, int64_t, int64_t>, ContactEvent>
+      events;  // workspace, contact, event id
   std::map<WsId, Role> members;
   std::map<WsId, int64_t> deleted_rooms, deleted_booking_pages;  // -> position id of the delete
   std::map<WsId, ApiKey> api_keys;

@@ -47,13 +47,19 @@ class Reader {
   }
   bool opt_str(std::optional<std::string>& s) {
     if (at_ >= in_.size()) return false;
-    if (in_[at_++] == 0) { s.reset(); return true; }
+    if (in_[at_++] == 0) {
+      s.reset();
+      return true;
+    }
     s.emplace();
     return str(*s);
   }
   bool opt_i64(std::optional<int64_t>& v) {
     if (at_ >= in_.size()) return false;
-    if (in_[at_++] == 0) { v.reset(); return true; }
+    if (in_[at_++] == 0) {
+      v.reset();
+      return true;
+    }
     v.emplace();
     return i64(*v);
   }
@@ -73,8 +79,8 @@ class Reader {
 }  // namespace
 
 std::string encode(const Contact& c) {
-  Writer w(8 * sizeof(int64_t) + str_size(c.name) + opt_str_size(c.email) + str_size(c.folded_name) +
-           str_size(c.folded_email));
+  Writer w(8 * sizeof(int64_t) + str_size(c.name) + opt_str_size(c.email) +
+           str_size(c.folded_name) + str_size(c.folded_email));
   w.i64(c.id);
   w.i64(c.workspace_id);
   w.i64(c.event_count);
@@ -94,7 +100,8 @@ bool decode(std::string_view bytes, Contact& c) {
   Reader r(bytes);
   return r.i64(c.id) && r.i64(c.workspace_id) && r.i64(c.event_count) && r.i64(c.last_seen_at) &&
          r.i64(c.created_at) && r.i64(c.updated_at) && r.i64(c.name_at) && r.i64(c.name_position) &&
-         r.str(c.name) && r.opt_str(c.email) && r.str(c.folded_name) && r.str(c.folded_email) && r.done();
+         r.str(c.name) && r.opt_str(c.email) && r.str(c.folded_name) && r.str(c.folded_email) &&
+         r.done();
 }
 
 namespace {
@@ -120,7 +127,8 @@ std::string encode_search_text(const Contact& c) {
   return w.take();
 }
 
-bool decode_search_text(std::string_view in, std::string_view& folded_name, std::string_view& folded_email) {
+bool decode_search_text(std::string_view in, std::string_view& folded_name,
+                        std::string_view& folded_email) {
   size_t at = 0;
   return skip_string(in, at, &folded_name) && skip_string(in, at, &folded_email);
 }
@@ -129,13 +137,15 @@ bool search_text_contains(std::string_view in, std::string_view query) {
   size_t at = 0;
   std::string_view folded_name, folded_email;
   if (!skip_string(in, at, &folded_name) || !skip_string(in, at, &folded_email)) return false;
-  return folded_name.find(query) != std::string_view::npos || folded_email.find(query) != std::string_view::npos;
+  return folded_name.find(query) != std::string_view::npos ||
+         folded_email.find(query) != std::string_view::npos;
 }
 
 std::string encode(const ContactEvent& e) {
   Writer w(5 * sizeof(int64_t) + opt_i64_size(e.room_id) + opt_str_size(e.room_name) +
-           opt_str_size(e.room_display_name) + opt_i64_size(e.booking_page_id) + opt_str_size(e.booking_page_title) +
-           opt_str_size(e.booking_page_slug) + opt_str_size(e.metadata));
+           opt_str_size(e.room_display_name) + opt_i64_size(e.booking_page_id) +
+           opt_str_size(e.booking_page_title) + opt_str_size(e.booking_page_slug) +
+           opt_str_size(e.metadata));
   w.i64(e.id);
   w.i64(e.contact_id);
   w.i64(e.workspace_id);
@@ -157,7 +167,8 @@ bool decode(std::string_view bytes, ContactEvent& e) {
   bool ok = r.i64(e.id) && r.i64(e.contact_id) && r.i64(e.workspace_id) && r.i64(type) &&
             r.opt_i64(e.room_id) && r.opt_str(e.room_name) && r.opt_str(e.room_display_name) &&
             r.opt_i64(e.booking_page_id) && r.opt_str(e.booking_page_title) &&
-            r.opt_str(e.booking_page_slug) && r.opt_str(e.metadata) && r.i64(e.created_at) && r.done();
+            r.opt_str(e.booking_page_slug) && r.opt_str(e.metadata) && r.i64(e.created_at) &&
+            r.done();
   e.event_type = static_cast<CommandType>(type);
   return ok;
 }

@@ -50,7 +50,8 @@ bool decode(std::string_view bytes, Contact& contact);
 std::string encode_search_text(const Contact& contact);
 // True when the folded name or email of an encoded search text contains `folded_query`.
 // The folded name and email of a search text; false when it is malformed.
-bool decode_search_text(std::string_view in, std::string_view& folded_name, std::string_view& folded_email);
+bool decode_search_text(std::string_view in, std::string_view& folded_name,
+                        std::string_view& folded_email);
 bool search_text_contains(std::string_view encoded, std::string_view folded_query);
 std::string encode(const ContactEvent& event);
 bool decode(std::string_view bytes, ContactEvent& event);

@@ -1,8 +1,7 @@
 #include "views/view_batch.h"
 
-#include <boost/sort/pdqsort/pdqsort.hpp>
-
 #include <algorithm>
+#include <boost/sort/pdqsort/pdqsort.hpp>
 #include <memory>
 
 #include "views/keys.h"
@@ -59,10 +58,12 @@ void ViewBatch::clear() {
 std::optional<std::string> ViewBatch::get(const std::string& key) {
   // A new command id or email (most lookups of them) is known absent without a read: the
   // filter holds every such key put, pending (this batch's or the one behind) or committed.
-  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key)) return std::nullopt;
+  if (filter_ && KeyFilter::tracks(key) && filter_->ready() && !filter_->may_contain(key))
+    return std::nullopt;
   if (auto it = overlay_.find(key); it != overlay_.end()) return it->second.value;
   if (behind_) {
-    if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end()) return it->second.value;
+    if (auto it = behind_->overlay_.find(key); it != behind_->overlay_.end())
+      return it->second.value;
   }
   ReadCache* cache = cache_ && ReadCache::caches(key) ? cache_ : nullptr;
   if (cache) {
@@ -92,15 +93,18 @@ bool ViewBatch::ordered(std::string_view key) {
     case keys::kListOrder:
     case keys::kContactCount:
     case keys::kOutbox:
-    case keys::kOffset: return false;
-    default: return true;
+    case keys::kOffset:
+      return false;
+    default:
+      return true;
   }
 }
 
 void ViewBatch::track(const std::string& key, Pending& entry) {
   entry.cached = ReadCache::caches(key);
   if (ordered(key)) ordered_.push_back(key);
-  if (key.size() >= 9 && key[0] == keys::kListOrder) list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
+  if (key.size() >= 9 && key[0] == keys::kListOrder)
+    list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
 }
 
 std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
@@ -116,7 +120,8 @@ std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::strin
 void ViewBatch::put(std::string key, std::string value) { pend(std::move(key), std::move(value)); }
 
 void ViewBatch::put_new(std::string key, std::string value) {
-  if (auto [entry, inserted] = pend(std::move(key), std::move(value)); inserted) entry->fresh = true;
+  if (auto [entry, inserted] = pend(std::move(key), std::move(value)); inserted)
+    entry->fresh = true;
 }
 
 void ViewBatch::del(const std::string& key) {
@@ -148,7 +153,8 @@ void ViewBatch::scan(const std::string& prefix,
   auto next = pending.begin();
   // Merge the committed keys with the pending ones; a pending write shadows a committed key.
   while (it->Valid() || next != pending.end()) {
-    bool take_pending = !it->Valid() || (next != pending.end() && next->first <= it->key().ToStringView());
+    bool take_pending =
+        !it->Valid() || (next != pending.end() && next->first <= it->key().ToStringView());
     if (take_pending) {
       if (it->Valid() && next->first == it->key().ToStringView()) it->Next();
       const auto& [key, entry] = *next++;
@@ -162,7 +168,9 @@ void ViewBatch::scan(const std::string& prefix,
 
 void ViewBatch::pending_under(const std::string& prefix, const std::string& upper,
                               std::map<std::string_view, const Pending*>& out) const {
-  auto under = [&](std::string_view key) { return key >= prefix && (upper.empty() || key < upper); };
+  auto under = [&](std::string_view key) {
+    return key >= prefix && (upper.empty() || key < upper);
+  };
   if (!prefix.empty() && ordered(prefix)) {
     auto add = [&](const std::string& key) {
       if (auto e = overlay_.find(key); e != overlay_.end()) out[e->first] = &e->second;
@@ -178,7 +186,9 @@ void ViewBatch::pending_under(const std::string& prefix, const std::string& uppe
       ordered_sorted_ = ordered_.size();
     }
     auto sorted_end = ordered_.begin() + static_cast<std::ptrdiff_t>(ordered_sorted_);
-    for (auto k = std::lower_bound(ordered_.begin(), sorted_end, prefix); k != sorted_end && under(*k); ++k) add(*k);
+    for (auto k = std::lower_bound(ordered_.begin(), sorted_end, prefix);
+         k != sorted_end && under(*k); ++k)
+      add(*k);
     for (auto k = sorted_end; k != ordered_.end(); ++k)
       if (under(*k)) add(*k);
     return;
@@ -255,8 +265,10 @@ rocksdb::WriteBatch& ViewBatch::to_write_batch() {
     // the pair instead of keeping a tombstone for list pages to step over.
     bool list_order = static_cast<char>(refs[i].head >> 56) == keys::kListOrder;
     if (list_order && !entry.fresh) batch.SingleDelete(key).PermitUncheckedError();
-    if (entry.value) batch.Put(key, *entry.value).PermitUncheckedError();
-    else if (!list_order) batch.Delete(key).PermitUncheckedError();
+    if (entry.value)
+      batch.Put(key, *entry.value).PermitUncheckedError();
+    else if (!list_order)
+      batch.Delete(key).PermitUncheckedError();
   }
   return written_;
 }

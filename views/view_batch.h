@@ -6,9 +6,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/write_batch.h>
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 #include <algorithm>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -92,7 +91,8 @@ class ViewBatch {
   struct Pending {
     std::optional<std::string> value;  // nullopt: deleted
     bool fresh = false;                // not in the committed views
-    bool cached = false;               // of a tag the ReadCache keeps (so publish_to_cache need not read the key)
+    bool cached =
+        false;  // of a tag the ReadCache keeps (so publish_to_cache need not read the key)
   };
   boost::unordered_flat_map<std::string, Pending, KeyHash> overlay_;
   // The keys of tags that scans read (a contact's timeline, on its deletion) that became

@@ -35,11 +35,13 @@ Status check_format(rocksdb::DB* db) {
   auto s = db->Get(rocksdb::ReadOptions(), kFormatKey, &stored);
   if (s.ok()) {
     if (stored == kFormat) return {};
-    return {Code::kInvalid, "the views were written in format \"" + stored + "\"; run `contacts rebuild`"};
+    return {Code::kInvalid,
+            "the views were written in format \"" + stored + "\"; run `contacts rebuild`"};
   }
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   it->SeekToFirst();
-  if (it->Valid()) return {Code::kInvalid, "the views were written by an older contacts; run `contacts rebuild`"};
+  if (it->Valid())
+    return {Code::kInvalid, "the views were written by an older contacts; run `contacts rebuild`"};
   rocksdb::WriteOptions wo;
   wo.sync = true;
   s = db->Put(wo, kFormatKey, kFormat);
@@ -49,7 +51,8 @@ Status check_format(rocksdb::DB* db) {
 
 }  // namespace
 
-Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, const ViewStoreOptions& options) {
+Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path,
+                                                   const ViewStoreOptions& options) {
   rocksdb::Options o;
   o.create_if_missing = true;
   o.write_buffer_size = options.write_buffer_bytes;
@@ -72,7 +75,8 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   o.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(9));
   // List-order keys move on every visit and leave tombstones behind; compact files dense
   // with them so list pages do not step over dead keys.
-  o.table_properties_collector_factories.emplace_back(rocksdb::NewCompactOnDeletionCollectorFactory(4096, 1024));
+  o.table_properties_collector_factories.emplace_back(
+      rocksdb::NewCompactOnDeletionCollectorFactory(4096, 1024));
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
@@ -89,7 +93,8 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path, cons
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(o, path, &raw);
   if (!s.ok()) {
-    Code code = s.ToString().find("lock") != std::string::npos ? Code::kUnavailable : Code::kInternal;
+    Code code =
+        s.ToString().find("lock") != std::string::npos ? Code::kUnavailable : Code::kInternal;
     return Status{code, "open views " + path + ": " + s.ToString()};
   }
   std::unique_ptr<rocksdb::DB> db(raw);
@@ -127,8 +132,9 @@ void ViewStore::fill_key_filter() {
     return;
   }
   if (n > key_filter_.capacity())
-    std::cerr << "contacts: views: " << n << " command ids and emails outgrow the key filter (about "
-              << key_filter_.capacity() << " at 1% false positives); raise --key-filter-mb, or the fold reads "
+    std::cerr << "contacts: views: " << n
+              << " command ids and emails outgrow the key filter (about " << key_filter_.capacity()
+              << " at 1% false positives); raise --key-filter-mb, or the fold reads "
               << "RocksDB more often\n";
   key_filter_.set_ready();
 }
@@ -155,7 +161,8 @@ Status ViewStore::commit(ViewBatch& batch) {
   return {};
 }
 
-std::optional<std::string> ViewStore::get(const std::string& key, const rocksdb::Snapshot* snapshot) const {
+std::optional<std::string> ViewStore::get(const std::string& key,
+                                          const rocksdb::Snapshot* snapshot) const {
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
   std::string value;
@@ -180,8 +187,8 @@ namespace {
 // Iterates the keys under `prefix` as of `snapshot`.
 template <typename Visit>
 // Visits the keys under `prefix` in order, from `from` when it is given (and under the prefix).
-void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::string& prefix, Visit visit,
-                 const std::string& from = {}) {
+void scan_prefix(rocksdb::DB* db, const rocksdb::Snapshot* snapshot, const std::string& prefix,
+                 Visit visit, const std::string& from = {}) {
   std::string upper = keys::prefix_end(prefix);
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions ro;
@@ -223,22 +230,26 @@ ContactPage ViewStore::page_of(WorkspaceId ws, const std::vector<int64_t>& ids, 
   std::vector<rocksdb::Status> statuses(ids.size());
   rocksdb::ReadOptions ro;
   ro.snapshot = snapshot;
-  db_->MultiGet(ro, db_->DefaultColumnFamily(), row_keys.size(), row_keys.data(), rows.data(), statuses.data());
+  db_->MultiGet(ro, db_->DefaultColumnFamily(), row_keys.size(), row_keys.data(), rows.data(),
+                statuses.data());
   for (size_t i = 0; i < ids.size(); ++i) {
     Contact c;
-    if (statuses[i].ok() && decode(rows[i].ToStringView(), c)) result.contacts.push_back(std::move(c));
+    if (statuses[i].ok() && decode(rows[i].ToStringView(), c))
+      result.contacts.push_back(std::move(c));
   }
   return result;
 }
 
-std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const {
+std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws,
+                                                          const rocksdb::Snapshot* snapshot) const {
   auto list = std::make_shared<ListSnapshot>();
-  scan_prefix(db_.get(), snapshot, keys::list_prefix(ws), [&](std::string_view key, std::string_view value) {
-    std::string_view name, email;
-    if (decode_search_text(value, name, email))
-      list->add(static_cast<int64_t>(~keys::get_u64(key, key.size() - 8)), name, email);
-    return true;
-  });
+  scan_prefix(db_.get(), snapshot, keys::list_prefix(ws),
+              [&](std::string_view key, std::string_view value) {
+                std::string_view name, email;
+                if (decode_search_text(value, name, email))
+                  list->add(static_cast<int64_t>(~keys::get_u64(key, key.size() - 8)), name, email);
+                return true;
+              });
   list->ids.shrink_to_fit();
   list->name_at.shrink_to_fit();
   list->email_at.shrink_to_fit();
@@ -246,7 +257,8 @@ std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws, const 
   return list;
 }
 
-ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const {
+ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit,
+                            std::string_view folded_query) const {
   const int64_t skip = first_index(page, limit);
   // A page of a cached list order: no RocksDB iteration at all.
   auto from_list = [&](const ListSnapshot& list, const rocksdb::Snapshot* snapshot) {
@@ -254,11 +266,13 @@ ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::st
     int64_t total = 0;
     if (folded_query.empty()) {
       total = static_cast<int64_t>(list.ids.size());
-      for (int64_t i = skip; i < total && i < skip + limit; ++i) ids.push_back(list.ids[static_cast<size_t>(i)]);
+      for (int64_t i = skip; i < total && i < skip + limit; ++i)
+        ids.push_back(list.ids[static_cast<size_t>(i)]);
     } else {
       auto hits = list.search(folded_query);
       total = static_cast<int64_t>(hits.size());
-      for (int64_t i = skip; i < total && i < skip + limit; ++i) ids.push_back(list.ids[hits[static_cast<size_t>(i)]]);
+      for (int64_t i = skip; i < total && i < skip + limit; ++i)
+        ids.push_back(list.ids[hits[static_cast<size_t>(i)]]);
     }
     return page_of(ws, ids, total, snapshot);
   };
@@ -287,16 +301,18 @@ ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit, std::st
   if (folded_query.empty()) {
     total = counter(keys::contact_count_key(ws), snapshot.get());
     if (skip < total) {
-      scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws), [&](std::string_view key, std::string_view) {
-        take(key);
-        return static_cast<int64_t>(ids.size()) < limit;
-      });
+      scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws),
+                  [&](std::string_view key, std::string_view) {
+                    take(key);
+                    return static_cast<int64_t>(ids.size()) < limit;
+                  });
     }
   } else {
-    scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws), [&](std::string_view key, std::string_view value) {
-      if (search_text_contains(value, folded_query)) take(key);
-      return true;
-    });
+    scan_prefix(db_.get(), snapshot.get(), keys::list_prefix(ws),
+                [&](std::string_view key, std::string_view value) {
+                  if (search_text_contains(value, folded_query)) take(key);
+                  return true;
+                });
     total = seen;
   }
   return page_of(ws, ids, total, snapshot.get());
@@ -327,7 +343,8 @@ EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limi
   };
   for (auto& e : result.events) {
     if (e.room_id && deleted_after(keys::kRoomDeleted, *e.room_id, e.id)) e.room_id.reset();
-    if (e.booking_page_id && deleted_after(keys::kPageDeleted, *e.booking_page_id, e.id)) e.booking_page_id.reset();
+    if (e.booking_page_id && deleted_after(keys::kPageDeleted, *e.booking_page_id, e.id))
+      e.booking_page_id.reset();
   }
   return result;
 }
@@ -374,11 +391,13 @@ AuditPage ViewStore::audit(WorkspaceId ws, int64_t page, int64_t limit) const {
   const int64_t skip = first_index(page, limit);
   int64_t seen = 0;
   if (skip >= result.total) return result;
-  scan_prefix(db_.get(), snapshot.get(), keys::audit_prefix(ws), [&](std::string_view, std::string_view value) {
-    if (seen++ < skip) return true;
-    if (auto entry = decode_audit_entry(ws, value)) result.entries.push_back(std::move(*entry));
-    return static_cast<int64_t>(result.entries.size()) < limit;
-  });
+  scan_prefix(db_.get(), snapshot.get(), keys::audit_prefix(ws),
+              [&](std::string_view, std::string_view value) {
+                if (seen++ < skip) return true;
+                if (auto entry = decode_audit_entry(ws, value))
+                  result.entries.push_back(std::move(*entry));
+                return static_cast<int64_t>(result.entries.size()) < limit;
+              });
   return result;
 }
 

@@ -61,12 +61,14 @@ struct OutboxEntry {
 
 class ViewStore {
  public:
-  static Result<std::unique_ptr<ViewStore>> open(const std::string& path, const ViewStoreOptions& options);
+  static Result<std::unique_ptr<ViewStore>> open(const std::string& path,
+                                                 const ViewStoreOptions& options);
   ~ViewStore();
 
   std::optional<Contact> contact(WorkspaceId ws, int64_t contact_id) const;
   // `folded_query` empty lists all; otherwise a case-folded substring of name or email.
-  ContactPage list(WorkspaceId ws, int64_t page, int64_t limit, std::string_view folded_query) const;
+  ContactPage list(WorkspaceId ws, int64_t page, int64_t limit,
+                   std::string_view folded_query) const;
   EventPage timeline(const Contact& contact, int64_t page, int64_t limit) const;
   Role member_role(WorkspaceId ws, int64_t user_id) const;
   std::optional<ApiKey> api_key_by_hash(std::string_view sha256_hex) const;
@@ -90,7 +92,9 @@ class ViewStore {
   // steady state and for operators after a bulk load.
   Status compact();
 
-  ViewBatch begin_batch(ReadCache* cache = nullptr) { return ViewBatch(db_.get(), cache, &key_filter_); }
+  ViewBatch begin_batch(ReadCache* cache = nullptr) {
+    return ViewBatch(db_.get(), cache, &key_filter_);
+  }
   Status commit(ViewBatch& batch);
 
   // Whether the key filter holds every key the views held when they opened (it is filled in
@@ -99,15 +103,19 @@ class ViewStore {
 
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, const ViewStoreOptions& options)
-      : db_(std::move(db)), list_cache_(options.list_cache_bytes), key_filter_(options.key_filter_bytes) {}
+      : db_(std::move(db)),
+        list_cache_(options.list_cache_bytes),
+        key_filter_(options.key_filter_bytes) {}
   // Adds every filtered key of the views to the key filter, then marks it ready.
   void fill_key_filter();
   ContactPage page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
                       const rocksdb::Snapshot* snapshot) const;
-  std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws, const rocksdb::Snapshot* snapshot) const;
+  std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws,
+                                                 const rocksdb::Snapshot* snapshot) const;
   // Every value under `prefix`, in key order.
   std::vector<std::string> values_under(const std::string& prefix) const;
-  std::optional<std::string> get(const std::string& key, const rocksdb::Snapshot* snapshot = nullptr) const;
+  std::optional<std::string> get(const std::string& key,
+                                 const rocksdb::Snapshot* snapshot = nullptr) const;
   int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
 
   std::unique_ptr<rocksdb::DB> db_;

@@ -73,7 +73,8 @@ class ViewWriter : public ViewReader {
   virtual void put_webhook(const Webhook& webhook) = 0;
   virtual void delete_webhook(WorkspaceId ws, int64_t webhook_id) = 0;
   // An empty list removes the workspace's set.
-  virtual void put_subscriptions(WorkspaceId ws, const std::vector<Subscription>& subscriptions) = 0;
+  virtual void put_subscriptions(WorkspaceId ws,
+                                 const std::vector<Subscription>& subscriptions) = 0;
   // Writes the entry and counts it.
   virtual void append_audit(const AuditEntry& entry) = 0;
 

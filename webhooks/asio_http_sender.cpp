@@ -9,7 +9,6 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-
 #include <memory>
 
 namespace contacts {
@@ -23,7 +22,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 template <typename Stream>
-asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& request, HttpOutcome& sent) {
+asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>& request,
+                               HttpOutcome& sent) {
   co_await http::async_write(stream, request, asio::use_awaitable);
   beast::flat_buffer buffer;
   http::response_parser<http::string_body> parser;
@@ -31,13 +31,15 @@ asio::awaitable<void> exchange(Stream& stream, http::request<http::string_body>&
   boost::system::error_code ec;
   co_await http::async_read(stream, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
   // A receiver that answers with a huge body has still answered: its status counts.
-  if (ec && !(ec == http::error::body_limit && parser.is_header_done())) throw boost::system::system_error(ec);
+  if (ec && !(ec == http::error::body_limit && parser.is_header_done()))
+    throw boost::system::system_error(ec);
   sent.status = static_cast<int>(parser.get().result_int());
 }
 
 // One POST with a deadline over all of it: resolve, connect, TLS, write, read.
-asio::awaitable<HttpOutcome> post_once(ssl::context& tls, Url url, http::request<http::string_body> request,
-                                       bool allow_private, std::chrono::steady_clock::time_point deadline) {
+asio::awaitable<HttpOutcome> post_once(ssl::context& tls, Url url,
+                                       http::request<http::string_body> request, bool allow_private,
+                                       std::chrono::steady_clock::time_point deadline) {
   HttpOutcome sent;
   auto executor = co_await asio::this_coro::executor;
   try {
@@ -48,7 +50,8 @@ asio::awaitable<HttpOutcome> post_once(ssl::context& tls, Url url, http::request
     guard.async_wait([resolver](const boost::system::error_code& ec) {
       if (!ec) resolver->cancel();
     });
-    auto results = co_await resolver->async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
+    auto results =
+        co_await resolver->async_resolve(url.host, std::to_string(url.port), asio::use_awaitable);
     guard.cancel();
     std::vector<tcp::endpoint> endpoints;
     for (const auto& entry : results) {
@@ -77,7 +80,8 @@ asio::awaitable<HttpOutcome> post_once(ssl::context& tls, Url url, http::request
       co_await exchange(stream, request, sent);
     }
   } catch (const boost::system::system_error& e) {
-    bool timed_out = e.code() == beast::error::timeout || e.code() == asio::error::operation_aborted;
+    bool timed_out =
+        e.code() == beast::error::timeout || e.code() == asio::error::operation_aborted;
     sent.error = timed_out ? "timed out" : e.code().message();
   }
   co_return sent;
@@ -95,13 +99,15 @@ http::request<http::string_body> beast_request(HttpPost& post) {
 
 }  // namespace
 
-AsioHttpSender::AsioHttpSender(bool allow_private) : allow_private_(allow_private), tls_(ssl::context::tls_client) {
+AsioHttpSender::AsioHttpSender(bool allow_private)
+    : allow_private_(allow_private), tls_(ssl::context::tls_client) {
   tls_.set_default_verify_paths();
 }
 
 void AsioHttpSender::post(asio::any_io_executor executor, HttpPost request, Done done) {
   auto message = beast_request(request);
-  asio::co_spawn(executor, post_once(tls_, request.url, std::move(message), allow_private_, request.deadline),
+  asio::co_spawn(executor,
+                 post_once(tls_, request.url, std::move(message), allow_private_, request.deadline),
                  [done = std::move(done)](std::exception_ptr error, HttpOutcome sent) {
                    if (error) sent = HttpOutcome{0, "the attempt failed unexpectedly"};
                    done(std::move(sent));

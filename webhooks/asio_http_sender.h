@@ -4,7 +4,6 @@
 #pragma once
 
 #include <boost/asio/ssl/context.hpp>
-
 #include <cstddef>
 
 #include "webhooks/http_sender.h"

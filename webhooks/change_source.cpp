@@ -32,8 +32,8 @@ Status OutboxSource::taken(const std::vector<TakenChange>& changes) {
   return views_.remove_outbox(positions);
 }
 
-Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(KafkaGroupOptions options,
-                                                                   std::function<bool(int64_t)> ready) {
+Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(
+    KafkaGroupOptions options, std::function<bool(int64_t)> ready) {
   std::unique_ptr<KafkaChangeSource> source(new KafkaChangeSource());
   source->ready_ = std::move(ready);
   KafkaGroupHandlers handlers;
@@ -89,7 +89,8 @@ Status KafkaChangeSource::taken(const std::vector<TakenChange>& changes) {
   size_t count = 0;
   for (const auto& c : changes) {
     // Only what the last take() returned: the front of the buffer, in order.
-    if (buffer_.empty() || message_key(buffer_.front().message.partition, buffer_.front().message.offset) != c.key)
+    if (buffer_.empty() ||
+        message_key(buffer_.front().message.partition, buffer_.front().message.offset) != c.key)
       continue;
     auto& m = buffer_.front().message;
     next[m.partition] = std::max(next[m.partition], m.offset + 1);
@@ -100,7 +101,8 @@ Status KafkaChangeSource::taken(const std::vector<TakenChange>& changes) {
   const auto assigned = group_->assignment();
   std::vector<std::pair<int32_t, int64_t>> offsets;
   for (const auto& [p, offset] : next)
-    if (std::find(assigned.begin(), assigned.end(), p) != assigned.end()) offsets.emplace_back(p, offset);
+    if (std::find(assigned.begin(), assigned.end(), p) != assigned.end())
+      offsets.emplace_back(p, offset);
   if (count == 0 || offsets.empty()) return {};
   return group_->commit(offsets);
 }

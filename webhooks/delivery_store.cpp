@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <map>
-
 #include <nlohmann/json.hpp>
 
 #include "views/keys.h"
@@ -44,7 +43,8 @@ std::string due_key(int64_t due_ms, const DeliveryRef& r) {
 }
 
 std::optional<DeliveryState> state_from(std::string_view s) {
-  for (auto st : {DeliveryState::kPending, DeliveryState::kSucceeded, DeliveryState::kFailed, DeliveryState::kCancelled})
+  for (auto st : {DeliveryState::kPending, DeliveryState::kSucceeded, DeliveryState::kFailed,
+                  DeliveryState::kCancelled})
     if (to_string(st) == s) return st;
   return std::nullopt;
 }
@@ -113,24 +113,29 @@ int64_t read_count(rocksdb::DB* db, const std::string& key) {
 
 std::string_view to_string(DeliveryState state) {
   switch (state) {
-    case DeliveryState::kPending: return "pending";
-    case DeliveryState::kSucceeded: return "succeeded";
-    case DeliveryState::kFailed: return "failed";
-    case DeliveryState::kCancelled: return "cancelled";
+    case DeliveryState::kPending:
+      return "pending";
+    case DeliveryState::kSucceeded:
+      return "succeeded";
+    case DeliveryState::kFailed:
+      return "failed";
+    case DeliveryState::kCancelled:
+      return "cancelled";
   }
   return "unknown";
 }
 
 std::string Delivery::to_api_json() const {
-  ordered_json j = {{"message_id", message_id()},
-                    {"event", event},
-                    {"state", to_string(state)},
-                    {"attempts", attempts},
-                    {"last_status_code", nullable(last_status)},
-                    {"last_error", nullable(last_error)},
-                    {"last_attempt_at", nullable(last_attempt_at)},
-                    {"next_attempt_at", next_attempt_ms ? json((*next_attempt_ms + 999) / 1000) : json(nullptr)},
-                    {"created_at", created_at}};
+  ordered_json j = {
+      {"message_id", message_id()},
+      {"event", event},
+      {"state", to_string(state)},
+      {"attempts", attempts},
+      {"last_status_code", nullable(last_status)},
+      {"last_error", nullable(last_error)},
+      {"last_attempt_at", nullable(last_attempt_at)},
+      {"next_attempt_at", next_attempt_ms ? json((*next_attempt_ms + 999) / 1000) : json(nullptr)},
+      {"created_at", created_at}};
   return j.dump();
 }
 
@@ -140,7 +145,8 @@ Result<std::unique_ptr<DeliveryStore>> DeliveryStore::open(const std::string& pa
   o.write_buffer_size = 16 << 20;
   rocksdb::DB* raw = nullptr;
   auto s = rocksdb::DB::Open(o, path, &raw);
-  if (!s.ok()) return Status{Code::kInternal, "open webhook deliveries " + path + ": " + s.ToString()};
+  if (!s.ok())
+    return Status{Code::kInternal, "open webhook deliveries " + path + ": " + s.ToString()};
   return std::unique_ptr<DeliveryStore>(new DeliveryStore(std::unique_ptr<rocksdb::DB>(raw)));
 }
 
@@ -209,7 +215,8 @@ std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
   for (it->Seek(start); it->Valid() && out.size() < max; it->Next()) {
     std::string_view k = it->key().ToStringView();
     if (k.size() != 33) continue;
-    DeliveryRef ref{WorkspaceId(static_cast<int64_t>(bytes::get_u64(k, 9))), static_cast<int64_t>(bytes::get_u64(k, 17)),
+    DeliveryRef ref{WorkspaceId(static_cast<int64_t>(bytes::get_u64(k, 9))),
+                    static_cast<int64_t>(bytes::get_u64(k, 17)),
                     static_cast<int64_t>(bytes::get_u64(k, 25))};
     if (skip && skip(ref)) continue;
     out.emplace_back(static_cast<int64_t>(bytes::get_u64(k, 1)), ref);
@@ -217,7 +224,8 @@ std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
   return out;
 }
 
-DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const {
+DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t page,
+                                 int64_t limit) const {
   DeliveryPage result;
   const rocksdb::Snapshot* snapshot = db_->GetSnapshot();
   rocksdb::ReadOptions ro;
@@ -237,7 +245,8 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
       if (seen++ < skip) continue;
       std::string_view k = it->key().ToStringView();
       DeliveryRef ref{ws, webhook_id, static_cast<int64_t>(~bytes::get_u64(k, k.size() - 8))};
-      if (auto d = decode(ref, it->value().ToStringView())) result.deliveries.push_back(std::move(*d));
+      if (auto d = decode(ref, it->value().ToStringView()))
+        result.deliveries.push_back(std::move(*d));
       if (static_cast<int64_t>(result.deliveries.size()) >= limit) break;
     }
   }

@@ -31,8 +31,8 @@ struct DeliveryRef {
 struct Delivery {
   DeliveryRef ref;
   std::string event;
-  std::string body;  // the exact bytes every attempt sends
-  std::string timestamp;  // X-Webhook-Timestamp, the body's timestamp
+  std::string body;        // the exact bytes every attempt sends
+  std::string timestamp;   // X-Webhook-Timestamp, the body's timestamp
   int64_t created_at = 0;  // unix seconds: when the change happened
   DeliveryState state = DeliveryState::kPending;
   int attempts = 0;
@@ -66,7 +66,8 @@ class DeliveryStore {
   // Due attempts up to `now_ms`, earliest first: (due_ms, ref); at most `max`, not counting the
   // ones `skip` says to step over.
   std::vector<std::pair<int64_t, DeliveryRef>> due(
-      int64_t now_ms, size_t max, const std::function<bool(const DeliveryRef&)>& skip = nullptr) const;
+      int64_t now_ms, size_t max,
+      const std::function<bool(const DeliveryRef&)>& skip = nullptr) const;
   // Newest first.
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
   // Deliveries waiting in the due index.

@@ -21,7 +21,8 @@ struct WebhookTarget {
 
 // The subscription's URL and secret, from its row in the views; nullopt once it is deleted. The
 // only place the dispatcher reads a subscription.
-std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws, int64_t webhook_id) {
+std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws,
+                                          int64_t webhook_id) {
   auto webhook = views.webhook(ws, webhook_id);
   if (!webhook) return std::nullopt;
   return WebhookTarget{std::move(webhook->url), std::move(webhook->secret)};
@@ -29,7 +30,8 @@ std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws
 
 // Appends the deliveries of one outbox entry, due at `now_ms`: one per subscription it names
 // that still exists. Throws nlohmann::json::exception when the entry is unreadable.
-void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t now_ms, std::vector<Delivery>& out) {
+void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t now_ms,
+                       std::vector<Delivery>& out) {
   auto j = nlohmann::json::parse(entry.json, nullptr, false);
   WorkspaceId ws(j.at("workspace_id").get<int64_t>());
   const auto& data = j.at("data");
@@ -39,7 +41,8 @@ void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t
   d.event = j.at("event").get<std::string>();
   d.created_at = j.at("occurred_at").get<int64_t>();
   d.timestamp = iso8601_millis(d.created_at);
-  d.body = delivery_body(d.event, d.timestamp, data.at("id").get<int64_t>(), data.at("name").get<std::string>(), email);
+  d.body = delivery_body(d.event, d.timestamp, data.at("id").get<int64_t>(),
+                         data.at("name").get<std::string>(), email);
   d.next_attempt_ms = now_ms;
   for (const auto& id : j.at("webhooks")) {
     d.ref = DeliveryRef{ws, id.get<int64_t>(), j.at("position").get<int64_t>()};
@@ -49,7 +52,8 @@ void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t
 }
 
 // One attempt's POST: the headers of DESIGN.md section 7, signed at `timestamp` (unix seconds).
-HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string& secret, int64_t timestamp) {
+HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string& secret,
+                     int64_t timestamp) {
   HttpPost post;
   post.url = url;
   post.headers = {
@@ -60,7 +64,8 @@ HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string
       {"X-Webhook-Signature", x_webhook_signature(secret, delivery.body)},
       {"webhook-id", delivery.message_id()},
       {"webhook-timestamp", std::to_string(timestamp)},
-      {"webhook-signature", standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body)},
+      {"webhook-signature",
+       standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body)},
   };
   post.body = delivery.body;
   return post;
@@ -72,7 +77,8 @@ std::string failure_text(const HttpOutcome& outcome) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options)
+Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+                       DispatcherOptions options)
     : owned_clock_(std::make_unique<SystemClock>()),
       owned_sender_(std::make_unique<AsioHttpSender>(options.allow_private)),
       clock_(*owned_clock_),
@@ -83,8 +89,8 @@ Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& s
       options_(std::move(options)),
       timer_(ioc_) {}
 
-Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options,
-                       const Clock& clock, HttpSender& sender)
+Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+                       DispatcherOptions options, const Clock& clock, HttpSender& sender)
     : clock_(clock),
       sender_(sender),
       views_(views),
@@ -149,7 +155,8 @@ void Dispatcher::take_changes() {
     std::cerr << "contacts: webhooks: " << added.status().message() << "\n";
     return;  // the changes are not let go of, and are taken next time
   }
-  if (auto s = changes_.taken(entries); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = changes_.taken(entries); !s.ok())
+    std::cerr << "contacts: webhooks: " << s.message() << "\n";
   if (entries.size() == kOutboxBatch) notified_ = true;
 }
 
@@ -184,7 +191,8 @@ void Dispatcher::cancel(int64_t due_ms, Delivery delivery) {
   record(delivery, due_ms);
 }
 
-void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const std::string& url_text, const std::string& secret) {
+void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const std::string& url_text,
+                         const std::string& secret) {
   auto url = parse_url(url_text);
   if (!url.ok()) return finish(due_ms, std::move(delivery), HttpOutcome{0, url.status().message()});
   HttpPost post = signed_post(delivery, *url, secret, clock_.now_seconds());
@@ -199,7 +207,8 @@ void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const std::string& u
                [this, due_ms, delivery = std::move(delivery)](HttpOutcome outcome) mutable {
                  const DeliveryRef r = delivery.ref;
                  in_flight_.erase({r.workspace_id.value, r.webhook_id, r.position});
-                 if (--in_flight_per_webhook_[r.webhook_id] == 0) in_flight_per_webhook_.erase(r.webhook_id);
+                 if (--in_flight_per_webhook_[r.webhook_id] == 0)
+                   in_flight_per_webhook_.erase(r.webhook_id);
                  stats_.in_flight.fetch_sub(1);
                  finish(due_ms, std::move(delivery), outcome);
                });
@@ -210,7 +219,8 @@ void Dispatcher::finish(int64_t due_ms, Delivery delivery, const HttpOutcome& ou
   delivery.attempts += 1;
   delivery.last_attempt_at = now / 1000;
   delivery.last_status = outcome.status ? std::optional<int>(outcome.status) : std::nullopt;
-  const RetryDecision next = decide_after_attempt(delivery.attempts, outcome, options_.retry_schedule, now);
+  const RetryDecision next =
+      decide_after_attempt(delivery.attempts, outcome, options_.retry_schedule, now);
   switch (next.kind) {
     case RetryDecision::kSucceeded:
       delivery.state = DeliveryState::kSucceeded;
@@ -234,19 +244,24 @@ void Dispatcher::finish(int64_t due_ms, Delivery delivery, const HttpOutcome& ou
 }
 
 void Dispatcher::record(const Delivery& delivery, int64_t due_ms) {
-  if (auto s = store_.update(delivery, due_ms); !s.ok()) std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = store_.update(delivery, due_ms); !s.ok())
+    std::cerr << "contacts: webhooks: " << s.message() << "\n";
 }
 
 void DispatcherStats::render(std::string& out) const {
   out += "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " +
          std::to_string(attempts.load()) + "\n";
   out += "# TYPE contacts_webhook_deliveries_total counter\n";
-  out += "contacts_webhook_deliveries_total{result=\"succeeded\"} " + std::to_string(succeeded.load()) + "\n";
-  out += "contacts_webhook_deliveries_total{result=\"failed\"} " + std::to_string(failed.load()) + "\n";
-  out += "# TYPE contacts_webhook_retries_scheduled_total counter\ncontacts_webhook_retries_scheduled_total " +
-         std::to_string(retries_scheduled.load()) + "\n";
-  out += "# TYPE contacts_webhook_in_flight gauge\ncontacts_webhook_in_flight " + std::to_string(in_flight.load()) +
+  out += "contacts_webhook_deliveries_total{result=\"succeeded\"} " +
+         std::to_string(succeeded.load()) + "\n";
+  out += "contacts_webhook_deliveries_total{result=\"failed\"} " + std::to_string(failed.load()) +
          "\n";
+  out +=
+      "# TYPE contacts_webhook_retries_scheduled_total "
+      "counter\ncontacts_webhook_retries_scheduled_total " +
+      std::to_string(retries_scheduled.load()) + "\n";
+  out += "# TYPE contacts_webhook_in_flight gauge\ncontacts_webhook_in_flight " +
+         std::to_string(in_flight.load()) + "\n";
 }
 
 }  // namespace contacts

@@ -9,10 +9,9 @@
 // HttpSender (each attempt); the four-argument constructor uses the system clock and Beast.
 #pragma once
 
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
-
-#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -56,10 +55,11 @@ class Dispatcher {
  public:
   // `views` tell each subscription's URL and secret, and whether it still exists. Attempts go
   // through an AsioHttpSender (options.allow_private); the time is the system's.
-  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options);
+  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+             DispatcherOptions options);
   // The same with the given clock and sender, which must outlive the dispatcher.
-  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store, DispatcherOptions options,
-             const Clock& clock, HttpSender& sender);
+  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+             DispatcherOptions options, const Clock& clock, HttpSender& sender);
   ~Dispatcher();
 
   void start();
@@ -78,7 +78,8 @@ class Dispatcher {
   void take_changes();
   void start_due();
   void cancel(int64_t due_ms, Delivery delivery);
-  void attempt(int64_t due_ms, Delivery delivery, const std::string& url, const std::string& secret);
+  void attempt(int64_t due_ms, Delivery delivery, const std::string& url,
+               const std::string& secret);
   void finish(int64_t due_ms, Delivery delivery, const HttpOutcome& outcome);
   void record(const Delivery& delivery, int64_t due_ms);
 

@@ -3,6 +3,8 @@
 // outbox. The views and the delivery store are real, in a temporary directory. No test waits
 // for real time: each polls (1 ms) for a state, and a dispatcher that never reaches it fails
 // the test after ten seconds.
+#include "webhooks/dispatcher.h"
+
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -16,11 +18,10 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "views/batch_writer.h"
 #include "tests/temp_dir.h"
+#include "views/batch_writer.h"
 #include "views/view_store.h"
 #include "webhooks/delivery_store.h"
-#include "webhooks/dispatcher.h"
 #include "webhooks/fake_http_sender.h"
 #include "webhooks/signing.h"
 
@@ -53,7 +54,8 @@ class QueueChangeSource final : public ChangeSource {
   std::vector<TakenChange> take(size_t max) override {
     std::lock_guard lock(mutex_);
     ++takes_;
-    return {queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(std::min(max, queue_.size()))};
+    return {queue_.begin(),
+            queue_.begin() + static_cast<std::ptrdiff_t>(std::min(max, queue_.size()))};
   }
   Status taken(const std::vector<TakenChange>& changes) override {
     std::lock_guard lock(mutex_);
@@ -82,20 +84,31 @@ class QueueChangeSource final : public ChangeSource {
 
 // An outbox entry as the fold queues it (schemas/change_event.json).
 std::string change(int64_t position, const std::vector<int64_t>& webhooks) {
-  nlohmann::json data = {{"id", 100 + position}, {"name", "Alice Martin"}, {"email", "alice@example.com"}};
-  return nlohmann::json{{"position", position},       {"event", "contact.created"}, {"workspace_id", kWs.value},
-                        {"occurred_at", kOccurredAt}, {"data", data},               {"webhooks", webhooks}}
+  nlohmann::json data = {
+      {"id", 100 + position}, {"name", "Alice Martin"}, {"email", "alice@example.com"}};
+  return nlohmann::json{{"position", position},
+                        {"event", "contact.created"},
+                        {"workspace_id", kWs.value},
+                        {"occurred_at", kOccurredAt},
+                        {"data", data},
+                        {"webhooks", webhooks}}
       .dump();
 }
 
 std::string body_of(int64_t position) {
-  return delivery_body("contact.created", iso8601_millis(kOccurredAt), 100 + position, "Alice Martin",
-                       std::string("alice@example.com"));
+  return delivery_body("contact.created", iso8601_millis(kOccurredAt), 100 + position,
+                       "Alice Martin", std::string("alice@example.com"));
 }
 
-std::string secret_of(int64_t webhook_id) { return "whsec_c2VjcmV0LW9mLXdlYmhvb2stbnVtYmVy" + std::to_string(webhook_id); }
-std::string url_of(int64_t webhook_id) { return "https://hook" + std::to_string(webhook_id) + ".example.com/in"; }
-std::string host_of(int64_t webhook_id) { return "hook" + std::to_string(webhook_id) + ".example.com"; }
+std::string secret_of(int64_t webhook_id) {
+  return "whsec_c2VjcmV0LW9mLXdlYmhvb2stbnVtYmVy" + std::to_string(webhook_id);
+}
+std::string url_of(int64_t webhook_id) {
+  return "https://hook" + std::to_string(webhook_id) + ".example.com/in";
+}
+std::string host_of(int64_t webhook_id) {
+  return "hook" + std::to_string(webhook_id) + ".example.com";
+}
 
 std::string header(const HttpPost& post, std::string_view name) {
   for (const auto& h : post.headers) {
@@ -138,7 +151,8 @@ class Fixture {
   // The subscriptions as the fold writes them: these are the only lines that know their rows.
   void put_webhook(int64_t id, const std::string& url) {
     ViewBatch batch = views->begin_batch();
-    BatchViewWriter(batch).put_webhook(Webhook{id, kWs, "hook", url, kContactCreated, true, kStart, secret_of(id)});
+    BatchViewWriter(batch).put_webhook(
+        Webhook{id, kWs, "hook", url, kContactCreated, true, kStart, secret_of(id)});
     REQUIRE(views->commit(batch).ok());
   }
   void put_webhook(int64_t id) { put_webhook(id, url_of(id)); }
@@ -184,19 +198,22 @@ class Fixture {
 // ---------------------------------------------------------------------------------------------
 // Recording and sending
 
-TEST_CASE("Dispatcher records one delivery per subscription a change names and sends each once, signed") {
+TEST_CASE(
+    "Dispatcher records one delivery per subscription a change names and sends each once, signed") {
   Fixture f;
   f.put_webhook(1);
   f.put_webhook(2);
   f.changes.push(change(10, {1, 2}));
   f.start();
 
-  for (int64_t webhook : {1, 2}) CHECK(f.after_attempts(webhook, 10, 1).state == DeliveryState::kSucceeded);
+  for (int64_t webhook : {1, 2})
+    CHECK(f.after_attempts(webhook, 10, 1).state == DeliveryState::kSucceeded);
   CHECK(f.changes.waiting() == 0);  // let go of once recorded
   f.one_full_tick();
   auto requests = f.sender.requests();
   REQUIRE(requests.size() == 2);
-  std::sort(requests.begin(), requests.end(), [](const auto& a, const auto& b) { return a.url.host < b.url.host; });
+  std::sort(requests.begin(), requests.end(),
+            [](const auto& a, const auto& b) { return a.url.host < b.url.host; });
   for (int64_t webhook : {1, 2}) {
     INFO("webhook ", webhook);
     const HttpPost& post = requests[static_cast<size_t>(webhook - 1)];
@@ -207,7 +224,8 @@ TEST_CASE("Dispatcher records one delivery per subscription a change names and s
     CHECK(header(post, "Content-Type") == "application/json");
     CHECK(header(post, "X-Webhook-Event") == "contact.created");
     CHECK(header(post, "X-Webhook-Timestamp") == iso8601_millis(kOccurredAt));
-    CHECK(header(post, "X-Webhook-Signature") == x_webhook_signature(secret_of(webhook), body_of(10)));
+    CHECK(header(post, "X-Webhook-Signature") ==
+          x_webhook_signature(secret_of(webhook), body_of(10)));
     CHECK(header(post, "webhook-id") == "msg_10");
     CHECK(header(post, "webhook-timestamp") == std::to_string(kStart));
     CHECK(header(post, "webhook-signature") ==
@@ -252,7 +270,9 @@ TEST_CASE("Dispatcher cancels, without attempting, a due retry whose subscriptio
   CHECK(f.store->pending() == 0);
 }
 
-TEST_CASE("Dispatcher does not send to a URL that does not parse: the attempt records why and is retried") {
+TEST_CASE(
+    "Dispatcher does not send to a URL that does not parse: the attempt records why and is "
+    "retried") {
   Fixture f;
   f.put_webhook(1, "ftp://hook1.example.com/in");
   f.changes.push(change(10, {1}));
@@ -268,7 +288,9 @@ TEST_CASE("Dispatcher does not send to a URL that does not parse: the attempt re
 // ---------------------------------------------------------------------------------------------
 // Retries
 
-TEST_CASE("Dispatcher retries at each scheduled time with the same webhook-id, then marks the delivery failed") {
+TEST_CASE(
+    "Dispatcher retries at each scheduled time with the same webhook-id, then marks the delivery "
+    "failed") {
   Fixture f;  // schedule 5, 60
   f.put_webhook(1);
   f.sender.answer(FakeHttpSender::status(500));
@@ -318,7 +340,8 @@ TEST_CASE("Dispatcher retries at each scheduled time with the same webhook-id, t
   CHECK(f.store->pending() == 0);
 }
 
-TEST_CASE("Dispatcher marks a delivery succeeded when a retry gets a 2xx, clearing the last error") {
+TEST_CASE(
+    "Dispatcher marks a delivery succeeded when a retry gets a 2xx, clearing the last error") {
   Fixture f;
   f.put_webhook(1);
   f.sender.answer(FakeHttpSender::status(404));  // then 200
@@ -343,18 +366,22 @@ TEST_CASE("Dispatcher marks a delivery succeeded when a retry gets a 2xx, cleari
 size_t held_for(const FakeHttpSender& sender, int64_t webhook) {
   auto requests = sender.requests();
   const auto held = static_cast<std::ptrdiff_t>(sender.held());
-  return static_cast<size_t>(std::count_if(requests.end() - held, requests.end(),
-                                           [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
+  return static_cast<size_t>(
+      std::count_if(requests.end() - held, requests.end(),
+                    [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
 }
 
 // How many attempts went to `webhook` in all.
 size_t sent_to(const FakeHttpSender& sender, int64_t webhook) {
   auto requests = sender.requests();
-  return static_cast<size_t>(std::count_if(requests.begin(), requests.end(),
-                                           [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
+  return static_cast<size_t>(
+      std::count_if(requests.begin(), requests.end(),
+                    [&](const HttpPost& post) { return post.url.host == host_of(webhook); }));
 }
 
-TEST_CASE("Dispatcher holds at most per_webhook_in_flight attempts per subscription and max_in_flight in all") {
+TEST_CASE(
+    "Dispatcher holds at most per_webhook_in_flight attempts per subscription and max_in_flight in "
+    "all") {
   DispatcherOptions options = test_options();
   options.per_webhook_in_flight = 2;
   options.max_in_flight = 3;
@@ -384,16 +411,20 @@ TEST_CASE("Dispatcher holds at most per_webhook_in_flight attempts per subscript
     CHECK(held_for(f.sender, 2) <= 2);
     // A free slot stays free only when every subscription with deliveries left is at its bound.
     bool startable = false;
-    for (int64_t webhook : {1, 2}) startable |= sent_to(f.sender, webhook) < 4 && held_for(f.sender, webhook) < 2;
+    for (int64_t webhook : {1, 2})
+      startable |= sent_to(f.sender, webhook) < 4 && held_for(f.sender, webhook) < 2;
     CHECK_FALSE((f.sender.held() < 3 && startable));
   }
   CHECK(f.sender.request_count() == 8);
   for (int64_t position = 1; position <= 4; ++position) {
-    for (int64_t webhook : {1, 2}) CHECK(f.delivery(webhook, position).state == DeliveryState::kSucceeded);
+    for (int64_t webhook : {1, 2})
+      CHECK(f.delivery(webhook, position).state == DeliveryState::kSucceeded);
   }
 }
 
-TEST_CASE("Dispatcher::stop lets an attempt in flight finish and be recorded, and does not go on to the next one due") {
+TEST_CASE(
+    "Dispatcher::stop lets an attempt in flight finish and be recorded, and does not go on to the "
+    "next one due") {
   DispatcherOptions options = test_options();
   options.per_webhook_in_flight = 1;
   Fixture f(options);

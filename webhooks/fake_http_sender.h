@@ -9,7 +9,6 @@
 #pragma once
 
 #include <boost/asio/post.hpp>
-
 #include <cstddef>
 #include <deque>
 #include <mutex>
@@ -97,9 +96,8 @@ class FakeHttpSender final : public HttpSender {
   }
   // Through the executor, as HttpSender promises: never inside post().
   static void complete(Held attempt) {
-    boost::asio::post(attempt.executor, [done = std::move(attempt.done), outcome = std::move(attempt.outcome)] {
-      done(outcome);
-    });
+    boost::asio::post(attempt.executor, [done = std::move(attempt.done),
+                                         outcome = std::move(attempt.outcome)] { done(outcome); });
   }
 
   mutable std::mutex mutex_;

@@ -1,14 +1,14 @@
 // HttpSender: one POST of a webhook delivery, the dispatcher's only way to the network.
 // post() returns at once; the outcome comes later, once, through the executor it was given.
 //
-//   sender.post(ioc.get_executor(), HttpPost{url, {{"Content-Type", "application/json"}}, body, deadline},
+//   sender.post(ioc.get_executor(), HttpPost{url, {{"Content-Type", "application/json"}}, body,
+//   deadline},
 //               [](HttpOutcome outcome) { /* on an ioc thread */ });
 //
 // Implementations: AsioHttpSender (Beast, TLS), FakeHttpSender (tests script its answers).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
-
 #include <chrono>
 #include <functional>
 #include <string>

@@ -11,14 +11,17 @@ bool accepts(const std::string& text) { return schema_accepts("webhook_event.jso
 
 TEST_CASE("delivery bodies validate against schemas/webhook_event.json") {
   std::string ts = iso8601_millis(1711586400);
-  CHECK(accepts(delivery_body("contact.deleted", ts, 1, "Alice Martin", std::string("alice@example.com"))));
+  CHECK(accepts(
+      delivery_body("contact.deleted", ts, 1, "Alice Martin", std::string("alice@example.com"))));
   CHECK(accepts(delivery_body("contact.created", ts, 9007199254740991, "Zoë", std::nullopt)));
-  CHECK(accepts(delivery_body("contact.updated", iso8601_millis(0), 5, std::string(200, 'n'), std::nullopt)));
+  CHECK(accepts(
+      delivery_body("contact.updated", iso8601_millis(0), 5, std::string(200, 'n'), std::nullopt)));
   // The schema is not a rubber stamp.
   CHECK_FALSE(accepts(delivery_body("contact.merged", ts, 1, "A", std::nullopt)));
   CHECK_FALSE(accepts(delivery_body("contact.created", "2024-03-28", 1, "A", std::nullopt)));
   CHECK_FALSE(accepts(delivery_body("contact.created", ts, 0, "A", std::nullopt)));
-  CHECK_FALSE(accepts(R"({"event":"contact.created","timestamp":"2024-03-28T00:40:00.000Z","data":{"id":1,"name":"A"}})"));
+  CHECK_FALSE(accepts(
+      R"({"event":"contact.created","timestamp":"2024-03-28T00:40:00.000Z","data":{"id":1,"name":"A"}})"));
 }
 
 }  // namespace

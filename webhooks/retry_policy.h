@@ -14,7 +14,8 @@
 
 namespace contacts {
 
-inline constexpr const char* kDefaultRetrySchedule = "5,300,1800,7200,18000,36000,50400,72000,86400";
+inline constexpr const char* kDefaultRetrySchedule =
+    "5,300,1800,7200,18000,36000,50400,72000,86400";
 
 // "5,300,1800": seconds before each retry, each between 1 and 30 days; kInvalid otherwise.
 Result<std::vector<int64_t>> parse_retry_schedule(std::string_view text);

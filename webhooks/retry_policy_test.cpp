@@ -1,11 +1,11 @@
 // The retry policy alone (DESIGN.md section 7): which outcomes succeed, when each retry falls
 // due, and when a delivery has failed. No clock: the time of the attempt is given.
+#include "webhooks/retry_policy.h"
+
 #include <doctest/doctest.h>
 
 #include <string>
 #include <vector>
-
-#include "webhooks/retry_policy.h"
 
 namespace contacts {
 namespace {
@@ -22,18 +22,21 @@ RetryDecision retry_at(int64_t ms) { return {RetryDecision::kRetry, ms}; }
 TEST_CASE("retry policy: every 2xx succeeds, on any attempt, even past the schedule") {
   for (int status : {200, 201, 202, 204, 299}) {
     INFO("status ", status);
-    for (int attempt : {1, 2, 4, 100}) CHECK(after(attempt, {status, ""}) == RetryDecision{RetryDecision::kSucceeded});
+    for (int attempt : {1, 2, 4, 100})
+      CHECK(after(attempt, {status, ""}) == RetryDecision{RetryDecision::kSucceeded});
   }
 }
 
-TEST_CASE("retry policy: 1xx, 3xx, 4xx and 5xx are failures, retried after the first schedule entry") {
+TEST_CASE(
+    "retry policy: 1xx, 3xx, 4xx and 5xx are failures, retried after the first schedule entry") {
   for (int status : {100, 199, 300, 301, 304, 399, 400, 404, 410, 429, 499, 500, 502, 503, 599}) {
     INFO("status ", status);
     CHECK(after(1, {status, ""}) == retry_at(kNowMs + 5 * 1000));
   }
 }
 
-TEST_CASE("retry policy: a timeout or a connection error (no status) is retried like a failing status") {
+TEST_CASE(
+    "retry policy: a timeout or a connection error (no status) is retried like a failing status") {
   CHECK(after(1, {0, "timed out"}) == retry_at(kNowMs + 5000));
   CHECK(after(2, {0, "Connection refused"}) == retry_at(kNowMs + 300000));
   CHECK(after(3, {0, "destination resolves to a private address"}) == retry_at(kNowMs + 1800000));
@@ -46,7 +49,8 @@ TEST_CASE("retry policy: attempt n waits the n-th schedule entry, counted from w
   CHECK(after(2, {503, ""}, 7000) == retry_at(7000 + 300000));
 }
 
-TEST_CASE("retry policy: the attempt after the last schedule entry fails, and so does any later one") {
+TEST_CASE(
+    "retry policy: the attempt after the last schedule entry fails, and so does any later one") {
   CHECK(after(4, {500, ""}) == RetryDecision{RetryDecision::kFailed});
   CHECK(after(4, {0, "timed out"}) == RetryDecision{RetryDecision::kFailed});
   CHECK(after(5, {404, ""}) == RetryDecision{RetryDecision::kFailed});
@@ -61,7 +65,8 @@ TEST_CASE("retry policy: an empty schedule gives one attempt; the default schedu
   std::vector<int64_t> waits;
   int attempt = 1;
   for (RetryDecision next = decide_after_attempt(attempt, {0, "timed out"}, *standard, 0);
-       next.kind == RetryDecision::kRetry; next = decide_after_attempt(++attempt, {0, "timed out"}, *standard, 0)) {
+       next.kind == RetryDecision::kRetry;
+       next = decide_after_attempt(++attempt, {0, "timed out"}, *standard, 0)) {
     waits.push_back(next.retry_at_ms / 1000);
   }
   CHECK(attempt == 10);

@@ -21,10 +21,12 @@ std::string iso8601_millis(int64_t unix_seconds) {
 
 std::string delivery_body(std::string_view event, std::string_view timestamp, int64_t contact_id,
                           std::string_view name, const std::optional<std::string>& email) {
-  nlohmann::ordered_json body = {
-      {"event", event},
-      {"timestamp", timestamp},
-      {"data", {{"id", contact_id}, {"name", name}, {"email", email ? nlohmann::ordered_json(*email) : nullptr}}}};
+  nlohmann::ordered_json body = {{"event", event},
+                                 {"timestamp", timestamp},
+                                 {"data",
+                                  {{"id", contact_id},
+                                   {"name", name},
+                                   {"email", email ? nlohmann::ordered_json(*email) : nullptr}}}};
   return body.dump();
 }
 
@@ -32,12 +34,13 @@ std::string x_webhook_signature(std::string_view secret, std::string_view body) 
   return hex_encode(hmac_sha256(secret, body));
 }
 
-std::string standard_webhook_signature(std::string_view secret, std::string_view message_id, int64_t timestamp,
-                                       std::string_view body) {
+std::string standard_webhook_signature(std::string_view secret, std::string_view message_id,
+                                       int64_t timestamp, std::string_view body) {
   std::string_view encoded = secret.rfind("whsec_", 0) == 0 ? secret.substr(6) : secret;
   std::string key;
   if (!base64_decode(encoded, key)) key = std::string(encoded);
-  std::string signed_content = std::string(message_id) + "." + std::to_string(timestamp) + "." + std::string(body);
+  std::string signed_content =
+      std::string(message_id) + "." + std::to_string(timestamp) + "." + std::string(body);
   return "v1," + base64_encode(hmac_sha256(key, signed_content), false, true);
 }
 

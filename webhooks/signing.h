@@ -24,7 +24,7 @@ std::string x_webhook_signature(std::string_view secret, std::string_view body);
 
 // webhook-signature (Standard Webhooks): "v1," + base64 HMAC-SHA256 keyed with the base64
 // decoding of the secret after "whsec_", of "<id>.<timestamp>.<body>".
-std::string standard_webhook_signature(std::string_view secret, std::string_view message_id, int64_t timestamp,
-                                       std::string_view body);
+std::string standard_webhook_signature(std::string_view secret, std::string_view message_id,
+                                       int64_t timestamp, std::string_view body);
 
 }  // namespace contacts

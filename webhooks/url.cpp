@@ -1,9 +1,8 @@
 #include "webhooks/url.h"
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-
-#include <algorithm>
 #include <cctype>
 #include <charconv>
 
@@ -51,7 +50,8 @@ Result<Url> parse_url(std::string_view text) {
   } else {
     size_t colon = authority.rfind(':');
     url.host = std::string(authority.substr(0, colon));
-    if (url.host.find(':') != std::string::npos) return invalid("url must put an IPv6 address in brackets");
+    if (url.host.find(':') != std::string::npos)
+      return invalid("url must put an IPv6 address in brackets");
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
   if (url.host.empty()) return invalid("url must name a host");
@@ -60,7 +60,8 @@ Result<Url> parse_url(std::string_view text) {
   if (!port_text.empty()) {
     unsigned port = 0;
     auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 || port > 65535)
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535)
       return invalid("url has an invalid port");
     url.port = static_cast<uint16_t>(port);
   }
@@ -70,17 +71,20 @@ Result<Url> parse_url(std::string_view text) {
 bool is_private_address(const boost::asio::ip::address& address) {
   if (address.is_v6()) {
     auto v6 = address.to_v6();
-    if (v6.is_v4_mapped()) return is_private_address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
+    if (v6.is_v4_mapped())
+      return is_private_address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
     auto b = v6.to_bytes();
-    if (v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_multicast() || v6.is_site_local() ||
-        (b[0] & 0xFE) == 0xFC)  // fc00::/7 unique local
+    if (v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_multicast() ||
+        v6.is_site_local() || (b[0] & 0xFE) == 0xFC)  // fc00::/7 unique local
       return true;
     // Forms that carry an IPv4 address: judged by that address. IPv4-compatible ::a.b.c.d,
     // NAT64 64:ff9b::a.b.c.d, and 6to4 2002:aabb:ccdd::/48.
     auto embedded = [&](size_t at) {
-      return is_private_address(boost::asio::ip::address_v4({b[at], b[at + 1], b[at + 2], b[at + 3]}));
+      return is_private_address(
+          boost::asio::ip::address_v4({b[at], b[at + 1], b[at + 2], b[at + 3]}));
     };
-    bool zeros_to_12 = std::all_of(b.begin(), b.begin() + 12, [](unsigned char x) { return x == 0; });
+    bool zeros_to_12 =
+        std::all_of(b.begin(), b.begin() + 12, [](unsigned char x) { return x == 0; });
     if (zeros_to_12) return embedded(12);
     static constexpr unsigned char kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
     if (std::equal(b.begin(), b.begin() + 12, kNat64)) return embedded(12);
@@ -88,12 +92,12 @@ bool is_private_address(const boost::asio::ip::address& address) {
     return false;
   }
   auto b = address.to_v4().to_bytes();
-  return b[0] == 0 || b[0] == 10 || b[0] == 127 ||            // this network, private, loopback
-         (b[0] == 169 && b[1] == 254) ||                       // link-local (cloud metadata)
-         (b[0] == 172 && (b[1] & 0xF0) == 16) ||               // 172.16/12
-         (b[0] == 192 && b[1] == 168) ||                       // 192.168/16
-         (b[0] == 100 && (b[1] & 0xC0) == 64) ||               // 100.64/10 carrier-grade NAT
-         b[0] >= 224;                                          // multicast, reserved, broadcast
+  return b[0] == 0 || b[0] == 10 || b[0] == 127 ||  // this network, private, loopback
+         (b[0] == 169 && b[1] == 254) ||            // link-local (cloud metadata)
+         (b[0] == 172 && (b[1] & 0xF0) == 16) ||    // 172.16/12
+         (b[0] == 192 && b[1] == 168) ||            // 192.168/16
+         (b[0] == 100 && (b[1] & 0xC0) == 64) ||    // 100.64/10 carrier-grade NAT
+         b[0] >= 224;                               // multicast, reserved, broadcast
 }
 
 Status check_destination(const Url& url, bool allow_private) {

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
-
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
-
 #include <filesystem>
 #include <set>
 #include <string>
@@ -26,7 +25,9 @@ Url parsed(std::string_view text) {
   return *url;
 }
 
-bool is_private(const char* text) { return is_private_address(boost::asio::ip::make_address(text)); }
+bool is_private(const char* text) {
+  return is_private_address(boost::asio::ip::make_address(text));
+}
 
 // ---------------------------------------------------------------------------------------------
 // parse_url and host_header
@@ -73,7 +74,8 @@ TEST_CASE("parse_url: a query without a path gets the target /?query") {
   CHECK(parsed("http://example.com:81?a=b").port == 81);
 }
 
-TEST_CASE("parse_url refuses user info, fragments, bad ports, a missing host, other schemes and spaces") {
+TEST_CASE(
+    "parse_url refuses user info, fragments, bad ports, a missing host, other schemes and spaces") {
   struct Bad {
     const char* url;
     const char* reason;  // a fragment of the expected message
@@ -115,7 +117,8 @@ TEST_CASE("parse_url refuses user info, fragments, bad ports, a missing host, ot
   }
 }
 
-TEST_CASE("host_header names the port only when it is not the scheme's default, and brackets IPv6") {
+TEST_CASE(
+    "host_header names the port only when it is not the scheme's default, and brackets IPv6") {
   CHECK(parsed("http://example.com/").host_header() == "example.com");
   CHECK(parsed("http://example.com:80/").host_header() == "example.com");
   CHECK(parsed("https://example.com:443/").host_header() == "example.com");
@@ -129,28 +132,36 @@ TEST_CASE("host_header names the port only when it is not the scheme's default, 
 // ---------------------------------------------------------------------------------------------
 // The private-address rule
 
-TEST_CASE("is_private_address: loopback, RFC 1918, link-local, CGNAT, unspecified, multicast, broadcast") {
+TEST_CASE(
+    "is_private_address: loopback, RFC 1918, link-local, CGNAT, unspecified, multicast, "
+    "broadcast") {
   for (const char* address :
-       {"127.0.0.1", "127.255.255.254", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.255",
-        "192.168.0.1", "192.168.255.255", "169.254.169.254", "169.254.0.1", "100.64.0.1", "100.127.255.255",
-        "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.255", "240.0.0.1", "255.255.255.255"}) {
+       {"127.0.0.1", "127.255.255.254", "10.0.0.1", "10.255.255.255", "172.16.0.1",
+        "172.31.255.255", "192.168.0.1", "192.168.255.255", "169.254.169.254", "169.254.0.1",
+        "100.64.0.1", "100.127.255.255", "0.0.0.0", "0.1.2.3", "224.0.0.1", "239.255.255.255",
+        "240.0.0.1", "255.255.255.255"}) {
     INFO(address);
     CHECK(is_private(address));
   }
 }
 
-TEST_CASE("is_private_address: IPv6 loopback, unspecified, link-local, unique local, multicast, v4-mapped") {
-  for (const char* address : {"::1", "::", "fe80::1", "fe80::abcd:1", "fc00::1", "fd12::1", "fdff:ffff::1",
-                              "ff02::1", "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254",
-                              "::ffff:192.168.1.1"}) {
+TEST_CASE(
+    "is_private_address: IPv6 loopback, unspecified, link-local, unique local, multicast, "
+    "v4-mapped") {
+  for (const char* address :
+       {"::1", "::", "fe80::1", "fe80::abcd:1", "fc00::1", "fd12::1", "fdff:ffff::1", "ff02::1",
+        "::ffff:127.0.0.1", "::ffff:10.1.2.3", "::ffff:169.254.169.254", "::ffff:192.168.1.1"}) {
     INFO(address);
     CHECK(is_private(address));
   }
 }
 
-TEST_CASE("is_private_address: IPv6 forms that carry an IPv4 address are judged by it; site-local is private") {
-  for (const char* address : {"::127.0.0.1", "::10.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1",
-                              "2002:7f00:1::1", "2002:a00:1::", "fec0::1", "feff::1"}) {
+TEST_CASE(
+    "is_private_address: IPv6 forms that carry an IPv4 address are judged by it; site-local is "
+    "private") {
+  for (const char* address :
+       {"::127.0.0.1", "::10.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b::192.168.0.1", "2002:7f00:1::1",
+        "2002:a00:1::", "fec0::1", "feff::1"}) {
     INFO(address);
     CHECK(is_private(address));
   }
@@ -166,12 +177,15 @@ TEST_CASE("parse_url refuses an IPv6 address without brackets") {
   CHECK(url.status().message().find("brackets") != std::string::npos);
 }
 
-TEST_CASE("is_private_address: public addresses, and the edges of the private ranges, are not private") {
-  for (const char* address :
-       {"8.8.8.8", "1.1.1.1", "93.184.216.34", "172.15.255.255", "172.32.0.1", "192.167.255.255", "192.169.0.1",
-        "169.253.255.255", "169.255.0.1", "100.63.255.255", "100.128.0.1", "11.0.0.1", "9.255.255.255",
-        "126.255.255.255", "128.0.0.1", "223.255.255.255", "2606:4700::1111", "2001:4860:4860::8888",
-        "::ffff:8.8.8.8", "fbff::1", "fe00::1"}) {
+TEST_CASE(
+    "is_private_address: public addresses, and the edges of the private ranges, are not private") {
+  for (const char* address : {"8.8.8.8",         "1.1.1.1",         "93.184.216.34",
+                              "172.15.255.255",  "172.32.0.1",      "192.167.255.255",
+                              "192.169.0.1",     "169.253.255.255", "169.255.0.1",
+                              "100.63.255.255",  "100.128.0.1",     "11.0.0.1",
+                              "9.255.255.255",   "126.255.255.255", "128.0.0.1",
+                              "223.255.255.255", "2606:4700::1111", "2001:4860:4860::8888",
+                              "::ffff:8.8.8.8",  "fbff::1",         "fe00::1"}) {
     INFO(address);
     CHECK_FALSE(is_private(address));
   }
@@ -192,7 +206,8 @@ TEST_CASE("check_destination refuses a loopback host unless private addresses ar
 // ---------------------------------------------------------------------------------------------
 // Signing: secrets, timestamps, the body and both signatures
 
-TEST_CASE("new_webhook_secret is whsec_ and the padded base64 of 32 random bytes, different each time") {
+TEST_CASE(
+    "new_webhook_secret is whsec_ and the padded base64 of 32 random bytes, different each time") {
   std::set<std::string> seen;
   for (int i = 0; i < 4; ++i) {
     std::string secret = new_webhook_secret();
@@ -202,8 +217,8 @@ TEST_CASE("new_webhook_secret is whsec_ and the padded base64 of 32 random bytes
     CHECK(secret.back() == '=');
     for (size_t at = 6; at + 1 < secret.size(); ++at) {
       char ch = secret[at];
-      bool standard_alphabet =
-          (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
+      bool standard_alphabet = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+                               (ch >= '0' && ch <= '9') || ch == '+' || ch == '/';
       CHECK(standard_alphabet);
     }
     std::string decoded;
@@ -229,15 +244,20 @@ TEST_CASE("delivery_body is compact JSON in the order event, timestamp, data{id,
         R"("data":{"id":1,"name":"Alice Martin","email":"alice@example.com"}})");
 }
 
-TEST_CASE("delivery_body writes a missing email as null and non-ASCII names as raw UTF-8, escaping quotes") {
+TEST_CASE(
+    "delivery_body writes a missing email as null and non-ASCII names as raw UTF-8, escaping "
+    "quotes") {
   // "Élodie \"Zoë\" 日本"
   const std::string name = "\xC3\x89lodie \"Zo\xC3\xAB\" \xE6\x97\xA5\xE6\x9C\xAC";
   const std::string expected =
       "{\"event\":\"contact.created\",\"timestamp\":\"1970-01-01T00:00:00.000Z\","
-      "\"data\":{\"id\":7,\"name\":\"\xC3\x89lodie \\\"Zo\xC3\xAB\\\" \xE6\x97\xA5\xE6\x9C\xAC\",\"email\":null}}";
-  CHECK(delivery_body("contact.created", "1970-01-01T00:00:00.000Z", 7, name, std::nullopt) == expected);
-  CHECK(delivery_body("contact.updated", "t", 9007199254740991, "", std::nullopt) ==
-        R"({"event":"contact.updated","timestamp":"t","data":{"id":9007199254740991,"name":"","email":null}})");
+      "\"data\":{\"id\":7,\"name\":\"\xC3\x89lodie \\\"Zo\xC3\xAB\\\" "
+      "\xE6\x97\xA5\xE6\x9C\xAC\",\"email\":null}}";
+  CHECK(delivery_body("contact.created", "1970-01-01T00:00:00.000Z", 7, name, std::nullopt) ==
+        expected);
+  CHECK(
+      delivery_body("contact.updated", "t", 9007199254740991, "", std::nullopt) ==
+      R"({"event":"contact.updated","timestamp":"t","data":{"id":9007199254740991,"name":"","email":null}})");
 }
 
 // The example body of DESIGN.md section 7.
@@ -256,15 +276,16 @@ TEST_CASE("x_webhook_signature is lower-case hex HMAC-SHA256 keyed with the whol
 TEST_CASE("standard_webhook_signature matches the Standard Webhooks reference test vector") {
   // python3: key = b64decode("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
   // "v1," + b64encode(hmac(key, b'msg_p5jXN8AQM9LWM0D4loKWxJek.1614265330.{"test": 2432232314}'))
-  CHECK(standard_webhook_signature("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek",
-                                   1614265330, R"({"test": 2432232314})") ==
-        "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+  CHECK(standard_webhook_signature(
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330,
+            R"({"test": 2432232314})") == "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
 }
 
 TEST_CASE("standard_webhook_signature keys with the decoded secret and signs id.timestamp.body") {
   // python3: key = bytes(range(32)); message "msg_42.1711586400." + body
-  CHECK(standard_webhook_signature("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "msg_42", 1711586400,
-                                   kExampleBody) == "v1,XDjOzYMr9Uy/6dO5Y0PWhTXFDoekVQRkIC6xHafQCxM=");
+  CHECK(standard_webhook_signature("whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "msg_42",
+                                   1711586400, kExampleBody) ==
+        "v1,XDjOzYMr9Uy/6dO5Y0PWhTXFDoekVQRkIC6xHafQCxM=");
   // Any change of id, timestamp or body changes the signature.
   const std::string secret = "whsec_AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
   const std::string base = standard_webhook_signature(secret, "msg_42", 1711586400, kExampleBody);
@@ -289,7 +310,8 @@ TEST_CASE("parse_retry_schedule reads positive seconds separated by commas") {
 }
 
 TEST_CASE("parse_retry_schedule refuses empty items, zero, negatives, letters and spaces") {
-  for (const char* text : {"", "0", "-1", "a", "5,,6", "5, 6", " 5", "5,", ",5", "5,0", "5x", "1.5", "2592001"}) {
+  for (const char* text :
+       {"", "0", "-1", "a", "5,,6", "5, 6", " 5", "5,", ",5", "5,0", "5x", "1.5", "2592001"}) {
     INFO("schedule: \"", text, "\"");
     auto schedule = parse_retry_schedule(text);
     REQUIRE_FALSE(schedule.ok());
@@ -321,7 +343,8 @@ class StoreFixture {
 
 const WorkspaceId kWs(2);
 
-Delivery pending_delivery(int64_t webhook_id, int64_t position, int64_t due_ms, WorkspaceId ws = kWs) {
+Delivery pending_delivery(int64_t webhook_id, int64_t position, int64_t due_ms,
+                          WorkspaceId ws = kWs) {
   Delivery d;
   d.ref = {ws, webhook_id, position};
   d.event = "contact.created";
@@ -383,8 +406,10 @@ TEST_CASE("DeliveryStore: add records each delivery once and get returns it fiel
 
 TEST_CASE("DeliveryStore: due lists attempts due by now_ms, earliest first, at most max") {
   StoreFixture f;
-  REQUIRE(f.store->add({pending_delivery(1, 10, 3000), pending_delivery(1, 11, 1000), pending_delivery(2, 12, 2000),
-                        pending_delivery(1, 13, 2000, WorkspaceId(3)), pending_delivery(1, 14, 9000)})
+  REQUIRE(f.store
+              ->add({pending_delivery(1, 10, 3000), pending_delivery(1, 11, 1000),
+                     pending_delivery(2, 12, 2000), pending_delivery(1, 13, 2000, WorkspaceId(3)),
+                     pending_delivery(1, 14, 9000)})
               .ok());
   auto due = f.store->due(2000, 100);
   // 1000, then the two at 2000 in (ws, webhook, position) order.
@@ -397,7 +422,8 @@ TEST_CASE("DeliveryStore: due lists attempts due by now_ms, earliest first, at m
   CHECK(due[2].second == DeliveryRef{WorkspaceId(3), 1, 13});
 
   CHECK(f.store->due(999, 100).empty());
-  CHECK(positions_of(f.store->due(1000, 100)) == std::vector<int64_t>{11});  // due_ms == now_ms is due
+  CHECK(positions_of(f.store->due(1000, 100)) ==
+        std::vector<int64_t>{11});  // due_ms == now_ms is due
   CHECK(positions_of(f.store->due(1999, 100)) == std::vector<int64_t>{11});
   CHECK(positions_of(f.store->due(8999, 100)) == std::vector<int64_t>{11, 12, 13, 10});
   CHECK(positions_of(f.store->due(100000, 100)) == std::vector<int64_t>{11, 12, 13, 10, 14});
@@ -408,8 +434,9 @@ TEST_CASE("DeliveryStore: due lists attempts due by now_ms, earliest first, at m
 TEST_CASE("DeliveryStore: due steps over what `skip` names without counting it toward max") {
   StoreFixture f;
   std::vector<Delivery> backlog;
-  for (int64_t p = 100; p < 150; ++p) backlog.push_back(pending_delivery(1, p, 1000));  // one busy webhook
-  backlog.push_back(pending_delivery(2, 200, 5000));                                     // due later
+  for (int64_t p = 100; p < 150; ++p)
+    backlog.push_back(pending_delivery(1, p, 1000));  // one busy webhook
+  backlog.push_back(pending_delivery(2, 200, 5000));  // due later
   REQUIRE(f.store->add(backlog).ok());
   auto busy = [](const DeliveryRef& r) { return r.webhook_id == 1; };
   CHECK(positions_of(f.store->due(10000, 3, busy)) == std::vector<int64_t>{200});
@@ -491,7 +518,7 @@ TEST_CASE("DeliveryStore: list is newest first (higher position first), paged, w
   StoreFixture f;
   std::vector<Delivery> batch;
   for (int64_t position : {5, 40, 7, 300, 12}) batch.push_back(pending_delivery(1, position, 1000));
-  batch.push_back(pending_delivery(2, 99, 1000));                    // another webhook
+  batch.push_back(pending_delivery(2, 99, 1000));                  // another webhook
   batch.push_back(pending_delivery(1, 98, 1000, WorkspaceId(3)));  // another workspace
   REQUIRE(f.store->add(batch).ok());
   REQUIRE(f.store->add({pending_delivery(1, 1000, 1000)}).ok());
@@ -549,7 +576,8 @@ TEST_CASE("DeliveryStore: a reopened store still has its deliveries, due index a
   CHECK(f.store->list(kWs, 1, 1, 10).total == 2);
 }
 
-TEST_CASE("Delivery::to_api_json serves the message id, state and next attempt rounded up to seconds") {
+TEST_CASE(
+    "Delivery::to_api_json serves the message id, state and next attempt rounded up to seconds") {
   Delivery d = pending_delivery(1, 42, 1711586400001);
   d.attempts = 1;
   d.last_status = 500;

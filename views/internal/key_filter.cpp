@@ -62,8 +62,10 @@ void KeyFilter::Unmap::operator()(std::atomic<uint64_t>* words) const { ::munmap
 
 KeyFilter::KeyFilter(size_t bytes)
     : blocks_(std::clamp<size_t>(bytes / (kWordsPerBlock * sizeof(uint64_t)), 1, size_t{1} << 32)),
-      words_(map_words(mapped_bytes(blocks_, kWordsPerBlock)), Unmap{mapped_bytes(blocks_, kWordsPerBlock)}) {
-  static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t) && std::atomic<uint64_t>::is_always_lock_free);
+      words_(map_words(mapped_bytes(blocks_, kWordsPerBlock)),
+             Unmap{mapped_bytes(blocks_, kWordsPerBlock)}) {
+  static_assert(sizeof(std::atomic<uint64_t>) == sizeof(uint64_t) &&
+                std::atomic<uint64_t>::is_always_lock_free);
 }
 
 bool KeyFilter::tracks(std::string_view key) {
@@ -88,7 +90,8 @@ bool KeyFilter::may_contain(std::string_view key) const {
   const std::atomic<uint64_t>* block = &words_[p.block * kWordsPerBlock];
   for (int i = 0; i < kProbes; ++i) {
     auto bit = static_cast<unsigned>(p.bits >> (i * 9)) & 511u;
-    if (!(block[bit >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (bit & 63)))) return false;
+    if (!(block[bit >> 6].load(std::memory_order_relaxed) & (uint64_t{1} << (bit & 63))))
+      return false;
   }
   return true;
 }

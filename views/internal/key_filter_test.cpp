@@ -6,14 +6,16 @@
 #include <string>
 #include <thread>
 
-#include "views/keys.h"
 #include "tests/temp_dir.h"
+#include "views/keys.h"
 #include "views/view_store.h"
 
 namespace contacts {
 namespace {
 
-std::string command_key(int i) { return keys::dedup_key(WorkspaceId(3), "cmd-" + std::to_string(i)); }
+std::string command_key(int i) {
+  return keys::dedup_key(WorkspaceId(3), "cmd-" + std::to_string(i));
+}
 
 TEST_CASE("KeyFilter answers maybe for every key added, and mostly no for keys never added") {
   constexpr int kKeys = 100000;
@@ -22,7 +24,8 @@ TEST_CASE("KeyFilter answers maybe for every key added, and mostly no for keys n
   for (int i = 0; i < kKeys; ++i) filter.add(command_key(i));
   for (int i = 0; i < kKeys; ++i) REQUIRE(filter.may_contain(command_key(i)));
   int false_positives = 0;
-  for (int i = kKeys; i < 2 * kKeys; ++i) false_positives += filter.may_contain(command_key(i)) ? 1 : 0;
+  for (int i = kKeys; i < 2 * kKeys; ++i)
+    false_positives += filter.may_contain(command_key(i)) ? 1 : 0;
   CHECK(false_positives < kKeys * 3 / 100);  // a blocked Bloom filter at 10 bits a key: about 1%
   CHECK(false_positives > 0);                // a filter this full is not exact
 }
@@ -35,7 +38,8 @@ TEST_CASE("KeyFilter filters command-id and email keys only") {
   CHECK_FALSE(KeyFilter::tracks(""));
 }
 
-TEST_CASE("views reopened find the command ids and emails they hold (the filter is filled from them)") {
+TEST_CASE(
+    "views reopened find the command ids and emails they hold (the filter is filled from them)") {
   TempDir dir("key_filter_test");
   const std::string path = dir.path() + "/views";
   const std::string email = keys::email_key(WorkspaceId(3), "a@example.com");
@@ -49,7 +53,8 @@ TEST_CASE("views reopened find the command ids and emails they hold (the filter 
   }
   auto store = ViewStore::open(path, ViewStoreOptions{});
   REQUIRE(store.ok());
-  for (int i = 0; i < 1000 && !(*store)->key_filter_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 1000 && !(*store)->key_filter_ready(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE((*store)->key_filter_ready());
   ViewBatch batch = (*store)->begin_batch();
   for (int i = 0; i < 20000; ++i) REQUIRE(batch.get(command_key(i)).has_value());
@@ -59,11 +64,14 @@ TEST_CASE("views reopened find the command ids and emails they hold (the filter 
   CHECK_FALSE(batch.get(command_key(20000)).has_value());
 }
 
-TEST_CASE("with the filter ready, a batch still finds the command ids and emails pending in it and in the batch behind") {
+TEST_CASE(
+    "with the filter ready, a batch still finds the command ids and emails pending in it and in "
+    "the batch behind") {
   TempDir dir("key_filter_test");
   auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
   REQUIRE(store.ok());
-  for (int i = 0; i < 1000 && !(*store)->key_filter_ready(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int i = 0; i < 1000 && !(*store)->key_filter_ready(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   REQUIRE((*store)->key_filter_ready());
   const std::string email = keys::email_key(WorkspaceId(3), "b@example.com");
   ViewBatch behind = (*store)->begin_batch();
@@ -74,8 +82,8 @@ TEST_CASE("with the filter ready, a batch still finds the command ids and emails
   ViewBatch batch = (*store)->begin_batch();
   batch.read_behind(&behind);
   batch.put(command_key(3), "");
-  CHECK(batch.get(command_key(1)).has_value());   // pending behind
-  CHECK(batch.get(command_key(3)).has_value());   // pending here
+  CHECK(batch.get(command_key(1)).has_value());        // pending behind
+  CHECK(batch.get(command_key(3)).has_value());        // pending here
   CHECK_FALSE(batch.get(command_key(2)).has_value());  // deleted behind
   CHECK_FALSE(batch.get(command_key(4)).has_value());  // never written
   auto id = batch.get(email);

@@ -42,7 +42,8 @@ class KeyHash {
       b = half(p + n - 4);
     } else if (n > 0) {
       a = (uint64_t{static_cast<unsigned char>(p[0])} << 16) |
-          (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) | static_cast<unsigned char>(p[n - 1]);
+          (uint64_t{static_cast<unsigned char>(p[n / 2])} << 8) |
+          static_cast<unsigned char>(p[n - 1]);
     }
     return step(h, a, b);
   }

@@ -32,7 +32,9 @@ TEST_CASE("KeyHash: every byte of a key of any length counts") {
   }
 }
 
-TEST_CASE("KeyHash is keyed: other secrets give other hashes, and a block that multiplies to zero keeps the state") {
+TEST_CASE(
+    "KeyHash is keyed: other secrets give other hashes, and a block that multiplies to zero keeps "
+    "the state") {
   const KeyHash one(1, 2), other(3, 4);
   for (int64_t i = 0; i < 1000; ++i) {
     std::string key = keys::dedup_key(WorkspaceId(5), "command-" + std::to_string(i));
@@ -47,7 +49,8 @@ TEST_CASE("KeyHash is keyed: other secrets give other hashes, and a block that m
     std::string key(16, head);  // a first block, then the crafted one
     key.append(reinterpret_cast<const char*>(&secret), 8);
     key.append(reinterpret_cast<const char*>(&second_word), 8);
-    key.append("a 16-byte tail..", 16);  // its own block: the tail read does not overlap the crafted one
+    key.append("a 16-byte tail..",
+               16);  // its own block: the tail read does not overlap the crafted one
     return key;
   };
   CHECK(known(key_with('a', 7)) != known(key_with('b', 7)));

@@ -18,10 +18,10 @@ namespace contacts {
 
 // One workspace's list as of one RocksDB snapshot.
 struct ListSnapshot {
-  std::vector<int64_t> ids;          // list order
-  std::vector<uint32_t> name_at;     // offsets in texts: name i is [name_at[i], email_at[i])
-  std::vector<uint32_t> email_at;    // email i is [email_at[i], name_at[i + 1])
-  std::string texts;                 // folded names and emails, back to back
+  std::vector<int64_t> ids;        // list order
+  std::vector<uint32_t> name_at;   // offsets in texts: name i is [name_at[i], email_at[i])
+  std::vector<uint32_t> email_at;  // email i is [email_at[i], name_at[i + 1])
+  std::string texts;               // folded names and emails, back to back
   void add(int64_t id, std::string_view folded_name, std::string_view folded_email);
   size_t bytes() const { return ids.size() * 16 + texts.size() + 64; }
   // Index of every entry whose folded name or email contains `folded_query`, in list order.
@@ -34,9 +34,9 @@ class ListCache {
 
   struct Lookup {
     std::shared_ptr<const ListSnapshot> snapshot;  // null: none valid
-    uint64_t version = 0;                           // pass to store() after building
-    bool quiet = false;                             // no commit touched the workspace lately
-    bool too_big = false;                           // its list does not fit the budget: read RocksDB
+    uint64_t version = 0;                          // pass to store() after building
+    bool quiet = false;                            // no commit touched the workspace lately
+    bool too_big = false;                          // its list does not fit the budget: read RocksDB
   };
   // The valid snapshot of `ws` if any. Read before taking the RocksDB snapshot to build from.
   Lookup find(int64_t ws, std::chrono::steady_clock::duration quiet_for);

@@ -20,7 +20,7 @@ TEST_CASE("ListSnapshot::search matches the name or the email, never across the 
   CHECK(s.search("zoë") == std::vector<uint32_t>{2});
   CHECK(s.search("bob") == std::vector<uint32_t>{1});
   CHECK(s.search("martinalice").empty());  // the end of a name and the start of its email
-  CHECK(s.search("bobzo").empty());         // the end of one entry and the start of the next
+  CHECK(s.search("bobzo").empty());        // the end of one entry and the start of the next
   CHECK(s.search("fr").size() == 1);
 }
 
@@ -73,10 +73,10 @@ TEST_CASE("ListCache stays within its byte budget") {
   big->add(40, std::string(200, 'n'), "");
   tiny.store(1, tiny.find(1, {}).version, big);
   CHECK_FALSE(tiny.find(1, {}).snapshot);
-  CHECK(tiny.find(1, {}).too_big);            // the workspace is read from RocksDB instead
-  CHECK(tiny.find(2, {}).snapshot == snap);   // and the others stay cached
+  CHECK(tiny.find(1, {}).too_big);           // the workspace is read from RocksDB instead
+  CHECK(tiny.find(2, {}).snapshot == snap);  // and the others stay cached
   tiny.invalidate(1);
-  CHECK_FALSE(tiny.find(1, {}).too_big);      // a change may make it fit again
+  CHECK_FALSE(tiny.find(1, {}).too_big);  // a change may make it fit again
 }
 
 }  // namespace

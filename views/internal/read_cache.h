@@ -3,9 +3,8 @@
 // the batches it begins.
 #pragma once
 
-#include <boost/unordered/unordered_flat_map.hpp>
-
 #include <algorithm>
+#include <boost/unordered/unordered_flat_map.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,7 +25,8 @@ namespace contacts {
 // rows seen once. A lookup may turn the generations too. Not thread-safe: one per fold thread.
 class ReadCache {
  public:
-  explicit ReadCache(size_t max_entries) : generation_entries_(std::max<size_t>(1, max_entries / 2)) {}
+  explicit ReadCache(size_t max_entries)
+      : generation_entries_(std::max<size_t>(1, max_entries / 2)) {}
   // nullptr when the key is not cached; else the committed value (nullopt: absent). The
   // pointer is good until the next call.
   const std::optional<std::string>* find(const std::string& key);
@@ -34,8 +34,8 @@ class ReadCache {
   // Whether values of this key are worth caching: contacts, email index entries, contact
   // counts and webhook subscription sets (views/keys.h tags).
   static bool caches(std::string_view key) {
-    return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail || key[0] == keys::kContactCount ||
-                            key[0] == keys::kWebhookSet);
+    return !key.empty() && (key[0] == keys::kContact || key[0] == keys::kEmail ||
+                            key[0] == keys::kContactCount || key[0] == keys::kWebhookSet);
   }
   size_t size() const { return young_.size() + old_.size(); }
 

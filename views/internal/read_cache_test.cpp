@@ -4,8 +4,8 @@
 #include <utility>
 #include <vector>
 
-#include "views/keys.h"
 #include "tests/temp_dir.h"
+#include "views/keys.h"
 #include "views/view_batch.h"
 #include "views/view_store.h"
 
@@ -59,7 +59,8 @@ TEST_CASE("ReadCache stays within its bound and keeps a hot key through any numb
   CHECK(cached(cache, contact_key(20 * kMax)) == "cold");
 }
 
-TEST_CASE("ReadCache: a newer value shadows the one in the old generation, which never comes back") {
+TEST_CASE(
+    "ReadCache: a newer value shadows the one in the old generation, which never comes back") {
   constexpr int kMax = 10;
   ReadCache cache(kMax);
   const std::string key = contact_key(0);
@@ -81,7 +82,8 @@ TEST_CASE("ReadCache moves an old entry it finds into the young generation") {
   ReadCache cache(kMax);
   const std::string key = contact_key(0);
   cache.store(key, std::string("kept"));
-  for (int i = 1; i <= kMax / 2; ++i) cache.store(contact_key(i), std::string("x"));  // key is old now
+  for (int i = 1; i <= kMax / 2; ++i)
+    cache.store(contact_key(i), std::string("x"));  // key is old now
   CHECK(cached(cache, key) == "kept");  // found in the old generation, moved to the young one
   // One more turn drops the old generation; the key, moved, survives it.
   for (int i = 100; i < 100 + kMax / 2; ++i) cache.store(contact_key(i), std::string("x"));
@@ -114,7 +116,8 @@ TEST_CASE("a batch keeps in its cache what it read from the views, so a hot row 
   CHECK(cache.size() == before);
 }
 
-TEST_CASE("a batch does not cache what it read from the batch behind it, which may yet fail to commit") {
+TEST_CASE(
+    "a batch does not cache what it read from the batch behind it, which may yet fail to commit") {
   TempDir dir("read_cache_test");
   auto store = ViewStore::open(dir.path() + "/views", ViewStoreOptions{});
   REQUIRE(store.ok());
