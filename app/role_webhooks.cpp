@@ -5,6 +5,7 @@
 
 #include "app/node.h"
 #include "core/console.h"
+#include "webhooks/kafka_change_source.h"
 
 namespace contacts::app {
 

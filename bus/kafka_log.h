@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "bus/change_topic.h"
 #include "bus/log.h"
 
 namespace contacts {
@@ -32,7 +33,7 @@ struct KafkaOptions {
   int32_t partitions = 8;  // of the command topic, when this creates it
 };
 
-class KafkaLog final : public Log {
+class KafkaLog final : public Log, public ChangeTopic {
  public:
   static Result<std::unique_ptr<KafkaLog>> open(const KafkaOptions& options);
   ~KafkaLog() override;
@@ -53,7 +54,7 @@ class KafkaLog final : public Log {
 
   // Publishes change events (key: the workspace id) on the change topic, partitioned by key
   // like the commands; returns once every one is acknowledged.
-  Status publish_changes(const std::vector<LogRecord>& records);
+  Status publish_changes(const std::vector<LogRecord>& records) override;
 
   const std::string& commands_topic() const { return commands_topic_; }
   const std::string& changes_topic() const { return changes_topic_; }

@@ -13,9 +13,9 @@ constexpr std::chrono::milliseconds kIdle{50};
 
 }  // namespace
 
-ChangePublisher::ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector,
+ChangePublisher::ChangePublisher(ViewStore& views, ChangeTopic& topic, Projector& projector,
                                  Commit commit)
-    : views_(views), log_(log), projector_(projector), commit_(std::move(commit)) {}
+    : views_(views), topic_(topic), projector_(projector), commit_(std::move(commit)) {}
 
 ChangePublisher::~ChangePublisher() { stop(); }
 
@@ -106,7 +106,7 @@ Status ChangePublisher::flush() {
       records.push_back({std::to_string(t.workspace_id.value), t.value});
       positions.push_back(t.position_id);
     }
-    if (auto s = log_.publish_changes(records); !s.ok()) {
+    if (auto s = topic_.publish_changes(records); !s.ok()) {
       // Back to the front, in order: published again on the next flush.
       std::lock_guard q(queue_mutex_);
       for (auto it = taken.rbegin(); it != taken.rend(); ++it) queue_.push_front(std::move(*it));

@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "bus/kafka_log.h"
+#include "bus/change_topic.h"
 #include "projector/projector.h"
 #include "views/view_store.h"
 
@@ -29,7 +29,7 @@ class ChangePublisher final : public ChangeSink {
  public:
   using Commit = std::function<Status(const std::vector<std::pair<int32_t, int64_t>>&)>;
 
-  ChangePublisher(ViewStore& views, KafkaLog& log, Projector& projector, Commit commit);
+  ChangePublisher(ViewStore& views, ChangeTopic& topic, Projector& projector, Commit commit);
   ~ChangePublisher();
 
   // Takes what is left in the outbox, then publishes on its own thread. Before projector.start().
@@ -59,7 +59,7 @@ class ChangePublisher final : public ChangeSink {
   void run();
 
   ViewStore& views_;
-  KafkaLog& log_;
+  ChangeTopic& topic_;
   Projector& projector_;
   Commit commit_;
   std::mutex flush_mutex_;

@@ -1,0 +1,22 @@
+// ChangeTopic: where a writer publishes the change events it folded (DESIGN.md section 9): on
+// Kafka, `<prefix>contacts.changes` (KafkaLog). The seam lets ChangePublisher be tested without a
+// broker.
+#pragma once
+
+#include <vector>
+
+#include "bus/log.h"
+#include "core/status.h"
+
+namespace contacts {
+
+class ChangeTopic {
+ public:
+  virtual ~ChangeTopic() = default;
+  // Publishes the records (key: the workspace id; value: the change event), in order; returns
+  // once the brokers acknowledged all of them, or the failure (then some may have been
+  // published: the publisher publishes them again, at least once).
+  virtual Status publish_changes(const std::vector<LogRecord>& records) = 0;
+};
+
+}  // namespace contacts
