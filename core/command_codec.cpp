@@ -200,24 +200,51 @@ Status decode_secret(const FieldReader& r, Command& c) {
   return {};
 }
 
+// room_join and booking: a participant, a room or booking page, and metadata.
+Status decode_visit(const FieldReader& r, Command& c) {
+  const bool room = c.type == CommandType::kRoomJoin;
+  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
+                       room ? "room" : "booking_page", "metadata"});
+      !s.ok())
+    return s;
+  if (auto s = decode_participant(r, c); !s.ok()) return s;
+  if (auto s = room ? decode_room(r, c) : decode_booking_page(r, c); !s.ok()) return s;
+  return decode_metadata(r, c);
+}
+
+Status decode_api_key_create(const FieldReader& r, Command& c) {
+  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role",
+                       "key_hash", "key_prefix", "actor"});
+      !s.ok())
+    return s;
+  if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
+  if (auto s = decode_role(r, c); !s.ok()) return s;
+  if (auto s = r.required_text("key_hash", c.key_hash, 64); !s.ok()) return s;
+  bool hex = c.key_hash.size() == 64;
+  for (char ch : c.key_hash) hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  if (!hex) return invalid("\"key_hash\" must be 64 lower-case hex digits");
+  if (auto s = r.required_text("key_prefix", c.key_prefix, 16); !s.ok()) return s;
+  return decode_actor(r, c);
+}
+
+Status decode_webhook_create(const FieldReader& r, Command& c) {
+  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url", "events",
+                       "secret", "actor"});
+      !s.ok())
+    return s;
+  if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok())
+    return s;
+  if (auto s = decode_url(r, c); !s.ok()) return s;
+  if (auto s = decode_events(r, c); !s.ok()) return s;
+  if (auto s = decode_secret(r, c); !s.ok()) return s;
+  return decode_actor(r, c);
+}
+
 Status decode_body(const FieldReader& r, Command& c) {
   switch (c.type) {
     case CommandType::kRoomJoin:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
-                           "room", "metadata"});
-          !s.ok())
-        return s;
-      if (auto s = decode_participant(r, c); !s.ok()) return s;
-      if (auto s = decode_room(r, c); !s.ok()) return s;
-      return decode_metadata(r, c);
     case CommandType::kBooking:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
-                           "booking_page", "metadata"});
-          !s.ok())
-        return s;
-      if (auto s = decode_participant(r, c); !s.ok()) return s;
-      if (auto s = decode_booking_page(r, c); !s.ok()) return s;
-      return decode_metadata(r, c);
+      return decode_visit(r, c);
     case CommandType::kContactDelete:
       if (auto s =
               r.only({"type", "command_id", "workspace_id", "occurred_at", "contact_id", "actor"});
@@ -246,21 +273,8 @@ Status decode_body(const FieldReader& r, Command& c) {
           !s.ok())
         return s;
       return r.integer("booking_page_id", c.booking_page_id, 1);
-    case CommandType::kApiKeyCreate: {
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role",
-                           "key_hash", "key_prefix", "actor"});
-          !s.ok())
-        return s;
-      if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
-      if (auto s = decode_role(r, c); !s.ok()) return s;
-      if (auto s = r.required_text("key_hash", c.key_hash, 64); !s.ok()) return s;
-      bool hex = c.key_hash.size() == 64;
-      for (char ch : c.key_hash)
-        hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
-      if (!hex) return invalid("\"key_hash\" must be 64 lower-case hex digits");
-      if (auto s = r.required_text("key_prefix", c.key_prefix, 16); !s.ok()) return s;
-      return decode_actor(r, c);
-    }
+    case CommandType::kApiKeyCreate:
+      return decode_api_key_create(r, c);
     case CommandType::kApiKeyRevoke:
       if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"});
           !s.ok())
@@ -268,16 +282,7 @@ Status decode_body(const FieldReader& r, Command& c) {
       if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kWebhookCreate:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url",
-                           "events", "secret", "actor"});
-          !s.ok())
-        return s;
-      if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok())
-        return s;
-      if (auto s = decode_url(r, c); !s.ok()) return s;
-      if (auto s = decode_events(r, c); !s.ok()) return s;
-      if (auto s = decode_secret(r, c); !s.ok()) return s;
-      return decode_actor(r, c);
+      return decode_webhook_create(r, c);
     case CommandType::kWebhookDelete:
       if (auto s =
               r.only({"type", "command_id", "workspace_id", "occurred_at", "webhook_id", "actor"});
