@@ -348,6 +348,32 @@ json actor_json(const Actor& a) {
 }
 }  // namespace
 
+namespace {
+
+// The fields of a room_join or booking after the common ones.
+void add_visit_fields(const Command& c, json& j) {
+  j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
+  if (c.type == CommandType::kRoomJoin)
+    j["room"] = {
+        {"id", c.room_id}, {"name", c.room_name}, {"display_name", nullable(c.room_display_name)}};
+  else
+    j["booking_page"] = {
+        {"id", c.booking_page_id}, {"title", c.booking_page_title}, {"slug", c.booking_page_slug}};
+  j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
+}
+
+void add_webhook_fields(const Command& c, json& j) {
+  j["name"] = c.webhook_name;
+  j["url"] = c.webhook_url;
+  json events = json::array();
+  for (auto name : webhook_event_names(c.webhook_events)) events.push_back(name);
+  j["events"] = std::move(events);
+  j["secret"] = c.webhook_secret;
+  j["actor"] = actor_json(c.actor);
+}
+
+}  // namespace
+
 std::string encode_command(const Command& c) {
   json j = {{"type", to_string(c.type)},
             {"command_id", c.command_id},
@@ -356,16 +382,7 @@ std::string encode_command(const Command& c) {
   switch (c.type) {
     case CommandType::kRoomJoin:
     case CommandType::kBooking:
-      j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
-      if (c.type == CommandType::kRoomJoin)
-        j["room"] = {{"id", c.room_id},
-                     {"name", c.room_name},
-                     {"display_name", nullable(c.room_display_name)}};
-      else
-        j["booking_page"] = {{"id", c.booking_page_id},
-                             {"title", c.booking_page_title},
-                             {"slug", c.booking_page_slug}};
-      j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
+      add_visit_fields(c, j);
       break;
     case CommandType::kContactDelete:
       j["contact_id"] = c.contact_id;
@@ -395,16 +412,9 @@ std::string encode_command(const Command& c) {
       j["key_id"] = c.key_id;
       j["actor"] = actor_json(c.actor);
       break;
-    case CommandType::kWebhookCreate: {
-      j["name"] = c.webhook_name;
-      j["url"] = c.webhook_url;
-      json events = json::array();
-      for (auto name : webhook_event_names(c.webhook_events)) events.push_back(name);
-      j["events"] = std::move(events);
-      j["secret"] = c.webhook_secret;
-      j["actor"] = actor_json(c.actor);
+    case CommandType::kWebhookCreate:
+      add_webhook_fields(c, j);
       break;
-    }
     case CommandType::kWebhookDelete:
       j["webhook_id"] = c.webhook_id;
       j["actor"] = actor_json(c.actor);
