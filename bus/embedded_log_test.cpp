@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "bus/log_testing.h"
 #include "core/bytes.h"
 #include "tests/temp_dir.h"
 
@@ -61,22 +62,7 @@ TEST_CASE(
   }
 }
 
-// The values of `partition` read from `from` in reads of at most `step` records each.
-std::vector<std::string> read_all(Log& log, Partition partition, int64_t from, size_t step) {
-  std::vector<std::string> values;
-  for (int64_t at = from;;) {
-    auto entries = log.read(partition, Offset(at), step);
-    REQUIRE(entries.ok());
-    if (entries->empty()) return values;
-    CHECK(entries->size() <= step);
-    for (const auto& e : *entries) {
-      CHECK(e.offset.value == at);  // consecutive, from where the read began
-      CHECK(e.partition.value == partition.value);
-      values.push_back(e.value);
-      ++at;
-    }
-  }
-}
+using log_testing::read_all;
 
 TEST_CASE(
     "a partition written in many chunks reads back from any offset, in reads of any size, before "

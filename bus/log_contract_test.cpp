@@ -13,6 +13,7 @@
 #include "bus/embedded_log.h"
 #include "bus/fault_injecting_log.h"
 #include "bus/log.h"
+#include "bus/log_testing.h"
 #include "bus/memory_log.h"
 #include "tests/temp_dir.h"
 
@@ -47,23 +48,7 @@ struct UnscriptedFaultInjectingLogs {
 
 #define LOG_IMPLEMENTATIONS MemoryLogs, EmbeddedLogs, UnscriptedFaultInjectingLogs
 
-// The values of `partition` read from `from` in reads of at most `step` records each, checking
-// that each read is consecutive from where it began and no longer than asked.
-std::vector<std::string> read_all(Log& log, Partition partition, int64_t from, size_t step) {
-  std::vector<std::string> values;
-  for (int64_t at = from;;) {
-    auto entries = log.read(partition, Offset(at), step);
-    REQUIRE(entries.ok());
-    if (entries->empty()) return values;
-    CHECK(entries->size() <= step);
-    for (const auto& e : *entries) {
-      CHECK(e.offset.value == at);
-      CHECK(e.partition.value == partition.value);
-      values.push_back(e.value);
-      ++at;
-    }
-  }
-}
+using log_testing::read_all;
 
 TEST_CASE_TEMPLATE(
     "a log gives each appended record the next offset of its key's partition, in record order",

@@ -171,10 +171,10 @@ void apply_webhook_create(Context& ctx) {
   auto subscriptions = ctx.views.subscriptions(c.workspace_id);
   subscriptions.push_back({ctx.position_id(), c.webhook_events});
   ctx.views.put_subscriptions(c.workspace_id, subscriptions);
-  ordered_json events = ordered_json::array();
-  for (auto name : webhook_event_names(c.webhook_events)) events.push_back(name);
   write_audit(ctx, "webhook.create", "webhook", ctx.position_id(),
-              {{"name", c.webhook_name}, {"url", c.webhook_url}, {"events", std::move(events)}});
+              {{"name", c.webhook_name},
+               {"url", c.webhook_url},
+               {"events", webhook_events_json(c.webhook_events)}});
 }
 
 void apply_webhook_delete(Context& ctx) {

@@ -224,17 +224,16 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
 void Projector::queue_changes(ViewWriter& writer, GroupResult& result, size_t first_change) {
   for (size_t c = first_change; c < result.changes.size(); ++c) {
     const Change& change = result.changes[c];
-    if (!change_sink_ || !change_sink_->takes_queued()) {
-      record_change(writer, change, scope_);
-    } else if (std::string value; record_change(writer, change, scope_, &value)) {
+    std::string value;
+    if (record_change(writer, change, scope_, hand_on_queued_ ? &value : nullptr) &&
+        hand_on_queued_)
       result.queued.push_back({change.position_id, std::move(value), change.workspace_id});
-    }
   }
 }
 
 void Projector::publish(GroupResult& part) {
   // The queued entries go out before their offsets count as applied.
-  if (change_sink_ && !part.queued.empty()) change_sink_->queued(std::move(part.queued));
+  if (!part.queued.empty()) change_sink_->queued(std::move(part.queued));
   {
     std::lock_guard lock(applied_mutex_);
     for (const auto& [p, next] : part.next) applied_[static_cast<size_t>(p)].store(next);

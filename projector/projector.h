@@ -94,7 +94,10 @@ class Projector {
   // Where dead letters go (default: LoggedDeadLetters) and what committed batches changed
   // (default: nowhere). Set before start(); the sinks must outlive the projector's steps.
   void set_dead_letter_sink(DeadLetterSink& sink) { dead_letters_ = &sink; }
-  void set_change_sink(ChangeSink& sink) { change_sink_ = &sink; }
+  void set_change_sink(ChangeSink& sink) {
+    change_sink_ = &sink;
+    hand_on_queued_ = sink.takes_queued();
+  }
 
  private:
   // What folding a batch gave (fold_batch), or what a group's step committed (fold_group:
@@ -158,6 +161,7 @@ class Projector {
   LoggedDeadLetters logged_dead_letters_;
   DeadLetterSink* dead_letters_ = &logged_dead_letters_;
   ChangeSink* change_sink_ = nullptr;
+  bool hand_on_queued_ = false;  // change_sink_->takes_queued(), asked once
 
   std::mutex applied_mutex_;
   std::condition_variable applied_changed_;

@@ -75,13 +75,17 @@ std::optional<ApiKeyRef> decode_api_key_ref(std::string_view in) {
                    static_cast<int64_t>(bytes::get_u64(in, 8))};
 }
 
+ordered_json webhook_events_json(uint8_t events) {
+  ordered_json names = ordered_json::array();
+  for (auto name : webhook_event_names(events)) names.push_back(name);
+  return names;
+}
+
 std::string encode(const Webhook& webhook, WithSecret secret) {
-  ordered_json events = ordered_json::array();
-  for (auto name : webhook_event_names(webhook.events)) events.push_back(name);
   ordered_json row = {{"id", webhook.id},
                       {"name", webhook.name},
                       {"url", webhook.url},
-                      {"events", std::move(events)},
+                      {"events", webhook_events_json(webhook.events)},
                       {"is_active", webhook.is_active},
                       {"created_at", webhook.created_at}};
   if (secret == WithSecret::kYes) row["secret"] = webhook.secret;

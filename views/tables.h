@@ -59,6 +59,8 @@ struct Webhook {
   std::string secret;
 };
 enum class WithSecret { kNo, kYes };
+// The names of `events` (WebhookEvent bits) as a JSON array, in the canonical order.
+nlohmann::ordered_json webhook_events_json(uint8_t events);
 // {id, name, url, events, is_active, created_at[, secret]}: stored with the secret.
 std::string encode(const Webhook& webhook, WithSecret secret = WithSecret::kYes);
 std::optional<Webhook> decode_webhook(WorkspaceId ws, std::string_view json);

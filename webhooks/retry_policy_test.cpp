@@ -81,5 +81,30 @@ TEST_CASE("retry policy: is_success_status is exactly 200 to 299") {
   CHECK_FALSE(is_success_status(300));
 }
 
+// The retry schedule flag
+
+TEST_CASE("parse_retry_schedule reads positive seconds separated by commas") {
+  auto two = parse_retry_schedule("5,300");
+  REQUIRE(two.ok());
+  CHECK(*two == std::vector<int64_t>{5, 300});
+  auto one = parse_retry_schedule("1");
+  REQUIRE(one.ok());
+  CHECK(*one == std::vector<int64_t>{1});
+  auto standard = parse_retry_schedule(kDefaultRetrySchedule);
+  REQUIRE(standard.ok());
+  CHECK(*standard == std::vector<int64_t>{5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400});
+}
+
+TEST_CASE("parse_retry_schedule refuses empty items, zero, negatives, letters and spaces") {
+  for (const char* text :
+       {"", "0", "-1", "a", "5,,6", "5, 6", " 5", "5,", ",5", "5,0", "5x", "1.5", "2592001"}) {
+    INFO("schedule: \"", text, "\"");
+    auto schedule = parse_retry_schedule(text);
+    REQUIRE_FALSE(schedule.ok());
+    CHECK(schedule.status().code() == Code::kInvalid);
+    CHECK(schedule.status().message().find("retry schedule") != std::string::npos);
+  }
+}
+
 }  // namespace
 }  // namespace contacts
