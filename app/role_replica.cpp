@@ -1,5 +1,6 @@
 // contacts api --replica: a read replica on Kafka. It folds the command topic into views of its
-// own, quietly (no outbox, no dead letters: the writer's), and serves the API from them.
+// own, quietly (no outbox, no dead letters, no forwarding of misplaced records: all the
+// writer's; it folds the writer's forwarded copies), and serves the API from them.
 #include <iostream>
 
 #include "app/node.h"

@@ -31,6 +31,8 @@ int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log,
     return 1;
   }
   Projector projector(*log, views);
+  // The only writer: records another partitioner misplaced are forwarded to where they belong.
+  projector.set_forward_misplaced(true);
   // On Kafka, records that are not commands also go to the dead-letter topic.
   std::unique_ptr<KafkaDeadLetters> dead_letters;
   if (log.kafka()) {

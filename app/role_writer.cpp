@@ -97,6 +97,8 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   KafkaDeadLetters dead_letters(kafka);
   projector.set_dead_letter_sink(dead_letters);
   projector.set_change_scope(ChangeScope::kAll);
+  // Each writer forwards the misplaced records of the partitions it owns.
+  projector.set_forward_misplaced(true);
   projector.set_owned(every_partition(*log), false);  // until the group assigns some
   std::unique_ptr<WriterGroup> group;
   ChangePublisher publisher(views, kafka, projector,

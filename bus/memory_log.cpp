@@ -16,17 +16,28 @@ MemoryLog::MemoryLog(int32_t partitions) : partitions_(partitions) {
 }
 
 Result<std::vector<LogPosition>> MemoryLog::append(const std::vector<LogRecord>& records) {
+  std::vector<Partition> placed;
+  placed.reserve(records.size());
+  for (const auto& r : records) placed.push_back(partition_for(r.key, partitions_));
+  return append_placed(records, placed);
+}
+
+Result<std::vector<LogPosition>> MemoryLog::append_to(Partition partition,
+                                                      const std::vector<LogRecord>& records) {
+  if (partition.value < 0 || partition.value >= partitions_)
+    return Status{Code::kInvalid, "no such partition"};
+  return append_placed(records, std::vector<Partition>(records.size(), partition));
+}
+
+Result<std::vector<LogPosition>> MemoryLog::append_placed(const std::vector<LogRecord>& records,
+                                                          const std::vector<Partition>& placed) {
   std::vector<LogPosition> positions;
   if (records.empty()) return positions;
   // Copied and grouped by partition before the lock: what can throw (allocation) happens before
   // anything is appended, so an append that throws leaves the log as it was.
   std::vector<std::vector<LogRecord>> added(records_.size());
-  std::vector<Partition> placed;
-  placed.reserve(records.size());
-  for (const auto& r : records) {
-    placed.push_back(partition_for(r.key, partitions_));
-    added[static_cast<size_t>(placed.back().value)].push_back(r);
-  }
+  for (size_t i = 0; i < records.size(); ++i)
+    added[static_cast<size_t>(placed[i].value)].push_back(records[i]);
   positions.reserve(records.size());
   {
     std::lock_guard lock(mutex_);

@@ -29,6 +29,10 @@ class MemoryLog final : public Log {
   // Never fails. An empty `records` appends nothing and does not count as an append
   // (wait_for_append is not woken by it).
   Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
+  // Appends `records` to `partition` whatever their keys, as a producer with another partitioner
+  // would (Kafka producers choose their partitions). kInvalid for a partition the log lacks.
+  Result<std::vector<LogPosition>> append_to(Partition partition,
+                                             const std::vector<LogRecord>& records);
   // kInvalid for a partition the log does not have; a `from` before 0 reads from 0.
   Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) override;
   // 0 for a partition the log does not have.
@@ -39,6 +43,10 @@ class MemoryLog final : public Log {
   uint64_t append_count() const override { return appends_.load(); }
 
  private:
+  // Appends records[i] to placed[i].
+  Result<std::vector<LogPosition>> append_placed(const std::vector<LogRecord>& records,
+                                                 const std::vector<Partition>& placed);
+
   const int32_t partitions_;
   mutable std::mutex mutex_;  // guards records_ and orders appends_ with appended_
   std::vector<std::vector<LogRecord>> records_;  // per partition, indexed by offset

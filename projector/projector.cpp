@@ -120,10 +120,22 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     batch.read_behind(nullptr);
     in_flight.emplace(InFlight{&batch, std::move(part), {}});
     in_flight->committing =
-        std::async(std::launch::async, [this, b = &batch] { return views_.commit(*b); });
+        std::async(std::launch::async, [this, b = &batch, forward = &in_flight->part.forward] {
+          return forward_and_commit(*b, *forward);
+        });
   }
   settle(in_flight, result);
   return result;
+}
+
+Status Projector::forward_and_commit(ViewBatch& batch, const std::vector<LogRecord>& forward) {
+  if (!forward.empty()) {
+    // Appended by their key: to the partition each belongs in, in the order they were read.
+    auto appended = log_.append(forward);
+    if (!appended.ok()) return {appended.status().code(), "forwarding misplaced records: " +
+                                                              appended.status().message()};
+  }
+  return views_.commit(batch);
 }
 
 Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
@@ -214,6 +226,8 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
     if (auto s = fold_prepared(writer, prepared[i], result.changes); !s.ok()) {
       result.dead_letters += 1;
       dead_letters_->dead_letter(entry, s.message());
+    } else if (prepared[i].misplaced && forward_misplaced_ && entry.offset.value >= quiet) {
+      result.forward.push_back({entry.key, entry.value});
     }
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.
@@ -242,6 +256,7 @@ void Projector::publish(GroupResult& part) {
   stats_.applied_records.fetch_add(part.consumed);
   // Counted once their batch committed: a batch dropped and folded again does not count twice.
   stats_.dead_letters.fetch_add(part.dead_letters);
+  stats_.forwarded_records.fetch_add(part.forward.size());
   stats_.batches.fetch_add(1);
   if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }
@@ -345,6 +360,8 @@ void Projector::render_metrics(std::string& out) {
          std::to_string(stats_.applied_records.load()) + "\n";
   out += "# TYPE contacts_dead_letters_total counter\ncontacts_dead_letters_total " +
          std::to_string(stats_.dead_letters.load()) + "\n";
+  out += "# TYPE contacts_forwarded_records_total counter\ncontacts_forwarded_records_total " +
+         std::to_string(stats_.forwarded_records.load()) + "\n";
   out += "# TYPE contacts_fold_batches_total counter\ncontacts_fold_batches_total " +
          std::to_string(stats_.batches.load()) + "\n";
 }

@@ -39,6 +39,8 @@ inline constexpr size_t kKeysPerRecord = 5;
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
   std::atomic<uint64_t> dead_letters{0};
+  // Misplaced records forwarded to the partition they belong in (set_forward_misplaced).
+  std::atomic<uint64_t> forwarded_records{0};
   std::atomic<uint64_t> batches{0};  // committed batches
   std::atomic<uint64_t> steps{
       0};  // steps that applied something (a step commits up to kRoundsPerStep batches per group)
@@ -55,6 +57,15 @@ class Projector {
   // Queue every change in the outbox, not only the subscribed ones: `contacts project`
   // publishes them all on the change topic.
   void set_change_scope(ChangeScope scope) { scope_ = scope; }
+  // Forward misplaced records (PreparedRecord::misplaced: a producer with another partitioner
+  // put them in another partition than their workspace's) by appending them again to the log,
+  // which places them by their key; the copy is folded where it lands, the original nowhere.
+  // A batch's forwarded records are durable before its offsets commit, so a crash forwards a
+  // record again at worst, and the copy's command_id makes the second copy change nothing.
+  // Only the writer forwards (serve, project, a rebuild of their views); a replica skips
+  // misplaced records and folds the writer's copies. Records below a partition's quiet
+  // boundary are not forwarded again: whoever applied them forwarded them. Off by default.
+  void set_forward_misplaced(bool forward) { forward_misplaced_ = forward; }
   ~Projector();
 
   // Partition ownership (a member of the writer group folds only what it was assigned). All
@@ -109,6 +120,7 @@ class Projector {
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
     std::vector<QueuedChange> queued;
+    std::vector<LogRecord> forward;  // misplaced records, appended to the log before the commit
     uint64_t dead_letters = 0;
   };
   // A batch being committed, what folding it gave, and its commit.
@@ -121,6 +133,8 @@ class Projector {
   GroupResult fold_group(size_t group);
   // The group's owned partitions and the offset each goes on from.
   std::vector<std::pair<int32_t, int64_t>> group_slots(size_t group) const;
+  // Forwards the batch's misplaced records, then commits it: what the commit thread runs.
+  Status forward_and_commit(ViewBatch& batch, const std::vector<LogRecord>& forward);
   // Waits for the batch in flight (if any) to commit; publishes it and counts it in `result`,
   // or records its failure there. Whether it committed.
   bool settle(std::optional<InFlight>& in_flight, GroupResult& result);
@@ -156,6 +170,7 @@ class Projector {
   ProjectorStats stats_;
   std::vector<int64_t> quiet_before_;
   ChangeScope scope_ = ChangeScope::kSubscribed;
+  bool forward_misplaced_ = false;
   std::vector<std::atomic<bool>> owned_;
   std::function<void()> between_steps_;
   LoggedDeadLetters logged_dead_letters_;

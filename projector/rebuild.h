@@ -24,6 +24,10 @@ struct RebuildOptions {
   // applied (on Kafka: the writer group's committed offsets). Empty: none.
   std::vector<int64_t> quiet_floor;
   ChangeScope scope = ChangeScope::kSubscribed;
+  // Forward misplaced records past the quiet boundary (Projector::set_forward_misplaced): the
+  // live views had not got to them, so nobody forwarded them yet. A copy forwarded twice (a
+  // writer that also reaches them) is folded once.
+  bool forward_misplaced = true;
   // Called after each step with records applied and the log's total.
   std::function<void(uint64_t applied, uint64_t total)> progress;
 };

@@ -9,17 +9,9 @@ namespace contacts {
 namespace {
 
 // Why `entry` may not be folded although it decoded; ok when it may.
-Status check_placement(const LogEntry& entry, const Command& command, int32_t partitions) {
+Status check_key(const LogEntry& entry, const Command& command) {
   if (entry.key != std::to_string(command.workspace_id.value))
     return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
-  // A workspace's records must share one partition: its order, and the fold threads (which
-  // own disjoint partitions), depend on it. A producer with another partitioner breaks that.
-  if (Partition expected = partition_for(entry.key, partitions);
-      expected.value != entry.partition.value)
-    return {Code::kInvalid, "record of key \"" + entry.key + "\" is in partition " +
-                                std::to_string(entry.partition.value) +
-                                " but belongs in partition " + std::to_string(expected.value) +
-                                " (Kafka's murmur2 partitioner)"};
   return {};
 }
 
@@ -28,10 +20,17 @@ Status check_placement(const LogEntry& entry, const Command& command, int32_t pa
 void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
   decode_command(entry.value, out.command);
   out.command_id.bytes.clear();
+  out.misplaced = false;
   if (!out.command.ok()) return;
   const Command& c = *out.command;
-  if (Status placed = check_placement(entry, c, partitions); !placed.ok()) {
-    out.command = std::move(placed);
+  if (Status keyed = check_key(entry, c); !keyed.ok()) {
+    out.command = std::move(keyed);
+    return;
+  }
+  // A workspace's records are folded in one partition: its order, and the fold threads (which
+  // own disjoint partitions), depend on it.
+  if (partition_for(entry.key, partitions).value != entry.partition.value) {
+    out.misplaced = true;
     return;
   }
   out.command_id = command_id_key(c.workspace_id, c.command_id);
@@ -40,6 +39,7 @@ void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
 
 Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes) {
   if (!prepared.command.ok()) return prepared.command.status();
+  if (prepared.misplaced) return {};
   // A command_id seen before changes nothing. The key is spent: prepare() builds the next one.
   if (!views.first_sight(std::move(prepared.command_id))) return {};
   apply(views, *prepared.command, prepared.facts, changes);

@@ -1,5 +1,6 @@
-// A log record on its way into the fold: decoded, checked (its key is its workspace, and it is
-// in the partition its workspace belongs to), and tested against the command ids already seen.
+// A log record on its way into the fold: decoded, checked (its key is its workspace), placed (in
+// the partition its workspace belongs to, or misplaced by a producer with another partitioner),
+// and tested against the command ids already seen.
 // The projector prepares a run of records first, so that their first lookups are fetched
 // ahead (BatchViewWriter::prefetch), then folds them one by one.
 #pragma once
@@ -17,6 +18,11 @@ struct PreparedRecord {
   Result<Command> command{Status{Code::kInvalid, "not prepared"}};
   CommandIdKey command_id;  // of a command that decoded
   CommandFacts facts;
+  // A valid command in another partition than its workspace's (Kafka's murmur2 of its key): a
+  // producer with another partitioner (librdkafka's CRC32, say) put it there. It is not folded
+  // where it is: the writer forwards it to the partition it belongs in (Projector), where it is
+  // folded like any other record, and a replay skips it here the same way.
+  bool misplaced = false;
 };
 
 // Decodes and checks `entry` of a log with `partitions` partitions into `out` (reusing its
@@ -25,7 +31,8 @@ struct PreparedRecord {
 void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out);
 
 // Folds a prepared record: kInvalid (the reason) for a record that is not a valid command, the
-// caller dead-letters it; a command id seen before in its workspace changes nothing.
+// caller dead-letters it; a command id seen before in its workspace, or a misplaced record,
+// changes nothing.
 Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes);
 
 // prepare() then fold_prepared(): one record on its own.
