@@ -54,6 +54,10 @@ struct Actor {
   bool known() const { return user_id != 0 || api_key_id != 0; }
 };
 
+// The version of the command format this build decodes (a command's optional "version"; absent
+// is 1). A breaking change to a type bumps it, with an upcaster from the version before.
+inline constexpr int64_t kCommandFormatVersion = 1;
+
 // Bounds of the command format; the JSON Schemas in schemas/ state the same numbers.
 inline constexpr size_t kMaxCommandIdLength = 128;
 inline constexpr size_t kMaxNameLength = 200;

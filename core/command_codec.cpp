@@ -19,11 +19,17 @@ class FieldReader {
  public:
   FieldReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
 
-  Status only(std::initializer_list<std::string_view> allowed) const {
+  // The evolution policy (schemas/README.md): a field this version does not know is accepted
+  // and ignored, so a newer producer can deploy first; one whose name is a near miss of a
+  // known field of the same object (near_miss: a typo) is refused, naming the field it misses.
+  Status known(std::initializer_list<std::string_view> fields) const {
     for (const auto& [key, value] : object_.items()) {
       bool known = false;
-      for (auto a : allowed) known = known || key == a;
-      if (!known) return invalid("unknown field \"" + name(key) + "\"");
+      for (auto f : fields) known = known || key == f;
+      if (known) continue;
+      for (auto f : fields)
+        if (near_miss(key, f))
+          return invalid("unknown field \"" + name(key) + "\" (did you mean \"" + name(f) + "\"?)");
     }
     return {};
   }
@@ -103,7 +109,7 @@ Status decode_participant(const FieldReader& top, Command& c) {
   const json* p = top.object("participant");
   if (auto s = require_object(p, top, "participant"); !s.ok()) return s;
   FieldReader r(*p, "participant");
-  if (auto s = r.only({"name", "email"}); !s.ok()) return s;
+  if (auto s = r.known({"name", "email"}); !s.ok()) return s;
   if (auto s = r.required_text("name", c.participant_name, kMaxNameLength, true); !s.ok()) return s;
   return r.text("email", c.participant_email, kMaxEmailLength, false, false);
 }
@@ -122,7 +128,7 @@ Status decode_room(const FieldReader& top, Command& c) {
   const json* room = top.object("room");
   if (auto s = require_object(room, top, "room"); !s.ok()) return s;
   FieldReader r(*room, "room");
-  if (auto s = r.only({"id", "name", "display_name"}); !s.ok()) return s;
+  if (auto s = r.known({"id", "name", "display_name"}); !s.ok()) return s;
   if (auto s = r.integer("id", c.room_id, 1); !s.ok()) return s;
   if (auto s = r.required_text("name", c.room_name, kMaxLabelLength); !s.ok()) return s;
   return r.text("display_name", c.room_display_name, kMaxLabelLength, false, false);
@@ -132,7 +138,7 @@ Status decode_booking_page(const FieldReader& top, Command& c) {
   const json* page = top.object("booking_page");
   if (auto s = require_object(page, top, "booking_page"); !s.ok()) return s;
   FieldReader r(*page, "booking_page");
-  if (auto s = r.only({"id", "title", "slug"}); !s.ok()) return s;
+  if (auto s = r.known({"id", "title", "slug"}); !s.ok()) return s;
   if (auto s = r.integer("id", c.booking_page_id, 1); !s.ok()) return s;
   if (auto s = r.required_text("title", c.booking_page_title, kMaxLabelLength); !s.ok()) return s;
   return r.required_text("slug", c.booking_page_slug, kMaxLabelLength);
@@ -143,7 +149,7 @@ Status decode_actor(const FieldReader& top, Command& c) {
   if (a == nullptr || a->is_null()) return {};
   if (!a->is_object()) return invalid("\"actor\" must be an object");
   FieldReader r(*a, "actor");
-  if (auto s = r.only({"user_id", "api_key_id"}); !s.ok()) return s;
+  if (auto s = r.known({"user_id", "api_key_id"}); !s.ok()) return s;
   if (auto s = r.integer("user_id", c.actor.user_id, 1, false); !s.ok()) return s;
   if (auto s = r.integer("api_key_id", c.actor.api_key_id, 1, false); !s.ok()) return s;
   if ((c.actor.user_id != 0) == (c.actor.api_key_id != 0))
@@ -203,8 +209,8 @@ Status decode_secret(const FieldReader& r, Command& c) {
 // room_join and booking: a participant, a room or booking page, and metadata.
 Status decode_visit(const FieldReader& r, Command& c) {
   const bool room = c.type == CommandType::kRoomJoin;
-  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "participant",
-                       room ? "room" : "booking_page", "metadata"});
+  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
+                        "participant", room ? "room" : "booking_page", "metadata"});
       !s.ok())
     return s;
   if (auto s = decode_participant(r, c); !s.ok()) return s;
@@ -213,8 +219,8 @@ Status decode_visit(const FieldReader& r, Command& c) {
 }
 
 Status decode_api_key_create(const FieldReader& r, Command& c) {
-  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "role",
-                       "key_hash", "key_prefix", "actor"});
+  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "name",
+                        "role", "key_hash", "key_prefix", "actor"});
       !s.ok())
     return s;
   if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
@@ -228,8 +234,8 @@ Status decode_api_key_create(const FieldReader& r, Command& c) {
 }
 
 Status decode_webhook_create(const FieldReader& r, Command& c) {
-  if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "name", "url", "events",
-                       "secret", "actor"});
+  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "name",
+                        "url", "events", "secret", "actor"});
       !s.ok())
     return s;
   if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok())
@@ -246,37 +252,42 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kBooking:
       return decode_visit(r, c);
     case CommandType::kContactDelete:
-      if (auto s =
-              r.only({"type", "command_id", "workspace_id", "occurred_at", "contact_id", "actor"});
+      if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
+                            "contact_id", "actor"});
           !s.ok())
         return s;
       if (auto s = r.integer("contact_id", c.contact_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kMemberUpsert:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id", "role"});
+      if (auto s = r.known(
+              {"type", "command_id", "workspace_id", "occurred_at", "version", "user_id", "role"});
           !s.ok())
         return s;
       if (auto s = r.integer("user_id", c.user_id, 1); !s.ok()) return s;
       return decode_role(r, c);
     case CommandType::kMemberRemove:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "user_id"});
+      if (auto s =
+              r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "user_id"});
           !s.ok())
         return s;
       return r.integer("user_id", c.user_id, 1);
     case CommandType::kRoomDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "room_id"});
+      if (auto s =
+              r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "room_id"});
           !s.ok())
         return s;
       return r.integer("room_id", c.room_id, 1);
     case CommandType::kBookingPageDelete:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "booking_page_id"});
+      if (auto s = r.known(
+              {"type", "command_id", "workspace_id", "occurred_at", "version", "booking_page_id"});
           !s.ok())
         return s;
       return r.integer("booking_page_id", c.booking_page_id, 1);
     case CommandType::kApiKeyCreate:
       return decode_api_key_create(r, c);
     case CommandType::kApiKeyRevoke:
-      if (auto s = r.only({"type", "command_id", "workspace_id", "occurred_at", "key_id", "actor"});
+      if (auto s = r.known(
+              {"type", "command_id", "workspace_id", "occurred_at", "version", "key_id", "actor"});
           !s.ok())
         return s;
       if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
@@ -284,8 +295,8 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kWebhookCreate:
       return decode_webhook_create(r, c);
     case CommandType::kWebhookDelete:
-      if (auto s =
-              r.only({"type", "command_id", "workspace_id", "occurred_at", "webhook_id", "actor"});
+      if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
+                            "webhook_id", "actor"});
           !s.ok())
         return s;
       if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
@@ -334,6 +345,14 @@ Result<Command> decode_command_reference(std::string_view json_text) {
   c.workspace_id = WorkspaceId(ws);
   c.occurred_at_missing = r.object("occurred_at") == nullptr;
   if (auto s = r.integer("occurred_at", c.occurred_at, 0, false); !s.ok()) return s;
+  // A breaking change to a type's format is a new version with an upcaster here, from the
+  // version before it; none has been made, so every type is at version 1.
+  int64_t version = kCommandFormatVersion;
+  if (auto s = r.integer("version", version, 1, false); !s.ok()) return s;
+  if (version > kCommandFormatVersion)
+    return invalid("version " + std::to_string(version) + " of \"" + type +
+                   "\" is newer than this build knows (" + std::to_string(kCommandFormatVersion) +
+                   "): upgrade contacts before its producers");
   if (auto s = decode_body(r, c); !s.ok()) return s;
   return c;
 }

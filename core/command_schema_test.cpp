@@ -192,8 +192,15 @@ std::vector<Sample> samples() {
   s.push_back(raw(rj, "workspace_id", "9223372036854775808", false));
   s.push_back(raw(rj, "workspace_id", "100000000000000000000000", false));
   s.push_back(without(cd, "/workspace_id", false));
-  s.push_back(with(rj, "/extra", 1, false));
-  s.push_back(with(mr, "/role", "owner", false));
+  s.push_back(with(rj, "/extra", 1, true));
+  // The evolution policy (schemas/README.md): fields of a newer producer are accepted; a
+  // version newer than this build's is not.
+  s.push_back(with(rj, "/version", 1, true));
+  s.push_back(with(rj, "/version", 2, false));
+  s.push_back(with(rj, "/version", 0, false));
+  s.push_back(with(rj, "/version", "1", false));
+  s.push_back(with(mr, "/version", 2, false));
+  s.push_back(with(mr, "/role", "owner", true));
   s.push_back(with(rj, "/type", "booking", false));  // a booking without booking_page
   s.push_back({rj, "[]", false});
   s.push_back({rj, "\"room_join\"", false});
@@ -202,7 +209,7 @@ std::vector<Sample> samples() {
   s.push_back(without(rj, "/participant", false));
   s.push_back(with(rj, "/participant", nullptr, false));
   s.push_back(with(rj, "/participant", "Alice", false));
-  s.push_back(with(rj, "/participant/phone", "+33", false));
+  s.push_back(with(rj, "/participant/phone", "+33", true));
   s.push_back(with(rj, "/participant/name", std::string(200, 'n'), true));
   s.push_back(with(rj, "/participant/name", std::string(201, 'n'), false));
   s.push_back(with(rj, "/participant/name", repeat("é", 200), true));
@@ -238,7 +245,7 @@ std::vector<Sample> samples() {
   s.push_back(with(rj, "/room/display_name", std::string(200, 'd'), true));
   s.push_back(with(rj, "/room/display_name", std::string(201, 'd'), false));
   s.push_back(with(rj, "/room/display_name", 3, false));
-  s.push_back(with(rj, "/room/slug", "x", false));
+  s.push_back(with(rj, "/room/slug", "x", true));
   // metadata
   s.push_back(without(rj, "/metadata", true));
   s.push_back(with(rj, "/metadata", nullptr, true));
@@ -247,14 +254,14 @@ std::vector<Sample> samples() {
   s.push_back(with(bk, "/metadata", 42, true));
   // booking_page
   s.push_back(without(bk, "/booking_page", false));
-  s.push_back(with(bk, "/room", valid(rj)["room"], false));
+  s.push_back(with(bk, "/room", valid(rj)["room"], true));
   s.push_back(with(bk, "/booking_page/id", -1, false));
   s.push_back(with(bk, "/booking_page/title", "", false));
   s.push_back(with(bk, "/booking_page/title", nullptr, false));
   s.push_back(with(bk, "/booking_page/title", std::string(200, 't'), true));
   s.push_back(with(bk, "/booking_page/slug", std::string(201, 's'), false));
   s.push_back(without(bk, "/booking_page/slug", false));
-  s.push_back(with(bk, "/booking_page/display_name", nullptr, false));
+  s.push_back(with(bk, "/booking_page/display_name", nullptr, true));
   // actor (contact_delete, api_key_create, api_key_revoke)
   s.push_back(with(cd, "/actor", {{"api_key_id", 4}}, true));
   s.push_back(with(cd, "/actor", nullptr, true));
@@ -263,7 +270,7 @@ std::vector<Sample> samples() {
   s.push_back(with(cd, "/actor", {{"user_id", 7}, {"api_key_id", 4}}, false));
   s.push_back(with(cd, "/actor", {{"user_id", 0}}, false));
   s.push_back(with(cd, "/actor", {{"user_id", nullptr}}, false));
-  s.push_back(with(cd, "/actor", {{"user_id", 7}, {"ip", "1.2.3.4"}}, false));
+  s.push_back(with(cd, "/actor", {{"user_id", 7}, {"ip", "1.2.3.4"}}, true));
   s.push_back(with(cd, "/actor", "7", false));
   s.push_back(with(kr, "/actor", {{"user_id", 7}, {"api_key_id", 4}}, false));
   s.push_back(with(kc, "/actor", json::object(), false));
@@ -276,7 +283,7 @@ std::vector<Sample> samples() {
   s.push_back(with(rd, "/room_id", 0, false));
   s.push_back(without(rd, "/room_id", false));
   s.push_back(with(pd, "/booking_page_id", -5, false));
-  s.push_back(with(pd, "/room_id", 5, false));
+  s.push_back(with(pd, "/room_id", 5, true));
   s.push_back(with(kr, "/key_id", 0, false));
   s.push_back(without(kr, "/key_id", false));
   // roles
@@ -310,7 +317,7 @@ std::vector<Sample> samples() {
   s.push_back(with(kc, "/key_prefix", std::string(17, 'p'), false));
   s.push_back(with(kc, "/key_prefix", "", false));
   s.push_back(without(kc, "/key_prefix", false));
-  s.push_back(with(kc, "/user_id", 7, false));
+  s.push_back(with(kc, "/user_id", 7, true));
   // webhook_create
   s.push_back(without(wc, "/actor", true));
   s.push_back(with(wc, "/actor", {{"api_key_id", 3}}, true));
@@ -343,13 +350,13 @@ std::vector<Sample> samples() {
   s.push_back(with(wc, "/secret", "whsec_" + std::string(43, '-') + "=", false));
   s.push_back(with(wc, "/secret", "wh_" + std::string(43, 'A') + "=", false));
   s.push_back(without(wc, "/secret", false));
-  s.push_back(with(wc, "/webhook_id", 1, false));
+  s.push_back(with(wc, "/webhook_id", 1, true));
   // webhook_delete
   s.push_back(without(wd, "/actor", true));
   s.push_back(with(wd, "/webhook_id", 0, false));
   s.push_back(with(wd, "/webhook_id", "12", false));
   s.push_back(without(wd, "/webhook_id", false));
-  s.push_back(with(wd, "/url", "https://example.com/", false));
+  s.push_back(with(wd, "/url", "https://example.com/", true));
   return s;
 }
 
@@ -404,6 +411,36 @@ TEST_CASE("metadata size and nesting limits are the decoder's alone") {
     CHECK(decode_command(fits.text).ok());
     CHECK(schemas().accepts(over.type, over.text));
     CHECK_FALSE(decode_command(over.text).ok());
+  }
+}
+
+TEST_CASE("a near miss of a known field is a typo to the decoder, a new field to the schema") {
+  struct Typo {
+    const char* type;
+    const char* pointer;
+    const char* reason;
+  };
+  const Typo typos[] = {
+      {"room_join", "/ocurred_at", R"(unknown field "ocurred_at" (did you mean "occurred_at"?))"},
+      {"room_join", "/metadta", R"(unknown field "metadta" (did you mean "metadata"?))"},
+      {"room_join", "/participant/emial",
+       R"(unknown field "participant.emial" (did you mean "participant.email"?))"},
+      {"room_join", "/room/displayName",
+       R"(unknown field "room.displayName" (did you mean "room.display_name"?))"},
+      {"booking", "/booking_page/titel",
+       R"(unknown field "booking_page.titel" (did you mean "booking_page.title"?))"},
+      {"member_upsert", "/Role", R"(unknown field "Role" (did you mean "role"?))"},
+      {"contact_delete", "/actor/userid",
+       R"(unknown field "actor.userid" (did you mean "actor.user_id"?))"},
+      {"member_remove", "/verison", R"(unknown field "verison" (did you mean "version"?))"},
+  };
+  for (const auto& typo : typos) {
+    Sample sample = with(typo.type, typo.pointer, 1, false);
+    INFO(sample.text);
+    CHECK(schemas().accepts(sample.type, sample.text));
+    auto decoded = decode_command(sample.text);
+    REQUIRE_FALSE(decoded.ok());
+    CHECK(decoded.status().message() == typo.reason);
   }
 }
 

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <cstring>
 #include <optional>
+#include <string>
+#include <vector>
 
 namespace contacts {
 
@@ -296,6 +298,43 @@ bool json_depth_within(std::string_view text, int max_depth) {
     }
   }
   return true;
+}
+
+namespace {
+
+std::string loose(std::string_view s) {
+  std::string out;
+  for (char c : s)
+    if (c != '_' && c != '-') out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+  return out;
+}
+
+// Edits (insertions, deletions, substitutions, swaps of neighbours) from a to b: the optimal
+// string alignment distance, over bytes.
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
+  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
+  for (size_t i = 1; i <= a.size(); ++i)
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1])
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+    }
+  return d[a.size()][b.size()];
+}
+
+}  // namespace
+
+bool near_miss(std::string_view name, std::string_view known) {
+  if (name == known) return false;
+  if (loose(name) == loose(known)) return true;
+  // Names far apart in length are not typos of each other (and are not compared).
+  const size_t limit = known.size() <= 5 ? 1 : 2;
+  const size_t gap =
+      name.size() > known.size() ? name.size() - known.size() : known.size() - name.size();
+  return gap <= limit && edit_distance(name, known) <= limit;
 }
 
 }  // namespace contacts

@@ -29,6 +29,12 @@ std::string hex_encode(std::string_view bytes);
 
 // True when the JSON text nests arrays/objects no deeper than `max_depth` (strings are
 // skipped). Checked before parsing so hostile nesting cannot exhaust the parser's stack.
+// Whether `name` is a near miss of `known` (and not equal to it): the same once ASCII case,
+// '_' and '-' are ignored (displayName, display-name), or within one edit (an insertion,
+// deletion, substitution or swap of neighbours) of a known name of up to 5 characters, two of a
+// longer one. How the decoder tells a typo (refused) from a field a newer producer added.
+bool near_miss(std::string_view name, std::string_view known);
+
 bool json_depth_within(std::string_view text, int max_depth);
 
 }  // namespace contacts

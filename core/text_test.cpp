@@ -249,3 +249,23 @@ TEST_CASE("json_depth_within counts array and object nesting, skipping strings")
 
 }  // namespace
 }  // namespace contacts
+
+TEST_CASE("near_miss tells a typo of a known field name from a new name") {
+  // Case and separators.
+  CHECK(contacts::near_miss("displayName", "display_name"));
+  CHECK(contacts::near_miss("display-name", "display_name"));
+  CHECK(contacts::near_miss("Command_ID", "command_id"));
+  // One or two edits from a longer name, one from a short one.
+  CHECK(contacts::near_miss("ocurred_at", "occurred_at"));
+  CHECK(contacts::near_miss("occurred", "occurred_at") == false);  // three edits
+  CHECK(contacts::near_miss("emial", "email"));                    // a swap of neighbours
+  CHECK(contacts::near_miss("metdata", "metadata"));
+  CHECK(contacts::near_miss("partcipnt", "participant"));
+  CHECK(contacts::near_miss("ids", "id"));
+  CHECK_FALSE(contacts::near_miss("slug", "name"));
+  CHECK_FALSE(contacts::near_miss("role", "room"));  // two edits from a 4-character name
+  CHECK_FALSE(contacts::near_miss("source", "room"));
+  CHECK_FALSE(contacts::near_miss("avatar_url", "name"));
+  // A name is not a near miss of itself.
+  CHECK_FALSE(contacts::near_miss("email", "email"));
+}

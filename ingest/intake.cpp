@@ -36,8 +36,12 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
   if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
   std::string key = std::to_string(command->workspace_id.value);
   if (command->occurred_at_missing) {
-    command->occurred_at = now;
-    intake.records.push_back({std::move(key), encode_command(*command)});
+    // The producer's bytes with the time first: fields this version does not know stay in the
+    // log (the evolution policy). A valid command is an object: its first '{' opens it.
+    const size_t open = line.find('{');
+    intake.records.push_back({std::move(key), std::string(line.substr(0, open + 1)) +
+                                                  "\"occurred_at\":" + std::to_string(now) + "," +
+                                                  std::string(line.substr(open + 1))});
   } else {
     // Valid as sent: the producer's bytes are the record.
     intake.records.push_back({std::move(key), std::string(line)});

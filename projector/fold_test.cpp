@@ -392,5 +392,40 @@ TEST_CASE(
   CHECK(seen == expected);
 }
 
+
+TEST_CASE("one log of old and newer command formats folds as the old format alone") {
+  // A newer producer adds fields at every level and says which version it writes; this
+  // version keeps them in the log and folds the commands as if they were not there.
+  auto newer = [](nlohmann::json command) {
+    command["version"] = 1;
+    command["source"] = "mobile-app";
+    command["participant"]["avatar_url"] = "https://example.com/a.png";
+    command["room"]["capacity"] = 12;
+    return command;
+  };
+  const std::vector<nlohmann::json> old_format = {visit("a", 100, "Alice", "a@x"),
+                                        visit("b", 200, "Bob", "b@x"),
+                                        visit("c", 300, "Alice M", "a@x", 6)};
+  Fixture old_only;
+  old_only.feed_in_order(old_format);
+  Fixture mixed;
+  mixed.feed_in_order({old_format[0], newer(old_format[1]), newer(old_format[2])});
+  REQUIRE(mixed.contacts().size() == 2);
+  CHECK(mixed.keys_under("") == old_only.keys_under(""));
+  for (size_t i = 0; i < 2; ++i) {
+    const Contact a = old_only.contacts()[i];
+    const Contact b = mixed.contacts()[i];
+    CHECK(std::tie(a.id, a.name, a.email, a.event_count, a.last_seen_at) ==
+          std::tie(b.id, b.name, b.email, b.event_count, b.last_seen_at));
+    CHECK(old_only.events(a).size() == mixed.events(b).size());
+  }
+  // A version this build does not know is refused, not folded as version 1.
+  Fixture later;
+  nlohmann::json v2 = old_format[0];
+  v2["version"] = 2;
+  CHECK(later.feed(v2, 0).code() == Code::kInvalid);
+  CHECK(later.contacts().empty());
+}
+
 }  // namespace
 }  // namespace contacts

@@ -132,8 +132,9 @@ Status Projector::forward_and_commit(ViewBatch& batch, const std::vector<LogReco
   if (!forward.empty()) {
     // Appended by their key: to the partition each belongs in, in the order they were read.
     auto appended = log_.append(forward);
-    if (!appended.ok()) return {appended.status().code(), "forwarding misplaced records: " +
-                                                              appended.status().message()};
+    if (!appended.ok())
+      return {appended.status().code(),
+              "forwarding misplaced records: " + appended.status().message()};
   }
   return views_.commit(batch);
 }

@@ -334,7 +334,13 @@ MUTATIONS = [
     ("occurred_at string", RJ, ["occurred_at"], "1711500000"),
     ("occurred_at float", RJ, ["occurred_at"], 1.5),
     ("occurred_at bool", RJ, ["occurred_at"], True),
-    ("unknown top-level field", RJ, ["extra"], 1),
+    ("typo of a known top-level field", RJ, ["ocurred_at"], 1),
+    ("typo of a known field, another case", RJ, ["Command_ID"], "c-1"),
+    ("typo of a participant field", RJ, ["participant", "emial"], "a@example.com"),
+    ("typo of a room field", RJ, ["room", "display-name"], "Standup"),
+    ("version newer than this build", RJ, ["version"], 2),
+    ("version zero", RJ, ["version"], 0),
+    ("version string", RJ, ["version"], "1"),
     ("participant missing", RJ, ["participant"], MISSING),
     ("participant null", RJ, ["participant"], None),
     ("participant string", RJ, ["participant"], "Alice"),
@@ -482,6 +488,32 @@ def test_every_bad_line_is_named_with_physical_line_numbers(srv):
     r = srv.ingest_raw(b"\n".join(lines) + b"\n")
     assert_invalid(r, [4, 7, 9, 11])
     assert_nothing_appended(srv, ws)
+
+
+def test_fields_of_a_newer_producer_are_accepted_and_ignored(srv):
+    """The evolution policy: fields this version does not know are accepted, kept in the log
+    and ignored by the fold; a near miss of a known field is a typo and a 400 that names it."""
+    ws = new_ws()
+    srv.ingest_ok([member_upsert(ws, OWNER, "owner")])
+    newer = room_join(ws, "Newer", "newer@example.com", occurred_at=None) | {
+        "version": 1, "source": "mobile-app", "trace": {"id": "t-1"}}
+    newer["participant"]["avatar_url"] = "https://example.com/a.png"
+    newer["room"]["capacity"] = 12
+    older = room_join(ws, "Older", "older@example.com", occurred_at=1711000000)
+    assert srv.ingest_raw(ndjson([newer, older])).status == 202
+    srv.wait_ready()
+    c = srv.find_by_email(ws, "newer@example.com", TOKEN)
+    assert (c["name"], c["event_count"]) == ("Newer", 1)
+    assert srv.find_by_email(ws, "older@example.com", TOKEN)["event_count"] == 1
+
+    typo = room_join(ws, "Typo", "typo@example.com") | {"metadta": {"x": 1}}
+    r = srv.ingest_raw(ndjson([typo]))
+    assert_invalid(r, [1])
+    assert r.json["errors"][0]["reason"] == 'unknown field "metadta" (did you mean "metadata"?)'
+    r = srv.ingest_raw(ndjson([room_join(ws, "V2", "v2@example.com") | {"version": 2}]))
+    assert_invalid(r, [1])
+    assert "version 2 of \"room_join\" is newer than this build knows (1)" in \
+        r.json["errors"][0]["reason"]
 
 
 def test_empty_single_body_is_400(srv):
