@@ -21,6 +21,7 @@ int run_produce(int argc, char** argv);
 int run_token(int argc, char** argv);
 int run_keys(int argc, char** argv);
 int run_rebuild(int argc, char** argv);
+int run_dlq(int argc, char** argv);
 int run_bench(int argc, char** argv);
 
 // Shared flag specs.
@@ -39,16 +40,21 @@ std::string webhooks_path(const std::string& data);
 class OpenedLog {
  public:
   OpenedLog() = default;
-  explicit OpenedLog(std::unique_ptr<EmbeddedLog> log) : log_(std::move(log)) {}
-  explicit OpenedLog(std::unique_ptr<KafkaLog> log) : kafka_(log.get()), log_(std::move(log)) {}
+  explicit OpenedLog(std::unique_ptr<EmbeddedLog> log)
+      : dead_letters_(log.get()), log_(std::move(log)) {}
+  explicit OpenedLog(std::unique_ptr<KafkaLog> log)
+      : kafka_(log.get()), dead_letters_(log.get()), log_(std::move(log)) {}
   explicit operator bool() const { return log_ != nullptr; }
   Log& operator*() const { return *log_; }
   Log* operator->() const { return log_.get(); }
   // Null on the embedded log.
   KafkaLog* kafka() const { return kafka_; }
+  // Where dead letters are kept: contacts.dlq on Kafka, the embedded log itself.
+  DeadLetterQueue* dead_letters() const { return dead_letters_; }
 
  private:
   KafkaLog* kafka_ = nullptr;
+  DeadLetterQueue* dead_letters_ = nullptr;
   std::unique_ptr<Log> log_;
 };
 // Opens the log: Kafka when --brokers is set, else the embedded log under `data` (creating

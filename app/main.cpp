@@ -16,6 +16,7 @@ commands:
   ingest    the ingest listener alone, appending to Kafka
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
+  dlq       list the dead letters (records that are not commands), replay them after a fix
   token     mint a JWT for a user with the configured secret
   keys      create a workspace API key without going through HTTP
   bench     fold a generated workload and measure reads
@@ -43,6 +44,7 @@ int main(int argc, char** argv) {
   if (command == "ingest") return run_ingest(rest_argc, rest);
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
+  if (command == "dlq") return run_dlq(rest_argc, rest);
   if (command == "token") return run_token(rest_argc, rest);
   if (command == "keys") return run_keys(rest_argc, rest);
   if (command == "bench") return run_bench(rest_argc, rest);

@@ -6,7 +6,6 @@
 
 #include "app/node.h"
 #include "core/console.h"
-#include "projector/kafka_sinks.h"
 
 namespace contacts::app {
 
@@ -33,12 +32,9 @@ int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log,
   Projector projector(*log, views);
   // The only writer: records another partitioner misplaced are forwarded to where they belong.
   projector.set_forward_misplaced(true);
-  // On Kafka, records that are not commands also go to the dead-letter topic.
-  std::unique_ptr<KafkaDeadLetters> dead_letters;
-  if (log.kafka()) {
-    dead_letters = std::make_unique<KafkaDeadLetters>(*log.kafka());
-    projector.set_dead_letter_sink(*dead_letters);
-  }
+  // Records that are not commands are kept (contacts.dlq on Kafka) for `contacts dlq`.
+  KeptDeadLetters dead_letters(*log.dead_letters());
+  projector.set_dead_letter_sink(dead_letters);
   OutboxSource outbox(views);
   Dispatcher dispatcher(views, outbox, **deliveries, config.hooks);
   WakeDispatcher wake(dispatcher);

@@ -11,7 +11,6 @@
 #include "bus/kafka_group.h"
 #include "core/console.h"
 #include "projector/change_publisher.h"
-#include "projector/kafka_sinks.h"
 
 namespace contacts::app {
 
@@ -94,7 +93,7 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
                     ViewStore& views) {
   KafkaLog& kafka = *log.kafka();  // parse_node_flags required --brokers
   Projector projector(*log, views);
-  KafkaDeadLetters dead_letters(kafka);
+  KeptDeadLetters dead_letters(kafka);
   projector.set_dead_letter_sink(dead_letters);
   projector.set_change_scope(ChangeScope::kAll);
   // Each writer forwards the misplaced records of the partitions it owns.

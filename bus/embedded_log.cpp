@@ -85,14 +85,27 @@ Status from_rocks(const rocksdb::Status& s, const std::string& what) {
 
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path,
                                                        int32_t partitions) {
+  return open(path, partitions, false);
+}
+
+Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open_read_only(const std::string& path) {
+  return open(path, 0, true);
+}
+
+Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, int32_t partitions,
+                                                       bool read_only) {
   rocksdb::Options options;
-  options.create_if_missing = true;
+  options.create_if_missing = !read_only;
   options.write_buffer_size = 64 << 20;
   // An append puts each partition's records in order at its end: a per-partition insert hint
   // spares the memtable's skiplist a search from the top for each of them.
   options.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewFixedPrefixTransform(4));
   rocksdb::DB* raw = nullptr;
-  auto s = rocksdb::DB::Open(options, path, &raw);
+  auto s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
+                     : rocksdb::DB::Open(options, path, &raw);
+  if (read_only && !s.ok() && s.IsIOError() &&
+      s.ToString().find("No such file") != std::string::npos)
+    return Status{Code::kNotFound, "no log at " + path};
   if (!s.ok()) return from_rocks(s, "open log " + path);
   std::unique_ptr<rocksdb::DB> db(raw);
 
@@ -100,6 +113,8 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path,
   s = db->Get(rocksdb::ReadOptions(), kPartitionsKey, &stored);
   if (s.ok()) {
     partitions = static_cast<int32_t>(bytes::get_u32(stored, 0));
+  } else if (s.IsNotFound() && read_only) {
+    return Status{Code::kNotFound, "no log at " + path};
   } else if (s.IsNotFound()) {
     if (partitions < 1 || partitions > 4096)
       return Status{Code::kInvalid, "partitions must be between 1 and 4096"};
@@ -240,6 +255,67 @@ uint64_t EmbeddedLog::wait_for_append(uint64_t seen_appends, std::chrono::millis
   std::unique_lock lock(wait_mutex_);
   appended_.wait_for(lock, timeout, [&] { return appends_.load() != seen_appends; });
   return appends_.load();
+}
+
+namespace {
+
+std::string dead_letter_key(LogPosition source) {
+  std::string k(1, kDeadLetterMark);
+  bytes::put_u32(k, static_cast<uint32_t>(source.partition.value));
+  bytes::put_u64(k, static_cast<uint64_t>(source.offset.value));
+  return k;
+}
+
+}  // namespace
+
+Status EmbeddedLog::put(const LogEntry& entry, const std::string& reason) {
+  // Value: reason length (u32 BE), reason, key length (u32 BE), key, then the record's value.
+  std::string v;
+  v.reserve(8 + reason.size() + entry.key.size() + entry.value.size());
+  bytes::put_u32(v, static_cast<uint32_t>(reason.size()));
+  v.append(reason);
+  bytes::put_u32(v, static_cast<uint32_t>(entry.key.size()));
+  v.append(entry.key);
+  v.append(entry.value);
+  rocksdb::WriteOptions wo;
+  wo.sync = true;
+  auto s = db_->Put(wo, dead_letter_key({entry.partition, entry.offset}), v);
+  return s.ok() ? Status{} : from_rocks(s, "keep dead letter");
+}
+
+Result<std::vector<DeadLetter>> EmbeddedLog::list() {
+  std::vector<DeadLetter> letters;
+  const std::string lower(1, kDeadLetterMark);
+  const std::string upper(1, static_cast<char>(kDeadLetterMark + 1));
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(lower); it->Valid(); it->Next()) {
+    std::string_view key = it->key().ToStringView();
+    std::string_view value = it->value().ToStringView();
+    DeadLetter letter;
+    bool ok = key.size() == 1 + kRecordKeyBytes && value.size() >= 4;
+    if (ok) {
+      letter.source = {Partition(static_cast<int32_t>(bytes::get_u32(key, 1))),
+                       Offset(static_cast<int64_t>(bytes::get_u64(key, 5)))};
+      const size_t reason = bytes::get_u32(value, 0);
+      ok = value.size() >= 8 + reason;
+      if (ok) {
+        letter.reason = value.substr(4, reason);
+        const size_t key_size = bytes::get_u32(value, 4 + reason);
+        ok = value.size() >= 8 + reason + key_size;
+        if (ok) {
+          letter.key = value.substr(8 + reason, key_size);
+          letter.value = value.substr(8 + reason + key_size);
+        }
+      }
+    }
+    if (!ok) return Status{Code::kInternal, "read dead letters: malformed entry"};
+    letters.push_back(std::move(letter));
+  }
+  if (!it->status().ok()) return from_rocks(it->status(), "read dead letters");
+  return letters;
 }
 
 }  // namespace contacts

@@ -4,7 +4,8 @@
 // key length(u32 BE) key value length(u32 BE) value. (Logs of earlier releases hold one record
 // per key: partition offset, value = key length, key, value; both are read.) Appends are
 // synced to disk before they return. The partition count is fixed when the log is created
-// and stored in it.
+// and stored in it. Dead letters (DeadLetterQueue) are kept in the same instance under their own
+// first byte (kDeadLetterMark), keyed by their source position: put twice, kept once.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -15,6 +16,7 @@
 #include <mutex>
 #include <string>
 
+#include "bus/dead_letters.h"
 #include "bus/log.h"
 
 namespace contacts {
@@ -24,12 +26,17 @@ inline constexpr size_t kRecordKeyBytes = 12;
 inline constexpr char kChunkMark = 'c';
 // Records an append puts in one chunk at most.
 inline constexpr size_t kChunkRecords = 1024;
+// The first byte of a dead letter's key (after every partition's records, before metadata).
+inline constexpr char kDeadLetterMark = '\xFE';
 
-class EmbeddedLog final : public Log {
+class EmbeddedLog final : public Log, public DeadLetterQueue {
  public:
   // Opens (or creates with `partitions`) the log at `path`. kUnavailable when another
   // process holds it.
   static Result<std::unique_ptr<EmbeddedLog>> open(const std::string& path, int32_t partitions);
+  // Opens an existing log to read, beside the process that holds it (RocksDB's read-only mode:
+  // what was durable at this moment). Appends and puts fail. kNotFound when there is no log.
+  static Result<std::unique_ptr<EmbeddedLog>> open_read_only(const std::string& path);
   ~EmbeddedLog() override;
 
   Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
@@ -39,7 +46,12 @@ class EmbeddedLog final : public Log {
   uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) override;
   uint64_t append_count() const override { return appends_.load(); }
 
+  Status put(const LogEntry& entry, const std::string& reason) override;
+  Result<std::vector<DeadLetter>> list() override;
+
  private:
+  static Result<std::unique_ptr<EmbeddedLog>> open(const std::string& path, int32_t partitions,
+                                                   bool read_only);
   EmbeddedLog(std::unique_ptr<rocksdb::DB> db, int32_t partitions, std::vector<int64_t> ends);
 
   std::unique_ptr<rocksdb::DB> db_;

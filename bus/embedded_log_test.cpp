@@ -164,5 +164,60 @@ TEST_CASE(
   CHECK(entries->front().key == key);
 }
 
+TEST_CASE("dead letters are kept once per source position, listed beside the writer, and kept") {
+  TempDir dir("embedded_log_test");
+  const std::string path = dir.path() + "/log";
+  auto log = EmbeddedLog::open(path, 4);
+  REQUIRE(log.ok());
+  auto positions = (*log)->append({{"2", "{not json"}, {"3", "{\"type\":\"nope\"}"}});
+  REQUIRE(positions.ok());
+  const LogEntry first{(*positions)[0].partition, (*positions)[0].offset, "2", "{not json"};
+  const LogEntry second{(*positions)[1].partition, (*positions)[1].offset, "3",
+                        "{\"type\":\"nope\"}"};
+  REQUIRE((*log)->put(first, "malformed JSON").ok());
+  REQUIRE((*log)->put(second, "unknown command type \"nope\"").ok());
+  REQUIRE((*log)->put(first, "malformed JSON").ok());  // a batch folded again puts it again
+
+  auto check = [&](DeadLetterQueue& queue) {
+    auto letters = queue.list();
+    REQUIRE(letters.ok());
+    REQUIRE(letters->size() == 2);
+    std::map<std::string, DeadLetter> by_key;
+    for (const auto& l : *letters) by_key[l.key] = l;
+    CHECK(by_key["2"].value == "{not json");
+    CHECK(by_key["2"].reason == "malformed JSON");
+    CHECK(position_name(by_key["2"].source) == position_name({first.partition, first.offset}));
+    CHECK(by_key["3"].reason == "unknown command type \"nope\"");
+  };
+  check(**log);
+  {
+    // Beside the process that holds the log: read-only, and it cannot write.
+    auto beside = EmbeddedLog::open_read_only(path);
+    REQUIRE(beside.ok());
+    check(**beside);
+    CHECK((*beside)->end_offset((*positions)[0].partition).value >= 1);
+    CHECK_FALSE((*beside)->append({{"2", "x"}}).ok());
+  }
+  log->reset();
+  auto reopened = EmbeddedLog::open(path, 4);
+  REQUIRE(reopened.ok());
+  check(**reopened);
+  // The records themselves are untouched by their dead letters.
+  auto read = (*reopened)->read(first.partition, first.offset, 1);
+  REQUIRE(read.ok());
+  CHECK(read->at(0).value == "{not json");
+  CHECK(EmbeddedLog::open_read_only(dir.path() + "/none").status().code() == Code::kNotFound);
+}
+
+TEST_CASE("positions are named partition/offset and parsed back, nothing else") {
+  CHECK(position_name({Partition(3), Offset(17)}) == "3/17");
+  auto parsed = parse_position("3/17");
+  REQUIRE(parsed);
+  CHECK(parsed->partition.value == 3);
+  CHECK(parsed->offset.value == 17);
+  for (const char* bad : {"", "3", "3/", "/17", "-1/2", "3/x", "3/17/1", " 3/17", "3/17 "})
+    CHECK_FALSE(parse_position(bad));
+}
+
 }  // namespace
 }  // namespace contacts

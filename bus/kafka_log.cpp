@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <limits>
+#include <set>
 
 namespace contacts {
 
@@ -266,7 +267,7 @@ Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
   return positions.ok() ? Status{} : positions.status();
 }
 
-Status KafkaLog::dead_letter(const LogEntry& entry, const std::string& reason) {
+Status KafkaLog::put(const LogEntry& entry, const std::string& reason) {
   std::vector<std::vector<std::pair<std::string, std::string>>> headers{
       {{"reason", reason},
        {"source", commands_topic_ + "/" + std::to_string(entry.partition.value) + "/" +
@@ -338,6 +339,67 @@ uint64_t KafkaLog::wait_for_append(uint64_t seen_appends, std::chrono::milliseco
   appended_.wait_for(lock, std::min(timeout, std::chrono::milliseconds(5)),
                      [&] { return appends_.load() != seen_appends; });
   return appends_.load();
+}
+
+namespace {
+
+// The value of header `name` of `message`, empty when it has none.
+std::string header_of(RdKafka::Message& message, const std::string& name) {
+  RdKafka::Headers* headers = message.headers();
+  if (headers == nullptr) return {};
+  RdKafka::Headers::Header h = headers->get_last(name);
+  if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return {};
+  return std::string(static_cast<const char*>(h.value()), h.value_size());
+}
+
+}  // namespace
+
+Result<std::vector<DeadLetter>> KafkaLog::list() {
+  int64_t low = 0, high = 0;
+  if (auto err = producer_->query_watermark_offsets(dlq_topic_, 0, &low, &high, 5000);
+      err != RdKafka::ERR_NO_ERROR)
+    return kafka_error("Kafka topic " + dlq_topic_, err);
+  std::vector<DeadLetter> letters;
+  if (low >= high) return letters;
+  std::string error;
+  std::unique_ptr<RdKafka::Topic> topic(
+      RdKafka::Topic::create(consumer_.get(), dlq_topic_, nullptr, error));
+  if (!topic) return Status{Code::kUnavailable, "Kafka topic " + dlq_topic_ + ": " + error};
+  if (auto err = consumer_->start(topic.get(), 0, low); err != RdKafka::ERR_NO_ERROR)
+    return kafka_error("Kafka consumer start", err);
+  // A record put twice (a batch folded again) is listed once, by its source position.
+  std::set<std::pair<int32_t, int64_t>> seen;
+  const std::string prefix = commands_topic_ + "/";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  int64_t next = low;
+  Status failure;
+  while (next < high && std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(topic.get(), 0, 500));
+    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF)
+      continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      failure = kafka_error("Kafka fetch", m->err());
+      break;
+    }
+    next = m->offset() + 1;
+    DeadLetter letter;
+    letter.reason = header_of(*m, "reason");
+    const std::string source = header_of(*m, "source");
+    auto position = source.rfind(prefix, 0) == 0
+                        ? parse_position(std::string_view(source).substr(prefix.size()))
+                        : std::nullopt;
+    if (!position) continue;  // not one of this service's dead letters
+    letter.source = *position;
+    if (!seen.insert({position->partition.value, position->offset.value}).second) continue;
+    if (m->key()) letter.key = *m->key();
+    letter.value.assign(static_cast<const char*>(m->payload()), m->len());
+    letters.push_back(std::move(letter));
+  }
+  consumer_->stop(topic.get(), 0);
+  if (!failure.ok()) return failure;
+  if (next < high)
+    return Status{Code::kUnavailable, "timed out reading the dead-letter topic " + dlq_topic_};
+  return letters;
 }
 
 }  // namespace contacts

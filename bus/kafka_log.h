@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "bus/change_topic.h"
+#include "bus/dead_letters.h"
 #include "bus/log.h"
 
 namespace contacts {
@@ -33,7 +34,7 @@ struct KafkaOptions {
   int32_t partitions = 8;  // of the command topic, when this creates it
 };
 
-class KafkaLog final : public Log, public ChangeTopic {
+class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
  public:
   static Result<std::unique_ptr<KafkaLog>> open(const KafkaOptions& options);
   ~KafkaLog() override;
@@ -49,8 +50,11 @@ class KafkaLog final : public Log, public ChangeTopic {
   uint64_t append_count() const override { return appends_.load(); }
 
   // Sends a record that is not a valid command to the dead-letter topic, with the reason and
-  // where it came from as headers; returns once acknowledged.
-  Status dead_letter(const LogEntry& entry, const std::string& reason);
+  // where it came from as headers (`reason`, `source`: topic/partition/offset); returns once
+  // acknowledged.
+  Status put(const LogEntry& entry, const std::string& reason) override;
+  // Reads the dead-letter topic from its start to its end now (within 30 s).
+  Result<std::vector<DeadLetter>> list() override;
 
   // Publishes change events (key: the workspace id) on the change topic, partitioned by key
   // like the commands; returns once every one is acknowledged.

@@ -392,7 +392,6 @@ TEST_CASE(
   CHECK(seen == expected);
 }
 
-
 TEST_CASE("one log of old and newer command formats folds as the old format alone") {
   // A newer producer adds fields at every level and says which version it writes; this
   // version keeps them in the log and folds the commands as if they were not there.
@@ -404,8 +403,8 @@ TEST_CASE("one log of old and newer command formats folds as the old format alon
     return command;
   };
   const std::vector<nlohmann::json> old_format = {visit("a", 100, "Alice", "a@x"),
-                                        visit("b", 200, "Bob", "b@x"),
-                                        visit("c", 300, "Alice M", "a@x", 6)};
+                                                  visit("b", 200, "Bob", "b@x"),
+                                                  visit("c", 300, "Alice M", "a@x", 6)};
   Fixture old_only;
   old_only.feed_in_order(old_format);
   Fixture mixed;

@@ -278,5 +278,28 @@ TEST_CASE(
   CHECK(f.views->list(WorkspaceId(1), 1, 10, "").total == static_cast<int64_t>(5 * kBudget));
 }
 
+TEST_CASE("the projector keeps dead letters in the embedded log, once, for contacts dlq") {
+  LogFixture f;
+  auto bad = f.log->append({{"1", "{not json"}});
+  REQUIRE(bad.ok());
+  f.append_visits(3, 0);
+  KeptDeadLetters kept(*f.log);
+  for (int run = 0; run < 2; ++run) {  // a second projector on fresh views folds it again
+    auto views = ViewStore::open(f.dir.path() + "/views-" + std::to_string(run),
+                                 ViewStoreOptions{8 << 20, 4 << 20});
+    REQUIRE(views.ok());
+    Projector projector(*f.log, **views);
+    projector.set_dead_letter_sink(kept);
+    REQUIRE(projector.catch_up().ok());
+    CHECK(projector.stats().dead_letters.load() == 1);
+  }
+  auto letters = f.log->list();
+  REQUIRE(letters.ok());
+  REQUIRE(letters->size() == 1);
+  CHECK(letters->front().reason == "malformed JSON");
+  CHECK(letters->front().value == "{not json");
+  CHECK(position_name(letters->front().source) == position_name(bad->front()));
+}
+
 }  // namespace
 }  // namespace contacts

@@ -1,7 +1,8 @@
 // Where the projector hands on what it folded besides the views. Called on the fold threads
 // as each batch commits: implementations must be thread-safe.
 //  - DeadLetterSink: records that are not valid commands. LoggedDeadLetters (every bus) says so
-//    on stderr; KafkaDeadLetters (projector/kafka_sinks.h) also produces them to contacts.dlq.
+//    on stderr; KeptDeadLetters also keeps them in the log's DeadLetterQueue (contacts.dlq on
+//    Kafka, beside the records on the embedded log), where `contacts dlq` lists them.
 //  - ChangeSink: what each committed batch changed. On the embedded log the webhook dispatcher
 //    is woken; on Kafka the ChangePublisher publishes the queued outbox entries.
 #pragma once
@@ -9,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bus/dead_letters.h"
 #include "bus/log.h"
 #include "projector/fold.h"
 
@@ -33,6 +35,16 @@ class DeadLetterSink {
 class LoggedDeadLetters : public DeadLetterSink {
  public:
   void dead_letter(const LogEntry& entry, std::string_view reason) override;
+};
+
+// Logs each dead letter, then keeps it in `queue`.
+class KeptDeadLetters final : public LoggedDeadLetters {
+ public:
+  explicit KeptDeadLetters(DeadLetterQueue& queue) : queue_(queue) {}
+  void dead_letter(const LogEntry& entry, std::string_view reason) override;
+
+ private:
+  DeadLetterQueue& queue_;
 };
 
 class ChangeSink {

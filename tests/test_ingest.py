@@ -656,6 +656,19 @@ def test_produce_reads_stdin(server_factory):
     assert _contents(server, 2) == ["s@example.com"]
 
 
+@pytest.mark.skipif(BROKERS is not None, reason="the embedded log's dead letters")
+def test_dlq_is_listed_beside_a_running_server_and_replay_says_the_log_is_held(srv):
+    """The embedded log's dead letters are read beside the server that holds the log; replaying
+    needs the log itself, so it refuses while the server runs, saying why."""
+    listed = run_cli("dlq", "list", "--data", srv.data_dir)
+    assert (listed.returncode, listed.stdout) == (0, ""), listed.stderr
+    replay = run_cli("dlq", "replay", "--all", "--data", srv.data_dir)
+    assert replay.returncode == 1
+    assert "in use by another process" in replay.stderr
+    usage = run_cli("dlq", "replay", "--data", srv.data_dir)
+    assert usage.returncode == 2 and "usage: contacts dlq" in usage.stderr
+
+
 def test_produce_with_bad_lines_appends_nothing(server_factory, tmp_path):
     server = server_factory(start=False)
     data = server.data_dir

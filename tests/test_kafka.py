@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from helpers import BROKERS, kcat_consume, kcat_produce, member_upsert, ndjson, room_join, token_for, wait_for
+from helpers import (BROKERS, PARTITIONS, kcat_consume, kcat_produce, member_upsert, ndjson, room_join,
+                     run_cli, token_for, wait_for)
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -71,6 +72,52 @@ def test_bad_records_go_to_the_dead_letter_topic_and_the_fold_goes_on(server_fac
     assert contacts_of(s)["misplaced@example.com"]["event_count"] == 1
     assert not [v for _, _, v in kcat_consume(prefix + "contacts.dlq", 3) if "Misplaced" in v]
     assert "contacts_forwarded_records_total 1" in s.get("/metrics").body.decode()
+
+
+def dlq(server, *args):
+    return run_cli("dlq", *args, "--brokers", BROKERS, "--topic-prefix", server.topic_prefix,
+                   "--partitions", PARTITIONS, "--data", server.data_dir, timeout=60)
+
+
+def test_dead_letters_are_listed_and_replayed_once_they_are_valid(server_factory):
+    s = server_factory()
+    prefix = s.topic_prefix
+    s.ingest_ok([member_upsert(WS, OWNER, "owner")])
+    kcat_produce(prefix + "contacts.commands", WS, ["{not json"])
+    # What an earlier release dead-lettered although valid (a record in another partition than
+    # murmur2's), with the headers it wrote: fixed since, so it may be replayed.
+    earlier = json.dumps(room_join(WS, "Earlier", "earlier@example.com", command_id="earlier-1"))
+    source = prefix + "contacts.commands/3/41"
+    kcat_produce(prefix + "contacts.dlq", WS, [earlier],
+                 extra=("-H", "reason=record of key \"2\" is in partition 3 but belongs in "
+                        "partition 1 (Kafka's murmur2 partitioner)", "-H", f"source={source}"))
+    kcat_consume(prefix + "contacts.dlq", 2)
+
+    listed = dlq(s, "list")
+    assert listed.returncode == 0, listed.stderr
+    letters = {d["value"]: d for d in map(json.loads, listed.stdout.splitlines())}
+    assert set(letters) == {"{not json", earlier}
+    bad = letters["{not json"]
+    assert bad["reason"] == "malformed JSON" and bad["key"] == str(WS)
+    assert letters[earlier]["source"] == "3/41"
+    values = dlq(s, "list", "--values")
+    assert sorted(values.stdout.splitlines()) == sorted(["{not json", earlier])
+
+    # A record still invalid is refused and nothing is appended; an unknown position too.
+    refused = dlq(s, "replay", bad["source"], "9/999")
+    assert refused.returncode == 1
+    assert f"{bad['source']}: still invalid, not replayed: malformed JSON" in refused.stderr
+    assert "9/999: no dead letter there" in refused.stderr
+    assert "replayed 0 record(s)" in refused.stdout
+    replayed = dlq(s, "replay", "3/41")
+    assert replayed.returncode == 0, replayed.stderr
+    assert "replayed 1 record(s)" in replayed.stdout
+    wait_for(lambda: "earlier@example.com" in contacts_of(s), what="the replayed record")
+    # Replayed twice, applied once (its command_id).
+    assert dlq(s, "replay", "--all").returncode == 1  # the bad one is still refused
+    time.sleep(1.0)
+    assert contacts_of(s)["earlier@example.com"]["event_count"] == 1
+    assert dlq(s, "list").stdout.count("\n") == 2  # the list is the topic: nothing removed
 
 
 @pytest.mark.slow
