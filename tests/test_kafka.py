@@ -246,3 +246,65 @@ def test_two_read_replicas_and_the_writer_serve_byte_identical_responses(server_
     # The replicas emitted nothing: the writer alone keeps webhook deliveries.
     r = replicas[0].get(f"/api/workspaces/3/webhooks/{json.loads(expected[(3, 'webhooks')])['webhooks'][0]['id']}/deliveries", token)
     assert r.status == 404
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_misplaced_records_apply_once_across_kill_9_and_a_replica_agrees_byte_for_byte(server_factory):
+    """Records placed by librdkafka's default partitioner (CRC32; kcat with no flag) stream in
+    while the writer, which forwards them to their murmur2 partition, is killed with SIGKILL
+    again and again: every command applies exactly once, and a replica that folds the same log
+    (skipping the originals, folding the forwarded copies) serves the same bytes."""
+    s = server_factory()
+    topic = s.topic_prefix + "contacts.commands"
+    workspaces = [2, 3, 4, 5, 6, 7, 8, 9]
+    s.ingest_ok([member_upsert(ws, OWNER, "owner") for ws in workspaces])
+    per_batch, batches = 250, 24
+    done = []
+
+    def stream():
+        for b in range(batches):
+            ws = workspaces[b % len(workspaces)]
+            kcat_produce(topic, ws, [json.dumps(room_join(
+                ws, f"P{i % 40}", f"p{i % 40}@ws{ws}.example.com", occurred_at=1711000000 + i,
+                command_id=f"crc-{b}-{i}")) for i in range(b * per_batch, (b + 1) * per_batch)],
+                extra=())
+            done.append(b)
+            time.sleep(0.15)
+
+    t = threading.Thread(target=stream)
+    t.start()
+    try:
+        for kill in range(4):
+            time.sleep(0.4 + 0.3 * kill)
+            s.kill9()
+            killed_at = len(done)
+            s.start()
+    finally:
+        t.join(timeout=120)
+    assert len(done) == batches
+    print(f"batches produced when the last kill came: {killed_at}")
+    s.wait_ready(timeout=120)
+
+    def settled():
+        total = 0
+        for ws in workspaces:
+            total += sum(c["event_count"] for c in s.list_all(ws, token_for(OWNER)))
+        return total == per_batch * batches
+    wait_for(settled, timeout=120, what="every command applied")
+    for ws in workspaces:
+        got = {c["email"]: c for c in s.list_all(ws, token_for(OWNER))}
+        assert len(got) == 40, (ws, len(got))
+        mine = [i for b in range(batches) if workspaces[b % len(workspaces)] == ws
+                for i in range(b * per_batch, (b + 1) * per_batch)]
+        for k in range(40):
+            seen = [i for i in mine if i % 40 == k]
+            c = got[f"p{k}@ws{ws}.example.com"]
+            assert c["event_count"] == len(seen)
+            assert c["last_seen_at"] == 1711000000 + max(seen)
+    assert "contacts_dead_letters_total 0" in s.get("/metrics").body.decode()
+
+    replica = server_factory(command="api", topic_prefix=s.topic_prefix)
+    replica.wait_ready(timeout=120)
+    wait_for(lambda: _snapshot(replica, workspaces, token_for(OWNER)) ==
+             _snapshot(s, workspaces, token_for(OWNER)), timeout=60, what="the replica's bytes")
