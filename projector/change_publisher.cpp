@@ -62,6 +62,15 @@ void ChangePublisher::queue(std::vector<QueuedChange>&& entries) {
   wake_.notify_all();
 }
 
+Status ChangePublisher::before_commit(const std::vector<QueuedChange>& entries) {
+  std::vector<LogRecord> records;
+  records.reserve(entries.size());
+  for (const auto& e : entries) records.push_back({std::to_string(e.workspace_id.value), e.value});
+  if (Status s = topic_.publish_changes(records); !s.ok()) return s;
+  published_.fetch_add(records.size());
+  return {};
+}
+
 void ChangePublisher::run() {
   while (!stopping_) {
     {
@@ -83,8 +92,8 @@ void ChangePublisher::assigned(int32_t partition, int64_t committed) {
 
 Status ChangePublisher::flush() {
   std::lock_guard lock(flush_mutex_);
-  // The offsets first: the projector hands a batch's entries over before the batch counts as
-  // applied, so every change before these offsets is in the queue now (or already published).
+  // The offsets first: a batch's changes are published before it commits, so every change
+  // before these offsets is published (or, left in the outbox at start, in the queue now).
   std::vector<std::pair<int32_t, int64_t>> applied;
   for (int32_t p : projector_.owned())
     applied.emplace_back(p, projector_.applied(Partition(p)).value);

@@ -1,13 +1,13 @@
-// ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). The
-// fold queues every applied change in the views' outbox, in the batch that applies it, and
-// hands the same entries to this publisher (its ChangeSink, projector/sinks.h) before the batch
-// counts as applied. It publishes them on `contacts.changes` (key: the workspace id; value: the
-// change event, whose `position` is its stable id), removes what the brokers acknowledged from the
-// outbox, and then commits to the writer group the offsets the projector had applied before it
-// took the entries. So a committed offset means "every change before it is on the change
-// topic": the next owner of a partition folds up to it quietly, and a crash between publishing
-// and committing publishes the same changes again, with the same ids (at least once). On start
-// it publishes what a previous run left in the outbox.
+// ChangePublisher: the writer's half of the change stream (DESIGN.md sections 1 and 9). As the
+// projector's ChangeSink (projector/sinks.h) it takes each batch's change events on the batch's
+// commit thread and publishes them on `contacts.changes` (key: the workspace id; value: the
+// change event, whose `position` is its stable id) before the batch commits: the batch commits
+// only once the brokers acknowledged them, so its changes need no outbox. Its own thread commits
+// to the writer group, now and then, the offsets the projector applied. So a committed offset
+// means "every change before it is on the change topic": the next owner of a partition folds up
+// to it quietly, and a crash between publishing and committing the batch publishes the same
+// changes again, with the same ids (at least once). On start it publishes what the outbox still
+// holds (a rebuild's changes past its quiet boundary, or an earlier release's).
 #pragma once
 
 #include <atomic>
@@ -36,12 +36,11 @@ class ChangePublisher final : public ChangeSink {
   void start();
   // Publishes what is left, then returns.
   void stop();
-  // Entries a batch queued (the projector's change sink).
-  void queue(std::vector<QueuedChange>&& entries);
-  void queued(std::vector<QueuedChange>&& entries) override { queue(std::move(entries)); }
+  // A batch's change events, published before it commits (the projector's change sink).
+  Status before_commit(const std::vector<QueuedChange>& entries) override;
   bool takes_queued() const override { return true; }
-  // Publishes every entry handed over so far, then commits the applied offsets of the
-  // partitions the projector owns. Safe from any thread (one flush at a time).
+  // Publishes what was left in the outbox, then commits the applied offsets of the partitions
+  // the projector owns. Safe from any thread (one flush at a time).
   Status flush();
 
   // `partition` was assigned, with `committed` the group's committed offset: offsets below it
@@ -56,6 +55,7 @@ class ChangePublisher final : public ChangeSink {
   }
 
  private:
+  void queue(std::vector<QueuedChange>&& entries);
   void run();
 
   ViewStore& views_;
@@ -67,7 +67,7 @@ class ChangePublisher final : public ChangeSink {
   std::atomic<uint64_t> published_{0};
   std::mutex queue_mutex_;
   std::condition_variable wake_;
-  std::deque<QueuedChange> queue_;  // under queue_mutex_
+  std::deque<QueuedChange> queue_;  // under queue_mutex_: left in the outbox at start
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

@@ -38,9 +38,10 @@ bool record_change(ViewWriter& views, const Change& change, ChangeScope scope,
   entry.key("webhooks").begin_array();
   for (int64_t id : targets) entry.value(id);
   entry.end_array().end_object();
-  std::string value = entry.take();
-  if (queued) *queued = value;
-  views.put_outbox(change.position_id, std::move(value));
+  if (queued)
+    *queued = entry.take();
+  else
+    views.put_outbox(change.position_id, entry.take());
   return true;
 }
 

@@ -21,7 +21,8 @@ WebhookEvent webhook_event_of(Change::Kind kind);
 
 // Queues `change` with the subscriptions of its workspace that want its event, as of the
 // writer's state. Returns whether it was queued: with kSubscribed only when a subscription
-// wants it. `queued`, when given, receives the entry's value.
+// wants it. `queued`, when given, receives the entry's value instead of the outbox (whoever
+// asked for it hands it on before the batch commits).
 bool record_change(ViewWriter& views, const Change& change,
                    ChangeScope scope = ChangeScope::kSubscribed, std::string* queued = nullptr);
 

@@ -120,22 +120,23 @@ Projector::GroupResult Projector::fold_group(size_t group) {
     batch.read_behind(nullptr);
     in_flight.emplace(InFlight{&batch, std::move(part), {}});
     in_flight->committing =
-        std::async(std::launch::async, [this, b = &batch, forward = &in_flight->part.forward] {
-          return forward_and_commit(*b, *forward);
-        });
+        std::async(std::launch::async,
+                   [this, b = &batch, p = &in_flight->part] { return forward_and_commit(*b, *p); });
   }
   settle(in_flight, result);
   return result;
 }
 
-Status Projector::forward_and_commit(ViewBatch& batch, const std::vector<LogRecord>& forward) {
-  if (!forward.empty()) {
+Status Projector::forward_and_commit(ViewBatch& batch, const GroupResult& part) {
+  if (!part.forward.empty()) {
     // Appended by their key: to the partition each belongs in, in the order they were read.
-    auto appended = log_.append(forward);
+    auto appended = log_.append(part.forward);
     if (!appended.ok())
       return {appended.status().code(),
               "forwarding misplaced records: " + appended.status().message()};
   }
+  if (!part.queued.empty())
+    if (Status s = change_sink_->before_commit(part.queued); !s.ok()) return s;
   return views_.commit(batch);
 }
 
@@ -247,8 +248,6 @@ void Projector::queue_changes(ViewWriter& writer, GroupResult& result, size_t fi
 }
 
 void Projector::publish(GroupResult& part) {
-  // The queued entries go out before their offsets count as applied.
-  if (!part.queued.empty()) change_sink_->queued(std::move(part.queued));
   {
     std::lock_guard lock(applied_mutex_);
     for (const auto& [p, next] : part.next) applied_[static_cast<size_t>(p)].store(next);

@@ -119,8 +119,8 @@ class Projector {
     size_t consumed = 0;
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
-    std::vector<QueuedChange> queued;
-    std::vector<LogRecord> forward;  // misplaced records, appended to the log before the commit
+    std::vector<QueuedChange> queued;  // for a change sink that takes them before the commit
+    std::vector<LogRecord> forward;    // misplaced records, appended to the log before the commit
     uint64_t dead_letters = 0;
   };
   // A batch being committed, what folding it gave, and its commit.
@@ -133,8 +133,9 @@ class Projector {
   GroupResult fold_group(size_t group);
   // The group's owned partitions and the offset each goes on from.
   std::vector<std::pair<int32_t, int64_t>> group_slots(size_t group) const;
-  // Forwards the batch's misplaced records, then commits it: what the commit thread runs.
-  Status forward_and_commit(ViewBatch& batch, const std::vector<LogRecord>& forward);
+  // What the commit thread runs: forwards the batch's misplaced records and hands its changes to
+  // the change sink (when it takes them), then commits the batch.
+  Status forward_and_commit(ViewBatch& batch, const GroupResult& part);
   // Waits for the batch in flight (if any) to commit; publishes it and counts it in `result`,
   // or records its failure there. Whether it committed.
   bool settle(std::optional<InFlight>& in_flight, GroupResult& result);

@@ -4,7 +4,8 @@
 //    on stderr; KeptDeadLetters also keeps them in the log's DeadLetterQueue (contacts.dlq on
 //    Kafka, beside the records on the embedded log), where `contacts dlq` lists them.
 //  - ChangeSink: what each committed batch changed. On the embedded log the webhook dispatcher
-//    is woken; on Kafka the ChangePublisher publishes the queued outbox entries.
+//    is woken; on Kafka the ChangePublisher publishes each batch's change events before the
+//    batch commits.
 #pragma once
 
 #include <string_view>
@@ -50,10 +51,14 @@ class KeptDeadLetters final : public LoggedDeadLetters {
 class ChangeSink {
  public:
   virtual ~ChangeSink() = default;
-  // The outbox entries a committed batch queued, before its offsets count as applied (so
-  // whoever reads Projector::applied afterwards has been handed every entry before it). Only
-  // when the sink asks for them (takes_queued).
-  virtual void queued(std::vector<QueuedChange>&& entries) { (void)entries; }
+  // When the sink takes the changes' entries (takes_queued), they are not stored in the outbox:
+  // each batch's entries are handed over on its commit thread before the batch commits, and the
+  // batch commits only once this returned ok (else it is folded again, and its entries handed
+  // over again: at least once). So every change before an applied offset has been taken.
+  virtual Status before_commit(const std::vector<QueuedChange>& entries) {
+    (void)entries;
+    return {};
+  }
   virtual bool takes_queued() const { return false; }
   // The changes of a committed batch, once its offsets count as applied.
   virtual void applied(const std::vector<Change>& changes) { (void)changes; }
