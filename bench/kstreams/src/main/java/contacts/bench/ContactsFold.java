@@ -83,6 +83,10 @@ public final class ContactsFold {
   static final LongAdder DUPLICATES = new LongAdder();
   static final LongAdder INVALID = new LongAdder();
   static final LongAdder IGNORED = new LongAdder();
+  static final LongAdder CREATED = new LongAdder();
+  // When the first record reached a processor (ms since the epoch): what came before is start-up.
+  static final java.util.concurrent.atomic.AtomicLong FIRST_RECORD_MS = new java.util.concurrent.atomic.AtomicLong();
+  static final LongAdder DELETED_CONTACTS = new LongAdder();
 
   // ---- keys -------------------------------------------------------------------------------
 
@@ -239,6 +243,7 @@ public final class ContactsFold {
 
     @Override
     public void process(Record<byte[], byte[]> record) {
+      if (FIRST_RECORD_MS.get() == 0) FIRST_RECORD_MS.compareAndSet(0, System.currentTimeMillis());
       PROCESSED.increment();
       RecordMetadata where = context.recordMetadata().orElseThrow();
       // Ids derive from the log position, as in the service (core/types.h id_from_position).
@@ -321,6 +326,7 @@ public final class ContactsFold {
         contact.namePosition = positionId;
         contact.foldedName = name.toLowerCase(Locale.ROOT);
         contact.foldedEmail = email == null ? "" : email;
+        CREATED.increment();
         if (emailKey != null) emails.put(emailKey, key(contact.id).get());
         Bytes countKey = key(ws);
         byte[] count = counts.get(countKey);
@@ -375,6 +381,7 @@ public final class ContactsFold {
       byte[] row = contacts.get(contactKey);
       if (row == null) return; // deleting a missing contact is a no-op
       Contact contact = Contact.decode(row);
+      DELETED_CONTACTS.increment();
       contacts.delete(contactKey);
       list.delete(contact.listKey());
       if (contact.email != null) emails.delete(key(ws, contact.email));
@@ -445,13 +452,16 @@ public final class ContactsFold {
 
   // ---- main -------------------------------------------------------------------------------
 
-  static Topology topology(String topic, int partitions) {
+  static Topology topology(String topic, int partitions, boolean changelog) {
     Topology t = new Topology();
     t.addSource("commands", Serdes.ByteArray().deserializer(), Serdes.ByteArray().deserializer(), topic);
     t.addProcessor("fold", () -> new Fold(partitions), "commands");
-    for (String store : STORES)
-      t.addStateStore(Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(store),
-          Serdes.Bytes(), Serdes.ByteArray()), "fold");
+    for (String store : STORES) {
+      var builder = Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(store),
+          Serdes.Bytes(), Serdes.ByteArray());
+      // Logged to a changelog topic (the default, what restores a lost store), unless told not to.
+      t.addStateStore(changelog ? builder : builder.withLoggingDisabled(), "fold");
+    }
     return t;
   }
 
@@ -470,6 +480,7 @@ public final class ContactsFold {
         "usage: java -jar contacts-kstreams.jar --brokers HOST:PORT --topic-prefix P",
         "         [--application-id ID] [--state-dir DIR] [--threads N] [--until-end]",
         "         [--timeout-s S] [--rocksdb bounded|default] [--cache-mb N] [--write-buffer-mb N]",
+        "         [--changelog on|off]",
         "         [streams.config=value ...]",
         "Folds P + contacts.commands from offset 0 into RocksDB state stores (exactly_once_v2).",
         "--until-end: stop once the committed offsets reach the topic's end (as it was at start)",
@@ -529,7 +540,8 @@ public final class ContactsFold {
         props.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedMemoryRocksDBConfig.class);
       props.putAll(overrides);
 
-      KafkaStreams streams = new KafkaStreams(topology(topic, partitions), props);
+      KafkaStreams streams = new KafkaStreams(
+          topology(topic, partitions, !flags.getOrDefault("changelog", "on").equals("off")), props);
       AtomicInteger failed = new AtomicInteger();
       streams.setUncaughtExceptionHandler(e -> {
         System.err.println("kstreams: " + e);
@@ -566,11 +578,14 @@ public final class ContactsFold {
         if (done) break;
         Thread.sleep(100);
       }
-      double seconds = (System.currentTimeMillis() - jvmStart) / 1000.0;
+      long now = System.currentTimeMillis();
+      double seconds = (now - jvmStart) / 1000.0;
+      double startup = FIRST_RECORD_MS.get() == 0 ? seconds : (FIRST_RECORD_MS.get() - jvmStart) / 1000.0;
       System.out.printf(Locale.ROOT,
-          "kstreams done: records %d processed %d applied %d duplicates %d invalid %d ignored %d seconds %.2f vmhwm_kib %d%n",
+          "kstreams done: records %d processed %d applied %d duplicates %d invalid %d ignored %d seconds %.2f vmhwm_kib %d"
+              + " contacts_created %d contacts_deleted %d first_record_s %.2f%n",
           total, PROCESSED.sum(), APPLIED.sum(), DUPLICATES.sum(), INVALID.sum(), IGNORED.sum(),
-          seconds, vmHwmKib());
+          seconds, vmHwmKib(), CREATED.sum(), DELETED_CONTACTS.sum(), startup);
       System.out.flush();
       streams.close(Duration.ofSeconds(30));
       System.exit(0);
