@@ -508,7 +508,8 @@ public final class ContactsFold {
     String topic = prefix + "contacts.commands";
     String appId = flags.getOrDefault("application-id",
         "contacts-kstreams-" + prefix.replaceAll("[^A-Za-z0-9._-]", "_") + System.currentTimeMillis());
-    String stateDir = flags.getOrDefault("state-dir", Files.createTempDirectory("contacts-kstreams-").toString());
+    String stateDir = flags.containsKey("state-dir") ? flags.get("state-dir")
+        : Files.createTempDirectory("contacts-kstreams-").toString();
     int threads = Integer.parseInt(flags.getOrDefault("threads", "2"));
     long timeoutMs = Long.parseLong(flags.getOrDefault("timeout-s", "1800")) * 1000;
     String rocksdb = flags.getOrDefault("rocksdb", "bounded");
