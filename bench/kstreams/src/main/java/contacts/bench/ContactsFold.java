@@ -40,7 +40,6 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Serdes;
 import org.apache.kafka.common.utils.Bytes;
 import org.apache.kafka.streams.KafkaStreams;
-import org.apache.kafka.streams.KeyValue;
 import org.apache.kafka.streams.StreamsConfig;
 import org.apache.kafka.streams.Topology;
 import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler;
@@ -402,8 +401,10 @@ public final class ContactsFold {
       entry.put("actor", actor == null ? null : actor);
       entry.put("target_type", "contact");
       entry.put("target_id", contactId);
-      entry.put("details", Map.of("name", contact.name, "email",
-          contact.email == null ? "" : contact.email));
+      Map<String, Object> details = new HashMap<>();
+      details.put("name", contact.name);
+      details.put("email", contact.email);
+      entry.put("details", details);
       entry.put("created_at", occurredAt);
       try {
         audit.put(key(ws, ~positionId), JSON.writeValueAsBytes(entry));
