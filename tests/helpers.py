@@ -238,7 +238,8 @@ class ContactsServer:
     _seq = itertools.count(1)
 
     def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
-                 ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None, env=None):
+                 ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None, env=None,
+                 brokers=MISSING):
         self.data_dir = str(data_dir)
         self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
         self.partitions = partitions
@@ -248,7 +249,10 @@ class ContactsServer:
         self.extra_env = dict(env or {})
         # `api --replica` nodes share the topics of the writer they replicate (topic_prefix).
         self.command = command
-        self.topic_prefix = topic_prefix or (f"t{os.getpid()}-{time.monotonic_ns()}." if BROKERS else None)
+        # The log: CONTACTS_TEST_BROKERS' Kafka unless brokers= says otherwise (None: the
+        # embedded log in data_dir, whatever the environment).
+        self.brokers = BROKERS if brokers is MISSING else brokers
+        self.topic_prefix = topic_prefix or (f"t{os.getpid()}-{time.monotonic_ns()}." if self.brokers else None)
         self.proc = None
         self.port = None
         self.ingest_port = None
@@ -258,9 +262,9 @@ class ContactsServer:
 
     def log_args(self):
         """The flags that name this server's log, for CLI commands on its data."""
-        if not BROKERS:
+        if not self.brokers:
             return []
-        return ["--brokers", BROKERS, "--topic-prefix", self.topic_prefix]
+        return ["--brokers", self.brokers, "--topic-prefix", self.topic_prefix]
 
     # ---- lifecycle
 
