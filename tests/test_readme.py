@@ -7,7 +7,9 @@ marked `sh stopped` runs while that server is stopped (Ctrl-C in the README's wo
 server is started again before the next `sh` block. Blocks marked `sh kafka`, `sh docker` or
 `sh public-endpoint` need a broker, Docker or a public webhook endpoint and are not run here
 (tests/test_kafka*.py and tests/test_webhooks.py cover what they show); any other `sh ...`
-marking fails the test, so a typo cannot drop a block silently.
+marking fails the test, so a typo cannot drop a block silently. The `python` and `java` blocks
+are examples/producer.py and examples/Producer.java byte for byte (checked here), files that
+tests/test_kafka_clients.py runs against a broker.
 
 How: all the blocks run in ONE bash process (`set -euo pipefail`), in README order, so
 variables carry over as in a terminal. The working directory is a fresh temporary directory
@@ -31,7 +33,8 @@ import subprocess
 
 from helpers import BIN, free_port
 
-README = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
 BLOCK = re.compile(r"^```([^\n]*)\n(.*?)^```$", re.S | re.M)
 RUN = {"sh": "server", "sh stopped": "stopped"}
 NOT_RUN = {"sh kafka", "sh docker", "sh public-endpoint"}
@@ -200,3 +203,19 @@ def test_readme_has_examples_of_each_phase():
     kinds = [kind for kind, _ in readme_blocks()]
     assert kinds.count("server") >= 3
     assert "stopped" in kinds
+
+
+# The README's code blocks that are files of the repository, run by the Kafka tests.
+EXAMPLE_FILES = {"python": "examples/producer.py", "java": "examples/Producer.java"}
+
+
+def test_readme_producer_examples_are_the_files_the_kafka_test_runs():
+    with open(README, encoding="utf-8", newline="") as f:
+        text = f.read()
+    for lang, path in EXAMPLE_FILES.items():
+        with open(os.path.join(ROOT, path), encoding="utf-8", newline="") as f:
+            code = f.read()
+        blocks = [body for info, body in BLOCK.findall(text) if info.strip() == lang]
+        assert blocks == [code], f"the README's ```{lang} block is not {path} byte for byte"
+    # kcat needs no partitioner setting: the writer forwards a record to its key's partition.
+    assert "murmur2_random" not in text
