@@ -195,14 +195,39 @@ KafkaLog::~KafkaLog() {
   if (poller_.joinable()) poller_.join();
 }
 
-Result<std::vector<LogPosition>> KafkaLog::produce(
+// A produce under way: its batch of delivery reports, which the producer's callbacks fill.
+class KafkaLog::Pending final : public PendingAppend {
+ public:
+  explicit Pending(std::function<void()> delivered) : delivered_(std::move(delivered)) {}
+  ~Pending() override { settle(); }
+  Result<std::vector<LogPosition>> wait() override {
+    settle();
+    if (!failure.ok()) return failure;
+    if (!batch.failure.ok()) return batch.failure;
+    if (delivered_) std::exchange(delivered_, nullptr)();
+    return batch.positions;
+  }
+
+  DeliveryReports::Batch batch;
+  Status failure;  // a record the producer refused to queue
+
+ private:
+  // Every queued record is reported (delivered or failed within message.timeout.ms).
+  void settle() {
+    std::unique_lock lock(batch.mutex);
+    batch.done.wait(lock, [&] { return batch.remaining == 0; });
+  }
+  std::function<void()> delivered_;
+};
+
+std::unique_ptr<PendingAppend> KafkaLog::start_produce(
     const std::string& topic, const std::vector<LogRecord>& records,
     const std::vector<int32_t>& partitions,
-    const std::vector<std::vector<std::pair<std::string, std::string>>>* headers) {
-  DeliveryReports::Batch batch;
+    const std::vector<std::vector<std::pair<std::string, std::string>>>* headers,
+    std::function<void()> delivered) {
+  auto pending = std::make_unique<Pending>(std::move(delivered));
+  DeliveryReports::Batch& batch = pending->batch;
   batch.positions.resize(records.size());
-  size_t queued = 0;
-  Status failure;
   for (size_t i = 0; i < records.size(); ++i) {
     const LogRecord& r = records[i];
     auto* slot = new DeliveryReports::Slot{&batch, i};
@@ -229,41 +254,43 @@ Result<std::vector<LogPosition>> KafkaLog::produce(
       delete slot;
       std::lock_guard lock(batch.mutex);
       --batch.remaining;
-      failure = kafka_error("Kafka produce", err);
+      pending->failure = kafka_error("Kafka produce", err);
       break;
     }
-    ++queued;
   }
-  // Every queued record is reported (delivered or failed within message.timeout.ms).
-  std::unique_lock lock(batch.mutex);
-  batch.done.wait(lock, [&] { return batch.remaining == 0; });
-  if (!failure.ok()) return failure;
-  if (!batch.failure.ok()) return batch.failure;
-  return std::move(batch.positions);
+  return pending;
+}
+
+void KafkaLog::appended() {
+  {
+    std::lock_guard lock(wait_mutex_);
+    appends_.fetch_add(1);
+  }
+  appended_.notify_all();
 }
 
 Result<std::vector<LogPosition>> KafkaLog::append(const std::vector<LogRecord>& records) {
+  return start_append(records)->wait();
+}
+
+std::unique_ptr<PendingAppend> KafkaLog::start_append(const std::vector<LogRecord>& records) {
   std::vector<int32_t> partitions;
   partitions.reserve(records.size());
   for (const auto& r : records) partitions.push_back(partition_for(r.key, partitions_).value);
-  auto positions = produce(commands_topic_, records, partitions, nullptr);
-  if (positions.ok()) {
-    {
-      std::lock_guard lock(wait_mutex_);
-      appends_.fetch_add(1);
-    }
-    appended_.notify_all();
-  }
-  return positions;
+  return start_produce(commands_topic_, records, partitions, nullptr, [this] { appended(); });
 }
 
-Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
-  if (records.empty()) return {};
+std::unique_ptr<PendingAppend> KafkaLog::start_publish(const std::vector<LogRecord>& records) {
   std::vector<int32_t> partitions;
   partitions.reserve(records.size());
   for (const auto& r : records)
     partitions.push_back(partition_for(r.key, changes_partitions_).value);
-  auto positions = produce(changes_topic_, records, partitions, nullptr);
+  return start_produce(changes_topic_, records, partitions, nullptr);
+}
+
+Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
+  if (records.empty()) return {};
+  auto positions = start_publish(records)->wait();
   return positions.ok() ? Status{} : positions.status();
 }
 

@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -40,6 +41,8 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   ~KafkaLog() override;
 
   Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
+  // Queued in the producer at once; wait() waits for the acknowledgements.
+  std::unique_ptr<PendingAppend> start_append(const std::vector<LogRecord>& records) override;
   Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) override;
   Offset end_offset(Partition partition) override;
   // One ListOffsets request for every partition, bounded by one timeout: while the brokers are
@@ -59,6 +62,7 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   // Publishes change events (key: the workspace id) on the change topic, partitioned by key
   // like the commands; returns once every one is acknowledged.
   Status publish_changes(const std::vector<LogRecord>& records) override;
+  std::unique_ptr<PendingAppend> start_publish(const std::vector<LogRecord>& records) override;
 
   const std::string& commands_topic() const { return commands_topic_; }
   const std::string& changes_topic() const { return changes_topic_; }
@@ -72,11 +76,24 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   };
   class DeliveryReports;
 
+  class Pending;
+
   KafkaLog() = default;
+  // Queues `records` for `topic`, records[i] to partitions[i]; the returned handle waits for
+  // their delivery reports. `delivered` runs once all were delivered (in wait()).
+  std::unique_ptr<PendingAppend> start_produce(
+      const std::string& topic, const std::vector<LogRecord>& records,
+      const std::vector<int32_t>& partitions,
+      const std::vector<std::vector<std::pair<std::string, std::string>>>* headers,
+      std::function<void()> delivered = nullptr);
   Result<std::vector<LogPosition>> produce(
       const std::string& topic, const std::vector<LogRecord>& records,
       const std::vector<int32_t>& partitions,
-      const std::vector<std::vector<std::pair<std::string, std::string>>>* headers);
+      const std::vector<std::vector<std::pair<std::string, std::string>>>* headers) {
+    return start_produce(topic, records, partitions, headers)->wait();
+  }
+  // Counts an append and wakes wait_for_append.
+  void appended();
 
   std::string commands_topic_, dlq_topic_, changes_topic_;
   int32_t partitions_ = 0;

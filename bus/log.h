@@ -4,6 +4,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,25 @@ struct LogEntry {
   std::string value;
 };
 
+// An append under way (Log::start_append, ChangeTopic::start_publish). Destroying it without
+// wait() still waits for the records' outcome (nothing outlives it on the way).
+class PendingAppend {
+ public:
+  virtual ~PendingAppend() = default;
+  // Returns once the records are durable (their positions, in the order given), or failed.
+  virtual Result<std::vector<LogPosition>> wait() = 0;
+};
+
+// A PendingAppend that has its outcome already: what a synchronous adapter returns.
+class DoneAppend final : public PendingAppend {
+ public:
+  explicit DoneAppend(Result<std::vector<LogPosition>> outcome) : outcome_(std::move(outcome)) {}
+  Result<std::vector<LogPosition>> wait() override { return outcome_; }
+
+ private:
+  Result<std::vector<LogPosition>> outcome_;
+};
+
 class Log {
  public:
   virtual ~Log() = default;
@@ -36,6 +56,11 @@ class Log {
   // Appends all records or none; returns when they are durable, with their positions
   // in the order given.
   virtual Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) = 0;
+  // Starts appending and returns; wait() says when the records are durable. Appends started one
+  // after another keep that order in each partition. By default the append happens here, whole.
+  virtual std::unique_ptr<PendingAppend> start_append(const std::vector<LogRecord>& records) {
+    return std::make_unique<DoneAppend>(append(records));
+  }
 
   // Up to `max_records` entries of `partition` starting at `from`, in offset order.
   virtual Result<std::vector<LogEntry>> read(Partition partition, Offset from,

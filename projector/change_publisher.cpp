@@ -2,6 +2,7 @@
 
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 namespace contacts {
 
@@ -62,13 +63,34 @@ void ChangePublisher::queue(std::vector<QueuedChange>&& entries) {
   wake_.notify_all();
 }
 
-Status ChangePublisher::before_commit(const std::vector<QueuedChange>& entries) {
+namespace {
+
+// A publication that counts its records as published once they are acknowledged.
+class CountedPublish final : public PendingAppend {
+ public:
+  CountedPublish(std::unique_ptr<PendingAppend> inner, std::atomic<uint64_t>& published, size_t n)
+      : inner_(std::move(inner)), published_(published), n_(n) {}
+  Result<std::vector<LogPosition>> wait() override {
+    auto done = inner_->wait();
+    if (done.ok()) published_.fetch_add(std::exchange(n_, 0));
+    return done;
+  }
+
+ private:
+  std::unique_ptr<PendingAppend> inner_;
+  std::atomic<uint64_t>& published_;
+  size_t n_;
+};
+
+}  // namespace
+
+std::unique_ptr<PendingAppend> ChangePublisher::start_publish(std::vector<QueuedChange>&& entries) {
   std::vector<LogRecord> records;
   records.reserve(entries.size());
-  for (const auto& e : entries) records.push_back({std::to_string(e.workspace_id.value), e.value});
-  if (Status s = topic_.publish_changes(records); !s.ok()) return s;
-  published_.fetch_add(records.size());
-  return {};
+  for (auto& e : entries)
+    records.push_back({std::to_string(e.workspace_id.value), std::move(e.value)});
+  return std::make_unique<CountedPublish>(topic_.start_publish(records), published_,
+                                          records.size());
 }
 
 void ChangePublisher::run() {

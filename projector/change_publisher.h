@@ -36,8 +36,9 @@ class ChangePublisher final : public ChangeSink {
   void start();
   // Publishes what is left, then returns.
   void stop();
-  // A batch's change events, published before it commits (the projector's change sink).
-  Status before_commit(const std::vector<QueuedChange>& entries) override;
+  // Change events the fold queued, published at once; their batch commits once they are
+  // acknowledged (the projector's change sink).
+  std::unique_ptr<PendingAppend> start_publish(std::vector<QueuedChange>&& entries) override;
   bool takes_queued() const override { return true; }
   // Publishes what was left in the outbox, then commits the applied offsets of the partitions
   // the projector owns. Safe from any thread (one flush at a time).

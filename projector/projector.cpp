@@ -127,16 +127,15 @@ Projector::GroupResult Projector::fold_group(size_t group) {
   return result;
 }
 
-Status Projector::forward_and_commit(ViewBatch& batch, const GroupResult& part) {
-  if (!part.forward.empty()) {
-    // Appended by their key: to the partition each belongs in, in the order they were read.
-    auto appended = log_.append(part.forward);
-    if (!appended.ok())
-      return {appended.status().code(),
-              "forwarding misplaced records: " + appended.status().message()};
+Status Projector::forward_and_commit(ViewBatch& batch, GroupResult& part) {
+  for (auto& pending : part.pending) {
+    if (!pending) continue;
+    auto done = pending->wait();
+    if (!done.ok())
+      return {done.status().code(),
+              "forwarding or publishing before the commit: " + done.status().message()};
   }
-  if (!part.queued.empty())
-    if (Status s = change_sink_->before_commit(part.queued); !s.ok()) return s;
+  part.pending.clear();
   return views_.commit(batch);
 }
 
@@ -213,6 +212,7 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
   constexpr size_t kPrefetchAhead = 8;
   std::vector<PreparedRecord>& prepared = prepared_[group];
   BatchViewWriter writer(batch);
+  std::vector<LogRecord> forward;  // misplaced records of `entries`
   const size_t n = entries.size();
   if (prepared.size() < n) prepared.resize(n);
   for (size_t i = 0; i < n; ++i) prepare(entries[i], partitions, prepared[i]);
@@ -229,11 +229,21 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
       result.dead_letters += 1;
       dead_letters_->dead_letter(entry, s.message());
     } else if (prepared[i].misplaced && forward_misplaced_ && entry.offset.value >= quiet) {
-      result.forward.push_back({entry.key, entry.value});
+      forward.push_back({entry.key, entry.value});
     }
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.
     if (entry.offset.value >= quiet) queue_changes(writer, result, first_change);
+  }
+  // Started now, so that they are on their way while the rest of the batch is folded; appended
+  // by their key (to the partition each belongs in), in the order they were read.
+  if (!forward.empty()) {
+    result.forwarded += forward.size();
+    result.pending.push_back(log_.start_append(forward));
+  }
+  if (hand_on_queued_ && !result.queued.empty()) {
+    result.pending.push_back(change_sink_->start_publish(std::move(result.queued)));
+    result.queued.clear();
   }
 }
 
@@ -256,7 +266,7 @@ void Projector::publish(GroupResult& part) {
   stats_.applied_records.fetch_add(part.consumed);
   // Counted once their batch committed: a batch dropped and folded again does not count twice.
   stats_.dead_letters.fetch_add(part.dead_letters);
-  stats_.forwarded_records.fetch_add(part.forward.size());
+  stats_.forwarded_records.fetch_add(part.forwarded);
   stats_.batches.fetch_add(1);
   if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }

@@ -119,8 +119,11 @@ class Projector {
     size_t consumed = 0;
     std::vector<std::pair<int32_t, int64_t>> next;  // partition -> next offset
     std::vector<Change> changes;
-    std::vector<QueuedChange> queued;  // for a change sink that takes them before the commit
-    std::vector<LogRecord> forward;    // misplaced records, appended to the log before the commit
+    std::vector<QueuedChange> queued;  // for a change sink that takes them, not yet handed over
+    // Forwards of misplaced records and publications of queued changes under way: the batch
+    // commits once they all completed.
+    std::vector<std::unique_ptr<PendingAppend>> pending;
+    uint64_t forwarded = 0;
     uint64_t dead_letters = 0;
   };
   // A batch being committed, what folding it gave, and its commit.
@@ -133,9 +136,8 @@ class Projector {
   GroupResult fold_group(size_t group);
   // The group's owned partitions and the offset each goes on from.
   std::vector<std::pair<int32_t, int64_t>> group_slots(size_t group) const;
-  // What the commit thread runs: forwards the batch's misplaced records and hands its changes to
-  // the change sink (when it takes them), then commits the batch.
-  Status forward_and_commit(ViewBatch& batch, const GroupResult& part);
+  // What the commit thread runs: waits for the batch's forwards and publications, then commits it.
+  Status forward_and_commit(ViewBatch& batch, GroupResult& part);
   // Waits for the batch in flight (if any) to commit; publishes it and counts it in `result`,
   // or records its failure there. Whether it committed.
   bool settle(std::optional<InFlight>& in_flight, GroupResult& result);

@@ -8,6 +8,7 @@
 //    batch commits.
 #pragma once
 
+#include <memory>
 #include <string_view>
 #include <vector>
 
@@ -52,12 +53,13 @@ class ChangeSink {
  public:
   virtual ~ChangeSink() = default;
   // When the sink takes the changes' entries (takes_queued), they are not stored in the outbox:
-  // each batch's entries are handed over on its commit thread before the batch commits, and the
-  // batch commits only once this returned ok (else it is folded again, and its entries handed
-  // over again: at least once). So every change before an applied offset has been taken.
-  virtual Status before_commit(const std::vector<QueuedChange>& entries) {
+  // the fold hands them over as it goes (in log order, on the fold thread), and a batch commits
+  // only once every publication started for it completed ok (else it is folded again, and its
+  // entries handed over again: at least once). So every change before an applied offset has
+  // been taken. Null: nothing to wait for.
+  virtual std::unique_ptr<PendingAppend> start_publish(std::vector<QueuedChange>&& entries) {
     (void)entries;
-    return {};
+    return nullptr;
   }
   virtual bool takes_queued() const { return false; }
   // The changes of a committed batch, once its offsets count as applied.
