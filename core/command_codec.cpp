@@ -17,12 +17,19 @@ Status invalid(std::string reason) { return {Code::kInvalid, std::move(reason)};
 // Reads typed fields of one JSON object, naming the field's path in every failure.
 class FieldReader {
  public:
-  FieldReader(const json& object, std::string path) : object_(object), path_(std::move(path)) {}
+  FieldReader(const json& object, std::string path, UnknownFields unknown)
+      : object_(object), path_(std::move(path)), unknown_(unknown) {}
+  // A reader of the object `object` found under `key`, with this one's rules.
+  FieldReader child(const json& object, std::string_view key) const {
+    return FieldReader(object, name(key), unknown_);
+  }
 
   // The evolution policy (schemas/README.md): a field this version does not know is accepted
-  // and ignored, so a newer producer can deploy first; one whose name is a near miss of a
-  // known field of the same object (near_miss: a typo) is refused, naming the field it misses.
+  // and ignored, so a newer producer can deploy first; with kRefuseTypos, one whose name is a
+  // near miss of a known field of the same object (near_miss: a typo) is refused, naming the
+  // field it misses.
   Status known(std::initializer_list<std::string_view> fields) const {
+    if (unknown_ == UnknownFields::kIgnore) return {};
     for (const auto& [key, value] : object_.items()) {
       bool known = false;
       for (auto f : fields) known = known || key == f;
@@ -97,6 +104,7 @@ class FieldReader {
 
   const json& object_;
   std::string path_;
+  UnknownFields unknown_;
 };
 
 Status require_object(const json* value, const FieldReader& parent, std::string_view key) {
@@ -108,7 +116,7 @@ Status require_object(const json* value, const FieldReader& parent, std::string_
 Status decode_participant(const FieldReader& top, Command& c) {
   const json* p = top.object("participant");
   if (auto s = require_object(p, top, "participant"); !s.ok()) return s;
-  FieldReader r(*p, "participant");
+  FieldReader r = top.child(*p, "participant");
   if (auto s = r.known({"name", "email"}); !s.ok()) return s;
   if (auto s = r.required_text("name", c.participant_name, kMaxNameLength, true); !s.ok()) return s;
   return r.text("email", c.participant_email, kMaxEmailLength, false, false);
@@ -127,7 +135,7 @@ Status decode_metadata(const FieldReader& top, Command& c) {
 Status decode_room(const FieldReader& top, Command& c) {
   const json* room = top.object("room");
   if (auto s = require_object(room, top, "room"); !s.ok()) return s;
-  FieldReader r(*room, "room");
+  FieldReader r = top.child(*room, "room");
   if (auto s = r.known({"id", "name", "display_name"}); !s.ok()) return s;
   if (auto s = r.integer("id", c.room_id, 1); !s.ok()) return s;
   if (auto s = r.required_text("name", c.room_name, kMaxLabelLength); !s.ok()) return s;
@@ -137,7 +145,7 @@ Status decode_room(const FieldReader& top, Command& c) {
 Status decode_booking_page(const FieldReader& top, Command& c) {
   const json* page = top.object("booking_page");
   if (auto s = require_object(page, top, "booking_page"); !s.ok()) return s;
-  FieldReader r(*page, "booking_page");
+  FieldReader r = top.child(*page, "booking_page");
   if (auto s = r.known({"id", "title", "slug"}); !s.ok()) return s;
   if (auto s = r.integer("id", c.booking_page_id, 1); !s.ok()) return s;
   if (auto s = r.required_text("title", c.booking_page_title, kMaxLabelLength); !s.ok()) return s;
@@ -148,7 +156,7 @@ Status decode_actor(const FieldReader& top, Command& c) {
   const json* a = top.object("actor");
   if (a == nullptr || a->is_null()) return {};
   if (!a->is_object()) return invalid("\"actor\" must be an object");
-  FieldReader r(*a, "actor");
+  FieldReader r = top.child(*a, "actor");
   if (auto s = r.known({"user_id", "api_key_id"}); !s.ok()) return s;
   if (auto s = r.integer("user_id", c.actor.user_id, 1, false); !s.ok()) return s;
   if (auto s = r.integer("api_key_id", c.actor.api_key_id, 1, false); !s.ok()) return s;
@@ -307,32 +315,32 @@ Status decode_body(const FieldReader& r, Command& c) {
 
 }  // namespace
 
-void decode_command(std::string_view json_text, Result<Command>& out) {
+void decode_command(std::string_view json_text, Result<Command>& out, UnknownFields unknown) {
   if (!valid_utf8(json_text)) {
     out = invalid("invalid UTF-8");
   } else if (!json_depth_within(json_text, kMaxJsonDepth)) {
     out = invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   } else if (!decode_visit_fast(json_text, out.emplace())) {
-    out = decode_command_reference(json_text);
+    out = decode_command_reference(json_text, unknown);
   }
 }
 
-Result<Command> decode_command(std::string_view json_text) {
+Result<Command> decode_command(std::string_view json_text, UnknownFields unknown) {
   // Built in place and returned as it is: a Command is large, and moving it cost as much as
   // a fifth of decoding one. (Empty until decode_command builds the command in it, once.)
   Result<Command> decoded(Status{Code::kInvalid, "not decoded"});
-  decode_command(json_text, decoded);
+  decode_command(json_text, decoded, unknown);
   return decoded;
 }
 
-Result<Command> decode_command_reference(std::string_view json_text) {
+Result<Command> decode_command_reference(std::string_view json_text, UnknownFields unknown) {
   if (!valid_utf8(json_text)) return invalid("invalid UTF-8");
   if (!json_depth_within(json_text, kMaxJsonDepth))
     return invalid("JSON nested deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   json doc = json::parse(json_text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return invalid("malformed JSON");
   if (!doc.is_object()) return invalid("a command must be a JSON object");
-  FieldReader r(doc, "");
+  FieldReader r(doc, "", unknown);
   Command c;
   std::string type;
   if (auto s = r.required_text("type", type, 64); !s.ok()) return s;

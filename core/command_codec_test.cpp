@@ -119,7 +119,7 @@ TEST_CASE("encode writes null for absent optional values and the actor that was 
 
 // The reason must name the field a producer has to fix, with its path.
 void check_reason(const std::string& text, const std::string& expected_part) {
-  auto c = decode_command(text);
+  auto c = decode_command(text, UnknownFields::kRefuseTypos);
   INFO(text);
   REQUIRE_FALSE(c.ok());
   CHECK(c.status().code() == Code::kInvalid);

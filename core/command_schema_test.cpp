@@ -414,7 +414,9 @@ TEST_CASE("metadata size and nesting limits are the decoder's alone") {
   }
 }
 
-TEST_CASE("a near miss of a known field is a typo to the decoder, a new field to the schema") {
+TEST_CASE(
+    "a near miss of a known field is a typo to the decoder answering producers, a new field to "
+    "the schema and to the fold") {
   struct Typo {
     const char* type;
     const char* pointer;
@@ -438,9 +440,11 @@ TEST_CASE("a near miss of a known field is a typo to the decoder, a new field to
     Sample sample = with(typo.type, typo.pointer, 1, false);
     INFO(sample.text);
     CHECK(schemas().accepts(sample.type, sample.text));
-    auto decoded = decode_command(sample.text);
+    auto decoded = decode_command(sample.text, UnknownFields::kRefuseTypos);
     REQUIRE_FALSE(decoded.ok());
     CHECK(decoded.status().message() == typo.reason);
+    // The fold ignores it like any field it does not know.
+    CHECK(decode_command(sample.text).ok());
   }
 }
 

@@ -8,7 +8,7 @@ namespace contacts {
 namespace {
 
 void take_line(Intake& intake, std::string_view line, size_t number, int64_t now) {
-  auto command = decode_command(line);
+  auto command = decode_command(line, UnknownFields::kRefuseTypos);
   if (!command.ok()) {
     if (intake.errors.size() < kMaxReportedErrors)
       intake.errors.push_back({number, command.status().message()});

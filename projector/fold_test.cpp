@@ -418,6 +418,15 @@ TEST_CASE("one log of old and newer command formats folds as the old format alon
           std::tie(b.id, b.name, b.email, b.event_count, b.last_seen_at));
     CHECK(old_only.events(a).size() == mixed.events(b).size());
   }
+  // A near miss of a known field (a typo to ingest) is ignored by the fold like any unknown
+  // field: whether a record applies does not depend on the fields a build knows.
+  Fixture typo;
+  nlohmann::json misspelled = old_format[0];
+  misspelled["participant"]["emial"] = "other@x";
+  misspelled["metadta"] = 1;
+  REQUIRE(typo.feed(misspelled, 0).ok());
+  CHECK(typo.only_contact().email == "a@x");
+  CHECK(typo.only_contact().event_count == 1);
   // A version this build does not know is refused, not folded as version 1.
   Fixture later;
   nlohmann::json v2 = old_format[0];
