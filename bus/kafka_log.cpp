@@ -145,9 +145,28 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   (*producer_conf)->set("dr_cb", log->reports_.get(), error);
   log->producer_.reset(RdKafka::Producer::create(producer_conf->get(), error));
   if (!log->producer_) return Status{Code::kUnavailable, "Kafka producer: " + error};
+  // start_append's producer (the projector's forwards of misplaced records): it never gives a
+  // record up (message.timeout.ms=0: retried until the brokers take it) and never delivers one
+  // past a record it failed (gapless), so forwards keep their order in their partition.
+  auto forward_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
+                                       {"client.id", "contacts-forward"},
+                                       {"log.connection.close", "false"},
+                                       {"enable.idempotence", "true"},
+                                       {"enable.gapless.guarantee", "true"},
+                                       {"acks", "all"},
+                                       {"linger.ms", "2"},
+                                       {"message.timeout.ms", "0"},
+                                       {"message.max.bytes", "1048576"}});
+  if (!forward_conf.ok()) return forward_conf.status();
+  (*forward_conf)->set("dr_cb", log->reports_.get(), error);
+  log->forwarder_.reset(RdKafka::Producer::create(forward_conf->get(), error));
+  if (!log->forwarder_) return Status{Code::kUnavailable, "Kafka producer: " + error};
   // Delivery reports arrive through poll: one thread serves every append.
   log->poller_ = std::thread([raw = log.get()] {
-    while (!raw->stopping_) raw->producer_->poll(20);
+    while (!raw->stopping_) {
+      raw->producer_->poll(10);
+      raw->forwarder_->poll(10);
+    }
   });
 
   auto created =
@@ -191,6 +210,7 @@ KafkaLog::~KafkaLog() {
     for (size_t p = 0; p < readers_.size(); ++p)
       if (readers_[p]->started) consumer_->stop(consumer_topic_.get(), static_cast<int32_t>(p));
   if (producer_) producer_->flush(10000);
+  if (forwarder_) forwarder_->flush(10000);
   stopping_ = true;
   if (poller_.joinable()) poller_.join();
 }
@@ -221,7 +241,7 @@ class KafkaLog::Pending final : public PendingAppend {
 };
 
 std::unique_ptr<PendingAppend> KafkaLog::start_produce(
-    const std::string& topic, const std::vector<LogRecord>& records,
+    RdKafka::Producer& producer, const std::string& topic, const std::vector<LogRecord>& records,
     const std::vector<int32_t>& partitions,
     const std::vector<std::vector<std::pair<std::string, std::string>>>* headers,
     std::function<void()> delivered) {
@@ -242,9 +262,9 @@ std::unique_ptr<PendingAppend> KafkaLog::start_produce(
         h = RdKafka::Headers::create();
         for (const auto& [name, value] : (*headers)[i]) h->add(name, value);
       }
-      err = producer_->produce(topic, partitions[i], RdKafka::Producer::RK_MSG_COPY,
-                               const_cast<char*>(r.value.data()), r.value.size(), r.key.data(),
-                               r.key.size(), 0, h, slot);
+      err = producer.produce(topic, partitions[i], RdKafka::Producer::RK_MSG_COPY,
+                             const_cast<char*>(r.value.data()), r.value.size(), r.key.data(),
+                             r.key.size(), 0, h, slot);
       if (err == RdKafka::ERR_NO_ERROR) break;
       delete h;  // left to us when produce fails
       if (err != RdKafka::ERR__QUEUE_FULL) break;
@@ -270,14 +290,20 @@ void KafkaLog::appended() {
 }
 
 Result<std::vector<LogPosition>> KafkaLog::append(const std::vector<LogRecord>& records) {
-  return start_append(records)->wait();
+  return start_commands(*producer_, records)->wait();
 }
 
 std::unique_ptr<PendingAppend> KafkaLog::start_append(const std::vector<LogRecord>& records) {
+  return start_commands(*forwarder_, records);
+}
+
+std::unique_ptr<PendingAppend> KafkaLog::start_commands(RdKafka::Producer& producer,
+                                                        const std::vector<LogRecord>& records) {
   std::vector<int32_t> partitions;
   partitions.reserve(records.size());
   for (const auto& r : records) partitions.push_back(partition_for(r.key, partitions_).value);
-  return start_produce(commands_topic_, records, partitions, nullptr, [this] { appended(); });
+  return start_produce(producer, commands_topic_, records, partitions, nullptr,
+                       [this] { appended(); });
 }
 
 std::unique_ptr<PendingAppend> KafkaLog::start_publish(const std::vector<LogRecord>& records) {
@@ -285,7 +311,7 @@ std::unique_ptr<PendingAppend> KafkaLog::start_publish(const std::vector<LogReco
   partitions.reserve(records.size());
   for (const auto& r : records)
     partitions.push_back(partition_for(r.key, changes_partitions_).value);
-  return start_produce(changes_topic_, records, partitions, nullptr);
+  return start_produce(*producer_, changes_topic_, records, partitions, nullptr);
 }
 
 Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {
@@ -300,7 +326,7 @@ Status KafkaLog::put(const LogEntry& entry, const std::string& reason) {
        {"source", commands_topic_ + "/" + std::to_string(entry.partition.value) + "/" +
                       std::to_string(entry.offset.value)}}};
   auto positions =
-      produce(dlq_topic_, {{entry.key, entry.value}}, {RdKafka::Topic::PARTITION_UA}, &headers);
+      produce(dlq_topic_, {{entry.key, entry.value}}, {0}, &headers);  // list() reads partition 0
   return positions.ok() ? Status{} : positions.status();
 }
 

@@ -41,7 +41,9 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   ~KafkaLog() override;
 
   Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override;
-  // Queued in the producer at once; wait() waits for the acknowledgements.
+  // Queued at once in a producer of its own (the projector's forwards), which retries until the
+  // brokers take each record and never delivers one past a record it failed, so appends keep
+  // their order per partition; wait() waits for the acknowledgements.
   std::unique_ptr<PendingAppend> start_append(const std::vector<LogRecord>& records) override;
   Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) override;
   Offset end_offset(Partition partition) override;
@@ -82,7 +84,7 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   // Queues `records` for `topic`, records[i] to partitions[i]; the returned handle waits for
   // their delivery reports. `delivered` runs once all were delivered (in wait()).
   std::unique_ptr<PendingAppend> start_produce(
-      const std::string& topic, const std::vector<LogRecord>& records,
+      RdKafka::Producer& producer, const std::string& topic, const std::vector<LogRecord>& records,
       const std::vector<int32_t>& partitions,
       const std::vector<std::vector<std::pair<std::string, std::string>>>* headers,
       std::function<void()> delivered = nullptr);
@@ -90,8 +92,11 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
       const std::string& topic, const std::vector<LogRecord>& records,
       const std::vector<int32_t>& partitions,
       const std::vector<std::vector<std::pair<std::string, std::string>>>* headers) {
-    return start_produce(topic, records, partitions, headers)->wait();
+    return start_produce(*producer_, topic, records, partitions, headers)->wait();
   }
+  // Commands to `producer`, each to the partition of its key.
+  std::unique_ptr<PendingAppend> start_commands(RdKafka::Producer& producer,
+                                                const std::vector<LogRecord>& records);
   // Counts an append and wakes wait_for_append.
   void appended();
 
@@ -100,6 +105,7 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   int32_t changes_partitions_ = 0;
   std::unique_ptr<DeliveryReports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<RdKafka::Producer> forwarder_;  // start_append's
   std::unique_ptr<RdKafka::Consumer> consumer_;
   std::unique_ptr<RdKafka::Topic> consumer_topic_;
   std::vector<std::unique_ptr<PartitionReader>> readers_;

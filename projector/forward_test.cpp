@@ -184,5 +184,62 @@ TEST_CASE("records below the quiet boundary are not forwarded again") {
   CHECK(copies->front().value == visit_record("b", 2, 200, "b@x").value);
 }
 
+// A change sink that takes the changes before the commit and fails the first `failures` times.
+class FailingPublisher final : public ChangeSink {
+ public:
+  explicit FailingPublisher(int failures) : failures_(failures) {}
+  bool takes_queued() const override { return true; }
+  std::unique_ptr<PendingAppend> start_publish(std::vector<QueuedChange>&& entries) override {
+    if (failures_-- > 0) return std::make_unique<DoneAppend>(Status{Code::kUnavailable, "down"});
+    published += entries.size();
+    return std::make_unique<DoneAppend>(std::vector<LogPosition>{});
+  }
+  size_t published = 0;
+
+ private:
+  int failures_;
+};
+
+TEST_CASE("a batch folded again after its commit failed does not forward its records again") {
+  TempDir dir("forward_test");
+  MemoryLog log(kLogPartitions);
+  auto views = open_views(dir, "views");
+  // A misplaced record and, in the same batch, a placed one whose change the sink takes.
+  REQUIRE(log.append_to(elsewhere("2"), {visit_record("a", 2, 100, "a@x")}).ok());
+  REQUIRE(log.append({visit_record("b", 3, 100, "b@x")}).ok());
+  Projector projector(log, *views, kDefaultMaxBatchRecords, /*fold_threads=*/1);
+  projector.set_forward_misplaced(true);
+  FailingPublisher sink(1);
+  projector.set_change_scope(ChangeScope::kAll);  // as `contacts project` publishes every change
+  projector.set_change_sink(sink);
+  CHECK_FALSE(projector.step().ok());  // forwarded, then the publication failed: no commit
+  const Partition home = partition_for("2", kLogPartitions);
+  CHECK(log.end_offset(home).value == 1);
+  CHECK(views->applied(elsewhere("2")).value == 0);
+  settle(projector, log);
+  CHECK(log.end_offset(home).value == 1);  // the copy of the first attempt, not a second one
+  CHECK(views->list(WorkspaceId(2), 1, 10, "").contacts.at(0).event_count == 1);
+  // b's change and a's (from its copy), at least once: what the failed batch published counts.
+  CHECK(sink.published >= 2);
+}
+
+TEST_CASE("a misplaced record too large to forward is a dead letter and the fold goes on") {
+  TempDir dir("forward_test");
+  MemoryLog log(kLogPartitions);
+  auto views = open_views(dir, "views");
+  nlohmann::json big = visit("big", 100, "Big", "big@x", 5, WorkspaceId(2));
+  big["padding"] = std::string(kMaxForwardBytes, 'x');  // a field this build ignores
+  REQUIRE(
+      log.append_to(elsewhere("2"), {{"2", big.dump()}, visit_record("s", 2, 200, "s@x")}).ok());
+  Projector projector(log, *views);
+  projector.set_forward_misplaced(true);
+  settle(projector, log);
+  CHECK(projector.stats().dead_letters.load() == 1);
+  CHECK(projector.stats().forwarded_records.load() == 1);
+  auto page = views->list(WorkspaceId(2), 1, 10, "");
+  REQUIRE(page.contacts.size() == 1);
+  CHECK(page.contacts[0].email == "s@x");
+}
+
 }  // namespace
 }  // namespace contacts

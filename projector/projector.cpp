@@ -17,6 +17,7 @@ Projector::Projector(Log& log, ViewStore& views, size_t max_batch_records, size_
       max_batch_records_(max_batch_records),
       groups_(std::clamp<size_t>(fold_threads, 1, static_cast<size_t>(log.partitions()))),
       applied_(static_cast<size_t>(log.partitions())),
+      forwarded_to_(static_cast<size_t>(log.partitions())),
       owned_(static_cast<size_t>(log.partitions())) {
   for (auto& o : owned_) o.store(true);
   for (size_t g = 0; g < groups_; ++g) caches_.emplace_back(kReadCacheEntries);
@@ -128,12 +129,16 @@ Projector::GroupResult Projector::fold_group(size_t group) {
 }
 
 Status Projector::forward_and_commit(ViewBatch& batch, GroupResult& part) {
-  for (auto& pending : part.pending) {
-    if (!pending) continue;
-    auto done = pending->wait();
+  for (auto& underway : part.pending) {
+    if (!underway.append) continue;
+    auto done = underway.append->wait();
     if (!done.ok())
       return {done.status().code(),
               "forwarding or publishing before the commit: " + done.status().message()};
+    if (underway.forwarded_from >= 0) {
+      auto& mark = forwarded_to_[static_cast<size_t>(underway.forwarded_from)];
+      mark.store(std::max(mark.load(), underway.forwarded_to));
+    }
   }
   part.pending.clear();
   return views_.commit(batch);
@@ -204,6 +209,8 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
   const int32_t partitions = log_.partitions();
   const int64_t quiet =
       static_cast<size_t>(p) < quiet_before_.size() ? quiet_before_[static_cast<size_t>(p)] : 0;
+  // Forwarded already: below the quiet boundary (by whoever applied it) or by this process.
+  const int64_t forwarded = std::max(quiet, forwarded_to_[static_cast<size_t>(p)].load());
   // Every record is decoded before the first is applied, so the key filter's blocks of a
   // record's command id and email (each otherwise a miss to memory, two per command) are
   // fetched while the records a few places before it are applied: the blocks are in cache when
@@ -213,6 +220,7 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
   std::vector<PreparedRecord>& prepared = prepared_[group];
   BatchViewWriter writer(batch);
   std::vector<LogRecord> forward;  // misplaced records of `entries`
+  int64_t forward_end = 0;         // the offset after the last of them
   const size_t n = entries.size();
   if (prepared.size() < n) prepared.resize(n);
   for (size_t i = 0; i < n; ++i) prepare(entries[i], partitions, prepared[i]);
@@ -228,8 +236,16 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
     if (auto s = fold_prepared(writer, prepared[i], result.changes); !s.ok()) {
       result.dead_letters += 1;
       dead_letters_->dead_letter(entry, s.message());
-    } else if (prepared[i].misplaced && forward_misplaced_ && entry.offset.value >= quiet) {
+    } else if (prepared[i].misplaced && forward_misplaced_ &&
+               entry.key.size() + entry.value.size() > kMaxForwardBytes) {
+      result.dead_letters += 1;
+      dead_letters_->dead_letter(entry, "too large to forward to the partition of its key (" +
+                                            std::to_string(entry.key.size() + entry.value.size()) +
+                                            " bytes; at most " + std::to_string(kMaxForwardBytes) +
+                                            ")");
+    } else if (prepared[i].misplaced && forward_misplaced_ && entry.offset.value >= forwarded) {
       forward.push_back({entry.key, entry.value});
+      forward_end = entry.offset.value + 1;
     }
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.
@@ -239,10 +255,10 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
   // by their key (to the partition each belongs in), in the order they were read.
   if (!forward.empty()) {
     result.forwarded += forward.size();
-    result.pending.push_back(log_.start_append(forward));
+    result.pending.push_back({log_.start_append(forward), p, forward_end});
   }
   if (hand_on_queued_ && !result.queued.empty()) {
-    result.pending.push_back(change_sink_->start_publish(std::move(result.queued)));
+    result.pending.push_back({change_sink_->start_publish(std::move(result.queued))});
     result.queued.clear();
   }
 }

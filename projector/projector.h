@@ -35,6 +35,10 @@ inline constexpr size_t kRoundsPerStep = 16;
 inline constexpr size_t kReadCacheEntries = 200000;
 // Keys a visit writes: its command id, the contact, its list position (old and new), its event.
 inline constexpr size_t kKeysPerRecord = 5;
+// The largest misplaced record a writer forwards (key and value), under the 1 MiB a producer
+// sends by default: a larger one is a dead letter ("too large to forward"), where a forward
+// that can never succeed would stop the fold.
+inline constexpr size_t kMaxForwardBytes = 1000000;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
@@ -122,7 +126,12 @@ class Projector {
     std::vector<QueuedChange> queued;  // for a change sink that takes them, not yet handed over
     // Forwards of misplaced records and publications of queued changes under way: the batch
     // commits once they all completed.
-    std::vector<std::unique_ptr<PendingAppend>> pending;
+    struct Underway {
+      std::unique_ptr<PendingAppend> append;
+      int32_t forwarded_from = -1;  // a forward: the partition of its records, and the offset
+      int64_t forwarded_to = 0;     // after the last of them
+    };
+    std::vector<Underway> pending;
     uint64_t forwarded = 0;
     uint64_t dead_letters = 0;
   };
@@ -163,6 +172,9 @@ class Projector {
   const size_t max_batch_records_;
   const size_t groups_;
   std::vector<std::atomic<int64_t>> applied_;
+  // Per partition, the offset below which every misplaced record was forwarded (acknowledged)
+  // by this process: a batch folded again after its commit failed does not forward them again.
+  std::vector<std::atomic<int64_t>> forwarded_to_;
   std::vector<ReadCache> caches_;  // one per group, used only by that group's thread
   // Per group, like caches_: the slots fold_entries decodes records into, kept from one call to
   // the next (a run of 1,024 decoded commands is most of a MiB to allocate and fault in again).
