@@ -2,6 +2,7 @@
 // their reason and source position, and replayed into the command log after a fix (a newer
 // build that knows their format, say). On Kafka they are read from <prefix>contacts.dlq; on the
 // embedded log from the log itself, which `list` reads beside a running server.
+#include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -25,6 +26,8 @@ struct Letters {
 
 Result<Letters> read_letters(const Flags& flags, bool to_append) {
   Letters out;
+  if (!flags.has("brokers") && !std::filesystem::exists(log_path(flags.get("data"))))
+    return Status{Code::kNotFound, "no log at " + log_path(flags.get("data"))};
   if (flags.has("brokers") || to_append) {
     out.log = open_log(flags);  // says why when it cannot
     if (!out.log) return Status{Code::kUnavailable, ""};
@@ -51,7 +54,16 @@ int list(const Flags& flags) {
   }
   for (const auto& letter : read->letters) {
     if (flags.enabled("values")) {
-      std::cout << letter.value << "\n";
+      // One line each, as ingest reads NDJSON: JSON compacted, anything else with its line
+      // breaks escaped (it is no command either way).
+      auto json = nlohmann::json::parse(letter.value, nullptr, false);
+      if (!json.is_discarded()) {
+        std::cout << json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";
+      } else {
+        std::string line;
+        for (char c : letter.value) line += c == '\n' ? std::string("\\n") : std::string(1, c);
+        std::cout << line << "\n";
+      }
       continue;
     }
     nlohmann::json line = {{"source", position_name(letter.source)},

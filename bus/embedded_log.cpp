@@ -4,6 +4,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <numeric>
 #include <optional>
 #include <string_view>
@@ -89,6 +90,9 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path,
 }
 
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open_read_only(const std::string& path) {
+  std::error_code ec;
+  if (!std::filesystem::exists(path + "/CURRENT", ec))
+    return Status{Code::kNotFound, "no log at " + path};
   return open(path, 0, true);
 }
 
@@ -103,9 +107,6 @@ Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path, 
   rocksdb::DB* raw = nullptr;
   auto s = read_only ? rocksdb::DB::OpenForReadOnly(options, path, &raw)
                      : rocksdb::DB::Open(options, path, &raw);
-  if (read_only && !s.ok() && s.IsIOError() &&
-      s.ToString().find("No such file") != std::string::npos)
-    return Status{Code::kNotFound, "no log at " + path};
   if (!s.ok()) return from_rocks(s, "open log " + path);
   std::unique_ptr<rocksdb::DB> db(raw);
 
