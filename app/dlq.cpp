@@ -54,8 +54,12 @@ int list(const Flags& flags) {
   }
   for (const auto& letter : read->letters) {
     if (flags.enabled("values")) {
-      // One line each, as ingest reads NDJSON: JSON compacted, anything else with its line
-      // breaks escaped (it is no command either way).
+      // One line each, as ingest reads NDJSON: the record as it is when it is one line; else
+      // JSON compacted, anything else with its line breaks escaped (it is no command then).
+      if (letter.value.find('\n') == std::string::npos) {
+        std::cout << letter.value << "\n";
+        continue;
+      }
       auto json = nlohmann::json::parse(letter.value, nullptr, false);
       if (!json.is_discarded()) {
         std::cout << json.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << "\n";

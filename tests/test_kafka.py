@@ -303,6 +303,10 @@ def test_misplaced_records_apply_once_across_kill_9_and_a_replica_agrees_byte_fo
             assert c["event_count"] == len(seen)
             assert c["last_seen_at"] == 1711000000 + max(seen)
     assert "contacts_dead_letters_total 0" in s.get("/metrics").body.decode()
+    # The misplaced records were forwarded: the topic holds their copies besides them.
+    records = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", topic, "-e", "-q", "-f", "%p\\n"],
+                             capture_output=True, text=True, timeout=60).stdout.count("\n")
+    assert records > len(workspaces) + per_batch * batches, records
 
     replica = server_factory(command="api", topic_prefix=s.topic_prefix)
     replica.wait_ready(timeout=120)
