@@ -161,12 +161,13 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   (*forward_conf)->set("dr_cb", log->reports_.get(), error);
   log->forwarder_.reset(RdKafka::Producer::create(forward_conf->get(), error));
   if (!log->forwarder_) return Status{Code::kUnavailable, "Kafka producer: " + error};
-  // Delivery reports arrive through poll: one thread serves every append.
+  // Delivery reports arrive through poll: a thread per producer serves its appends (one thread
+  // for both would hold one's reports while it waits on the other).
   log->poller_ = std::thread([raw = log.get()] {
-    while (!raw->stopping_) {
-      raw->producer_->poll(10);
-      raw->forwarder_->poll(10);
-    }
+    while (!raw->stopping_) raw->producer_->poll(20);
+  });
+  log->forward_poller_ = std::thread([raw = log.get()] {
+    while (!raw->stopping_) raw->forwarder_->poll(20);
   });
 
   auto created =
@@ -213,6 +214,7 @@ KafkaLog::~KafkaLog() {
   if (forwarder_) forwarder_->flush(10000);
   stopping_ = true;
   if (poller_.joinable()) poller_.join();
+  if (forward_poller_.joinable()) forward_poller_.join();
 }
 
 // A produce under way: its batch of delivery reports, which the producer's callbacks fill.

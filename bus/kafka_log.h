@@ -112,6 +112,7 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   std::atomic<uint64_t> appends_{0};
   std::atomic<bool> stopping_{false};
   std::thread poller_;
+  std::thread forward_poller_;
   std::mutex wait_mutex_;
   std::condition_variable appended_;
 };
