@@ -530,6 +530,33 @@ class Receiver:
 
 # ---- Kafka (tests that run when CONTACTS_TEST_BROKERS names a broker)
 
+def partition_of(ws, partitions):
+    """Kafka's murmur2 partitioner, as the log places a workspace's records."""
+    data = str(ws).encode()
+    m, r = 0x5bd1e995, 24
+    h = (0x9747b28c ^ len(data)) & 0xFFFFFFFF
+    for i in range(0, len(data) // 4 * 4, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * m) & 0xFFFFFFFF
+        k ^= k >> r
+        k = (k * m) & 0xFFFFFFFF
+        h = (h * m) & 0xFFFFFFFF
+        h ^= k
+    rest = len(data) % 4
+    tail = data[len(data) // 4 * 4:]
+    if rest == 3:
+        h ^= tail[2] << 16
+    if rest >= 2:
+        h ^= tail[1] << 8
+    if rest >= 1:
+        h ^= tail[0]
+        h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * m) & 0xFFFFFFFF
+    h ^= h >> 15
+    return (h & 0x7FFFFFFF) % partitions
+
+
 def kcat_produce(topic, key, lines, extra=("-X", "partitioner=murmur2_random")):
     """The README's kcat line: one record per line, keyed by workspace id."""
     proc = subprocess.run(["kcat", "-P", "-b", BROKERS, "-t", topic, "-k", str(key), *extra],

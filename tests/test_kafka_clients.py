@@ -28,7 +28,8 @@ import zlib
 
 import pytest
 
-from helpers import BROKERS, PARTITIONS, REPO, kcat_consume, member_upsert, token_for, wait_for
+from helpers import (BROKERS, PARTITIONS, REPO, kcat_consume, member_upsert, partition_of, token_for,
+                     wait_for)
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -46,30 +47,6 @@ LINE_PACE = 2.0  # seconds over which a client's batch of a round is written
 KAFKA_LIBS = os.path.join(os.environ.get("KAFKA_CACHE") or
                           os.path.expanduser("~/.cache/contacts/kafka-3.9.1"), "libs")
 README = os.path.join(REPO, "README.md")
-
-
-def murmur2_partition(key: bytes, partitions: int) -> int:
-    """Kafka's default partitioner of a keyed record (Utils.murmur2, toPositive)."""
-    m, length = 0x5bd1e995, len(key)
-    h = (0x9747b28c ^ length) & 0xffffffff
-    for i in range(0, length - length % 4, 4):
-        k = int.from_bytes(key[i:i + 4], "little")
-        k = (k * m) & 0xffffffff
-        k ^= k >> 24
-        k = (k * m) & 0xffffffff
-        h = ((h * m) & 0xffffffff) ^ k
-    tail = key[length - length % 4:]
-    if len(tail) >= 3:
-        h ^= tail[2] << 16
-    if len(tail) >= 2:
-        h ^= tail[1] << 8
-    if tail:
-        h ^= tail[0]
-        h = (h * m) & 0xffffffff
-    h ^= h >> 13
-    h = (h * m) & 0xffffffff
-    h ^= h >> 15
-    return (h & 0x7fffffff) % partitions
 
 
 def crc32_partition(key: bytes, partitions: int) -> int:
@@ -307,7 +284,7 @@ def test_kcat_confluent_kafka_and_java_write_at_once_and_the_views_equal_an_embe
     except ImportError:
         pytest.fail("the confluent-kafka package is needed (scripts/setup installs it)", pytrace=False)
     misplaced = [ws for ws in WORKSPACES
-                 if crc32_partition(str(ws).encode(), PARTITIONS) != murmur2_partition(str(ws).encode(), PARTITIONS)]
+                 if crc32_partition(str(ws).encode(), PARTITIONS) != partition_of(ws, PARTITIONS)]
     assert len(misplaced) >= len(WORKSPACES) - 2, misplaced
 
     batches, valid, malformed = build_batches()

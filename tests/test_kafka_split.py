@@ -16,7 +16,7 @@ import time
 import pytest
 
 from helpers import (BIN, BROKERS, INGEST_TOKEN, Receiver, free_port, http_request, kcat_consume, member_upsert,
-                     ndjson, produce, room_join, run_cli, token_for, wait_for)
+                     ndjson, partition_of, produce, room_join, run_cli, token_for, wait_for)
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -44,33 +44,6 @@ def applied(node):
         if line.startswith("contacts_applied_records_total "):
             return int(line.split()[1])
     return 0
-
-
-def partition_of(ws, partitions):
-    """Kafka's murmur2 partitioner, as the log places a workspace's records."""
-    data = str(ws).encode()
-    m, r = 0x5bd1e995, 24
-    h = (0x9747b28c ^ len(data)) & 0xFFFFFFFF
-    for i in range(0, len(data) // 4 * 4, 4):
-        k = int.from_bytes(data[i:i + 4], "little")
-        k = (k * m) & 0xFFFFFFFF
-        k ^= k >> r
-        k = (k * m) & 0xFFFFFFFF
-        h = (h * m) & 0xFFFFFFFF
-        h ^= k
-    rest = len(data) % 4
-    tail = data[len(data) // 4 * 4:]
-    if rest == 3:
-        h ^= tail[2] << 16
-    if rest >= 2:
-        h ^= tail[1] << 8
-    if rest >= 1:
-        h ^= tail[0]
-        h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 13
-    h = (h * m) & 0xFFFFFFFF
-    h ^= h >> 15
-    return (h & 0x7FFFFFFF) % partitions
 
 
 def assigned(node):
@@ -314,7 +287,6 @@ def test_two_dispatchers_share_the_change_topic_and_one_takes_over_after_a_kill(
         assert all(d["standard_ok"] and d["hmac_ok"] for d in got)
     finally:
         receiver.stop()
-
 
 
 def test_the_ingest_process_appends_to_the_topic_a_replica_folds(server_factory, tmp_path):
