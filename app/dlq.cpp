@@ -5,10 +5,12 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <set>
 
 #include "app/commands.h"
 #include "core/command_codec.h"
+#include "projector/record.h"
 
 namespace contacts::app {
 
@@ -24,34 +26,32 @@ struct Letters {
   OpenedLog log;  // empty when listed read-only
 };
 
-Result<Letters> read_letters(const Flags& flags, bool to_append) {
+// The dead letters of the log the flags name, and that log when opened to append; nullopt once
+// the reason is printed.
+std::optional<Letters> read_letters(const Flags& flags, bool to_append) {
+  const std::string path = log_path(flags.get("data"));
   Letters out;
-  if (!flags.has("brokers") && !std::filesystem::exists(log_path(flags.get("data"))))
-    return Status{Code::kNotFound, "no log at " + log_path(flags.get("data"))};
-  if (flags.has("brokers") || to_append) {
+  Result<std::vector<DeadLetter>> letters = Status{Code::kNotFound, "no log at " + path};
+  if (flags.has("brokers") || (to_append && std::filesystem::exists(path))) {
     out.log = open_log(flags);  // says why when it cannot
-    if (!out.log) return Status{Code::kUnavailable, ""};
-    auto letters = out.log.dead_letters()->list();
-    if (!letters.ok()) return letters.status();
-    out.letters = std::move(*letters);
-    return out;
+    if (!out.log) return std::nullopt;
+    letters = out.log.dead_letters()->list();
+  } else if (!to_append) {
+    // Read-only: beside the server that holds the embedded log.
+    auto log = EmbeddedLog::open_read_only(path);
+    letters = log.ok() ? (*log)->list() : Result<std::vector<DeadLetter>>(log.status());
   }
-  // Read-only: beside the server that holds the embedded log.
-  auto log = EmbeddedLog::open_read_only(log_path(flags.get("data")));
-  if (!log.ok()) return log.status();
-  auto letters = (*log)->list();
-  if (!letters.ok()) return letters.status();
+  if (!letters.ok()) {
+    std::cerr << "contacts dlq: " << letters.status().message() << "\n";
+    return std::nullopt;
+  }
   out.letters = std::move(*letters);
   return out;
 }
 
 int list(const Flags& flags) {
   auto read = read_letters(flags, false);
-  if (!read.ok()) {
-    if (!read.status().message().empty())
-      std::cerr << "contacts dlq: " << read.status().message() << "\n";
-    return 1;
-  }
+  if (!read) return 1;
   for (const auto& letter : read->letters) {
     if (flags.enabled("values")) {
       // One line each, as ingest reads NDJSON: the record as it is when it is one line; else
@@ -83,10 +83,7 @@ int list(const Flags& flags) {
 // is its workspace.
 Status still_invalid(const DeadLetter& letter) {
   auto command = decode_command(letter.value);
-  if (!command.ok()) return command.status();
-  if (letter.key != std::to_string(command->workspace_id.value))
-    return {Code::kInvalid, "record key \"" + letter.key + "\" is not the command's workspace_id"};
-  return {};
+  return command.ok() ? check_key(letter.key, *command) : command.status();
 }
 
 int replay(const Flags& flags, const std::vector<std::string>& chosen, bool all) {
@@ -101,11 +98,7 @@ int replay(const Flags& flags, const std::vector<std::string>& chosen, bool all)
     wanted.insert({position->partition.value, position->offset.value});
   }
   auto read = read_letters(flags, true);
-  if (!read.ok()) {
-    if (!read.status().message().empty())
-      std::cerr << "contacts dlq: " << read.status().message() << "\n";
-    return 1;
-  }
+  if (!read) return 1;
   std::vector<LogRecord> records;
   size_t refused = 0;
   for (const auto& letter : read->letters) {

@@ -267,6 +267,22 @@ std::string dead_letter_key(LogPosition source) {
   return k;
 }
 
+// The dead letter `put` stored under `key`; nullopt when the entry is not well formed.
+std::optional<DeadLetter> decode_dead_letter(std::string_view key, std::string_view value) {
+  if (key.size() != 1 + kRecordKeyBytes || value.size() < 4) return std::nullopt;
+  DeadLetter letter;
+  letter.source = {Partition(static_cast<int32_t>(bytes::get_u32(key, 1))),
+                   Offset(static_cast<int64_t>(bytes::get_u64(key, 5)))};
+  const size_t reason = bytes::get_u32(value, 0);
+  if (value.size() < 8 + reason) return std::nullopt;
+  letter.reason = value.substr(4, reason);
+  const size_t key_size = bytes::get_u32(value, 4 + reason);
+  if (value.size() < 8 + reason + key_size) return std::nullopt;
+  letter.key = value.substr(8 + reason, key_size);
+  letter.value = value.substr(8 + reason + key_size);
+  return letter;
+}
+
 }  // namespace
 
 Status EmbeddedLog::put(const LogEntry& entry, const std::string& reason) {
@@ -293,27 +309,9 @@ Result<std::vector<DeadLetter>> EmbeddedLog::list() {
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(lower); it->Valid(); it->Next()) {
-    std::string_view key = it->key().ToStringView();
-    std::string_view value = it->value().ToStringView();
-    DeadLetter letter;
-    bool ok = key.size() == 1 + kRecordKeyBytes && value.size() >= 4;
-    if (ok) {
-      letter.source = {Partition(static_cast<int32_t>(bytes::get_u32(key, 1))),
-                       Offset(static_cast<int64_t>(bytes::get_u64(key, 5)))};
-      const size_t reason = bytes::get_u32(value, 0);
-      ok = value.size() >= 8 + reason;
-      if (ok) {
-        letter.reason = value.substr(4, reason);
-        const size_t key_size = bytes::get_u32(value, 4 + reason);
-        ok = value.size() >= 8 + reason + key_size;
-        if (ok) {
-          letter.key = value.substr(8 + reason, key_size);
-          letter.value = value.substr(8 + reason + key_size);
-        }
-      }
-    }
-    if (!ok) return Status{Code::kInternal, "read dead letters: malformed entry"};
-    letters.push_back(std::move(letter));
+    auto letter = decode_dead_letter(it->key().ToStringView(), it->value().ToStringView());
+    if (!letter) return Status{Code::kInternal, "read dead letters: malformed entry"};
+    letters.push_back(std::move(*letter));
   }
   if (!it->status().ok()) return from_rocks(it->status(), "read dead letters");
   return letters;

@@ -217,6 +217,18 @@ KafkaLog::~KafkaLog() {
   if (forward_poller_.joinable()) forward_poller_.join();
 }
 
+namespace {
+
+// The partition of each record of a topic of `count` partitions: its key's.
+std::vector<int32_t> partitions_of(const std::vector<LogRecord>& records, int32_t count) {
+  std::vector<int32_t> partitions;
+  partitions.reserve(records.size());
+  for (const auto& r : records) partitions.push_back(partition_for(r.key, count).value);
+  return partitions;
+}
+
+}  // namespace
+
 // A produce under way: its batch of delivery reports, which the producer's callbacks fill.
 class KafkaLog::Pending final : public PendingAppend {
  public:
@@ -301,19 +313,13 @@ std::unique_ptr<PendingAppend> KafkaLog::start_append(const std::vector<LogRecor
 
 std::unique_ptr<PendingAppend> KafkaLog::start_commands(RdKafka::Producer& producer,
                                                         const std::vector<LogRecord>& records) {
-  std::vector<int32_t> partitions;
-  partitions.reserve(records.size());
-  for (const auto& r : records) partitions.push_back(partition_for(r.key, partitions_).value);
-  return start_produce(producer, commands_topic_, records, partitions, nullptr,
-                       [this] { appended(); });
+  return start_produce(producer, commands_topic_, records, partitions_of(records, partitions_),
+                       nullptr, [this] { appended(); });
 }
 
 std::unique_ptr<PendingAppend> KafkaLog::start_publish(const std::vector<LogRecord>& records) {
-  std::vector<int32_t> partitions;
-  partitions.reserve(records.size());
-  for (const auto& r : records)
-    partitions.push_back(partition_for(r.key, changes_partitions_).value);
-  return start_produce(*producer_, changes_topic_, records, partitions, nullptr);
+  return start_produce(*producer_, changes_topic_, records,
+                       partitions_of(records, changes_partitions_), nullptr);
 }
 
 Status KafkaLog::publish_changes(const std::vector<LogRecord>& records) {

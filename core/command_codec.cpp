@@ -1,7 +1,10 @@
 #include "core/command_codec.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <span>
 
 #include "core/command_fast_decoder.h"
 #include "core/text.h"
@@ -28,15 +31,27 @@ class FieldReader {
   // and ignored, so a newer producer can deploy first; with kRefuseTypos, one whose name is a
   // near miss of a known field of the same object (near_miss: a typo) is refused, naming the
   // field it misses.
+  // `fields` are the object's own; the command object's also has every command's header.
   Status known(std::initializer_list<std::string_view> fields) const {
     if (unknown_ == UnknownFields::kIgnore) return {};
+    static constexpr std::string_view kHeader[] = {"type", "command_id", "workspace_id",
+                                                   "occurred_at", "version"};
+    const std::span<const std::string_view> header =
+        path_.empty() ? std::span(kHeader) : std::span<const std::string_view>();
+    auto near_one = [&](std::string_view key, auto names) -> std::optional<std::string_view> {
+      for (auto f : names)
+        if (near_miss(key, f)) return f;
+      return std::nullopt;
+    };
     for (const auto& [key, value] : object_.items()) {
-      bool known = false;
-      for (auto f : fields) known = known || key == f;
-      if (known) continue;
-      for (auto f : fields)
-        if (near_miss(key, f))
-          return invalid("unknown field \"" + name(key) + "\" (did you mean \"" + name(f) + "\"?)");
+      if (std::find(fields.begin(), fields.end(), key) != fields.end() ||
+          std::find(header.begin(), header.end(), key) != header.end())
+        continue;
+      auto missed = near_one(key, header);
+      if (!missed) missed = near_one(key, fields);
+      if (missed)
+        return invalid("unknown field \"" + name(key) + "\" (did you mean \"" + name(*missed) +
+                       "\"?)");
     }
     return {};
   }
@@ -217,9 +232,7 @@ Status decode_secret(const FieldReader& r, Command& c) {
 // room_join and booking: a participant, a room or booking page, and metadata.
 Status decode_visit(const FieldReader& r, Command& c) {
   const bool room = c.type == CommandType::kRoomJoin;
-  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
-                        "participant", room ? "room" : "booking_page", "metadata"});
-      !s.ok())
+  if (auto s = r.known({"participant", room ? "room" : "booking_page", "metadata"}); !s.ok())
     return s;
   if (auto s = decode_participant(r, c); !s.ok()) return s;
   if (auto s = room ? decode_room(r, c) : decode_booking_page(r, c); !s.ok()) return s;
@@ -227,10 +240,7 @@ Status decode_visit(const FieldReader& r, Command& c) {
 }
 
 Status decode_api_key_create(const FieldReader& r, Command& c) {
-  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "name",
-                        "role", "key_hash", "key_prefix", "actor"});
-      !s.ok())
-    return s;
+  if (auto s = r.known({"name", "role", "key_hash", "key_prefix", "actor"}); !s.ok()) return s;
   if (auto s = r.required_text("name", c.key_name, kMaxKeyNameLength, true); !s.ok()) return s;
   if (auto s = decode_role(r, c); !s.ok()) return s;
   if (auto s = r.required_text("key_hash", c.key_hash, 64); !s.ok()) return s;
@@ -242,10 +252,7 @@ Status decode_api_key_create(const FieldReader& r, Command& c) {
 }
 
 Status decode_webhook_create(const FieldReader& r, Command& c) {
-  if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "name",
-                        "url", "events", "secret", "actor"});
-      !s.ok())
-    return s;
+  if (auto s = r.known({"name", "url", "events", "secret", "actor"}); !s.ok()) return s;
   if (auto s = r.required_text("name", c.webhook_name, kMaxWebhookNameLength, true); !s.ok())
     return s;
   if (auto s = decode_url(r, c); !s.ok()) return s;
@@ -260,53 +267,32 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kBooking:
       return decode_visit(r, c);
     case CommandType::kContactDelete:
-      if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
-                            "contact_id", "actor"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"contact_id", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("contact_id", c.contact_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kMemberUpsert:
-      if (auto s = r.known(
-              {"type", "command_id", "workspace_id", "occurred_at", "version", "user_id", "role"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"user_id", "role"}); !s.ok()) return s;
       if (auto s = r.integer("user_id", c.user_id, 1); !s.ok()) return s;
       return decode_role(r, c);
     case CommandType::kMemberRemove:
-      if (auto s =
-              r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "user_id"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"user_id"}); !s.ok()) return s;
       return r.integer("user_id", c.user_id, 1);
     case CommandType::kRoomDelete:
-      if (auto s =
-              r.known({"type", "command_id", "workspace_id", "occurred_at", "version", "room_id"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"room_id"}); !s.ok()) return s;
       return r.integer("room_id", c.room_id, 1);
     case CommandType::kBookingPageDelete:
-      if (auto s = r.known(
-              {"type", "command_id", "workspace_id", "occurred_at", "version", "booking_page_id"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"booking_page_id"}); !s.ok()) return s;
       return r.integer("booking_page_id", c.booking_page_id, 1);
     case CommandType::kApiKeyCreate:
       return decode_api_key_create(r, c);
     case CommandType::kApiKeyRevoke:
-      if (auto s = r.known(
-              {"type", "command_id", "workspace_id", "occurred_at", "version", "key_id", "actor"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"key_id", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("key_id", c.key_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
     case CommandType::kWebhookCreate:
       return decode_webhook_create(r, c);
     case CommandType::kWebhookDelete:
-      if (auto s = r.known({"type", "command_id", "workspace_id", "occurred_at", "version",
-                            "webhook_id", "actor"});
-          !s.ok())
-        return s;
+      if (auto s = r.known({"webhook_id", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
   }

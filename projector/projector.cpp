@@ -236,16 +236,17 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
     if (auto s = fold_prepared(writer, prepared[i], result.changes); !s.ok()) {
       result.dead_letters += 1;
       dead_letters_->dead_letter(entry, s.message());
-    } else if (prepared[i].misplaced && forward_misplaced_ &&
-               entry.key.size() + entry.value.size() > kMaxForwardBytes) {
-      result.dead_letters += 1;
-      dead_letters_->dead_letter(entry, "too large to forward to the partition of its key (" +
-                                            std::to_string(entry.key.size() + entry.value.size()) +
-                                            " bytes; at most " + std::to_string(kMaxForwardBytes) +
-                                            ")");
-    } else if (prepared[i].misplaced && forward_misplaced_ && entry.offset.value >= forwarded) {
-      forward.push_back({entry.key, entry.value});
-      forward_end = entry.offset.value + 1;
+    } else if (prepared[i].misplaced && forward_misplaced_) {
+      const size_t bytes = entry.key.size() + entry.value.size();
+      if (bytes > kMaxForwardBytes) {
+        result.dead_letters += 1;
+        dead_letters_->dead_letter(entry, "too large to forward to the partition of its key (" +
+                                              std::to_string(bytes) + " bytes; at most " +
+                                              std::to_string(kMaxForwardBytes) + ")");
+      } else if (entry.offset.value >= forwarded) {
+        forward.push_back({entry.key, entry.value});
+        forward_end = entry.offset.value + 1;
+      }
     }
     // Each change goes to the outbox as of its own position: a subscription created later
     // in the same batch does not receive it.

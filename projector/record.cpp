@@ -6,16 +6,12 @@
 
 namespace contacts {
 
-namespace {
-
-// Why `entry` may not be folded although it decoded; ok when it may.
-Status check_key(const LogEntry& entry, const Command& command) {
-  if (entry.key != std::to_string(command.workspace_id.value))
-    return {Code::kInvalid, "record key \"" + entry.key + "\" is not the command's workspace_id"};
+Status check_key(std::string_view key, const Command& command) {
+  if (key != std::to_string(command.workspace_id.value))
+    return {Code::kInvalid,
+            "record key \"" + std::string(key) + "\" is not the command's workspace_id"};
   return {};
 }
-
-}  // namespace
 
 void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
   decode_command(entry.value, out.command);
@@ -23,7 +19,7 @@ void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
   out.misplaced = false;
   if (!out.command.ok()) return;
   const Command& c = *out.command;
-  if (Status keyed = check_key(entry, c); !keyed.ok()) {
+  if (Status keyed = check_key(entry.key, c); !keyed.ok()) {
     out.command = std::move(keyed);
     return;
   }

@@ -25,6 +25,10 @@ struct PreparedRecord {
   bool misplaced = false;
 };
 
+// Why a record keyed `key` may not hold `command` (its key must be its workspace id, as a decimal
+// string); ok when it may.
+Status check_key(std::string_view key, const Command& command);
+
 // Decodes and checks `entry` of a log with `partitions` partitions into `out` (reusing its
 // memory). Nothing is read from the views. A record that is not a valid command leaves
 // `out.command` with the reason (kInvalid).
