@@ -69,7 +69,8 @@ NewApiKey generate_api_key() {
   return key;
 }
 
-Result<Principal> Authenticator::authenticate(std::string_view authorization) const {
+Result<Principal> Authenticator::authenticate(const ViewStore& views,
+                                              std::string_view authorization) const {
   if (authorization.empty()) return Status{Code::kUnauthorized, "Authentication required"};
   const Status bad{Code::kUnauthorized, "Invalid token"};
   constexpr std::string_view kBearer = "Bearer ";
@@ -78,7 +79,7 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) co
   std::string_view token = trim(authorization.substr(kBearer.size()));
   Principal principal;
   if (token.substr(0, 4) == "lnx_") {
-    auto key = views_.api_key_by_hash(sha256_hex(token));
+    auto key = views.api_key_by_hash(sha256_hex(token));
     if (!key || !key->is_active) return bad;
     principal.api_key_id = key->id;
     principal.key_workspace = key->workspace_id;
@@ -92,10 +93,11 @@ Result<Principal> Authenticator::authenticate(std::string_view authorization) co
   return principal;
 }
 
-Role Authenticator::role_in(const Principal& principal, WorkspaceId ws) const {
+Role Authenticator::role_in(const ViewStore& views, const Principal& principal,
+                            WorkspaceId ws) const {
   if (principal.api_key_id != 0)
     return principal.key_workspace == ws ? principal.key_role : Role::kNone;
-  return views_.member_role(ws, principal.user_id);
+  return views.member_role(ws, principal.user_id);
 }
 
 }  // namespace contacts

@@ -36,16 +36,16 @@ NewApiKey generate_api_key();
 
 class Authenticator {
  public:
-  Authenticator(const ViewStore& views, std::optional<std::string> jwt_secret, const Clock& clock)
-      : views_(views), jwt_secret_(std::move(jwt_secret)), clock_(clock) {}
+  Authenticator(std::optional<std::string> jwt_secret, const Clock& clock)
+      : jwt_secret_(std::move(jwt_secret)), clock_(clock) {}
 
-  // From an Authorization header value; kUnauthorized with the message the API answers.
-  Result<Principal> authenticate(std::string_view authorization) const;
+  // From an Authorization header value; kUnauthorized with the message the API answers. API
+  // keys and roles are read from `views`: the set the request reads.
+  Result<Principal> authenticate(const ViewStore& views, std::string_view authorization) const;
   // The principal's role in `ws` (kNone when not a member).
-  Role role_in(const Principal& principal, WorkspaceId ws) const;
+  Role role_in(const ViewStore& views, const Principal& principal, WorkspaceId ws) const;
 
  private:
-  const ViewStore& views_;
   std::optional<std::string> jwt_secret_;
   const Clock& clock_;
 };

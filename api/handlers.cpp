@@ -89,6 +89,7 @@ std::string page_of_rows(std::string_view field, const std::vector<std::string>&
 
 struct Request {
   const ApiContext& ctx;
+  const ViewStore& views;  // the set this request reads, whole
   const HttpRequest& http;
   Target target;
   Principal principal;
@@ -103,7 +104,7 @@ HttpResponse list_contacts(Request& r) {
     if (!valid_utf8(it->second)) return error_response(400, "search must be valid UTF-8");
     folded = casefold(it->second);
   }
-  ContactPage page = r.ctx.views.list(r.ws, paging.page, paging.limit, folded);
+  ContactPage page = r.views.list(r.ws, paging.page, paging.limit, folded);
   auto write = [](JsonWriter& w, const Contact& c) { write_contact(w, c, true); };
   return json_response(200, paged("contacts", page.contacts, write, page.total, paging));
 }
@@ -111,7 +112,7 @@ HttpResponse list_contacts(Request& r) {
 Result<Contact> find_contact(Request& r, const std::string& segment) {
   auto id = parse_id(segment);
   if (!id) return Status{Code::kNotFound, "Contact not found"};
-  auto contact = r.ctx.views.contact(r.ws, *id);
+  auto contact = r.views.contact(r.ws, *id);
   if (!contact) return Status{Code::kNotFound, "Contact not found"};
   return *contact;
 }
@@ -129,7 +130,7 @@ HttpResponse contact_events(Request& r) {
   auto contact = find_contact(r, r.target.segments[4]);
   if (!contact.ok()) return from_status(contact.status());
   Paging paging = parse_paging(r.target.query);
-  EventPage page = r.ctx.views.timeline(*contact, paging.page, paging.limit);
+  EventPage page = r.views.timeline(*contact, paging.page, paging.limit);
   return json_response(200, paged("events", page.events, write_event, page.total, paging));
 }
 
@@ -156,7 +157,7 @@ HttpResponse delete_contact(Request& r) {
 
 HttpResponse list_api_keys(Request& r) {
   std::vector<std::string> rows;
-  for (const auto& key : r.ctx.views.api_keys(r.ws)) rows.push_back(encode(key));
+  for (const auto& key : r.views.api_keys(r.ws)) rows.push_back(encode(key));
   return json_response(200, page_of_rows("api_keys", rows, 0, nullptr));
 }
 
@@ -187,7 +188,7 @@ HttpResponse create_api_key(Request& r) {
   c.key_prefix = key.prefix;
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.ctx.views.api_key(r.ws, *id);
+  auto row = r.views.api_key(r.ws, *id);
   if (row) {
     auto j = ordered_json::parse(encode(*row));
     j["full_key"] = key.full_key;
@@ -198,7 +199,7 @@ HttpResponse create_api_key(Request& r) {
 
 HttpResponse revoke_api_key(Request& r) {
   auto id = parse_id(r.target.segments[4]);
-  if (!id || !r.ctx.views.api_key(r.ws, *id)) return error_response(404, "API key not found");
+  if (!id || !r.views.api_key(r.ws, *id)) return error_response(404, "API key not found");
   Command c = command_for(r, CommandType::kApiKeyRevoke);
   c.key_id = *id;
   auto applied = r.ctx.submitter.submit(std::move(c));
@@ -218,7 +219,7 @@ Result<nlohmann::json> json_body(Request& r) {
 HttpResponse list_webhooks(Request& r) {
   std::vector<std::string> rows;
   // The secret is shown once, at creation.
-  for (const auto& webhook : r.ctx.views.webhooks(r.ws))
+  for (const auto& webhook : r.views.webhooks(r.ws))
     rows.push_back(encode(webhook, WithSecret::kNo));
   return json_response(200, page_of_rows("webhooks", rows, 0, nullptr));
 }
@@ -276,14 +277,14 @@ HttpResponse create_webhook(Request& r) {
   c.webhook_secret = new_webhook_secret();
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.ctx.views.webhook(r.ws, *id);
+  auto row = r.views.webhook(r.ws, *id);
   if (!row) return error_response(500, "Webhook was not stored");
   return ok_json(201, {{"webhook", ordered_json::parse(encode(*row))}});
 }
 
 Result<int64_t> existing_webhook(Request& r) {
   auto id = parse_id(r.target.segments[4]);
-  if (!id || !r.ctx.views.webhook(r.ws, *id)) return Status{Code::kNotFound, "Webhook not found"};
+  if (!id || !r.views.webhook(r.ws, *id)) return Status{Code::kNotFound, "Webhook not found"};
   return *id;
 }
 
@@ -310,7 +311,7 @@ HttpResponse webhook_deliveries(Request& r) {
 
 HttpResponse audit_log(Request& r) {
   Paging paging = parse_paging(r.target.query);
-  AuditPage page = r.ctx.views.audit(r.ws, paging.page, paging.limit);
+  AuditPage page = r.views.audit(r.ws, paging.page, paging.limit);
   std::vector<std::string> rows;
   for (const auto& entry : page.entries) rows.push_back(encode(entry));
   return json_response(200, page_of_rows("entries", rows, page.total, &paging));
@@ -318,9 +319,14 @@ HttpResponse audit_log(Request& r) {
 
 HttpResponse operations(const ApiContext& ctx, const std::string& name) {
   if (name == "healthz") return json_response(200, R"({"status":"ok"})");
-  if (name == "readyz")
-    return ctx.ready() ? json_response(200, R"({"status":"ready"})")
-                       : json_response(503, R"({"status":"catching up"})");
+  if (name == "readyz") {
+    // The views' state (their fold version, a rebuild under way) follows the status.
+    const std::string state = ctx.views_state ? ctx.views_state() : std::string();
+    const std::string views = state.empty() ? "" : R"(,"views":)" + state;
+    if (ctx.ready()) return json_response(200, R"({"status":"ready")" + views + "}");
+    const char* status = ctx.views.get() ? "catching up" : "rebuilding";
+    return json_response(503, R"({"status":")" + std::string(status) + "\"" + views + "}");
+  }
   HttpResponse res{http::status::ok, 11};
   res.set(http::field::content_type, "text/plain; version=0.0.4");
   res.body() = ctx.metrics_text();
@@ -425,12 +431,17 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
     if (auto ws = parse_id(s[2]); ws && !ctx.holds(WorkspaceId(*ws)))
       return error_response(503,
                             "This node does not hold this workspace's partition; ask a replica");
-  auto principal = ctx.auth.authenticate(http_request[http::field::authorization]);
+  // One view set for the whole request, even if a rebuild swaps in another meanwhile.
+  const std::shared_ptr<ViewStore> views = ctx.views.get();
+  if (!views)
+    return error_response(503, "The views are being rebuilt before this node serves; see /readyz");
+  auto principal = ctx.auth.authenticate(*views, http_request[http::field::authorization]);
   if (!principal.ok()) return from_status(principal.status());
   auto ws = parse_id(s[2]);
   if (!ws) return error_response(404, "Not found");
-  Request r{ctx, http_request, std::move(target), *principal, WorkspaceId(*ws), Role::kNone};
-  r.role = ctx.auth.role_in(r.principal, r.ws);
+  Request r{ctx,        *views,           http_request, std::move(target),
+            *principal, WorkspaceId(*ws), Role::kNone};
+  r.role = ctx.auth.role_in(*views, r.principal, r.ws);
   if (r.role == Role::kNone) return error_response(403, "Not a member of this workspace");
   return dispatch(r, route, http_request.method());
 }

@@ -10,7 +10,7 @@
 #include "core/clock.h"
 #include "core/command.h"
 #include "http/server.h"
-#include "views/view_store.h"
+#include "views/live_views.h"
 #include "webhooks/delivery_store.h"
 
 namespace contacts {
@@ -26,7 +26,7 @@ class CommandSubmitter {
 };
 
 struct ApiContext {
-  const ViewStore& views;
+  const LiveViews& views;  // each request reads the set current when it starts
   const Authenticator& auth;
   CommandSubmitter& submitter;
   const Clock& clock;
@@ -37,6 +37,7 @@ struct ApiContext {
   // Whether this node's views hold the workspace (a writer holds the partitions it owns); null:
   // every workspace. Requests for one it does not hold answer 503 before anything else.
   std::function<bool(WorkspaceId)> holds;
+  std::function<std::string()> views_state;  // a JSON object for /readyz; null: none
 };
 
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& request);

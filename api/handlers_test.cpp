@@ -31,11 +31,12 @@ class ApiFixture : public CommandSubmitter {
     auto opened = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
     REQUIRE(opened.ok());
     views_ = std::move(*opened);
+    live_ = std::make_unique<LiveViews>(views_);
     projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
-    auth_ = std::make_unique<Authenticator>(*views_, std::string(kSecret), clock_);
+    auth_ = std::make_unique<Authenticator>(std::string(kSecret), clock_);
     ctx_ = std::make_unique<ApiContext>(
-        ApiContext{*views_, *auth_, *this, clock_, [this] { return ready; },
-                   [] { return std::string("contacts_up 1\n"); }, nullptr, true, nullptr});
+        ApiContext{*live_, *auth_, *this, clock_, [this] { return ready; },
+                   [] { return std::string("contacts_up 1\n"); }, nullptr, true, nullptr, nullptr});
     // Workspace 2: user 1 owns it, 2 administers it, 3 is a member. Workspace 5: user 4.
     append({member(2, 1, "owner"), member(2, 2, "admin"), member(2, 3, "member"),
             member(5, 4, "owner")});
@@ -112,7 +113,8 @@ class ApiFixture : public CommandSubmitter {
   TempDir dir_{"handlers_test"};
   MemoryLog log_;
   FixedClock clock_{kNow};
-  std::unique_ptr<ViewStore> views_;
+  std::shared_ptr<ViewStore> views_;
+  std::unique_ptr<LiveViews> live_;
   std::unique_ptr<Projector> projector_;
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ApiContext> ctx_;

@@ -259,11 +259,13 @@ int run_bench(int argc, char** argv) {
               << partitions << "\n";
     return 1;
   }
-  auto views = open_views((dir / "views").string(), flags);
-  if (!views.ok()) {
-    std::cerr << "contacts bench: " << views.status().message() << "\n";
+  auto opened = open_views((dir / "views").string(), flags);
+  if (!opened.ok()) {
+    std::cerr << "contacts bench: " << opened.status().message() << "\n";
     return 1;
   }
+  std::shared_ptr<ViewStore> views = std::move(*opened);
+  LiveViews live(views);
   start = Clock::now();
   constexpr size_t kChunk = 10000;
   for (size_t i = 0; i < w.records.size(); i += kChunk) {
@@ -280,7 +282,7 @@ int run_bench(int argc, char** argv) {
               static_cast<double>(w.records.size()) / append_s, kChunk,
               flags.has("brokers") ? "acknowledged by the brokers" : "synced");
 
-  Projector projector(*log, **views);
+  Projector projector(*log, *views);
   start = Clock::now();
   const double cpu_before = cpu_seconds();
   if (auto s = projector.catch_up(); !s.ok()) {
@@ -298,25 +300,24 @@ int run_bench(int argc, char** argv) {
 
   if (flags.enabled("compact")) {
     start = Clock::now();
-    if (auto s = (*views)->compact(); !s.ok())
-      std::cerr << "contacts bench: " << s.message() << "\n";
+    if (auto s = views->compact(); !s.ok()) std::cerr << "contacts bench: " << s.message() << "\n";
     std::printf("compacted the views in %.2fs (reads below are of the steady state)\n",
                 seconds_since(start));
   }
   SystemClock clock;
-  Authenticator auth(**views, std::string("bench-secret"), clock);
+  Authenticator auth(std::string("bench-secret"), clock);
   NoWrites no_writes;
   ApiContext ctx{
-      **views, auth,  no_writes, clock, [] { return true; }, [] { return std::string(); },
-      nullptr, false, nullptr};
+      live,    auth,  no_writes, clock,  [] { return true; }, [] { return std::string(); },
+      nullptr, false, nullptr,   nullptr};
   std::string token = mint_jwt("bench-secret", 1, clock.now_seconds() + 3600);
-  ContactPage first = (*views)->list(WorkspaceId(1), 1, 100, "");
+  ContactPage first = views->list(WorkspaceId(1), 1, 100, "");
   std::printf("workspace 1: %lld contacts\n", static_cast<long long>(first.total));
   // Timelines of contacts spread over the workspace's list (pages 10, 20, ... 1000 of 100), or
   // of its first page when it is smaller than that.
   std::vector<int64_t> ids;
   for (int64_t page = 1; page <= 100; ++page)
-    for (const auto& c : (*views)->list(WorkspaceId(1), page * 10, 100, "").contacts)
+    for (const auto& c : views->list(WorkspaceId(1), page * 10, 100, "").contacts)
       ids.push_back(c.id);
   if (ids.empty())
     for (const auto& c : first.contacts) ids.push_back(c.id);
@@ -340,7 +341,8 @@ int run_bench(int argc, char** argv) {
   std::printf("search   p50 %.3f ms  p99 %.3f ms  (over %lld contacts)\n", search.percentile(0.5),
               search.percentile(0.99), static_cast<long long>(first.total));
   std::printf("peak resident memory: %ld MiB\n", peak_rss_mb());
-  views->reset();
+  live.swap(nullptr);
+  views.reset();
   log.reset();
   if (temporary) fs::remove_all(dir);
   return 0;

@@ -7,10 +7,13 @@
 #include <fstream>
 #include <iostream>
 #include <limits>
+#include <nlohmann/json.hpp>
 #include <sstream>
+#include <thread>
 
 #include "api/auth.h"
 #include "api/handlers.h"
+#include "app/control.h"
 #include "bus/kafka_group.h"
 #include "core/clock.h"
 #include "core/command_codec.h"
@@ -44,7 +47,6 @@ FlagSpec brokers_flag() {
 }
 
 std::string log_path(const std::string& data) { return (fs::path(data) / "log").string(); }
-std::string views_path(const std::string& data) { return (fs::path(data) / "views").string(); }
 std::string webhooks_path(const std::string& data) {
   return (fs::path(data) / "webhooks").string();
 }
@@ -250,20 +252,130 @@ int run_keys(int argc, char** argv) {
   return 0;
 }
 
+namespace {
+
+// "1,234,567"
+std::string grouped(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// One view of a rebuild's progress ({"phase", "folded", "target", "rate", "eta_seconds"}): a bar
+// for a terminal, or a plain line.
+std::string progress_text(const nlohmann::json& r, bool bar) {
+  const uint64_t folded = r.value("folded", uint64_t{0}), target = r.value("target", uint64_t{0});
+  const double share = target > 0 ? std::min(1.0, static_cast<double>(folded) / target) : 0.0;
+  std::ostringstream out;
+  if (bar) {
+    constexpr int kWidth = 30;
+    const int filled = static_cast<int>(share * kWidth);
+    out << "[" << std::string(filled, '#') << std::string(kWidth - filled, '.') << "] ";
+  } else {
+    out << "rebuild " << r.value("phase", std::string()) << ": ";
+  }
+  out << static_cast<int>(share * 100) << "%  " << grouped(folded) << " / " << grouped(target)
+      << " records  " << grouped(static_cast<uint64_t>(r.value("rate", 0.0))) << " records/s";
+  if (r.contains("eta_seconds"))
+    out << "  ETA " << static_cast<int64_t>(r["eta_seconds"].get<double>() + 0.5) << " s";
+  if (bar) out << "  " << r.value("phase", std::string()) << "   ";
+  return out.str();
+}
+
+// Follows the rebuild of the node on `socket` until it ends.
+int follow_rebuild(const std::string& socket) {
+  const bool tty = isatty(STDERR_FILENO);
+  auto last_line = std::chrono::steady_clock::now() - std::chrono::seconds(1);
+  for (;;) {
+    auto reply = control_request(socket, "status");
+    if (!reply.ok()) {
+      std::cerr << (tty ? "\n" : "") << "contacts rebuild: " << reply.status().message()
+                << " (a node that restarts resumes the rebuild)\n";
+      return 1;
+    }
+    auto rebuild = nlohmann::json::parse(*reply, nullptr, false).value("rebuild", nlohmann::json());
+    const std::string phase = rebuild.value("phase", std::string());
+    const bool over = phase != "folding" && phase != "swapping";
+    if (tty) {
+      std::cerr << "\r" << progress_text(rebuild, true) << (over ? "\n" : "") << std::flush;
+    } else if (over || std::chrono::steady_clock::now() - last_line >= std::chrono::seconds(1)) {
+      std::cerr << progress_text(rebuild, false) << "\n";
+      last_line = std::chrono::steady_clock::now();
+    }
+    if (phase == "done") {
+      std::cout << "rebuilt the views of the running node from "
+                << rebuild.value("folded", uint64_t{0}) << " records in "
+                << static_cast<int64_t>(rebuild.value("seconds", 0.0) * 1000) << " ms\n";
+      return 0;
+    }
+    if (over) {
+      std::cerr << "contacts rebuild: "
+                << (phase == "failed" ? "failed: " + rebuild.value("error", std::string())
+                                      : "the rebuild was " + phase)
+                << "; the old views serve on\n";
+      return 1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+// Rebuilds through the node running on `socket`.
+int rebuild_online(const std::string& socket, const std::string& started) {
+  auto reply = nlohmann::json::parse(started, nullptr, false);
+  if (!reply.value("started", false)) {
+    std::cerr << "contacts rebuild: " << reply.value("error", std::string("refused")) << "\n";
+    return 1;
+  }
+  std::cerr << "rebuilding the views of the node running here while it serves (Ctrl-C leaves "
+               "the rebuild running; `contacts rebuild --cancel` stops it)\n";
+  return follow_rebuild(socket);
+}
+
+}  // namespace
+
 int run_rebuild(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(),       partitions_flag(), cache_flag(),
-                                 key_filter_flag(), brokers_flag(),    topic_prefix_flag()};
+  std::vector<FlagSpec> specs = {
+      data_flag(),
+      partitions_flag(),
+      cache_flag(),
+      key_filter_flag(),
+      brokers_flag(),
+      topic_prefix_flag(),
+      {"cancel", "", "", "cancel the rebuild of the node running on --data", true}};
   if (int rc = parse_or_exit(
           flags, "rebuild",
-          "Rebuilds the views from offset 0 into a fresh directory and swaps them in.", specs, argc,
-          argv);
+          "Rebuilds the views from offset 0 into a fresh view set and swaps it in. When a node "
+          "runs on --data, it rebuilds while it serves (through its control socket, "
+          "DATA/control.sock); otherwise this command does it.",
+          specs, argc, argv);
       rc >= 0)
     return rc;
+  const std::string socket = control_path(flags.get("data"));
+  auto reply = control_request(socket, flags.enabled("cancel") ? "cancel" : "rebuild");
+  if (flags.enabled("cancel")) {
+    if (!reply.ok()) {
+      std::cerr << "contacts rebuild: " << reply.status().message() << "\n";
+      return 1;
+    }
+    const bool cancelled = nlohmann::json::parse(*reply, nullptr, false).value("cancelled", false);
+    std::cout << (cancelled ? "cancelled the rebuild; the old views serve on"
+                            : "no rebuild is running")
+              << "\n";
+    return cancelled ? 0 : 1;
+  }
+  if (reply.ok()) return rebuild_online(socket, *reply);
+  if (reply.status().code() != Code::kUnavailable) {
+    std::cerr << "contacts rebuild: " << reply.status().message() << "\n";
+    return 1;
+  }
   auto log = open_log(flags);
   if (!log) return 1;
   RebuildOptions options;
-  options.live_path = views_path(flags.get("data"));
+  options.data_dir = flags.get("data");
   auto views_options = view_options(flags);
   if (!views_options.ok()) {
     std::cerr << "contacts rebuild: " << views_options.status().message() << "\n";
@@ -289,17 +401,29 @@ int run_rebuild(int argc, char** argv) {
     options.scope = ChangeScope::kAll;
   }
   const bool tty = isatty(STDERR_FILENO);
-  options.progress = [tty](uint64_t done, uint64_t all) {
-    if (tty)
-      std::cerr << "\rrebuilding views: " << done << " / " << all << " records" << std::flush;
+  const auto started = std::chrono::steady_clock::now();
+  auto last_line = started;
+  options.progress = [&](uint64_t done, uint64_t all) {
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    nlohmann::json state = {{"phase", "folding"}, {"folded", done}, {"target", all}};
+    if (seconds > 0) state["rate"] = static_cast<double>(done) / seconds;
+    if (done > 0 && all > done) state["eta_seconds"] = (all - done) * seconds / done;
+    if (tty) {
+      std::cerr << "\r" << progress_text(state, true) << std::flush;
+    } else if (std::chrono::steady_clock::now() - last_line >= std::chrono::seconds(1)) {
+      std::cerr << progress_text(state, false) << "\n";
+      last_line = std::chrono::steady_clock::now();
+    }
   };
-  auto total = rebuild_views(*log, options);
+  auto rebuilt = rebuild_views(*log, options);
   if (tty) std::cerr << "\n";
-  if (!total.ok()) {
-    std::cerr << "contacts rebuild: " << total.status().message() << "\n";
+  if (!rebuilt.ok()) {
+    std::cerr << "contacts rebuild: " << rebuilt.status().message() << "\n";
     return 1;
   }
-  std::cout << "rebuilt views from " << *total << " records into " << options.live_path << "\n";
+  std::cout << "rebuilt views from " << rebuilt->records << " records into " << rebuilt->path
+            << "\n";
   return 0;
 }
 

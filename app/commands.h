@@ -33,7 +33,6 @@ FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
 
 std::string log_path(const std::string& data);
-std::string views_path(const std::string& data);
 std::string webhooks_path(const std::string& data);
 // The log a process opened, and its Kafka adapter when it is on Kafka (what only Kafka has:
 // dead letters, the change topic, consumer groups), known from how it was opened.

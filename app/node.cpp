@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "app/control.h"
 #include "core/command_codec.h"
 #include "core/console.h"
 
@@ -112,16 +113,16 @@ Handler measured(HttpProbe& probe, Handle handle) {
   };
 }
 
-std::string metrics_text(const RoleParts& parts, Projector& projector, const IngestParts& ingest,
+std::string metrics_text(const RoleParts& parts, LiveFold& fold, const IngestParts& ingest,
                          const HttpProbe& api_probe) {
   std::string out;
   if (parts.metrics) parts.metrics(out);
   static const DispatcherStats none;
   (parts.dispatcher ? *parts.dispatcher : none).render(out);
-  projector.render_metrics(out);
+  fold.render_metrics(out);
   out += "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " +
          std::to_string(ingest.accepted.load()) + "\n";
-  projector.render_lag(out);
+  fold.render_lag(out);
   out += "# TYPE contacts_http_request_duration_seconds histogram\n";
   api_probe.render(out);
   ingest.probe.render(out);
@@ -130,16 +131,16 @@ std::string metrics_text(const RoleParts& parts, Projector& projector, const Ing
 
 // Runs `node` on the log and views it opened.
 int run_role(Node node, Flags& flags, const NodeConfig& config, const OpenedLog& log,
-             ViewStore& views) {
+             LiveFold& fold) {
   switch (node) {
     case Node::kAll:
-      return run_node_serve(flags, config, log, views);
+      return run_node_serve(flags, config, log, fold);
     case Node::kWriter:
-      return run_node_writer(flags, config, log, views);
+      return run_node_writer(flags, config, log, fold);
     case Node::kReplica:
-      return run_node_replica(flags, config, log, views);
+      return run_node_replica(flags, config, log, fold);
     case Node::kWebhooks:
-      return run_node_webhooks(flags, config, log, views);
+      return run_node_webhooks(flags, config, log, fold);
     case Node::kIngest:
       break;
   }
@@ -154,12 +155,21 @@ int run_node(Node node, int argc, char** argv) {
   auto log = open_log(flags);
   if (!log) return 1;
   if (node == Node::kIngest) return run_node_ingest(flags, config, log);
-  auto views = open_views(views_path(flags.get("data")), flags);
+  auto views = view_options(flags);
   if (!views.ok()) {
     std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
     return 1;
   }
-  return run_role(node, flags, config, log, **views);
+  LiveFoldOptions options;
+  options.views = *views;
+  // A writer's group membership holds its projector: it rebuilds with `contacts rebuild`, stopped.
+  options.rebuild_while_serving = node != Node::kWriter;
+  auto fold = LiveFold::open(*log, flags.get("data"), options);
+  if (!fold.ok()) {
+    std::cerr << "contacts " << command << ": " << fold.status().message() << "\n";
+    return 1;
+  }
+  return run_role(node, flags, config, log, **fold);
 }
 
 }  // namespace
@@ -199,13 +209,13 @@ Result<int64_t> LogSubmitter::submit(Command command) {
   const std::string key = std::to_string(command.workspace_id.value);
   // A writer that does not own the workspace's partition could not read its own write:
   // refused before anything is appended, so a retry elsewhere applies it once.
-  if (!projector_.owns(partition_for(key, log_.partitions())))
+  if (!fold_.owns(partition_for(key, log_.partitions())))
     return Status{Code::kUnavailable,
                   "This node does not hold this workspace's partition; ask a replica"};
   auto positions = log_.append({{key, encode_command(command)}});
   if (!positions.ok()) return Status{Code::kUnavailable, "Log unavailable"};
   LogPosition at = positions->front();
-  if (!projector_.wait_applied(at, kApplyTimeout))
+  if (!fold_.wait_applied(at, kApplyTimeout))
     return Status{Code::kUnavailable, "Timed out waiting for the change to apply"};
   return id_from_position(at.partition, at.offset, log_.partitions());
 }
@@ -269,22 +279,28 @@ void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_cont
 }
 
 int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log,
-               ViewStore& views, Projector& projector, const RoleParts& parts) {
+               LiveFold& fold, const RoleParts& parts) {
   const std::string command(node_command(node));
   SystemClock clock;
   HttpProbe api_probe("api");
   IngestParts ingest(*log, flags, config);
-  Authenticator auth(views, optional_flag(flags, "jwt-secret"), clock);
-  LogSubmitter submitter(*log, projector);
-  ApiContext api_ctx{views,
+  Authenticator auth(optional_flag(flags, "jwt-secret"), clock);
+  LogSubmitter submitter(*log, fold);
+  ApiContext api_ctx{fold.views(),
                      auth,
                      submitter,
                      clock,
-                     [&] { return projector.caught_up(); },
-                     [&] { return metrics_text(parts, projector, ingest, api_probe); },
+                     [&] { return fold.caught_up(); },
+                     [&] { return metrics_text(parts, fold, ingest, api_probe); },
                      parts.deliveries,
                      config.hooks.allow_private,
-                     parts.holds};
+                     parts.holds,
+                     [&] { return fold.state_json(); }};
+  auto control = ControlSocket::open(control_path(flags.get("data")), fold);
+  if (!control.ok()) {
+    std::cerr << "contacts " << command << ": " << control.status().message() << "\n";
+    return 1;
+  }
   boost::asio::io_context api_ioc, ingest_ioc;
   HttpServer api(
       api_ioc,

@@ -19,7 +19,7 @@
 #include "core/clock.h"
 #include "http/probe.h"
 #include "ingest/ingest_handler.h"
-#include "projector/projector.h"
+#include "projector/live_fold.h"
 #include "webhooks/dispatcher.h"
 
 namespace contacts::app {
@@ -40,15 +40,16 @@ struct NodeConfig {
 std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc,
                                     char** argv);
 
-// Appends a command and waits until the projector applied it: read-your-writes.
+// Appends a command and waits until the live projector applied it: read-your-writes, across
+// a rebuild's swap too.
 class LogSubmitter final : public CommandSubmitter {
  public:
-  LogSubmitter(Log& log, Projector& projector) : log_(log), projector_(projector) {}
+  LogSubmitter(Log& log, LiveFold& fold) : log_(log), fold_(fold) {}
   Result<int64_t> submit(Command command) override;
 
  private:
   Log& log_;
-  Projector& projector_;
+  LiveFold& fold_;
 };
 
 // A replica or dispatcher node emits nothing: no outbox entries, no dead letters (the
@@ -83,16 +84,15 @@ struct RoleParts {
 
 // Serves the API (and ingest) of a node with views until SIGTERM/SIGINT, then lets open
 // requests finish. Returns the exit code; the caller stops its parts afterwards.
+// Also listens on the control socket (app/control.h), for online rebuilds.
 int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log,
-               ViewStore& views, Projector& projector, const RoleParts& parts);
+               LiveFold& fold, const RoleParts& parts);
 
-// Role entry points (their files).
-int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
-int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views);
-int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log,
-                     ViewStore& views);
-int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log,
-                      ViewStore& views);
+// Role entry points (their files). Each configures and starts `fold`.
+int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);
+int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);
+int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);
+int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);
 int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLog& log);
 
 // The command's name ("serve", "project", ...).

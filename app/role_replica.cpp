@@ -8,16 +8,15 @@
 
 namespace contacts::app {
 
-int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log,
-                     ViewStore& views) {
-  Projector projector(*log, views);
-  if (auto s = stay_quiet(*log, views, projector); !s.ok()) {
+int run_node_replica(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold) {
+  fold.set_configure(
+      [&](Projector& projector, ViewStore& views) { return stay_quiet(*log, views, projector); });
+  if (auto s = fold.start(); !s.ok()) {
     std::cerr << "contacts api: " << s.message() << "\n";
     return 1;
   }
-  projector.start();
-  int rc = serve_http(Node::kReplica, flags, config, log, views, projector, RoleParts{});
-  projector.stop();
+  int rc = serve_http(Node::kReplica, flags, config, log, fold, RoleParts{});
+  fold.stop();
   if (rc == 0) print_line("contacts: stopped");
   return rc;
 }

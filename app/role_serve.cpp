@@ -23,31 +23,36 @@ class WakeDispatcher final : public ChangeSink {
 
 }  // namespace
 
-int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, ViewStore& views) {
+int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold) {
   auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
   if (!deliveries.ok()) {
     std::cerr << "contacts serve: " << deliveries.status().message() << "\n";
     return 1;
   }
-  Projector projector(*log, views);
-  // The only writer: records another partitioner misplaced are forwarded to where they belong.
-  projector.set_forward_misplaced(true);
   // Records that are not commands are kept (contacts.dlq on Kafka) for `contacts dlq`.
   KeptDeadLetters dead_letters(*log.dead_letters());
-  projector.set_dead_letter_sink(dead_letters);
-  OutboxSource outbox(views);
-  Dispatcher dispatcher(views, outbox, **deliveries, config.hooks);
+  OutboxSource outbox(fold.views());
+  Dispatcher dispatcher(fold.views(), outbox, **deliveries, config.hooks);
   WakeDispatcher wake(dispatcher);
-  projector.set_change_sink(wake);
+  fold.set_configure([&](Projector& projector, ViewStore&) {
+    // The only writer: records another partitioner misplaced are forwarded to where they belong.
+    projector.set_forward_misplaced(true);
+    projector.set_dead_letter_sink(dead_letters);
+    projector.set_change_sink(wake);
+    return Status{};
+  });
   dispatcher.start();
-  projector.start();
+  if (auto s = fold.start(); !s.ok()) {
+    std::cerr << "contacts serve: " << s.message() << "\n";
+    return 1;
+  }
 
   RoleParts parts;
   parts.deliveries = deliveries->get();
   parts.dispatcher = &dispatcher.stats();
   parts.ingest = true;
-  int rc = serve_http(Node::kAll, flags, config, log, views, projector, parts);
-  projector.stop();
+  int rc = serve_http(Node::kAll, flags, config, log, fold, parts);
+  fold.stop();
   dispatcher.stop();  // in-flight attempts finish and are recorded
   if (rc == 0) print_line("contacts: stopped");
   return rc;

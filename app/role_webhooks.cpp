@@ -10,40 +10,40 @@
 namespace contacts::app {
 
 int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& log,
-                      ViewStore& views) {
+                      LiveFold& fold) {
   auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
   if (!deliveries.ok()) {
     std::cerr << "contacts webhooks: " << deliveries.status().message() << "\n";
     return 1;
   }
-  Projector projector(*log, views);
-  if (auto s = stay_quiet(*log, views, projector); !s.ok()) {
-    std::cerr << "contacts webhooks: " << s.message() << "\n";
-    return 1;
-  }
+  fold.set_configure(
+      [&](Projector& projector, ViewStore& views) { return stay_quiet(*log, views, projector); });
   // A change names the subscriptions that wanted it; they exist here once the local views have
   // folded the change's own position.
   const std::string prefix = flags.get("topic-prefix");
-  auto changes =
-      KafkaChangeSource::open({flags.get("brokers"), prefix + "contacts-webhooks",
-                               log.kafka()->changes_topic(), "contacts-webhooks"},
-                              [&projector, partitions = log->partitions()](int64_t position) {
-                                auto [p, offset] = position_from_id(position, partitions);
-                                return projector.applied(p).value > offset.value;
-                              });
+  auto changes = KafkaChangeSource::open({flags.get("brokers"), prefix + "contacts-webhooks",
+                                          log.kafka()->changes_topic(), "contacts-webhooks"},
+                                         [&fold, partitions = log->partitions()](int64_t position) {
+                                           auto [p, offset] =
+                                               position_from_id(position, partitions);
+                                           return fold.applied(p).value > offset.value;
+                                         });
   if (!changes.ok()) {
     std::cerr << "contacts webhooks: " << changes.status().message() << "\n";
     return 1;
   }
-  Dispatcher dispatcher(views, **changes, **deliveries, config.hooks);
+  Dispatcher dispatcher(fold.views(), **changes, **deliveries, config.hooks);
   dispatcher.start();
-  projector.start();
+  if (auto s = fold.start(); !s.ok()) {
+    std::cerr << "contacts webhooks: " << s.message() << "\n";
+    return 1;
+  }
 
   RoleParts parts;
   parts.deliveries = deliveries->get();
   parts.dispatcher = &dispatcher.stats();
-  int rc = serve_http(Node::kWebhooks, flags, config, log, views, projector, parts);
-  projector.stop();
+  int rc = serve_http(Node::kWebhooks, flags, config, log, fold, parts);
+  fold.stop();
   dispatcher.stop();  // in-flight attempts finish and are recorded
   changes->reset();   // leaves the dispatcher group
   if (rc == 0) print_line("contacts: stopped");

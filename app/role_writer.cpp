@@ -89,10 +89,12 @@ std::vector<int32_t> every_partition(const Log& log) {
 
 }  // namespace
 
-int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log,
-                    ViewStore& views) {
+int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold) {
   KafkaLog& kafka = *log.kafka();  // parse_node_flags required --brokers
-  Projector projector(*log, views);
+  // A writer does not rebuild while serving (LiveFoldOptions::rebuild_while_serving): its
+  // projector and views stay the ones its group membership and publisher hold.
+  Projector& projector = *fold.projector();
+  ViewStore& views = *fold.views().get();
   KeptDeadLetters dead_letters(kafka);
   projector.set_dead_letter_sink(dead_letters);
   projector.set_change_scope(ChangeScope::kAll);
@@ -109,15 +111,18 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   }
   projector.set_change_sink(publisher);
   publisher.start();
-  projector.start();
+  if (auto s = fold.start(); !s.ok()) {
+    std::cerr << "contacts project: " << s.message() << "\n";
+    return 1;
+  }
 
   RoleParts parts;
   parts.holds = [&projector, partitions = log->partitions()](WorkspaceId ws) {
     return projector.owns(partition_for(std::to_string(ws.value), partitions));
   };
   parts.metrics = [&publisher](std::string& out) { publisher.render_metrics(out); };
-  int rc = serve_http(Node::kWriter, flags, config, log, views, projector, parts);
-  projector.stop();
+  int rc = serve_http(Node::kWriter, flags, config, log, fold, parts);
+  fold.stop();
   publisher.stop();  // publishes what is left and commits
   group->leave();
   if (rc == 0) print_line("contacts: stopped");

@@ -158,6 +158,11 @@ Projector::GroupResult Projector::fold_batch(size_t group, ViewBatch& batch,
   // Reads up to `limit` records of slot i, folds them and moves the slot on; their count.
   auto take = [&](size_t i, size_t limit) -> Result<size_t> {
     auto& [p, slot] = slots[i];
+    if (static_cast<size_t>(p) < read_limit_.size()) {
+      const int64_t end = read_limit_[static_cast<size_t>(p)];
+      if (slot >= end) return size_t{0};
+      limit = std::min<size_t>(limit, static_cast<size_t>(end - slot));
+    }
     auto entries = log_.read(Partition(p), Offset(slot), limit);
     if (!entries.ok()) return entries.status();
     // Room for what the batch may hold, made once it has something to hold (an idle step reads
@@ -234,8 +239,11 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
     const LogEntry& entry = entries[i];
     const size_t first_change = result.changes.size();
     if (auto s = fold_prepared(writer, prepared[i], result.changes); !s.ok()) {
-      result.dead_letters += 1;
-      dead_letters_->dead_letter(entry, s.message());
+      // Below the quiet boundary, whoever applied the record reported it already.
+      if (entry.offset.value >= quiet) {
+        result.dead_letters += 1;
+        dead_letters_->dead_letter(entry, s.message());
+      }
     } else if (prepared[i].misplaced && forward_misplaced_) {
       const size_t bytes = entry.key.size() + entry.value.size();
       if (bytes > kMaxForwardBytes) {

@@ -70,6 +70,10 @@ class Projector {
   // misplaced records and folds the writer's copies. Records below a partition's quiet
   // boundary are not forwarded again: whoever applied them forwarded them. Off by default.
   void set_forward_misplaced(bool forward) { forward_misplaced_ = forward; }
+  // Folds no record at or past end[partition]: a rebuild beside live views folds only what
+  // they applied, so that it can stay quiet. Empty (the default): no bound. On the thread that
+  // steps, between steps.
+  void set_read_limit(std::vector<int64_t> end) { read_limit_ = std::move(end); }
   ~Projector();
 
   // Partition ownership (a member of the writer group folds only what it was assigned). All
@@ -184,6 +188,7 @@ class Projector {
   std::vector<std::array<std::unique_ptr<ViewBatch>, 2>> batches_;
   ProjectorStats stats_;
   std::vector<int64_t> quiet_before_;
+  std::vector<int64_t> read_limit_;
   ChangeScope scope_ = ChangeScope::kSubscribed;
   bool forward_misplaced_ = false;
   std::vector<std::atomic<bool>> owned_;

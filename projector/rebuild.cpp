@@ -20,11 +20,13 @@ struct Carried {
   std::vector<OutboxEntry> outbox;
 };
 
-Result<Carried> carried_from_live(Log& log, const RebuildOptions& options) {
+Result<Carried> carried_from_live(Log& log, const std::string& live_path,
+                                  const RebuildOptions& options) {
   Carried carried;
   carried.quiet.assign(static_cast<size_t>(log.partitions()), 0);
-  if (fs::exists(options.live_path)) {
-    auto live = ViewStore::open(options.live_path, options.views);
+  if (fs::exists(live_path)) {
+    // Of any fold version: only what they applied and their outbox are read.
+    auto live = ViewStore::open(live_path, options.views);
     if (!live.ok()) return live.status();
     for (int32_t p = 0; p < log.partitions(); ++p)
       carried.quiet[static_cast<size_t>(p)] = (*live)->applied(Partition(p)).value;
@@ -61,20 +63,21 @@ Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptio
 
 }  // namespace
 
-Result<uint64_t> rebuild_views(Log& log, const RebuildOptions& options) {
-  const std::string fresh = options.live_path + ".rebuild";
+Result<Rebuilt> rebuild_views(Log& log, const RebuildOptions& options) {
+  auto sets = ViewSets::scan(options.data_dir);
+  if (!sets.ok()) return sets.status();
   std::error_code ec;
-  fs::remove_all(fresh, ec);
-  auto carried = carried_from_live(log, options);
+  fs::remove_all(sets->next(), ec);  // an online rebuild's, left by a stop: started over
+  auto carried = carried_from_live(log, sets->live(), options);
   if (!carried.ok()) return carried.status();
-  auto total = fold_into(log, fresh, options, *carried);
-  if (!total.ok()) return total;
-  const std::string old = options.live_path + ".old";
-  fs::remove_all(old, ec);
-  if (fs::exists(options.live_path)) fs::rename(options.live_path, old);
-  fs::rename(fresh, options.live_path);
-  fs::remove_all(old, ec);
-  return total;
+  auto total = fold_into(log, sets->next(), options, *carried);
+  if (!total.ok()) {
+    fs::remove_all(sets->next(), ec);
+    return total.status();
+  }
+  if (auto s = sets->make_next_live(); !s.ok()) return s;
+  sets->remove_others(/*keep_next=*/false);
+  return Rebuilt{*total, sets->live()};
 }
 
 }  // namespace contacts

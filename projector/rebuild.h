@@ -1,8 +1,9 @@
-// Rebuild: folds the whole log into a fresh view directory beside the live one and swaps it in
-// (DESIGN.md section 5). Changes of positions the live views had already applied (or, on Kafka,
-// that the writer group committed as published) are not queued again; what the live outbox
-// still holds is carried over. Runs on the calling thread; the live views must not be open
-// elsewhere (today the server is stopped for it).
+// Rebuild with the node stopped: folds the whole log into the data directory's next view set
+// (views/view_sets.h) and makes it live (DESIGN.md section 5). Changes of positions the live
+// views had already applied (or, on Kafka, that the writer group committed as published) are
+// not queued again; what the live outbox still holds is carried over. Runs on the calling
+// thread; the live views must not be open elsewhere (a running node rebuilds itself:
+// projector/live_fold.h).
 #pragma once
 
 #include <cstdint>
@@ -13,12 +14,13 @@
 #include "bus/log.h"
 #include "core/status.h"
 #include "projector/outbox.h"
+#include "views/view_sets.h"
 #include "views/view_store.h"
 
 namespace contacts {
 
 struct RebuildOptions {
-  std::string live_path;  // the views to replace (need not exist)
+  std::string data_dir;  // whose live views to replace (need not hold any)
   ViewStoreOptions views;
   // Per partition, an offset below which no change is queued, beyond what the live views had
   // applied (on Kafka: the writer group's committed offsets). Empty: none.
@@ -32,7 +34,12 @@ struct RebuildOptions {
   std::function<void(uint64_t applied, uint64_t total)> progress;
 };
 
-// Rebuilds and swaps; returns the number of records in the log it folded.
-Result<uint64_t> rebuild_views(Log& log, const RebuildOptions& options);
+struct Rebuilt {
+  uint64_t records = 0;  // in the log, folded
+  std::string path;      // of the views now live
+};
+
+// Rebuilds and swaps.
+Result<Rebuilt> rebuild_views(Log& log, const RebuildOptions& options);
 
 }  // namespace contacts

@@ -6,10 +6,12 @@
 #include <rocksdb/utilities/table_properties_collectors.h>
 
 #include <algorithm>
+#include <charconv>
 #include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "views/fold_version.h"
 #include "views/keys.h"
 
 namespace contacts {
@@ -26,27 +28,37 @@ int64_t decode_counter(std::string_view bytes) {
 
 namespace {
 
-// Views written in another layout cannot be read or extended: they must be rebuilt.
+// The views' format names the version of the fold that wrote them (views/fold_version.h).
 const std::string kFormatKey = std::string("\x00format", 7);
-constexpr std::string_view kFormat = "contacts-views-1";
+constexpr std::string_view kFormatPrefix = "contacts-views-";
 
-Status check_format(rocksdb::DB* db) {
+// The fold version of the views in `db`; fresh views are stamped with this code's.
+Result<int> stored_fold_version(rocksdb::DB* db) {
   std::string stored;
   auto s = db->Get(rocksdb::ReadOptions(), kFormatKey, &stored);
   if (s.ok()) {
-    if (stored == kFormat) return {};
-    return {Code::kInvalid,
-            "the views were written in format \"" + stored + "\"; run `contacts rebuild`"};
+    int version = -1;
+    if (stored.starts_with(kFormatPrefix)) {
+      const char* digits = stored.data() + kFormatPrefix.size();
+      const char* end = stored.data() + stored.size();
+      auto [at, ec] = std::from_chars(digits, end, version);
+      if (ec != std::errc() || at != end || digits == end) version = -1;
+    }
+    if (version >= 0) return version;
+    return Status{Code::kInvalid, "the views were written in format \"" + stored +
+                                      "\"; move them aside and run `contacts rebuild`"};
   }
   std::unique_ptr<rocksdb::Iterator> it(db->NewIterator(rocksdb::ReadOptions()));
   it->SeekToFirst();
   if (it->Valid())
-    return {Code::kInvalid, "the views were written by an older contacts; run `contacts rebuild`"};
+    return Status{Code::kInvalid,
+                  "the views were written by an older contacts; move them aside and run "
+                  "`contacts rebuild`"};
   rocksdb::WriteOptions wo;
   wo.sync = true;
-  s = db->Put(wo, kFormatKey, kFormat);
-  if (!s.ok()) return {Code::kInternal, "write views format: " + s.ToString()};
-  return {};
+  s = db->Put(wo, kFormatKey, std::string(kFormatPrefix) + std::to_string(fold_version()));
+  if (!s.ok()) return Status{Code::kInternal, "write views format: " + s.ToString()};
+  return fold_version();
 }
 
 }  // namespace
@@ -98,8 +110,10 @@ Result<std::unique_ptr<ViewStore>> ViewStore::open(const std::string& path,
     return Status{code, "open views " + path + ": " + s.ToString()};
   }
   std::unique_ptr<rocksdb::DB> db(raw);
-  if (auto format = check_format(db.get()); !format.ok()) return format;
+  auto version = stored_fold_version(db.get());
+  if (!version.ok()) return version.status();
   std::unique_ptr<ViewStore> store(new ViewStore(std::move(db), options));
+  store->fold_version_ = *version;
   store->filling_ = std::thread([s = store.get()] { s->fill_key_filter(); });
   return store;
 }

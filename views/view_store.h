@@ -88,6 +88,10 @@ class ViewStore {
   // The next offset of `partition` that the views have not applied.
   Offset applied(Partition partition) const;
 
+  // The version of the fold that wrote these views (views/fold_version.h): this code's for
+  // views it created, whatever is stored for others (the caller decides whether to serve them).
+  int fold_version() const { return fold_version_; }
+
   // Compacts every level (what background compaction reaches in time): for benchmarks of the
   // steady state and for operators after a bulk load.
   Status compact();
@@ -121,6 +125,7 @@ class ViewStore {
   std::unique_ptr<rocksdb::DB> db_;
   mutable ListCache list_cache_;
   KeyFilter key_filter_;
+  int fold_version_ = 0;
   std::atomic<bool> closing_{false};
   std::thread filling_;
 };

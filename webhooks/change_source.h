@@ -15,7 +15,7 @@
 #include <utility>
 #include <vector>
 
-#include "views/view_store.h"
+#include "views/live_views.h"
 
 namespace contacts {
 
@@ -35,12 +35,14 @@ class ChangeSource {
 
 class OutboxSource final : public ChangeSource {
  public:
-  explicit OutboxSource(ViewStore& views) : views_(views) {}
+  // The outbox of the live set: a rebuild carries what is still waiting into the set it swaps
+  // in, so an entry may be taken again after a swap (the delivery store records it once).
+  explicit OutboxSource(const LiveViews& views) : views_(views) {}
   std::vector<TakenChange> take(size_t max) override;
   Status taken(const std::vector<TakenChange>& changes) override;
 
  private:
-  ViewStore& views_;
+  const LiveViews& views_;
 };
 
 }  // namespace contacts

@@ -77,7 +77,7 @@ std::string failure_text(const HttpOutcome& outcome) {
 
 }  // namespace
 
-Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+Dispatcher::Dispatcher(const LiveViews& views, ChangeSource& changes, DeliveryStore& store,
                        DispatcherOptions options)
     : owned_clock_(std::make_unique<SystemClock>()),
       owned_sender_(std::make_unique<AsioHttpSender>(options.allow_private)),
@@ -89,7 +89,7 @@ Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& s
       options_(std::move(options)),
       timer_(ioc_) {}
 
-Dispatcher::Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+Dispatcher::Dispatcher(const LiveViews& views, ChangeSource& changes, DeliveryStore& store,
                        DispatcherOptions options, const Clock& clock, HttpSender& sender)
     : clock_(clock),
       sender_(sender),
@@ -139,13 +139,15 @@ void Dispatcher::tick() {
 }
 
 void Dispatcher::take_changes() {
+  auto views = views_.get();
+  if (!views) return;  // being rebuilt before the node serves
   auto entries = changes_.take(kOutboxBatch);
   if (entries.empty()) return;
   std::vector<Delivery> deliveries;
   const int64_t now = clock_.now_millis();
   for (const auto& entry : entries) {
     try {
-      add_deliveries_of(views_, entry, now, deliveries);
+      add_deliveries_of(*views, entry, now, deliveries);
     } catch (const nlohmann::json::exception& e) {
       std::cerr << "contacts: webhooks: dropping an unreadable outbox entry: " << e.what() << "\n";
     }
@@ -168,13 +170,15 @@ void Dispatcher::start_due() {
     auto it = in_flight_per_webhook_.find(ref.webhook_id);
     return it != in_flight_per_webhook_.end() && it->second >= options_.per_webhook_in_flight;
   };
+  auto views = views_.get();
+  if (!views) return;
   for (const auto& [due_ms, ref] : store_.due(clock_.now_millis(), kDueScan, saturated)) {
     if (in_flight_.size() >= options_.max_in_flight) break;
     auto flight = std::make_tuple(ref.workspace_id.value, ref.webhook_id, ref.position);
     if (in_flight_.count(flight) || saturated(ref)) continue;
     auto delivery = store_.get(ref);
     if (!delivery) continue;
-    auto webhook = find_webhook(views_, ref.workspace_id, ref.webhook_id);
+    auto webhook = find_webhook(*views, ref.workspace_id, ref.webhook_id);
     if (!webhook) {
       cancel(due_ms, std::move(*delivery));
       continue;

@@ -21,7 +21,7 @@
 #include <vector>
 
 #include "core/clock.h"
-#include "views/view_store.h"
+#include "views/live_views.h"
 #include "webhooks/change_source.h"
 #include "webhooks/delivery_store.h"
 #include "webhooks/http_sender.h"
@@ -55,10 +55,10 @@ class Dispatcher {
  public:
   // `views` tell each subscription's URL and secret, and whether it still exists. Attempts go
   // through an AsioHttpSender (options.allow_private); the time is the system's.
-  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+  Dispatcher(const LiveViews& views, ChangeSource& changes, DeliveryStore& store,
              DispatcherOptions options);
   // The same with the given clock and sender, which must outlive the dispatcher.
-  Dispatcher(ViewStore& views, ChangeSource& changes, DeliveryStore& store,
+  Dispatcher(const LiveViews& views, ChangeSource& changes, DeliveryStore& store,
              DispatcherOptions options, const Clock& clock, HttpSender& sender);
   ~Dispatcher();
 
@@ -88,7 +88,7 @@ class Dispatcher {
   std::unique_ptr<HttpSender> owned_sender_;
   const Clock& clock_;
   HttpSender& sender_;
-  ViewStore& views_;
+  const LiveViews& views_;  // the set current at each step (a rebuild may swap it)
   ChangeSource& changes_;
   DeliveryStore& store_;
   const DispatcherOptions options_;

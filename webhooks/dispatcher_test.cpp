@@ -133,6 +133,7 @@ class Fixture {
     auto opened_views = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{});
     REQUIRE_MESSAGE(opened_views.ok(), opened_views.status().message());
     views = std::move(*opened_views);
+    live = std::make_unique<LiveViews>(views);
     auto opened_store = DeliveryStore::open(dir_.path() + "/webhooks");
     REQUIRE_MESSAGE(opened_store.ok(), opened_store.status().message());
     store = std::move(*opened_store);
@@ -144,7 +145,7 @@ class Fixture {
   }
 
   void start() {
-    dispatcher = std::make_unique<Dispatcher>(*views, changes, *store, options_, clock, sender);
+    dispatcher = std::make_unique<Dispatcher>(*live, changes, *store, options_, clock, sender);
     dispatcher->start();
   }
 
@@ -187,7 +188,8 @@ class Fixture {
   DispatcherOptions options_;
 
  public:
-  std::unique_ptr<ViewStore> views;
+  std::shared_ptr<ViewStore> views;
+  std::unique_ptr<LiveViews> live;
   std::unique_ptr<DeliveryStore> store;
   QueueChangeSource changes;
   FakeHttpSender sender;

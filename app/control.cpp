@@ -1,0 +1,140 @@
+#include "app/control.h"
+
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+namespace contacts::app {
+
+namespace {
+
+constexpr int kPollMillis = 200;
+constexpr size_t kMaxRequest = 256;
+
+Result<sockaddr_un> address_of(const std::string& path) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    return Status{Code::kInvalid, "the control socket's path is too long for a Unix socket (" +
+                                      std::to_string(path.size()) + " bytes, at most " +
+                                      std::to_string(sizeof addr.sun_path - 1) + "): " + path};
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  return addr;
+}
+
+void set_timeout(int fd, int seconds) {
+  timeval tv{seconds, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+}
+
+// One line from `fd` (without its newline), up to kMaxRequest bytes.
+std::string read_line(int fd) {
+  std::string line;
+  char c = 0;
+  while (line.size() < kMaxRequest && ::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  return line;
+}
+
+void write_all(int fd, const std::string& text) {
+  size_t sent = 0;
+  while (sent < text.size()) {
+    ssize_t n = ::write(fd, text.data() + sent, text.size() - sent);
+    if (n <= 0) return;
+    sent += static_cast<size_t>(n);
+  }
+}
+
+}  // namespace
+
+std::string control_path(const std::string& data_dir) {
+  return (std::filesystem::path(data_dir) / "control.sock").string();
+}
+
+Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path,
+                                                           LiveFold& fold) {
+  auto addr = address_of(path);
+  if (!addr.ok()) return addr.status();
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status{Code::kInternal, "control socket: " + std::string(strerror(errno))};
+  ::unlink(path.c_str());  // left by a node that crashed: this one holds the data directory
+  // Created owner-only from the start: no instant in which another user could connect.
+  const mode_t old_mask = ::umask(0177);
+  const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
+  ::umask(old_mask);
+  if (bound != 0 || ::listen(fd, 8) != 0) {
+    Status s{Code::kInternal, "control socket " + path + ": " + strerror(errno)};
+    ::close(fd);
+    return s;
+  }
+  std::unique_ptr<ControlSocket> socket(new ControlSocket(path, fd, fold));
+  socket->thread_ = std::thread([s = socket.get()] { s->run(); });
+  return socket;
+}
+
+ControlSocket::~ControlSocket() {
+  stopping_ = true;
+  if (thread_.joinable()) thread_.join();
+  ::close(fd_);
+  ::unlink(path_.c_str());
+}
+
+void ControlSocket::run() {
+  while (!stopping_) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, kPollMillis) <= 0) continue;
+    int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    if (client < 0) continue;
+    set_timeout(client, 2);
+    write_all(client, answer(read_line(client)) + "\n");
+    ::close(client);
+  }
+}
+
+std::string ControlSocket::answer(const std::string& request) {
+  auto rebuild = [&] { return nlohmann::json::parse(fold_.progress().to_json()); };
+  nlohmann::json reply;
+  if (request == "rebuild") {
+    Status s = fold_.request_rebuild("requested by `contacts rebuild`");
+    reply["started"] = s.ok();
+    if (!s.ok()) reply["error"] = s.message();
+    reply["rebuild"] = rebuild();
+  } else if (request == "cancel") {
+    reply["cancelled"] = fold_.cancel_rebuild();
+    reply["rebuild"] = rebuild();
+  } else if (request == "status") {
+    reply = nlohmann::json::parse(fold_.state_json());
+  } else {
+    reply["error"] = "unknown request \"" + request + "\": rebuild, status or cancel";
+  }
+  return reply.dump();
+}
+
+Result<std::string> control_request(const std::string& path, const std::string& request) {
+  auto addr = address_of(path);
+  if (!addr.ok()) return addr.status();
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Status{Code::kInternal, "socket: " + std::string(strerror(errno))};
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0) {
+    ::close(fd);
+    return Status{Code::kUnavailable, "no node listens on " + path};
+  }
+  set_timeout(fd, 10);
+  write_all(fd, request + "\n");
+  std::string reply;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) > 0;)
+    reply.append(buffer, static_cast<size_t>(n));
+  ::close(fd);
+  if (reply.empty()) return Status{Code::kUnavailable, "the node at " + path + " did not answer"};
+  while (!reply.empty() && reply.back() == '\n') reply.pop_back();
+  return reply;
+}
+
+}  // namespace contacts::app

@@ -1,0 +1,46 @@
+// The operator's control of a running node: a Unix socket, `control.sock` in its data directory,
+// created with mode 0600 (only the user the node runs as, or root, can connect: workspace
+// credentials never reach it, and it listens on no network). One request a connection, one
+// line each way, the reply a JSON object:
+//   rebuild  {"started": true|false, "error": "...", "rebuild": {...}}  starts an online rebuild
+//   status   {"fold_version": ..., "fold_version_of_code": ..., "rebuild": {...}}
+//   cancel   {"cancelled": true|false, "rebuild": {...}}
+// `contacts rebuild` speaks it (app/commands.cpp).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "core/status.h"
+#include "projector/live_fold.h"
+
+namespace contacts::app {
+
+// The control socket's path in `data_dir`.
+std::string control_path(const std::string& data_dir);
+
+class ControlSocket {
+ public:
+  // Listens on `path` (replacing a file a crashed node left) until destroyed.
+  static Result<std::unique_ptr<ControlSocket>> open(const std::string& path, LiveFold& fold);
+  ~ControlSocket();
+
+ private:
+  ControlSocket(std::string path, int fd, LiveFold& fold)
+      : path_(std::move(path)), fd_(fd), fold_(fold) {}
+  void run();
+  std::string answer(const std::string& request);
+
+  std::string path_;
+  int fd_;
+  LiveFold& fold_;
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+// Sends `request` to the node listening on `path`; its reply. kUnavailable when none listens.
+Result<std::string> control_request(const std::string& path, const std::string& request);
+
+}  // namespace contacts::app

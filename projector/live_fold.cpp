@@ -1,0 +1,471 @@
+#include "projector/live_fold.h"
+
+#include <filesystem>
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "views/batch_writer.h"
+#include "views/fold_version.h"
+
+namespace contacts {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// The swap starts once the fresh views are this close behind the live ones: the live projector
+// then pauses while the fresh one folds the rest (a few tens of milliseconds).
+constexpr uint64_t kSwapLag = 20000;
+// How often the log's end is asked for the progress' target.
+constexpr std::chrono::milliseconds kTargetInterval{500};
+// How long a swap waits for readers of the old views to let go before it leaves the old set
+// for the next start to remove.
+constexpr std::chrono::seconds kReadersGrace{60};
+
+std::vector<int64_t> applied_of(const Projector& projector, int32_t partitions) {
+  std::vector<int64_t> out;
+  for (int32_t p = 0; p < partitions; ++p) out.push_back(projector.applied(Partition(p)).value);
+  return out;
+}
+
+// How far `projector` is behind `ends` in the partitions it owns.
+uint64_t behind(const Projector& projector, const std::vector<int64_t>& ends) {
+  uint64_t lag = 0;
+  for (size_t p = 0; p < ends.size(); ++p)
+    if (projector.owns(Partition(static_cast<int32_t>(p)))) {
+      const int64_t at = projector.applied(Partition(static_cast<int32_t>(p))).value;
+      if (ends[p] > at) lag += static_cast<uint64_t>(ends[p] - at);
+    }
+  return lag;
+}
+
+Status put_outbox(ViewStore& views, const std::vector<OutboxEntry>& entries) {
+  if (entries.empty()) return {};
+  ViewBatch batch = views.begin_batch();
+  BatchViewWriter writer(batch);
+  for (const auto& entry : entries) writer.put_outbox(entry.position_id, entry.change_event);
+  return views.commit(batch);
+}
+
+// Waits (boundedly) until `shared` is the last reference, then lets it go.
+template <typename T>
+bool release_when_unused(std::shared_ptr<T>& shared) {
+  const auto deadline = std::chrono::steady_clock::now() + kReadersGrace;
+  while (shared.use_count() > 1 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const bool last = shared.use_count() == 1;
+  shared.reset();
+  return last;
+}
+
+}  // namespace
+
+std::string_view rebuild_phase_name(RebuildPhase phase) {
+  switch (phase) {
+    case RebuildPhase::kIdle:
+      return "idle";
+    case RebuildPhase::kFolding:
+      return "folding";
+    case RebuildPhase::kSwapping:
+      return "swapping";
+    case RebuildPhase::kDone:
+      return "done";
+    case RebuildPhase::kFailed:
+      return "failed";
+    case RebuildPhase::kCancelled:
+      break;
+  }
+  return "cancelled";
+}
+
+std::string RebuildProgress::to_json() const {
+  nlohmann::json j = {{"phase", rebuild_phase_name(phase)},
+                      {"before_serving", before_serving},
+                      {"folded", folded},
+                      {"target", target},
+                      {"seconds", seconds},
+                      {"rate", rate}};
+  if (!reason.empty()) j["reason"] = reason;
+  if (!error.empty()) j["error"] = error;
+  if (phase == RebuildPhase::kFolding && rate > 0)
+    j["eta_seconds"] = static_cast<double>(target > folded ? target - folded : 0) / rate;
+  return j.dump();
+}
+
+LiveFold::LiveFold(Log& log, ViewSets sets, LiveFoldOptions options)
+    : log_(log), sets_(std::move(sets)), options_(std::move(options)) {}
+
+LiveFold::~LiveFold() {
+  stop();
+  projector_.reset();  // before the views it folds into
+}
+
+Result<std::unique_ptr<LiveFold>> LiveFold::open(Log& log, const std::string& data_dir,
+                                                 LiveFoldOptions options) {
+  auto sets = ViewSets::scan(data_dir);
+  if (!sets.ok()) return sets.status();
+  std::unique_ptr<LiveFold> fold(new LiveFold(log, *sets, std::move(options)));
+  const ViewSets& at = fold->sets_;
+  auto opened = ViewStore::open(at.live(), fold->options_.views);
+  if (!opened.ok()) return opened.status();
+  std::shared_ptr<ViewStore> live = std::move(*opened);
+  const int version = live->fold_version();
+  const std::string of_version = "the views are of fold version " + std::to_string(version) +
+                                 "; this contacts folds version " + std::to_string(fold_version());
+  std::string& pending = fold->pending_reason_;
+  if (readable_fold_version(version)) {
+    auto projector = std::make_shared<Projector>(log, *live, kDefaultMaxBatchRecords,
+                                                 fold->options_.fold_threads);
+    fold->projector_ = std::move(projector);
+    fold->views_.swap(std::move(live));
+    if (version != fold_version()) pending = of_version;
+    // A rebuild that a crash or stop interrupted goes on from what it folded.
+    else if (fs::exists(at.next()))
+      pending = "resuming the rebuild a stop interrupted";
+    if (!fold->options_.rebuild_while_serving) {
+      if (!pending.empty() && version != fold_version())
+        std::cerr << "contacts: " << of_version
+                  << "; this node serves them as they are: stop it and run `contacts rebuild`\n";
+      pending.clear();
+    }
+  } else {
+    if (!fold->options_.rebuild_while_serving)
+      return Status{Code::kInvalid, of_version +
+                                        ", which it cannot read: stop the node and run "
+                                        "`contacts rebuild`"};
+    // Only the frame is read (what they applied, what their outbox holds): the fresh views go
+    // on from there like a rebuild with the server stopped.
+    for (int32_t p = 0; p < log.partitions(); ++p)
+      fold->carried_quiet_.push_back(live->applied(Partition(p)).value);
+    fold->carried_outbox_ = live->outbox(std::numeric_limits<size_t>::max());
+    live.reset();
+    pending = of_version + ", which it cannot read: rebuilding before serving";
+    fold->progress_.before_serving = true;
+    std::error_code ec;
+    fs::remove_all(at.next(), ec);  // whatever was folded there was folded beside them
+  }
+  at.remove_others(/*keep_next=*/!pending.empty());
+  return fold;
+}
+
+std::shared_ptr<Projector> LiveFold::projector() const {
+  std::lock_guard lock(mutex_);
+  return projector_;
+}
+
+Status LiveFold::start() {
+  if (auto projector = this->projector()) {
+    if (options_.configure)
+      if (auto s = options_.configure(*projector, *views_.get()); !s.ok()) return s;
+    projector->start();
+  }
+  std::string reason;
+  {
+    std::lock_guard lock(mutex_);
+    reason = std::move(pending_reason_);
+    pending_reason_.clear();
+  }
+  if (!reason.empty()) {
+    std::cerr << "contacts: rebuilding the views: " << reason << "\n";
+    (void)request_rebuild(reason);
+  }
+  return {};
+}
+
+void LiveFold::stop() {
+  stopping_ = true;
+  if (rebuilding_.joinable()) rebuilding_.join();
+  if (auto projector = this->projector()) projector->stop();
+}
+
+bool LiveFold::wait_applied(LogPosition position, std::chrono::milliseconds timeout) {
+  // In slices: a swap replaces the projector, and the new one applies what the old one did not.
+  constexpr std::chrono::milliseconds kSlice{50};
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    const auto slice = std::min(left, kSlice);
+    if (auto projector = this->projector()) {
+      if (projector->wait_applied(position, slice)) return true;
+    } else {
+      std::this_thread::sleep_for(slice);
+    }
+  }
+}
+
+bool LiveFold::owns(Partition partition) const {
+  auto projector = this->projector();
+  return !projector || projector->owns(partition);
+}
+
+bool LiveFold::caught_up() {
+  auto projector = this->projector();
+  return projector && views_.get() && projector->caught_up();
+}
+
+Offset LiveFold::applied(Partition partition) const {
+  auto projector = this->projector();
+  return projector ? projector->applied(partition) : Offset(0);
+}
+
+Status LiveFold::request_rebuild(std::string reason) {
+  std::lock_guard lock(mutex_);
+  if (!options_.rebuild_while_serving)
+    return {Code::kForbidden,
+            "this node does not rebuild while serving: stop it and run `contacts rebuild`"};
+  if (running_)
+    return {Code::kUnavailable, "a rebuild is running (" + progress_.reason +
+                                    "): " + std::to_string(progress_.folded) + " of " +
+                                    std::to_string(progress_.target) + " records folded"};
+  if (stopping_) return {Code::kUnavailable, "the node is stopping"};
+  if (rebuilding_.joinable()) rebuilding_.join();  // the last one, finished
+  running_ = true;
+  cancel_ = false;
+  const bool before_serving = progress_.before_serving && !views_.get();
+  progress_ = RebuildProgress{};
+  progress_.phase = RebuildPhase::kFolding;
+  progress_.before_serving = before_serving;
+  progress_.reason = std::move(reason);
+  started_ = std::chrono::steady_clock::now();
+  folded_at_start_ = 0;
+  rebuilding_ = std::thread([this] { run_rebuild(); });
+  return {};
+}
+
+bool LiveFold::cancel_rebuild() {
+  std::lock_guard lock(mutex_);
+  if (!running_) return false;
+  cancel_ = true;
+  return true;
+}
+
+RebuildProgress LiveFold::progress() const {
+  std::lock_guard lock(mutex_);
+  RebuildProgress out = progress_;
+  if (running_) {
+    out.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (out.seconds > 0 && out.folded > folded_at_start_)
+      out.rate = static_cast<double>(out.folded - folded_at_start_) / out.seconds;
+  }
+  return out;
+}
+
+int LiveFold::served_fold_version() const {
+  auto views = views_.get();
+  return views ? views->fold_version() : 0;
+}
+
+void LiveFold::update_progress(const Projector& projector) {
+  uint64_t folded = 0;
+  for (int64_t applied : applied_of(projector, log_.partitions()))
+    folded += static_cast<uint64_t>(applied);
+  uint64_t target = 0;
+  const bool ask = std::chrono::steady_clock::now() - target_asked_ >= kTargetInterval;
+  if (ask) {
+    target_asked_ = std::chrono::steady_clock::now();
+    for (const auto& end : log_.end_offsets())
+      if (end.value != std::numeric_limits<int64_t>::max())
+        target += static_cast<uint64_t>(end.value);
+  }
+  std::lock_guard lock(mutex_);
+  progress_.folded = folded;
+  if (ask) progress_.target = target;
+  progress_.target = std::max(progress_.target, folded);
+}
+
+void LiveFold::run_rebuild() {
+  bool before_serving = false;
+  {
+    std::lock_guard lock(mutex_);
+    before_serving = progress_.before_serving;
+  }
+  Status result = [&]() -> Status {
+    auto opened = ViewStore::open(sets_.next(), options_.views);
+    if (opened.ok() && (*opened)->fold_version() != fold_version()) {
+      opened->reset();  // left by another contacts: folded again from the start
+      std::error_code ec;
+      fs::remove_all(sets_.next(), ec);
+      opened = ViewStore::open(sets_.next(), options_.views);
+    }
+    if (!opened.ok()) return opened.status();
+    std::shared_ptr<ViewStore> fresh = std::move(*opened);
+    auto projector =
+        std::make_shared<Projector>(log_, *fresh, kDefaultMaxBatchRecords, options_.fold_threads);
+    target_asked_ = {};
+    update_progress(*projector);
+    {
+      std::lock_guard lock(mutex_);
+      folded_at_start_ = progress_.folded;
+    }
+    Status s =
+        before_serving ? fold_before_serving(*fresh, projector) : fold_beside(*fresh, projector);
+    if (!s.ok() || interrupted()) return s;
+    return before_serving ? make_live(fresh, projector) : swap_in(fresh, projector);
+  }();
+  finish(result);
+  release_retired();  // out of the scope that held them, once the swap is reported
+}
+
+void LiveFold::finish(const Status& result) {
+  std::lock_guard lock(mutex_);
+  running_ = false;
+  std::error_code ec;
+  if (!result.ok() || cancel_) fs::remove_all(sets_.next(), ec);  // never swapped in
+  if (!result.ok()) {
+    progress_.phase = RebuildPhase::kFailed;
+    progress_.error = result.message();
+    std::cerr << "contacts: the rebuild failed, the old views serve on: " << result.message()
+              << "\n";
+  } else if (cancel_) {
+    progress_.phase = RebuildPhase::kCancelled;
+    std::cerr << "contacts: the rebuild was cancelled, the old views serve on\n";
+  } else if (stopping_) {
+    progress_.phase = RebuildPhase::kIdle;  // resumed at the next start
+  } else {
+    progress_.phase = RebuildPhase::kDone;
+    progress_.before_serving = false;
+    progress_.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
+    if (progress_.seconds > 0)
+      progress_.rate = static_cast<double>(progress_.folded - folded_at_start_) / progress_.seconds;
+    std::cerr << "contacts: rebuilt the views (" << progress_.folded << " records in "
+              << static_cast<int64_t>(progress_.seconds * 1000) << " ms), now serving "
+              << sets_.live() << "\n";
+  }
+}
+
+Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>& projector) {
+  (void)fresh;
+  const int32_t partitions = log_.partitions();
+  auto live = this->projector();
+  // Quiet throughout: the live projector queues the changes, reports the dead letters and
+  // forwards misplaced records (the fresh views fold its copies).
+  projector->set_quiet_before(
+      std::vector<int64_t>(static_cast<size_t>(partitions), std::numeric_limits<int64_t>::max()));
+  for (int32_t p = 0; p < partitions; ++p)
+    if (!live->owns(Partition(p))) projector->set_owned({p}, false);
+  while (!interrupted()) {
+    const std::vector<int64_t> limit = applied_of(*live, partitions);
+    projector->set_read_limit(limit);
+    auto n = projector->step();
+    if (!n.ok()) return n.status();
+    update_progress(*projector);
+    if (behind(*projector, limit) <= kSwapLag) return {};
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return {};
+}
+
+Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
+                         const std::shared_ptr<Projector>& projector) {
+  {
+    std::lock_guard lock(mutex_);
+    progress_.phase = RebuildPhase::kSwapping;
+  }
+  auto live = this->projector();
+  live->stop();
+  // Whatever fails from here leaves the old views serving, their projector going on.
+  auto resume_live = [&](Status s) {
+    live->start();
+    return s;
+  };
+  const std::vector<int64_t> limit = applied_of(*live, log_.partitions());
+  projector->set_read_limit(limit);
+  while (behind(*projector, limit) > 0) {
+    auto n = projector->step();
+    if (!n.ok()) return resume_live(n.status());
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  update_progress(*projector);
+  // Changes the old views queued and the dispatcher has not taken yet go on from the new ones
+  // (one taken meanwhile is taken again: the delivery store records it once).
+  if (auto s = put_outbox(*fresh, views_.get()->outbox(std::numeric_limits<size_t>::max()));
+      !s.ok())
+    return resume_live(s);
+  projector->set_read_limit({});
+  // The old projector queued every change below where it stopped; the new one goes on there.
+  projector->set_quiet_before(limit);
+  if (options_.configure)
+    if (auto s = options_.configure(*projector, *fresh); !s.ok()) return resume_live(s);
+  if (auto s = make_live(fresh, projector); !s.ok()) return resume_live(s);
+  return {};
+}
+
+Status LiveFold::fold_before_serving(ViewStore& fresh,
+                                     const std::shared_ptr<Projector>& projector) {
+  if (auto s = put_outbox(fresh, carried_outbox_); !s.ok()) return s;
+  projector->set_quiet_before(carried_quiet_);
+  if (options_.configure)
+    if (auto s = options_.configure(*projector, fresh); !s.ok()) return s;
+  while (!interrupted()) {
+    auto n = projector->step();
+    if (!n.ok()) return n.status();
+    update_progress(*projector);
+    auto ends = log_.end_offsets();
+    std::vector<int64_t> end_values;
+    for (const auto& end : ends) end_values.push_back(end.value);
+    // The rest is folded by the projector's own thread, once the views serve.
+    if (*n == 0 || behind(*projector, end_values) <= kSwapLag) return {};
+  }
+  return {};
+}
+
+Status LiveFold::make_live(const std::shared_ptr<ViewStore>& fresh,
+                           const std::shared_ptr<Projector>& projector) {
+  const std::string old_path = sets_.live();
+  if (auto s = sets_.make_next_live(); !s.ok()) return s;
+  // Readers take the fresh set from here on; the old projector is stopped (or there is none),
+  // so both sets hold exactly the same positions at this instant.
+  std::shared_ptr<ViewStore> old = views_.swap(fresh);
+  std::shared_ptr<Projector> old_projector;
+  {
+    std::lock_guard lock(mutex_);
+    old_projector = std::exchange(projector_, projector);
+  }
+  projector->start();
+  retired_views_ = std::move(old);
+  retired_projector_ = std::move(old_projector);
+  retired_path_ = old_path;
+  return {};
+}
+
+void LiveFold::release_retired() {
+  // The old projector goes first (it writes into the old set), once its waiters moved on.
+  if (retired_projector_) release_when_unused(retired_projector_);
+  if (retired_views_ && release_when_unused(retired_views_)) {
+    std::error_code ec;
+    fs::remove_all(retired_path_, ec);
+  }
+}
+
+void LiveFold::render_metrics(std::string& out) {
+  if (auto projector = this->projector()) projector->render_metrics(out);
+  const RebuildProgress p = progress();
+  out += "# TYPE contacts_rebuild_records_folded gauge\ncontacts_rebuild_records_folded " +
+         std::to_string(p.folded) + "\n";
+  out += "# TYPE contacts_rebuild_records_target gauge\ncontacts_rebuild_records_target " +
+         std::to_string(p.target) + "\n";
+  out += "# TYPE contacts_rebuild_phase gauge\n";
+  for (auto phase : {RebuildPhase::kIdle, RebuildPhase::kFolding, RebuildPhase::kSwapping,
+                     RebuildPhase::kDone, RebuildPhase::kFailed, RebuildPhase::kCancelled})
+    out += "contacts_rebuild_phase{phase=\"" + std::string(rebuild_phase_name(phase)) + "\"} " +
+           (phase == p.phase ? "1" : "0") + "\n";
+  out += "# TYPE contacts_views_fold_version gauge\ncontacts_views_fold_version " +
+         std::to_string(served_fold_version()) + "\n";
+}
+
+void LiveFold::render_lag(std::string& out) {
+  if (auto projector = this->projector()) projector->render_lag(out);
+}
+
+std::string LiveFold::state_json() const {
+  return R"({"fold_version":)" + std::to_string(served_fold_version()) +
+         R"(,"fold_version_of_code":)" + std::to_string(fold_version()) + R"(,"rebuild":)" +
+         progress().to_json() + "}";
+}
+
+}  // namespace contacts
