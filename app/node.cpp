@@ -162,8 +162,6 @@ int run_node(Node node, int argc, char** argv) {
   }
   LiveFoldOptions options;
   options.views = *views;
-  // A writer's group membership holds its projector: it rebuilds with `contacts rebuild`, stopped.
-  options.rebuild_while_serving = node != Node::kWriter;
   auto fold = LiveFold::open(*log, flags.get("data"), options);
   if (!fold.ok()) {
     std::cerr << "contacts " << command << ": " << fold.status().message() << "\n";

@@ -17,11 +17,10 @@ namespace contacts::app {
 namespace {
 
 // The writer's membership of its group: partitions move between members, and with them what
-// this projector folds and what its publisher commits.
+// the live projector folds and what its publisher commits.
 class WriterGroup {
  public:
-  WriterGroup(Projector& projector, ChangePublisher& publisher)
-      : projector_(projector), publisher_(publisher) {}
+  WriterGroup(LiveFold& fold, ChangePublisher& publisher) : fold_(fold), publisher_(publisher) {}
 
   Status join(const Flags& flags, const KafkaLog& kafka) {
     KafkaGroupHandlers handlers;
@@ -33,12 +32,15 @@ class WriterGroup {
                          std::move(handlers));
     if (!group.ok()) return group.status();
     group_ = std::move(*group);
-    // Membership is served between the projector's steps, on its thread.
-    projector_.between_steps([this] {
+    return {};
+  }
+  // Membership is served between the live projector's steps, on its thread (each projector a
+  // rebuild swaps in gets this again: LiveFold's configure).
+  void serve_between_steps(Projector& projector) {
+    projector.between_steps([this] {
       if (auto polled = group_->poll(0, 0); !polled.ok())
         std::cerr << "contacts project: " << polled.status().message() << "\n";
     });
-    return {};
   }
   Status commit(const std::vector<std::pair<int32_t, int64_t>>& offsets) {
     return group_->commit(offsets);
@@ -62,21 +64,21 @@ class WriterGroup {
                 << " (changes of these partitions may be published again)\n";
     for (int32_t p : partitions) {
       int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
-      projector_.set_quiet_before(p, quiet);
+      fold_.projector()->set_quiet_before(p, quiet);
       publisher_.assigned(p, quiet);
     }
-    projector_.set_owned(partitions, true);
+    fold_.projector()->set_owned(partitions, true);
     print_line("contacts: project: assigned partitions " + partition_list(partitions));
   }
   // Between two batches: publish what they applied and commit, then let them go.
   void revoking(const std::vector<int32_t>& partitions) {
     if (auto s = publisher_.flush(); !s.ok())
       std::cerr << "contacts project: " << s.message() << "\n";
-    projector_.set_owned(partitions, false);
+    fold_.projector()->set_owned(partitions, false);
     print_line("contacts: project: revoked partitions " + partition_list(partitions));
   }
 
-  Projector& projector_;
+  LiveFold& fold_;
   ChangePublisher& publisher_;
   std::unique_ptr<KafkaGroup> group_;
 };
@@ -91,25 +93,35 @@ std::vector<int32_t> every_partition(const Log& log) {
 
 int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold) {
   KafkaLog& kafka = *log.kafka();  // parse_node_flags required --brokers
-  // A writer does not rebuild while serving (LiveFoldOptions::rebuild_while_serving): its
-  // projector and views stay the ones its group membership and publisher hold.
-  Projector& projector = *fold.projector();
-  ViewStore& views = *fold.views().get();
   KeptDeadLetters dead_letters(kafka);
-  projector.set_dead_letter_sink(dead_letters);
-  projector.set_change_scope(ChangeScope::kAll);
-  // Each writer forwards the misplaced records of the partitions it owns.
-  projector.set_forward_misplaced(true);
-  projector.set_owned(every_partition(*log), false);  // until the group assigns some
   std::unique_ptr<WriterGroup> group;
-  ChangePublisher publisher(views, kafka, projector,
-                            [&group](const auto& offsets) { return group->commit(offsets); });
-  group = std::make_unique<WriterGroup>(projector, publisher);
+  ChangePublisher publisher(
+      fold.views(), kafka,
+      [&fold] {
+        ChangePublisher::Offsets applied;
+        if (auto projector = fold.projector())
+          for (int32_t p : projector->owned())
+            applied.emplace_back(p, projector->applied(Partition(p)).value);
+        return applied;
+      },
+      [&group](const auto& offsets) { return group->commit(offsets); });
+  group = std::make_unique<WriterGroup>(fold, publisher);
+  // Nothing is folded until the group assigns partitions (a rebuild's projector takes over the
+  // live one's: LiveFold).
+  fold.projector()->set_owned(every_partition(*log), false);
   if (auto s = group->join(flags, kafka); !s.ok()) {
     std::cerr << "contacts project: " << s.message() << "\n";
     return 1;
   }
-  projector.set_change_sink(publisher);
+  fold.set_configure([&](Projector& projector, ViewStore&) {
+    projector.set_dead_letter_sink(dead_letters);
+    projector.set_change_scope(ChangeScope::kAll);
+    // Each writer forwards the misplaced records of the partitions it owns.
+    projector.set_forward_misplaced(true);
+    projector.set_change_sink(publisher);
+    group->serve_between_steps(projector);
+    return Status{};
+  });
   publisher.start();
   if (auto s = fold.start(); !s.ok()) {
     std::cerr << "contacts project: " << s.message() << "\n";
@@ -117,8 +129,8 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   }
 
   RoleParts parts;
-  parts.holds = [&projector, partitions = log->partitions()](WorkspaceId ws) {
-    return projector.owns(partition_for(std::to_string(ws.value), partitions));
+  parts.holds = [&fold, partitions = log->partitions()](WorkspaceId ws) {
+    return fold.owns(partition_for(std::to_string(ws.value), partitions));
   };
   parts.metrics = [&publisher](std::string& out) { publisher.render_metrics(out); };
   int rc = serve_http(Node::kWriter, flags, config, log, fold, parts);

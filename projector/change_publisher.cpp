@@ -14,9 +14,9 @@ constexpr std::chrono::milliseconds kIdle{50};
 
 }  // namespace
 
-ChangePublisher::ChangePublisher(ViewStore& views, ChangeTopic& topic, Projector& projector,
-                                 Commit commit)
-    : views_(views), topic_(topic), projector_(projector), commit_(std::move(commit)) {}
+ChangePublisher::ChangePublisher(const LiveViews& views, ChangeTopic& topic,
+                                 std::function<Offsets()> applied, Commit commit)
+    : views_(views), topic_(topic), applied_(std::move(applied)), commit_(std::move(commit)) {}
 
 ChangePublisher::~ChangePublisher() { stop(); }
 
@@ -24,8 +24,9 @@ void ChangePublisher::start() {
   // What a previous run queued and did not publish (or published without removing): once more.
   std::vector<QueuedChange> left;
   int64_t after = 0;
-  while (true) {
-    auto entries = views_.outbox(kOutboxScan, after);
+  const auto views = views_.get();
+  while (views) {
+    auto entries = views->outbox(kOutboxScan, after);
     for (auto& [position_id, value] : entries) {
       auto j = nlohmann::json::parse(value, nullptr, false);
       after = position_id;
@@ -116,9 +117,7 @@ Status ChangePublisher::flush() {
   std::lock_guard lock(flush_mutex_);
   // The offsets first: a batch's changes are published before it commits, so every change
   // before these offsets is published (or, left in the outbox at start, in the queue now).
-  std::vector<std::pair<int32_t, int64_t>> applied;
-  for (int32_t p : projector_.owned())
-    applied.emplace_back(p, projector_.applied(Partition(p)).value);
+  const Offsets applied = applied_();
   while (true) {
     std::vector<QueuedChange> taken;
     {
@@ -144,7 +143,9 @@ Status ChangePublisher::flush() {
       return s;
     }
     published_.fetch_add(records.size());
-    if (auto s = views_.remove_outbox(positions); !s.ok()) return s;
+    // From the set live now: a rebuild carried what was still there into it.
+    if (auto views = views_.get())
+      if (auto s = views->remove_outbox(positions); !s.ok()) return s;
   }
   std::vector<std::pair<int32_t, int64_t>> moved;
   for (const auto& [p, next] : applied) {

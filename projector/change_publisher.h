@@ -21,15 +21,19 @@
 
 #include "bus/change_topic.h"
 #include "projector/projector.h"
-#include "views/view_store.h"
+#include "views/live_views.h"
 
 namespace contacts {
 
 class ChangePublisher final : public ChangeSink {
  public:
-  using Commit = std::function<Status(const std::vector<std::pair<int32_t, int64_t>>&)>;
+  using Offsets = std::vector<std::pair<int32_t, int64_t>>;
+  using Commit = std::function<Status(const Offsets&)>;
 
-  ChangePublisher(ViewStore& views, ChangeTopic& topic, Projector& projector, Commit commit);
+  // `views`: the live set (a rebuild may swap it); `applied`: the next offset to apply of each
+  // partition the projector owns (a rebuild may swap the projector too).
+  ChangePublisher(const LiveViews& views, ChangeTopic& topic, std::function<Offsets()> applied,
+                  Commit commit);
   ~ChangePublisher();
 
   // Takes what is left in the outbox, then publishes on its own thread. Before projector.start().
@@ -59,9 +63,9 @@ class ChangePublisher final : public ChangeSink {
   void queue(std::vector<QueuedChange>&& entries);
   void run();
 
-  ViewStore& views_;
+  const LiveViews& views_;
   ChangeTopic& topic_;
-  Projector& projector_;
+  std::function<Offsets()> applied_;
   Commit commit_;
   std::mutex flush_mutex_;
   std::map<int32_t, int64_t> committed_;  // under flush_mutex_: last committed, or the group's

@@ -1,5 +1,6 @@
 #include "projector/live_fold.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <limits>
@@ -46,6 +47,18 @@ Status put_outbox(ViewStore& views, const std::vector<OutboxEntry>& entries) {
   BatchViewWriter writer(batch);
   for (const auto& entry : entries) writer.put_outbox(entry.position_id, entry.change_event);
   return views.commit(batch);
+}
+
+// Makes `fresh` own the partitions `live` owns.
+void follow_owned(const Projector& live, Projector& fresh) {
+  std::vector<int32_t> owned = live.owned(), other;
+  for (int32_t p : fresh.owned())
+    if (std::find(owned.begin(), owned.end(), p) == owned.end()) other.push_back(p);
+  std::vector<int32_t> gained;
+  for (int32_t p : owned)
+    if (!fresh.owns(Partition(p))) gained.push_back(p);
+  if (!other.empty()) fresh.set_owned(other, false);
+  if (!gained.empty()) fresh.set_owned(gained, true);
 }
 
 // Waits (boundedly) until `shared` is the last reference, then lets it go.
@@ -346,9 +359,9 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
   // forwards misplaced records (the fresh views fold its copies).
   projector->set_quiet_before(
       std::vector<int64_t>(static_cast<size_t>(partitions), std::numeric_limits<int64_t>::max()));
-  for (int32_t p = 0; p < partitions; ++p)
-    if (!live->owns(Partition(p))) projector->set_owned({p}, false);
   while (!interrupted()) {
+    // A writer's group moves partitions meanwhile: the fresh views fold what the live ones do.
+    follow_owned(*live, *projector);
     const std::vector<int64_t> limit = applied_of(*live, partitions);
     projector->set_read_limit(limit);
     auto n = projector->step();
@@ -373,6 +386,7 @@ Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
     live->start();
     return s;
   };
+  follow_owned(*live, *projector);
   const std::vector<int64_t> limit = applied_of(*live, log_.partitions());
   projector->set_read_limit(limit);
   while (behind(*projector, limit) > 0) {
@@ -387,8 +401,13 @@ Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
       !s.ok())
     return resume_live(s);
   projector->set_read_limit({});
-  // The old projector queued every change below where it stopped; the new one goes on there.
-  projector->set_quiet_before(limit);
+  // The old projector queued every change below where it stopped, and was quiet up to its own
+  // boundary (on a writer, what the group committed for a partition it got): the new one goes
+  // on from there.
+  std::vector<int64_t> quiet = limit;
+  for (size_t p = 0; p < quiet.size(); ++p)
+    quiet[p] = std::max(quiet[p], live->quiet_before(static_cast<int32_t>(p)));
+  projector->set_quiet_before(quiet);
   if (options_.configure)
     if (auto s = options_.configure(*projector, *fresh); !s.ok()) return resume_live(s);
   if (auto s = make_live(fresh, projector); !s.ok()) return resume_live(s);

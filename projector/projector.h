@@ -82,6 +82,12 @@ class Projector {
   // Sets the quiet boundary of one partition (see set_quiet_before). Same rules as set_owned.
   void set_quiet_before(int32_t partition, int64_t offset);
   std::vector<int32_t> owned() const;
+  // The quiet boundary of `partition` (set_quiet_before); 0 when none.
+  int64_t quiet_before(int32_t partition) const {
+    return static_cast<size_t>(partition) < quiet_before_.size()
+               ? quiet_before_[static_cast<size_t>(partition)]
+               : 0;
+  }
   bool owns(Partition partition) const {
     return owned_[static_cast<size_t>(partition.value)].load();
   }

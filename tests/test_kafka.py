@@ -321,3 +321,49 @@ def test_misplaced_records_apply_once_across_kill_9_and_a_replica_agrees_byte_fo
     s.start()
     s.wait_ready(timeout=120)
     assert _snapshot(s, workspaces, token_for(OWNER)) == before
+
+
+@pytest.mark.timeout(300)
+def test_a_read_replica_rebuilds_while_serving_into_the_writers_bytes(server_factory):
+    """Issue "Replay history while serving": `contacts rebuild` against a running replica swaps in
+    views folded afresh while the old ones serve; reads never fail, and the result is the
+    writer's bytes."""
+    writer = server_factory()
+    replica = server_factory(command="api", topic_prefix=writer.topic_prefix)
+    token = token_for(OWNER)
+    workspaces = [2, 3]
+    writer.ingest_ok([member_upsert(ws, OWNER, "owner") for ws in workspaces])
+    commands = [room_join(workspaces[i % 2], f"Person {i % 400}", f"p{i % 400}@example.com",
+                          occurred_at=1711000000 + i, room_id=1 + i % 7) for i in range(20000)]
+    for at in range(0, len(commands), 2000):
+        writer.ingest_ok(commands[at:at + 2000], wait=False)
+    for node in (writer, replica):
+        node.wait_ready(timeout=120)
+
+    failures, reads, stop = [], [0], threading.Event()
+
+    def read():
+        while not stop.is_set():
+            r = replica.get(f"/api/workspaces/2/contacts?page=2&limit=50", token)
+            reads[0] += 1
+            if r.status != 200:
+                failures.append(r)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    try:
+        out = run_cli("rebuild", "--data", replica.data_dir, *replica.log_args(), timeout=240)
+    finally:
+        stop.set()
+        reader.join()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rebuilt the views of the running node from" in out.stdout
+    assert reads[0] > 0 and not failures, failures[:3]
+    assert open(os.path.join(replica.data_dir, "views.current")).read().strip() == "views.2"
+    ready = json.loads(replica.readyz().body)
+    assert ready["views"]["rebuild"]["phase"] == "done", ready
+    replica.wait_ready(timeout=60)
+    assert _snapshot(replica, workspaces, token) == _snapshot(writer, workspaces, token)
+    # The replica still emits nothing: it has no webhook deliveries and no outbox to drain.
+    r = replica.delete(f"/api/workspaces/3/contacts/{replica.list_all(3, token)[0]['id']}", token)
+    assert (r.status, r.json) == (200, {"ok": True})

@@ -8,6 +8,7 @@ Runs when CONTACTS_TEST_BROKERS names a broker (scripts/test starts one with scr
 
 import collections
 import json
+import os
 import signal
 import subprocess
 import threading
@@ -16,7 +17,7 @@ import time
 import pytest
 
 from helpers import (BIN, BROKERS, INGEST_TOKEN, Receiver, free_port, http_request, kcat_consume, member_upsert,
-                     ndjson, partition_of, produce, room_join, run_cli, token_for, wait_for)
+                     ndjson, PARTITIONS, partition_of, produce, room_join, run_cli, token_for, wait_for)
 
 pytestmark = pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
 
@@ -317,3 +318,51 @@ def _healthy(port):
         return http_request(port, "GET", "/healthz", timeout=2).status == 200
     except OSError:
         return False
+
+
+@pytest.mark.timeout(300)
+def test_a_writer_rebuilds_while_serving_keeps_its_partitions_and_publishes_each_change_once(server_factory):
+    """Issue "Replay history while serving": `contacts rebuild` against a running `contacts project`
+    swaps in views folded afresh; the writer keeps the partitions its group gave it, publishes
+    nothing again for what it had applied, and publishes the changes of commands that arrive
+    during and after the rebuild, once each."""
+    writer = server_factory(command="project")
+    replica = server_factory(command="api", topic_prefix=writer.topic_prefix)
+    token = token_for(OWNER)
+    workspaces = [2, 3, 4]
+    first = [member_upsert(ws, OWNER, "owner") for ws in workspaces] + [
+        room_join(workspaces[i % 3], f"Person {i % 300}", f"p{i % 300}@example.com",
+                  occurred_at=1711000000 + i) for i in range(30000)]
+    assert produce(writer.data_dir, first, log_args=writer.log_args()).returncode == 0
+    writer.wait_ready(timeout=120)
+    owned = assigned(writer)
+    assert owned == set(range(PARTITIONS))
+    before = len(changes_on_topic(writer, 1))
+
+    # Commands keep coming while the writer rebuilds.
+    during = [room_join(workspaces[i % 3], f"New {i}", f"new{i}@example.com",
+                        occurred_at=1712000000 + i) for i in range(300)]
+    producing = threading.Thread(target=lambda: [
+        produce(writer.data_dir, during[at:at + 30], log_args=writer.log_args()) for at in range(0, 300, 30)])
+    producing.start()
+    out = run_cli("rebuild", "--data", writer.data_dir, *writer.log_args(), timeout=240)
+    producing.join()
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "rebuilt the views of the running node from" in out.stdout
+    assert open(os.path.join(writer.data_dir, "views.current")).read().strip() == "views.2"
+    after = [room_join(2, "After Swap", "after@example.com", occurred_at=1713000000)]
+    assert produce(writer.data_dir, after, log_args=writer.log_args()).returncode == 0
+    writer.wait_ready(timeout=120)
+    assert assigned(writer) == owned  # no rebalance: the rebuild kept its partitions
+
+    # Every change once: the first run's, those that came during the rebuild and the one after.
+    events = changes_on_topic(writer, before + 300 + 1)
+    positions = collections.Counter(e["position"] for _, e in events)
+    assert len(events) == before + 300 + 1, f"{len(events)} events for {before + 301} changes"
+    assert max(positions.values()) == 1
+    # The rebuilt views serve the replica's bytes.
+    replica.wait_ready(timeout=120)
+    wait_for(lambda: replica.find_by_email(2, "after@example.com", token) is not None, timeout=60,
+             what="the replica folding the last command")
+    for ws in workspaces:
+        assert writer.list_all(ws, token) == replica.list_all(ws, token)
