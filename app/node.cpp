@@ -162,6 +162,7 @@ int run_node(Node node, int argc, char** argv) {
   }
   LiveFoldOptions options;
   options.views = *views;
+  options.rebuild_before_serving = node != Node::kWriter;
   auto fold = LiveFold::open(*log, flags.get("data"), options);
   if (!fold.ok()) {
     std::cerr << "contacts " << command << ": " << fold.status().message() << "\n";

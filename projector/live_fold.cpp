@@ -136,17 +136,11 @@ Result<std::unique_ptr<LiveFold>> LiveFold::open(Log& log, const std::string& da
     // A rebuild that a crash or stop interrupted goes on from what it folded.
     else if (fs::exists(at.next()))
       pending = "resuming the rebuild a stop interrupted";
-    if (!fold->options_.rebuild_while_serving) {
-      if (!pending.empty() && version != fold_version())
-        std::cerr << "contacts: " << of_version
-                  << "; this node serves them as they are: stop it and run `contacts rebuild`\n";
-      pending.clear();
-    }
   } else {
-    if (!fold->options_.rebuild_while_serving)
+    if (!fold->options_.rebuild_before_serving)
       return Status{Code::kInvalid, of_version +
-                                        ", which it cannot read: stop the node and run "
-                                        "`contacts rebuild`"};
+                                        ", which it cannot read: stop every writer and run "
+                                        "`contacts rebuild` on each"};
     // Only the frame is read (what they applied, what their outbox holds): the fresh views go
     // on from there like a rebuild with the server stopped.
     for (int32_t p = 0; p < log.partitions(); ++p)
@@ -226,9 +220,6 @@ Offset LiveFold::applied(Partition partition) const {
 
 Status LiveFold::request_rebuild(std::string reason) {
   std::lock_guard lock(mutex_);
-  if (!options_.rebuild_while_serving)
-    return {Code::kForbidden,
-            "this node does not rebuild while serving: stop it and run `contacts rebuild`"};
   if (running_)
     return {Code::kUnavailable, "a rebuild is running (" + progress_.reason +
                                     "): " + std::to_string(progress_.folded) + " of " +

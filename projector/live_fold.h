@@ -59,9 +59,10 @@ struct LiveFoldOptions {
   // The role's settings of a projector that becomes live (sinks, scope, forwarding, quiet):
   // applied to the first one and to each one a rebuild swaps in.
   std::function<Status(Projector&, ViewStore&)> configure;
-  // Whether rebuilds may run while serving (a Kafka writer holds its projector in its group
-  // membership and refuses them for now).
-  bool rebuild_while_serving = true;
+  // Whether views this code cannot read may be rebuilt before serving. A Kafka writer's group
+  // assigns partitions to its live projector, which it has none of then: it refuses to start,
+  // and is rebuilt with the node stopped.
+  bool rebuild_before_serving = true;
 };
 
 class LiveFold {
@@ -73,8 +74,8 @@ class LiveFold {
   ~LiveFold();
 
   const LiveViews& views() const { return views_; }
-  // The live projector; null while views are rebuilt before serving. A swap replaces it:
-  // roles that keep it (rebuild_while_serving = false) never see one.
+  // The live projector; null while views are rebuilt before serving. A swap replaces it: ask
+  // again rather than keep it.
   std::shared_ptr<Projector> projector() const;
 
   // The role's settings (LiveFoldOptions::configure), when they need views() to be made.
@@ -94,8 +95,7 @@ class LiveFold {
   bool caught_up();
   Offset applied(Partition partition) const;
 
-  // Starts a rebuild; kUnavailable when one runs (or the node stops), kForbidden when this node
-  // refuses them.
+  // Starts a rebuild; kUnavailable when one runs (or the node stops).
   Status request_rebuild(std::string reason);
   // Cancels the running rebuild (its fresh views are removed); false when none runs.
   bool cancel_rebuild();
