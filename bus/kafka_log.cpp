@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
+#include <iostream>
 #include <limits>
 #include <set>
 
@@ -125,6 +126,115 @@ class KafkaLog::DeliveryReports final : public RdKafka::DeliveryReportCb {
   }
 };
 
+class KafkaLog::CommandReader {
+ public:
+  static Result<std::unique_ptr<CommandReader>> open(const std::string& brokers,
+                                                     const std::string& topic, int32_t partitions) {
+    std::string error;
+    auto conf = make_kafka_conf({{"bootstrap.servers", brokers},
+                                 {"client.id", "contacts-projector"},
+                                 {"log.connection.close", "false"},
+                                 {"fetch.wait.max.ms", "10"},
+                                 {"fetch.error.backoff.ms", "50"},
+                                 {"queued.min.messages", "20000"},
+                                 {"enable.partition.eof", "false"}});
+    if (!conf.ok()) return conf.status();
+    std::unique_ptr<CommandReader> reader(new CommandReader());
+    reader->consumer_.reset(RdKafka::Consumer::create(conf->get(), error));
+    if (!reader->consumer_) return Status{Code::kUnavailable, "Kafka consumer: " + error};
+    // An offset the topic does not have (it was recreated, or a broker lost acknowledged
+    // records) is an error to report, never a silent jump to the end or the start.
+    std::unique_ptr<RdKafka::Conf> topic_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_TOPIC));
+    if (topic_conf->set("auto.offset.reset", "error", error) != RdKafka::Conf::CONF_OK)
+      return Status{Code::kInvalid, "Kafka auto.offset.reset: " + error};
+    reader->topic_.reset(
+        RdKafka::Topic::create(reader->consumer_.get(), topic, topic_conf.get(), error));
+    if (!reader->topic_) return Status{Code::kUnavailable, "Kafka topic " + topic + ": " + error};
+    for (int32_t p = 0; p < partitions; ++p)
+      reader->partitions_.push_back(std::make_unique<PartitionReader>());
+    return reader;
+  }
+
+  ~CommandReader() {
+    for (size_t p = 0; p < partitions_.size(); ++p)
+      if (partitions_[p]->started) consumer_->stop(topic_.get(), static_cast<int32_t>(p));
+  }
+
+  Result<std::vector<LogEntry>> read(Partition partition, Offset from, size_t max_records) {
+    if (partition.value < 0 || static_cast<size_t>(partition.value) >= partitions_.size())
+      return Status{Code::kInvalid, "no such partition"};
+    PartitionReader& reader = *partitions_[static_cast<size_t>(partition.value)];
+    std::lock_guard lock(reader.mutex);
+    if (!reader.started || reader.next != from.value) {
+      // (Re)start fetching at `from`: on the first read, and when the caller goes back to an
+      // earlier offset (a batch that failed to commit is folded again).
+      if (reader.started) consumer_->stop(topic_.get(), partition.value);
+      auto err = consumer_->start(topic_.get(), partition.value, from.value);
+      if (err != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka consumer start", err);
+      reader.started = true;
+      reader.next = from.value;
+    }
+    std::vector<LogEntry> entries;
+    while (entries.size() < max_records) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(topic_.get(), partition.value, 0));
+      if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF)
+        break;
+      if (m->err() != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka fetch", m->err());
+      if (m->offset() < reader.next) continue;  // fetched before a restart at a later offset
+      LogEntry e;
+      e.partition = partition;
+      e.offset = Offset(m->offset());
+      if (m->key()) e.key = *m->key();
+      e.value.assign(static_cast<const char*>(m->payload()), m->len());
+      reader.next = m->offset() + 1;
+      entries.push_back(std::move(e));
+    }
+    return entries;
+  }
+
+  const std::unique_ptr<RdKafka::Consumer>& consumer() const { return consumer_; }
+
+ private:
+  struct PartitionReader {
+    std::mutex mutex;
+    bool started = false;
+    int64_t next = 0;
+  };
+  CommandReader() = default;
+
+  std::unique_ptr<RdKafka::Consumer> consumer_;
+  std::unique_ptr<RdKafka::Topic> topic_;
+  std::vector<std::unique_ptr<PartitionReader>> partitions_;
+};
+
+// The KafkaLog's appends and ends, with reads of its own.
+class KafkaLog::OwnReaderLog final : public Log {
+ public:
+  OwnReaderLog(KafkaLog& log, std::unique_ptr<CommandReader> reader)
+      : log_(log), reader_(std::move(reader)) {}
+  Result<std::vector<LogPosition>> append(const std::vector<LogRecord>& records) override {
+    return log_.append(records);
+  }
+  std::unique_ptr<PendingAppend> start_append(const std::vector<LogRecord>& records) override {
+    return log_.start_append(records);
+  }
+  Result<std::vector<LogEntry>> read(Partition partition, Offset from,
+                                     size_t max_records) override {
+    return reader_->read(partition, from, max_records);
+  }
+  Offset end_offset(Partition partition) override { return log_.end_offset(partition); }
+  std::vector<Offset> end_offsets() override { return log_.end_offsets(); }
+  int32_t partitions() const override { return log_.partitions(); }
+  uint64_t wait_for_append(uint64_t seen, std::chrono::milliseconds timeout) override {
+    return log_.wait_for_append(seen, timeout);
+  }
+  uint64_t append_count() const override { return log_.append_count(); }
+
+ private:
+  KafkaLog& log_;
+  std::unique_ptr<CommandReader> reader_;
+};
+
 Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   std::unique_ptr<KafkaLog> log(new KafkaLog());
   log->commands_topic_ = options.topic_prefix + "contacts.commands";
@@ -182,34 +292,15 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   if (!changes.ok()) return changes.status();
   log->changes_partitions_ = *changes;
 
-  auto consumer_conf = make_kafka_conf({{"bootstrap.servers", options.brokers},
-                                        {"client.id", "contacts-projector"},
-                                        {"log.connection.close", "false"},
-                                        {"fetch.wait.max.ms", "10"},
-                                        {"fetch.error.backoff.ms", "50"},
-                                        {"queued.min.messages", "20000"},
-                                        {"enable.partition.eof", "false"}});
-  if (!consumer_conf.ok()) return consumer_conf.status();
-  log->consumer_.reset(RdKafka::Consumer::create(consumer_conf->get(), error));
-  if (!log->consumer_) return Status{Code::kUnavailable, "Kafka consumer: " + error};
-  // An offset the topic does not have (it was recreated, or a broker lost acknowledged
-  // records) is an error to report, never a silent jump to the end or the start.
-  std::unique_ptr<RdKafka::Conf> topic_conf(RdKafka::Conf::create(RdKafka::Conf::CONF_TOPIC));
-  if (topic_conf->set("auto.offset.reset", "error", error) != RdKafka::Conf::CONF_OK)
-    return Status{Code::kInvalid, "Kafka auto.offset.reset: " + error};
-  log->consumer_topic_.reset(
-      RdKafka::Topic::create(log->consumer_.get(), log->commands_topic_, topic_conf.get(), error));
-  if (!log->consumer_topic_)
-    return Status{Code::kUnavailable, "Kafka topic " + log->commands_topic_ + ": " + error};
-  for (int32_t p = 0; p < log->partitions_; ++p)
-    log->readers_.push_back(std::make_unique<PartitionReader>());
+  log->brokers_ = options.brokers;
+  auto reader = CommandReader::open(options.brokers, log->commands_topic_, log->partitions_);
+  if (!reader.ok()) return reader.status();
+  log->reader_ = std::move(*reader);
   return log;
 }
 
 KafkaLog::~KafkaLog() {
-  if (consumer_ && consumer_topic_)
-    for (size_t p = 0; p < readers_.size(); ++p)
-      if (readers_[p]->started) consumer_->stop(consumer_topic_.get(), static_cast<int32_t>(p));
+  reader_.reset();
   if (producer_) producer_->flush(10000);
   if (forwarder_) forwarder_->flush(10000);
   stopping_ = true;
@@ -339,35 +430,16 @@ Status KafkaLog::put(const LogEntry& entry, const std::string& reason) {
 }
 
 Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, size_t max_records) {
-  if (partition.value < 0 || partition.value >= partitions_)
-    return Status{Code::kInvalid, "no such partition"};
-  PartitionReader& reader = *readers_[static_cast<size_t>(partition.value)];
-  std::lock_guard lock(reader.mutex);
-  if (!reader.started || reader.next != from.value) {
-    // (Re)start fetching at `from`: on the first read, and when the caller goes back to an
-    // earlier offset (a batch that failed to commit is folded again).
-    if (reader.started) consumer_->stop(consumer_topic_.get(), partition.value);
-    auto err = consumer_->start(consumer_topic_.get(), partition.value, from.value);
-    if (err != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka consumer start", err);
-    reader.started = true;
-    reader.next = from.value;
+  return reader_->read(partition, from, max_records);
+}
+
+std::unique_ptr<Log> KafkaLog::with_own_reader() {
+  auto reader = CommandReader::open(brokers_, commands_topic_, partitions_);
+  if (!reader.ok()) {
+    std::cerr << "contacts: " << reader.status().message() << " (reading through the shared one)\n";
+    return nullptr;
   }
-  std::vector<LogEntry> entries;
-  while (entries.size() < max_records) {
-    std::unique_ptr<RdKafka::Message> m(
-        consumer_->consume(consumer_topic_.get(), partition.value, 0));
-    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) break;
-    if (m->err() != RdKafka::ERR_NO_ERROR) return kafka_error("Kafka fetch", m->err());
-    if (m->offset() < reader.next) continue;  // fetched before a restart at a later offset
-    LogEntry e;
-    e.partition = partition;
-    e.offset = Offset(m->offset());
-    if (m->key()) e.key = *m->key();
-    e.value.assign(static_cast<const char*>(m->payload()), m->len());
-    reader.next = m->offset() + 1;
-    entries.push_back(std::move(e));
-  }
-  return entries;
+  return std::unique_ptr<Log>(new OwnReaderLog(*this, std::move(*reader)));
 }
 
 Offset KafkaLog::end_offset(Partition partition) {
@@ -424,9 +496,9 @@ Result<std::vector<DeadLetter>> KafkaLog::list() {
   if (low >= high) return letters;
   std::string error;
   std::unique_ptr<RdKafka::Topic> topic(
-      RdKafka::Topic::create(consumer_.get(), dlq_topic_, nullptr, error));
+      RdKafka::Topic::create(reader_->consumer().get(), dlq_topic_, nullptr, error));
   if (!topic) return Status{Code::kUnavailable, "Kafka topic " + dlq_topic_ + ": " + error};
-  if (auto err = consumer_->start(topic.get(), 0, low); err != RdKafka::ERR_NO_ERROR)
+  if (auto err = reader_->consumer()->start(topic.get(), 0, low); err != RdKafka::ERR_NO_ERROR)
     return kafka_error("Kafka consumer start", err);
   // A record put twice (a batch folded again) is listed once, by its source position.
   std::set<std::pair<int32_t, int64_t>> seen;
@@ -435,7 +507,7 @@ Result<std::vector<DeadLetter>> KafkaLog::list() {
   int64_t next = low;
   Status failure;
   while (next < high && std::chrono::steady_clock::now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(topic.get(), 0, 500));
+    std::unique_ptr<RdKafka::Message> m(reader_->consumer()->consume(topic.get(), 0, 500));
     if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF)
       continue;
     if (m->err() != RdKafka::ERR_NO_ERROR) {
@@ -456,7 +528,7 @@ Result<std::vector<DeadLetter>> KafkaLog::list() {
     letter.value.assign(static_cast<const char*>(m->payload()), m->len());
     letters.push_back(std::move(letter));
   }
-  consumer_->stop(topic.get(), 0);
+  reader_->consumer()->stop(topic.get(), 0);
   if (!failure.ok()) return failure;
   if (next < high)
     return Status{Code::kUnavailable, "timed out reading the dead-letter topic " + dlq_topic_};

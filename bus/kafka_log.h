@@ -51,6 +51,9 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   // down, /readyz and /metrics answer within it instead of waiting once per partition.
   std::vector<Offset> end_offsets() override;
   int32_t partitions() const override { return partitions_; }
+  // A consumer of its own for the command topic (a rebuild's projector reads there while the
+  // live one reads at the end).
+  std::unique_ptr<Log> with_own_reader() override;
   uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) override;
   uint64_t append_count() const override { return appends_.load(); }
 
@@ -71,11 +74,9 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   const std::string& dlq_topic() const { return dlq_topic_; }
 
  private:
-  struct PartitionReader {
-    std::mutex mutex;
-    bool started = false;
-    int64_t next = 0;
-  };
+  // A consumer of the command topic and where it fetches in each partition.
+  class CommandReader;
+  class OwnReaderLog;
   class DeliveryReports;
 
   class Pending;
@@ -106,9 +107,8 @@ class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {
   std::unique_ptr<DeliveryReports> reports_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::Producer> forwarder_;  // start_append's
-  std::unique_ptr<RdKafka::Consumer> consumer_;
-  std::unique_ptr<RdKafka::Topic> consumer_topic_;
-  std::vector<std::unique_ptr<PartitionReader>> readers_;
+  std::string brokers_;
+  std::unique_ptr<CommandReader> reader_;  // read()'s; its consumer also reads the dlq topic
   std::atomic<uint64_t> appends_{0};
   std::atomic<bool> stopping_{false};
   std::thread poller_;

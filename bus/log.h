@@ -78,6 +78,12 @@ class Log {
 
   virtual int32_t partitions() const = 0;
 
+  // A Log that appends and asks for ends through this one but reads with a cursor of its own, so
+  // that two readers at different offsets (a rebuild beside the live fold) do not move each
+  // other's fetch; it must not outlive this one. Null when reads need no cursor (each call
+  // positions itself): use this log.
+  virtual std::unique_ptr<Log> with_own_reader() { return nullptr; }
+
   // Blocks until something is appended after `seen_appends` (see append_count) or
   // the timeout passes; returns the current append count.
   virtual uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) = 0;

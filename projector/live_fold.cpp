@@ -41,6 +41,13 @@ uint64_t behind(const Projector& projector, const std::vector<int64_t>& ends) {
   return lag;
 }
 
+// The end of every partition (INT64_MAX when unknown: never reached).
+std::vector<int64_t> log_ends(Log& log) {
+  std::vector<int64_t> ends;
+  for (const auto& end : log.end_offsets()) ends.push_back(end.value);
+  return ends;
+}
+
 Status put_outbox(ViewStore& views, const std::vector<OutboxEntry>& entries) {
   if (entries.empty()) return {};
   ViewBatch batch = views.begin_batch();
@@ -227,7 +234,9 @@ Status LiveFold::request_rebuild(std::string reason) {
   if (stopping_) return {Code::kUnavailable, "the node is stopping"};
   if (rebuilding_.joinable()) rebuilding_.join();  // the last one, finished
   running_ = true;
+  swapped_ = false;
   cancel_ = false;
+  committed_ = false;
   const bool before_serving = progress_.before_serving && !views_.get();
   progress_ = RebuildProgress{};
   progress_.phase = RebuildPhase::kFolding;
@@ -241,7 +250,7 @@ Status LiveFold::request_rebuild(std::string reason) {
 
 bool LiveFold::cancel_rebuild() {
   std::lock_guard lock(mutex_);
-  if (!running_) return false;
+  if (!running_ || committed_) return false;
   cancel_ = true;
   return true;
 }
@@ -297,8 +306,13 @@ void LiveFold::run_rebuild() {
     }
     if (!opened.ok()) return opened.status();
     std::shared_ptr<ViewStore> fresh = std::move(*opened);
+    // Reads of its own (on Kafka, a consumer of its own): the live projector reads at the log's
+    // end meanwhile, and sharing one fetch position would restart it on every read.
+    std::shared_ptr<Log> reader = log_.with_own_reader();
+    Log& log = reader ? *reader : log_;
     auto projector =
-        std::make_shared<Projector>(log_, *fresh, kDefaultMaxBatchRecords, options_.fold_threads);
+        std::make_shared<Projector>(log, *fresh, kDefaultMaxBatchRecords, options_.fold_threads);
+    fresh_reader_ = reader;
     target_asked_ = {};
     update_progress(*projector);
     {
@@ -318,16 +332,17 @@ void LiveFold::finish(const Status& result) {
   std::lock_guard lock(mutex_);
   running_ = false;
   std::error_code ec;
-  if (!result.ok() || cancel_) fs::remove_all(sets_.next(), ec);  // never swapped in
+  const bool cancelled = cancel_ && !swapped_;
+  if (!result.ok() || cancelled) fs::remove_all(sets_.next(), ec);  // never swapped in
   if (!result.ok()) {
     progress_.phase = RebuildPhase::kFailed;
     progress_.error = result.message();
     std::cerr << "contacts: the rebuild failed, the old views serve on: " << result.message()
               << "\n";
-  } else if (cancel_) {
+  } else if (cancelled) {
     progress_.phase = RebuildPhase::kCancelled;
     std::cerr << "contacts: the rebuild was cancelled, the old views serve on\n";
-  } else if (stopping_) {
+  } else if (stopping_ && !swapped_) {
     progress_.phase = RebuildPhase::kIdle;  // resumed at the next start
   } else {
     progress_.phase = RebuildPhase::kDone;
@@ -358,7 +373,10 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
     auto n = projector->step();
     if (!n.ok()) return n.status();
     update_progress(*projector);
-    if (behind(*projector, limit) <= kSwapLag) return {};
+    // Swapped once it is near the live views, and they near the log's end (a live projector
+    // catching up after a restart is followed until it got there).
+    if (behind(*projector, limit) <= kSwapLag && behind(*live, log_ends(log_)) <= kSwapLag)
+      return {};
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return {};
@@ -386,6 +404,7 @@ Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   update_progress(*projector);
+  if (cancel_) return resume_live(Status{});
   // Changes the old views queued and the dispatcher has not taken yet go on from the new ones
   // (one taken meanwhile is taken again: the delivery store records it once).
   if (auto s = put_outbox(*fresh, views_.get()->outbox(std::numeric_limits<size_t>::max()));
@@ -401,6 +420,12 @@ Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
   projector->set_quiet_before(quiet);
   if (options_.configure)
     if (auto s = options_.configure(*projector, *fresh); !s.ok()) return resume_live(s);
+  {
+    // The point of no return: a cancel from here on is refused (cancel_rebuild).
+    std::lock_guard lock(mutex_);
+    if (cancel_) return resume_live(Status{});
+    committed_ = true;
+  }
   if (auto s = make_live(fresh, projector); !s.ok()) return resume_live(s);
   return {};
 }
@@ -415,11 +440,10 @@ Status LiveFold::fold_before_serving(ViewStore& fresh,
     auto n = projector->step();
     if (!n.ok()) return n.status();
     update_progress(*projector);
-    auto ends = log_.end_offsets();
-    std::vector<int64_t> end_values;
-    for (const auto& end : ends) end_values.push_back(end.value);
-    // The rest is folded by the projector's own thread, once the views serve.
-    if (*n == 0 || behind(*projector, end_values) <= kSwapLag) return {};
+    // The log's ends decide, not an empty read (a Kafka fetch may still be on its way); the
+    // rest is folded by the projector's own thread, once the views serve.
+    if (behind(*projector, log_ends(log_)) <= kSwapLag) return {};
+    if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return {};
 }
@@ -435,21 +459,29 @@ Status LiveFold::make_live(const std::shared_ptr<ViewStore>& fresh,
   {
     std::lock_guard lock(mutex_);
     old_projector = std::exchange(projector_, projector);
+    swapped_ = true;
   }
+  retired_reader_ = std::exchange(projector_reader_, std::move(fresh_reader_));
   projector->start();
-  retired_views_ = std::move(old);
+  retired_views_ = std::move(old);  // null when they were not served (rebuilt before serving)
   retired_projector_ = std::move(old_projector);
   retired_path_ = old_path;
   return {};
 }
 
 void LiveFold::release_retired() {
-  // The old projector goes first (it writes into the old set), once its waiters moved on.
+  fresh_reader_.reset();  // a rebuild that did not swap
+  if (retired_path_.empty()) return;
+  // The old projector goes first (it writes into the old set and reads through its reader),
+  // once its waiters moved on.
   if (retired_projector_) release_when_unused(retired_projector_);
-  if (retired_views_ && release_when_unused(retired_views_)) {
+  retired_reader_.reset();
+  if (!retired_views_ || release_when_unused(retired_views_)) {
     std::error_code ec;
     fs::remove_all(retired_path_, ec);
   }
+  retired_views_.reset();
+  retired_path_.clear();
 }
 
 void LiveFold::render_metrics(std::string& out) {

@@ -97,7 +97,8 @@ class LiveFold {
 
   // Starts a rebuild; kUnavailable when one runs (or the node stops).
   Status request_rebuild(std::string reason);
-  // Cancels the running rebuild (its fresh views are removed); false when none runs.
+  // Cancels the running rebuild (its fresh views are removed); false when none runs, or when
+  // its swap is past the point of no return.
   bool cancel_rebuild();
   RebuildProgress progress() const;
   // The fold version of the served views (0 while there are none).
@@ -140,6 +141,8 @@ class LiveFold {
 
   mutable std::mutex mutex_;  // guards projector_, progress_, pending_reason_, rebuilding_
   std::shared_ptr<Projector> projector_;
+  std::shared_ptr<Log> projector_reader_;  // the live projector's own reads, if it has them
+  std::shared_ptr<Log> fresh_reader_;      // a rebuild's, until its projector is live
   RebuildProgress progress_;
   std::string pending_reason_;  // a rebuild start() begins
   bool running_ = false;
@@ -149,8 +152,11 @@ class LiveFold {
   // What a swap replaced, released by the rebuild thread (release_retired).
   std::shared_ptr<ViewStore> retired_views_;
   std::shared_ptr<Projector> retired_projector_;
+  std::shared_ptr<Log> retired_reader_;
   std::string retired_path_;
   std::atomic<bool> cancel_{false}, stopping_{false};
+  bool committed_ = false;  // under mutex_: the swap is past cancelling
+  bool swapped_ = false;    // under mutex_: the rebuild's set is live
   std::thread rebuilding_;
 };
 

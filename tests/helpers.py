@@ -239,8 +239,10 @@ class ContactsServer:
 
     def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
                  ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None, env=None,
-                 brokers=MISSING):
+                 brokers=MISSING, binary=None):
         self.data_dir = str(data_dir)
+        # The contacts binary this server runs (default BIN; e.g. a build with another fold version).
+        self.binary = str(binary or BIN)
         self.log_dir = str(log_dir or os.path.dirname(self.data_dir.rstrip("/")))
         self.partitions = partitions
         self.jwt_secret = jwt_secret
@@ -269,8 +271,8 @@ class ContactsServer:
     # ---- lifecycle
 
     def start(self, timeout=HEALTH_TIMEOUT, wait_health=True):
-        if not os.path.exists(BIN):
-            raise ServerError(f"binary not found: {BIN}")
+        if not os.path.exists(self.binary):
+            raise ServerError(f"binary not found: {self.binary}")
         self.port = free_port()
         self.ingest_port = free_port()
         while self.ingest_port == self.port:
@@ -282,7 +284,7 @@ class ContactsServer:
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
-        args = [BIN, self.command] + (["--replica"] if self.command == "api" else []) + ["--data", self.data_dir,
+        args = [self.binary, self.command] + (["--replica"] if self.command == "api" else []) + ["--data", self.data_dir,
                 "--listen", f"127.0.0.1:{self.port}",
                 "--ingest-listen", f"127.0.0.1:{self.ingest_port}",
                 "--partitions", str(self.partitions)]
