@@ -1,5 +1,9 @@
 #include "projector/live_fold.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <iostream>
@@ -18,6 +22,8 @@ namespace {
 // The swap starts once the fresh views are this close behind the live ones: the live projector
 // then pauses while the fresh one folds the rest (a few tens of milliseconds).
 constexpr uint64_t kSwapLag = 20000;
+// The nice value of a rebuild's threads (the node's are 0).
+constexpr int kRebuildNice = 19;
 // How often the log's end is asked for the progress' target.
 constexpr std::chrono::milliseconds kTargetInterval{500};
 // How long a swap waits for readers of the old views to let go before it leaves the old set
@@ -39,6 +45,21 @@ uint64_t behind(const Projector& projector, const std::vector<int64_t>& ends) {
       if (ends[p] > at) lag += static_cast<uint64_t>(ends[p] - at);
     }
   return lag;
+}
+
+// Runs `fold` on a thread that yields the CPU to the node it runs in: it, and the fold and
+// commit threads it starts (which inherit it), run at a lower priority than the API's and the
+// live projector's. Where the cores are busy the rebuild waits; on idle ones it folds as fast.
+// (The swap runs on the caller's thread, at the node's priority: the live projector it starts
+// must not inherit the lower one, which an unprivileged process could not raise again.)
+Status yielding(const std::function<Status()>& fold) {
+  Status result;
+  std::thread folding([&] {
+    ::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kRebuildNice);
+    result = fold();
+  });
+  folding.join();
+  return result;
 }
 
 // The end of every partition (INT64_MAX when unknown: never reached).
@@ -319,8 +340,10 @@ void LiveFold::run_rebuild() {
       std::lock_guard lock(mutex_);
       folded_at_start_ = progress_.folded;
     }
-    Status s =
-        before_serving ? fold_before_serving(*fresh, projector) : fold_beside(*fresh, projector);
+    Status s = yielding([&] {
+      return before_serving ? fold_before_serving(*fresh, projector)
+                            : fold_beside(*fresh, projector);
+    });
     if (!s.ok() || interrupted()) return s;
     return before_serving ? make_live(fresh, projector) : swap_in(fresh, projector);
   }();
