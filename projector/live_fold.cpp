@@ -62,6 +62,29 @@ Status yielding(const std::function<Status()>& fold) {
   return result;
 }
 
+// How long a rebuild waits out a log it cannot read (kUnavailable: a broker restarting) before
+// it gives up; any other failure (the fresh views' RocksDB, a full disk) ends it at once.
+class LogOutage {
+ public:
+  explicit LogOutage(std::chrono::milliseconds grace) : grace_(grace) {}
+  // Whether to try again after `failure` (having waited a little).
+  bool tolerates(const Status& failure) {
+    if (failure.code() != Code::kUnavailable) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (!failing_) since_ = now;
+    failing_ = true;
+    if (now - since_ >= grace_) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    return true;
+  }
+  void over() { failing_ = false; }
+
+ private:
+  std::chrono::milliseconds grace_;
+  bool failing_ = false;
+  std::chrono::steady_clock::time_point since_;  // of the first failure in a row
+};
+
 // The end of every partition (INT64_MAX when unknown: never reached).
 std::vector<int64_t> log_ends(Log& log) {
   std::vector<int64_t> ends;
@@ -388,13 +411,18 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
   // forwards misplaced records (the fresh views fold its copies).
   projector->set_quiet_before(
       std::vector<int64_t>(static_cast<size_t>(partitions), std::numeric_limits<int64_t>::max()));
+  LogOutage outage(options_.log_outage_grace);
   while (!interrupted()) {
     // A writer's group moves partitions meanwhile: the fresh views fold what the live ones do.
     follow_owned(*live, *projector);
     const std::vector<int64_t> limit = applied_of(*live, partitions);
     projector->set_read_limit(limit);
     auto n = projector->step();
-    if (!n.ok()) return n.status();
+    if (!n.ok()) {
+      if (!outage.tolerates(n.status())) return n.status();
+      continue;
+    }
+    outage.over();
     update_progress(*projector);
     // Swapped once it is near the live views, and they near the log's end (a live projector
     // catching up after a restart is followed until it got there).
@@ -459,9 +487,14 @@ Status LiveFold::fold_before_serving(ViewStore& fresh,
   projector->set_quiet_before(carried_quiet_);
   if (options_.configure)
     if (auto s = options_.configure(*projector, fresh); !s.ok()) return s;
+  LogOutage outage(options_.log_outage_grace);
   while (!interrupted()) {
     auto n = projector->step();
-    if (!n.ok()) return n.status();
+    if (!n.ok()) {
+      if (!outage.tolerates(n.status())) return n.status();
+      continue;
+    }
+    outage.over();
     update_progress(*projector);
     // The log's ends decide, not an empty read (a Kafka fetch may still be on its way); the
     // rest is folded by the projector's own thread, once the views serve.

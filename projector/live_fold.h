@@ -63,6 +63,8 @@ struct LiveFoldOptions {
   // assigns partitions to its live projector, which it has none of then: it refuses to start,
   // and is rebuilt with the node stopped.
   bool rebuild_before_serving = true;
+  // How long a rebuild waits for a log it cannot read (a broker restarting) before it fails.
+  std::chrono::milliseconds log_outage_grace{60000};
 };
 
 class LiveFold {

@@ -12,6 +12,7 @@
 #include <set>
 #include <thread>
 
+#include "bus/fault_injecting_log.h"
 #include "bus/memory_log.h"
 #include "projector/fold_fixture.h"
 #include "views/fold_version.h"
@@ -219,6 +220,59 @@ TEST_CASE("a cancelled rebuild, or one that fails, leaves the old views serving"
   CHECK(failed.error.find("views.2") != std::string::npos);
   CHECK(fold->views().get().get() == live);
   CHECK(fold->caught_up());
+  fold->stop();
+}
+
+TEST_CASE("a log that stays unreadable past the grace aborts a rebuild; the old views serve on") {
+  TempDir dir("live_fold_test");
+  MemoryLog memory(kLogPartitions);
+  FaultInjectingLog log(memory);
+  REQUIRE(memory.append(visits(0, 300000)).ok());
+  LiveFoldOptions options;
+  options.views = kSmall;
+  options.log_outage_grace = 300ms;
+  auto opened = LiveFold::open(log, dir.path(), options);
+  REQUIRE(opened.ok());
+  auto fold = std::move(*opened);
+  REQUIRE(fold->start().ok());
+  REQUIRE(wait_caught_up(*fold));
+  const ViewStore* live = fold->views().get().get();
+  REQUIRE(fold->request_rebuild("to fail mid-way").ok());
+  while (fold->progress().folded == 0) std::this_thread::sleep_for(1ms);
+  log.fail_all(LogCall::kRead);  // the disk or the brokers gone, for both projectors
+  auto failed = wait_over(*fold);
+  log.heal();
+  CHECK(failed.phase == RebuildPhase::kFailed);
+  CHECK_FALSE(failed.error.empty());
+  CHECK(fold->views().get().get() == live);
+  CHECK_FALSE(std::filesystem::exists(dir.path() + "/views.2"));
+  // The live projector went on once the log came back.
+  auto more = memory.append(visits(300000, 5));
+  REQUIRE(more.ok());
+  CHECK(fold->wait_applied(more->back(), 5s));
+  fold->stop();
+}
+
+TEST_CASE("a rebuild waits out a short outage of the log and completes") {
+  TempDir dir("live_fold_test");
+  MemoryLog memory(kLogPartitions);
+  FaultInjectingLog log(memory);
+  REQUIRE(memory.append(visits(0, 300000)).ok());
+  LiveFoldOptions options;
+  options.views = kSmall;
+  options.log_outage_grace = 5s;
+  auto opened = LiveFold::open(log, dir.path(), options);
+  REQUIRE(opened.ok());
+  auto fold = std::move(*opened);
+  REQUIRE(fold->start().ok());
+  REQUIRE(wait_caught_up(*fold));
+  REQUIRE(fold->request_rebuild("through an outage").ok());
+  while (fold->progress().folded == 0) std::this_thread::sleep_for(1ms);
+  log.fail_all(LogCall::kRead);
+  std::this_thread::sleep_for(300ms);
+  log.heal();
+  CHECK(wait_over(*fold).phase == RebuildPhase::kDone);
+  CHECK(rows_of(*fold->views().get()) == fresh_fold(memory, dir.path() + "/check"));
   fold->stop();
 }
 
