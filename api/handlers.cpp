@@ -188,7 +188,8 @@ HttpResponse create_api_key(Request& r) {
   c.key_prefix = key.prefix;
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.views.api_key(r.ws, *id);
+  // The set live now: a rebuild may have swapped in another while the write applied.
+  auto row = r.ctx.views.get()->api_key(r.ws, *id);
   if (row) {
     auto j = ordered_json::parse(encode(*row));
     j["full_key"] = key.full_key;
@@ -277,7 +278,7 @@ HttpResponse create_webhook(Request& r) {
   c.webhook_secret = new_webhook_secret();
   auto id = r.ctx.submitter.submit(std::move(c));
   if (!id.ok()) return from_status(id.status());
-  auto row = r.views.webhook(r.ws, *id);
+  auto row = r.ctx.views.get()->webhook(r.ws, *id);  // the set live now, as above
   if (!row) return error_response(500, "Webhook was not stored");
   return ok_json(201, {{"webhook", ordered_json::parse(encode(*row))}});
 }

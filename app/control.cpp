@@ -6,6 +6,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@ namespace {
 
 constexpr int kPollMillis = 200;
 constexpr size_t kMaxRequest = 256;
+constexpr int kRequestMillis = 2000;
 
 Result<sockaddr_un> address_of(const std::string& path) {
   sockaddr_un addr{};
@@ -34,11 +36,24 @@ void set_timeout(int fd, int seconds) {
   ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-// One line from `fd` (without its newline), up to kMaxRequest bytes.
+// One line from `fd` (without its newline), up to kMaxRequest bytes, within kRequestMillis all
+// told: a client that sends slowly holds the control thread no longer than that.
 std::string read_line(int fd) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(kRequestMillis);
   std::string line;
-  char c = 0;
-  while (line.size() < kMaxRequest && ::read(fd, &c, 1) == 1 && c != '\n') line.push_back(c);
+  char buffer[kMaxRequest];
+  while (line.size() < kMaxRequest) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          deadline - std::chrono::steady_clock::now())
+                          .count();
+    pollfd p{fd, POLLIN, 0};
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) break;
+    const ssize_t n = ::read(fd, buffer, kMaxRequest - line.size());
+    if (n <= 0) break;
+    line.append(buffer, static_cast<size_t>(n));
+    if (auto end = line.find('\n'); end != std::string::npos) return line.substr(0, end);
+  }
   return line;
 }
 
@@ -64,11 +79,10 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& pa
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status{Code::kInternal, "control socket: " + std::string(strerror(errno))};
   ::unlink(path.c_str());  // left by a node that crashed: this one holds the data directory
-  // Created owner-only from the start: no instant in which another user could connect.
-  const mode_t old_mask = ::umask(0177);
-  const int bound = ::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr);
-  ::umask(old_mask);
-  if (bound != 0 || ::listen(fd, 8) != 0) {
+  // Owner-only before it listens: until listen() nobody can connect, so no other user ever
+  // could. (Not by umask: it is the whole process', and other threads create files.)
+  if (::bind(fd, reinterpret_cast<const sockaddr*>(&*addr), sizeof *addr) != 0 ||
+      ::chmod(path.c_str(), 0600) != 0 || ::listen(fd, 8) != 0) {
     Status s{Code::kInternal, "control socket " + path + ": " + strerror(errno)};
     ::close(fd);
     return s;

@@ -29,6 +29,9 @@ constexpr std::chrono::milliseconds kTargetInterval{500};
 // How long a swap waits for readers of the old views to let go before it leaves the old set
 // for the next start to remove.
 constexpr std::chrono::seconds kReadersGrace{60};
+// The longest the swap folds the last records while writes wait; past it, the rebuild goes back
+// to folding beside the live views.
+constexpr std::chrono::seconds kSwapCatchUp{10};
 
 std::vector<int64_t> applied_of(const Projector& projector, int32_t partitions) {
   std::vector<int64_t> out;
@@ -200,8 +203,9 @@ Result<std::unique_ptr<LiveFold>> LiveFold::open(Log& log, const std::string& da
     live.reset();
     pending = of_version + ", which it cannot read: rebuilding before serving";
     fold->progress_.before_serving = true;
-    std::error_code ec;
-    fs::remove_all(at.next(), ec);  // whatever was folded there was folded beside them
+    // A fresh set left by a stop or crash goes on from what it holds: folded beside these views
+    // it stopped at what they applied (the boundary now), folded before serving it went on from
+    // there; either way a prefix of the log, its changes queued past that boundary.
   }
   at.remove_others(/*keep_next=*/!pending.empty());
   return fold;
@@ -233,7 +237,12 @@ Status LiveFold::start() {
 
 void LiveFold::stop() {
   stopping_ = true;
-  if (rebuilding_.joinable()) rebuilding_.join();
+  std::thread rebuilding;
+  {
+    std::lock_guard lock(mutex_);
+    rebuilding = std::move(rebuilding_);
+  }
+  if (rebuilding.joinable()) rebuilding.join();
   if (auto projector = this->projector()) projector->stop();
 }
 
@@ -270,13 +279,15 @@ Offset LiveFold::applied(Partition partition) const {
 }
 
 Status LiveFold::request_rebuild(std::string reason) {
-  std::lock_guard lock(mutex_);
+  std::unique_lock lock(mutex_);
   if (running_)
     return {Code::kUnavailable, "a rebuild is running (" + progress_.reason +
                                     "): " + std::to_string(progress_.folded) + " of " +
                                     std::to_string(progress_.target) + " records folded"};
   if (stopping_) return {Code::kUnavailable, "the node is stopping"};
-  if (rebuilding_.joinable()) rebuilding_.join();  // the last one, finished
+  // The last one has finished (running_ is false) but may still be letting the old set go:
+  // joined after the lock, so that nobody waits on the lock meanwhile.
+  std::thread previous = std::move(rebuilding_);
   running_ = true;
   swapped_ = false;
   cancel_ = false;
@@ -288,6 +299,14 @@ Status LiveFold::request_rebuild(std::string reason) {
   progress_.reason = std::move(reason);
   started_ = std::chrono::steady_clock::now();
   folded_at_start_ = 0;
+  lock.unlock();
+  if (previous.joinable()) previous.join();
+  std::lock_guard relock(mutex_);
+  if (stopping_) {  // stop() came meanwhile: it joins only what it finds here
+    running_ = false;
+    progress_.phase = RebuildPhase::kIdle;
+    return {Code::kUnavailable, "the node is stopping"};
+  }
   rebuilding_ = std::thread([this] { run_rebuild(); });
   return {};
 }
@@ -340,6 +359,7 @@ void LiveFold::run_rebuild() {
     std::lock_guard lock(mutex_);
     before_serving = progress_.before_serving;
   }
+  bool opened_next = false;  // a set this rebuild may remove (not one another process holds)
   Status result = [&]() -> Status {
     auto opened = ViewStore::open(sets_.next(), options_.views);
     if (opened.ok() && (*opened)->fold_version() != fold_version()) {
@@ -349,6 +369,7 @@ void LiveFold::run_rebuild() {
       opened = ViewStore::open(sets_.next(), options_.views);
     }
     if (!opened.ok()) return opened.status();
+    opened_next = true;
     std::shared_ptr<ViewStore> fresh = std::move(*opened);
     // Reads of its own (on Kafka, a consumer of its own): the live projector reads at the log's
     // end meanwhile, and sharing one fetch position would restart it on every read.
@@ -363,31 +384,51 @@ void LiveFold::run_rebuild() {
       std::lock_guard lock(mutex_);
       folded_at_start_ = progress_.folded;
     }
-    Status s = yielding([&] {
-      return before_serving ? fold_before_serving(*fresh, projector)
-                            : fold_beside(*fresh, projector);
-    });
-    if (!s.ok() || interrupted()) return s;
-    return before_serving ? make_live(fresh, projector) : swap_in(fresh, projector);
+    if (before_serving) {
+      Status s = yielding([&] { return fold_before_serving(*fresh, projector); });
+      if (!s.ok() || interrupted()) return s;
+      {
+        std::lock_guard lock(mutex_);  // the point of no return, as in swap_in
+        if (cancel_) return Status{};
+        committed_ = true;
+      }
+      return make_live(fresh, projector);
+    }
+    for (bool again = true; again;) {
+      again = false;
+      Status s = yielding([&] { return fold_beside(*fresh, projector); });
+      if (!s.ok() || interrupted()) return s;
+      if (s = swap_in(fresh, projector, again); !s.ok()) return s;
+    }
+    return Status{};
   }();
-  finish(result);
+  finish(result, opened_next);
   release_retired();  // out of the scope that held them, once the swap is reported
 }
 
-void LiveFold::finish(const Status& result) {
-  std::lock_guard lock(mutex_);
-  running_ = false;
-  std::error_code ec;
+void LiveFold::finish(const Status& result, bool opened_next) {
+  std::unique_lock lock(mutex_);
   const bool cancelled = cancel_ && !swapped_;
-  if (!result.ok() || cancelled) fs::remove_all(sets_.next(), ec);  // never swapped in
+  // Never swapped in: removed (unless another process holds it) before the end is reported,
+  // and not under the lock (a large directory takes a while).
+  if ((!result.ok() || cancelled) && opened_next) {
+    const std::string next = sets_.next();
+    lock.unlock();
+    std::error_code ec;
+    fs::remove_all(next, ec);
+    lock.lock();
+  }
+  running_ = false;
+  const std::string serving = progress_.before_serving ? "the node serves nothing until a rebuild "
+                                                         "completes (restart it to try again)"
+                                                       : "the old views serve on";
   if (!result.ok()) {
     progress_.phase = RebuildPhase::kFailed;
     progress_.error = result.message();
-    std::cerr << "contacts: the rebuild failed, the old views serve on: " << result.message()
-              << "\n";
+    std::cerr << "contacts: the rebuild failed, " << serving << ": " << result.message() << "\n";
   } else if (cancelled) {
     progress_.phase = RebuildPhase::kCancelled;
-    std::cerr << "contacts: the rebuild was cancelled, the old views serve on\n";
+    std::cerr << "contacts: the rebuild was cancelled, " << serving << "\n";
   } else if (stopping_ && !swapped_) {
     progress_.phase = RebuildPhase::kIdle;  // resumed at the next start
   } else {
@@ -426,7 +467,9 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
     update_progress(*projector);
     // Swapped once it is near the live views, and they near the log's end (a live projector
     // catching up after a restart is followed until it got there).
-    if (behind(*projector, limit) <= kSwapLag && behind(*live, log_ends(log_)) <= kSwapLag)
+    // (A writer the group has not given partitions yet holds nothing to swap.)
+    if (behind(*projector, limit) <= kSwapLag && behind(*live, log_ends(log_)) <= kSwapLag &&
+        !live->owned().empty())
       return {};
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -434,7 +477,7 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
 }
 
 Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
-                         const std::shared_ptr<Projector>& projector) {
+                         const std::shared_ptr<Projector>& projector, bool& again) {
   {
     std::lock_guard lock(mutex_);
     progress_.phase = RebuildPhase::kSwapping;
@@ -449,7 +492,14 @@ Status LiveFold::swap_in(const std::shared_ptr<ViewStore>& fresh,
   follow_owned(*live, *projector);
   const std::vector<int64_t> limit = applied_of(*live, log_.partitions());
   projector->set_read_limit(limit);
+  // Bounded: writes wait meanwhile. A log that stops giving records (a leader moving) sends
+  // the rebuild back to folding beside the live views, which go on.
+  const auto deadline = std::chrono::steady_clock::now() + kSwapCatchUp;
   while (behind(*projector, limit) > 0) {
+    if (stopping_ || std::chrono::steady_clock::now() >= deadline) {
+      again = !stopping_;
+      return resume_live(Status{});
+    }
     auto n = projector->step();
     if (!n.ok()) return resume_live(n.status());
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
@@ -506,6 +556,9 @@ Status LiveFold::fold_before_serving(ViewStore& fresh,
 
 Status LiveFold::make_live(const std::shared_ptr<ViewStore>& fresh,
                            const std::shared_ptr<Projector>& projector) {
+  // Durable before it is named live: commits skip the WAL, and a crash after the rename must
+  // find the set as it is now (the outbox it carried over included).
+  if (auto s = fresh->flush(); !s.ok()) return s;
   const std::string old_path = sets_.live();
   if (auto s = sets_.make_next_live(); !s.ok()) return s;
   // Readers take the fresh set from here on; the old projector is stopped (or there is none),

@@ -119,14 +119,16 @@ class LiveFold {
   // Folds the fresh set up to what the live projector applied, following it, until it holds
   // as much; then swaps. False when cancelled, stopped or failed (progress says which).
   Status fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>& projector);
+  // Stops the live projector, folds the rest and swaps; `again` when the rest did not come in
+  // time (the live projector resumed: fold beside it again).
   Status swap_in(const std::shared_ptr<ViewStore>& fresh,
-                 const std::shared_ptr<Projector>& projector);
+                 const std::shared_ptr<Projector>& projector, bool& again);
   Status fold_before_serving(ViewStore& fresh, const std::shared_ptr<Projector>& projector);
   // Puts the fresh set and its projector in place; the old ones are retired.
   Status make_live(const std::shared_ptr<ViewStore>& fresh,
                    const std::shared_ptr<Projector>& projector);
   // Reports how the rebuild ended (and removes fresh views that will not serve).
-  void finish(const Status& result);
+  void finish(const Status& result, bool opened_next);
   // Closes the set a swap replaced, and removes it, once its last reader let go.
   void release_retired();
   void update_progress(const Projector& projector);

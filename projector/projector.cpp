@@ -247,10 +247,12 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
     } else if (prepared[i].misplaced && forward_misplaced_) {
       const size_t bytes = entry.key.size() + entry.value.size();
       if (bytes > kMaxForwardBytes) {
-        result.dead_letters += 1;
-        dead_letters_->dead_letter(entry, "too large to forward to the partition of its key (" +
-                                              std::to_string(bytes) + " bytes; at most " +
-                                              std::to_string(kMaxForwardBytes) + ")");
+        if (entry.offset.value >= quiet) {  // below it, whoever applied it reported it
+          result.dead_letters += 1;
+          dead_letters_->dead_letter(entry, "too large to forward to the partition of its key (" +
+                                                std::to_string(bytes) + " bytes; at most " +
+                                                std::to_string(kMaxForwardBytes) + ")");
+        }
       } else if (entry.offset.value >= forwarded) {
         forward.push_back({entry.key, entry.value});
         forward_end = entry.offset.value + 1;

@@ -20,17 +20,15 @@ struct Carried {
   std::vector<OutboxEntry> outbox;
 };
 
-Result<Carried> carried_from_live(Log& log, const std::string& live_path,
-                                  const RebuildOptions& options) {
+// `live`: the live views (of any fold version: only what they applied and their outbox are
+// read), or null when there are none.
+Carried carried_from_live(Log& log, const ViewStore* live, const RebuildOptions& options) {
   Carried carried;
   carried.quiet.assign(static_cast<size_t>(log.partitions()), 0);
-  if (fs::exists(live_path)) {
-    // Of any fold version: only what they applied and their outbox are read.
-    auto live = ViewStore::open(live_path, options.views);
-    if (!live.ok()) return live.status();
+  if (live) {
     for (int32_t p = 0; p < log.partitions(); ++p)
-      carried.quiet[static_cast<size_t>(p)] = (*live)->applied(Partition(p)).value;
-    carried.outbox = (*live)->outbox(std::numeric_limits<size_t>::max());
+      carried.quiet[static_cast<size_t>(p)] = live->applied(Partition(p)).value;
+    carried.outbox = live->outbox(std::numeric_limits<size_t>::max());
   }
   for (size_t p = 0; p < carried.quiet.size() && p < options.quiet_floor.size(); ++p)
     carried.quiet[p] = std::max(carried.quiet[p], options.quiet_floor[p]);
@@ -66,16 +64,25 @@ Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptio
 Result<Rebuilt> rebuild_views(Log& log, const RebuildOptions& options) {
   auto sets = ViewSets::scan(options.data_dir);
   if (!sets.ok()) return sets.status();
+  // The live views stay open until the swap: their RocksDB lock refuses a node that starts on
+  // this directory meanwhile, and refuses this rebuild beside a node that runs (before it
+  // touches anything).
+  std::unique_ptr<ViewStore> live;
+  if (fs::exists(sets->live())) {
+    auto opened = ViewStore::open(sets->live(), options.views);
+    if (!opened.ok()) return opened.status();
+    live = std::move(*opened);
+  }
+  const Carried carried = carried_from_live(log, live.get(), options);
   std::error_code ec;
   fs::remove_all(sets->next(), ec);  // an online rebuild's, left by a stop: started over
-  auto carried = carried_from_live(log, sets->live(), options);
-  if (!carried.ok()) return carried.status();
-  auto total = fold_into(log, sets->next(), options, *carried);
+  auto total = fold_into(log, sets->next(), options, carried);
   if (!total.ok()) {
     fs::remove_all(sets->next(), ec);
     return total.status();
   }
   if (auto s = sets->make_next_live(); !s.ok()) return s;
+  live.reset();
   sets->remove_others(/*keep_next=*/false);
   return Rebuilt{*total, sets->live()};
 }

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 
 namespace contacts {
 
@@ -72,7 +73,11 @@ Status ViewSets::make_next_live() {
   std::error_code ec;
   fs::rename(tmp, dir / kCurrentFile, ec);
   if (ec) return {Code::kInternal, "rename " + tmp + ": " + ec.message()};
-  if (auto s = sync_path(data_dir_, O_RDONLY | O_DIRECTORY); !s.ok()) return s;
+  // Renamed: the next set is live from here on, whatever follows. A directory that cannot be
+  // synced is said, not undone (undoing would remove the set the file now names).
+  if (auto s = sync_path(data_dir_, O_RDONLY | O_DIRECTORY); !s.ok())
+    std::cerr << "contacts: " << s.message() << " (the swap of the views may not survive a power "
+              << "loss)\n";
   *this = ViewSets(data_dir_, generation_ + 1);
   return {};
 }

@@ -161,6 +161,14 @@ Status ViewStore::compact() {
   return {};
 }
 
+Status ViewStore::flush() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  auto s = db_->Flush(options);
+  if (!s.ok()) return {Code::kInternal, "flush views: " + s.ToString()};
+  return {};
+}
+
 Status ViewStore::commit(ViewBatch& batch) {
   rocksdb::WriteBatch& write = batch.to_write_batch();
   // No WAL: a batch holds its views and its offsets, so after a crash the views come back as

@@ -95,6 +95,9 @@ class ViewStore {
   // Compacts every level (what background compaction reaches in time): for benchmarks of the
   // steady state and for operators after a bulk load.
   Status compact();
+  // Writes what the memtables hold to disk and waits: commits skip the WAL, so a set that must
+  // come back whole after a crash (a rebuild's, before it goes live) is flushed first.
+  Status flush();
 
   ViewBatch begin_batch(ReadCache* cache = nullptr) {
     return ViewBatch(db_.get(), cache, &key_filter_);
