@@ -88,6 +88,17 @@ class LogOutage {
   std::chrono::steady_clock::time_point since_;  // of the first failure in a row
 };
 
+// One step of a rebuild's projector; a failure `outage` tolerates is waited out (nothing folded).
+Result<size_t> step_through(Projector& projector, LogOutage& outage) {
+  auto n = projector.step();
+  if (!n.ok()) {
+    if (!outage.tolerates(n.status())) return n.status();
+    return size_t{0};
+  }
+  outage.over();
+  return n;
+}
+
 // The end of every partition (INT64_MAX when unknown: never reached).
 std::vector<int64_t> log_ends(Log& log) {
   std::vector<int64_t> ends;
@@ -458,12 +469,8 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
     follow_owned(*live, *projector);
     const std::vector<int64_t> limit = applied_of(*live, partitions);
     projector->set_read_limit(limit);
-    auto n = projector->step();
-    if (!n.ok()) {
-      if (!outage.tolerates(n.status())) return n.status();
-      continue;
-    }
-    outage.over();
+    auto n = step_through(*projector, outage);
+    if (!n.ok()) return n.status();
     update_progress(*projector);
     // Swapped once it is near the live views, and they near the log's end (a live projector
     // catching up after a restart is followed until it got there).
@@ -539,12 +546,8 @@ Status LiveFold::fold_before_serving(ViewStore& fresh,
     if (auto s = options_.configure(*projector, fresh); !s.ok()) return s;
   LogOutage outage(options_.log_outage_grace);
   while (!interrupted()) {
-    auto n = projector->step();
-    if (!n.ok()) {
-      if (!outage.tolerates(n.status())) return n.status();
-      continue;
-    }
-    outage.over();
+    auto n = step_through(*projector, outage);
+    if (!n.ok()) return n.status();
     update_progress(*projector);
     // The log's ends decide, not an empty read (a Kafka fetch may still be on its way); the
     // rest is folded by the projector's own thread, once the views serve.

@@ -83,9 +83,11 @@ void drain_outbox(ViewStore& views) {
   REQUIRE(views.remove_outbox(positions).ok());
 }
 
-std::unique_ptr<LiveFold> open_fold(Log& log, const std::string& data) {
+std::unique_ptr<LiveFold> open_fold(Log& log, const std::string& data,
+                                    std::chrono::milliseconds log_outage_grace = 60s) {
   LiveFoldOptions options;
   options.views = kSmall;
+  options.log_outage_grace = log_outage_grace;
   auto fold = LiveFold::open(log, data, options);
   REQUIRE_MESSAGE(fold.ok(), fold.status().message());
   return std::move(*fold);
@@ -228,12 +230,7 @@ TEST_CASE("a log that stays unreadable past the grace aborts a rebuild; the old 
   MemoryLog memory(kLogPartitions);
   FaultInjectingLog log(memory);
   REQUIRE(memory.append(visits(0, 300000)).ok());
-  LiveFoldOptions options;
-  options.views = kSmall;
-  options.log_outage_grace = 300ms;
-  auto opened = LiveFold::open(log, dir.path(), options);
-  REQUIRE(opened.ok());
-  auto fold = std::move(*opened);
+  auto fold = open_fold(log, dir.path(), 300ms);
   REQUIRE(fold->start().ok());
   REQUIRE(wait_caught_up(*fold));
   const ViewStore* live = fold->views().get().get();
@@ -258,12 +255,7 @@ TEST_CASE("a rebuild waits out a short outage of the log and completes") {
   MemoryLog memory(kLogPartitions);
   FaultInjectingLog log(memory);
   REQUIRE(memory.append(visits(0, 300000)).ok());
-  LiveFoldOptions options;
-  options.views = kSmall;
-  options.log_outage_grace = 5s;
-  auto opened = LiveFold::open(log, dir.path(), options);
-  REQUIRE(opened.ok());
-  auto fold = std::move(*opened);
+  auto fold = open_fold(log, dir.path(), 5s);
   REQUIRE(fold->start().ok());
   REQUIRE(wait_caught_up(*fold));
   REQUIRE(fold->request_rebuild("through an outage").ok());
