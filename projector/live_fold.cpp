@@ -8,7 +8,6 @@
 #include <filesystem>
 #include <iostream>
 #include <limits>
-#include <nlohmann/json.hpp>
 
 #include "views/batch_writer.h"
 #include "views/fold_version.h"
@@ -24,7 +23,7 @@ namespace {
 constexpr uint64_t kSwapLag = 20000;
 // The nice value of a rebuild's threads (the node's are 0).
 constexpr int kRebuildNice = 19;
-// How often the log's end is asked for the progress' target.
+// How often the log's ends are asked (the progress' target, and how near the end the folds are).
 constexpr std::chrono::milliseconds kTargetInterval{500};
 // How long a swap waits for readers of the old views to let go before it leaves the old set
 // for the next start to remove.
@@ -138,38 +137,6 @@ bool release_when_unused(std::shared_ptr<T>& shared) {
 }
 
 }  // namespace
-
-std::string_view rebuild_phase_name(RebuildPhase phase) {
-  switch (phase) {
-    case RebuildPhase::kIdle:
-      return "idle";
-    case RebuildPhase::kFolding:
-      return "folding";
-    case RebuildPhase::kSwapping:
-      return "swapping";
-    case RebuildPhase::kDone:
-      return "done";
-    case RebuildPhase::kFailed:
-      return "failed";
-    case RebuildPhase::kCancelled:
-      break;
-  }
-  return "cancelled";
-}
-
-std::string RebuildProgress::to_json() const {
-  nlohmann::json j = {{"phase", rebuild_phase_name(phase)},
-                      {"before_serving", before_serving},
-                      {"folded", folded},
-                      {"target", target},
-                      {"seconds", seconds},
-                      {"rate", rate}};
-  if (!reason.empty()) j["reason"] = reason;
-  if (!error.empty()) j["error"] = error;
-  if (phase == RebuildPhase::kFolding && rate > 0)
-    j["eta_seconds"] = static_cast<double>(target > folded ? target - folded : 0) / rate;
-  return j.dump();
-}
 
 LiveFold::LiveFold(Log& log, ViewSets sets, LiveFoldOptions options)
     : log_(log), sets_(std::move(sets)), options_(std::move(options)) {}
@@ -354,9 +321,9 @@ void LiveFold::update_progress(const Projector& projector) {
   const bool ask = std::chrono::steady_clock::now() - target_asked_ >= kTargetInterval;
   if (ask) {
     target_asked_ = std::chrono::steady_clock::now();
-    for (const auto& end : log_.end_offsets())
-      if (end.value != std::numeric_limits<int64_t>::max())
-        target += static_cast<uint64_t>(end.value);
+    ends_ = log_ends(log_);
+    for (int64_t end : ends_)
+      if (end != std::numeric_limits<int64_t>::max()) target += static_cast<uint64_t>(end);
   }
   std::lock_guard lock(mutex_);
   progress_.folded = folded;
@@ -407,7 +374,7 @@ void LiveFold::run_rebuild() {
     }
     for (bool again = true; again;) {
       again = false;
-      Status s = yielding([&] { return fold_beside(*fresh, projector); });
+      Status s = yielding([&] { return fold_beside(projector); });
       if (!s.ok() || interrupted()) return s;
       if (s = swap_in(fresh, projector, again); !s.ok()) return s;
     }
@@ -455,8 +422,7 @@ void LiveFold::finish(const Status& result, bool opened_next) {
   }
 }
 
-Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>& projector) {
-  (void)fresh;
+Status LiveFold::fold_beside(const std::shared_ptr<Projector>& projector) {
   const int32_t partitions = log_.partitions();
   auto live = this->projector();
   // Quiet throughout: the live projector queues the changes, reports the dead letters and
@@ -475,7 +441,7 @@ Status LiveFold::fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>&
     // Swapped once it is near the live views, and they near the log's end (a live projector
     // catching up after a restart is followed until it got there).
     // (A writer the group has not given partitions yet holds nothing to swap.)
-    if (behind(*projector, limit) <= kSwapLag && behind(*live, log_ends(log_)) <= kSwapLag &&
+    if (behind(*projector, limit) <= kSwapLag && behind(*live, ends_) <= kSwapLag &&
         !live->owned().empty())
       return {};
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -551,7 +517,7 @@ Status LiveFold::fold_before_serving(ViewStore& fresh,
     update_progress(*projector);
     // The log's ends decide, not an empty read (a Kafka fetch may still be on its way); the
     // rest is folded by the projector's own thread, once the views serve.
-    if (behind(*projector, log_ends(log_)) <= kSwapLag) return {};
+    if (behind(*projector, ends_) <= kSwapLag) return {};
     if (*n == 0) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return {};
@@ -598,16 +564,7 @@ void LiveFold::release_retired() {
 
 void LiveFold::render_metrics(std::string& out) {
   if (auto projector = this->projector()) projector->render_metrics(out);
-  const RebuildProgress p = progress();
-  out += "# TYPE contacts_rebuild_records_folded gauge\ncontacts_rebuild_records_folded " +
-         std::to_string(p.folded) + "\n";
-  out += "# TYPE contacts_rebuild_records_target gauge\ncontacts_rebuild_records_target " +
-         std::to_string(p.target) + "\n";
-  out += "# TYPE contacts_rebuild_phase gauge\n";
-  for (auto phase : {RebuildPhase::kIdle, RebuildPhase::kFolding, RebuildPhase::kSwapping,
-                     RebuildPhase::kDone, RebuildPhase::kFailed, RebuildPhase::kCancelled})
-    out += "contacts_rebuild_phase{phase=\"" + std::string(rebuild_phase_name(phase)) + "\"} " +
-           (phase == p.phase ? "1" : "0") + "\n";
+  progress().render_metrics(out);
   out += "# TYPE contacts_views_fold_version gauge\ncontacts_views_fold_version " +
          std::to_string(served_fold_version()) + "\n";
 }

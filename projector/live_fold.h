@@ -30,28 +30,11 @@
 
 #include "bus/log.h"
 #include "projector/projector.h"
+#include "projector/rebuild_progress.h"
 #include "views/live_views.h"
 #include "views/view_sets.h"
 
 namespace contacts {
-
-enum class RebuildPhase { kIdle, kFolding, kSwapping, kDone, kFailed, kCancelled };
-std::string_view rebuild_phase_name(RebuildPhase phase);
-
-// What a rebuild has done (the last one, when none runs).
-struct RebuildProgress {
-  RebuildPhase phase = RebuildPhase::kIdle;
-  bool before_serving = false;  // the old views could not be served
-  std::string reason;           // why it runs
-  std::string error;            // kFailed: why
-  uint64_t folded = 0;          // records the fresh views have folded
-  uint64_t target = 0;          // records in the log, at the last look
-  double seconds = 0;           // since it started
-  double rate = 0;              // records folded a second (this run)
-
-  // {"phase": ..., "folded": ..., "target": ..., "rate": ..., "eta_seconds": ..., ...}
-  std::string to_json() const;
-};
 
 struct LiveFoldOptions {
   ViewStoreOptions views;
@@ -118,7 +101,7 @@ class LiveFold {
   void run_rebuild();
   // Folds the fresh set up to what the live projector applied, following it, until it holds
   // as much; then swaps. False when cancelled, stopped or failed (progress says which).
-  Status fold_beside(ViewStore& fresh, const std::shared_ptr<Projector>& projector);
+  Status fold_beside(const std::shared_ptr<Projector>& projector);
   // Stops the live projector, folds the rest and swaps; `again` when the rest did not come in
   // time (the live projector resumed: fold beside it again).
   Status swap_in(const std::shared_ptr<ViewStore>& fresh,
@@ -152,7 +135,9 @@ class LiveFold {
   bool running_ = false;
   std::chrono::steady_clock::time_point started_;
   uint64_t folded_at_start_ = 0;  // what a resumed rebuild had folded before this run
-  std::chrono::steady_clock::time_point target_asked_;  // on the rebuild thread
+  // On the rebuild thread: when the log's ends were last asked, and what they were.
+  std::chrono::steady_clock::time_point target_asked_;
+  std::vector<int64_t> ends_;
   // What a swap replaced, released by the rebuild thread (release_retired).
   std::shared_ptr<ViewStore> retired_views_;
   std::shared_ptr<Projector> retired_projector_;

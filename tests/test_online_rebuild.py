@@ -656,13 +656,23 @@ def test_a_build_that_reads_the_old_fold_version_serves_it_and_rebuilds_in_the_b
     assert "fold version 1" in rebuild["reason"], rebuild
     assert served_while_folding > 0, "never saw the version-1 views serve while the rebuild ran"
     server.wait_ready(timeout=WAIT)
+    assert_version_2_live(server)
+    wait_only_set(server.data_dir, "views.2")
+    assert_same(capture(server), reference, "version-2 views rebuilt in the background")
+    # Once rebuilt, a restart rebuilds nothing.
+    assert_version_2_after_restart(server)
+
+
+def assert_version_2_live(server):
+    """The node serves views of fold version 2, the code's, from views.2."""
     ready = views_state(server)[1]
     assert (ready["views"]["fold_version"], ready["views"]["fold_version_of_code"]) == (2, 2)
     assert metrics(server)[0]["contacts_views_fold_version"] == 2
     assert live_set(server.data_dir) == "views.2"
-    wait_only_set(server.data_dir, "views.2")
-    assert_same(capture(server), reference, "version-2 views rebuilt in the background")
-    # Once rebuilt, a restart rebuilds nothing.
+
+
+def assert_version_2_after_restart(server):
+    """Restarted, the node serves its version-2 views at once: no rebuild."""
     assert server.stop() == 0
     server.start()
     server.wait_ready(timeout=WAIT)
@@ -718,17 +728,10 @@ def test_a_build_that_cannot_read_the_old_fold_version_rebuilds_before_serving(
     rebuild = wait_rebuild(server, lambda r: r["phase"] not in ("folding", "swapping"), "the rebuild")
     assert rebuild["phase"] == "done" and rebuild["before_serving"] is False, rebuild
     assert "fold version 1" in rebuild["reason"] and "cannot read" in rebuild["reason"], rebuild
-    ready = views_state(server)[1]
-    assert (ready["views"]["fold_version"], ready["views"]["fold_version_of_code"]) == (2, 2)
-    assert metrics(server)[0]["contacts_views_fold_version"] == 2
-    assert live_set(server.data_dir) == "views.2"
+    assert_version_2_live(server)
     assert_same(capture(server), reference, "version-2 views rebuilt before serving")
     # A restart serves them at once, and leaves no other set.
-    assert server.stop() == 0
-    server.start()
-    server.wait_ready(timeout=WAIT)
-    ready = views_state(server)[1]
-    assert ready["views"]["fold_version"] == 2 and ready["views"]["rebuild"]["phase"] == "idle"
+    assert_version_2_after_restart(server)
     assert view_sets(server.data_dir) == ["views.2"]
 
 
