@@ -6,7 +6,7 @@
 namespace contacts {
 
 namespace {
-constexpr std::array<std::pair<CommandType, std::string_view>, 11> kTypeNames{{
+constexpr std::array<std::pair<CommandType, std::string_view>, 12> kTypeNames{{
     {CommandType::kRoomJoin, "room_join"},
     {CommandType::kBooking, "booking"},
     {CommandType::kContactDelete, "contact_delete"},
@@ -18,6 +18,7 @@ constexpr std::array<std::pair<CommandType, std::string_view>, 11> kTypeNames{{
     {CommandType::kApiKeyRevoke, "api_key_revoke"},
     {CommandType::kWebhookCreate, "webhook_create"},
     {CommandType::kWebhookDelete, "webhook_delete"},
+    {CommandType::kContactErase, "contact_erase"},
 }};
 constexpr std::array<std::pair<WebhookEvent, std::string_view>, 3> kEventNames{{
     {kContactCreated, "contact.created"},

@@ -24,6 +24,7 @@ enum class CommandType {
   kApiKeyRevoke,
   kWebhookCreate,
   kWebhookDelete,
+  kContactErase,
 };
 
 // Ordered by power: a role may grant at most itself.
@@ -64,6 +65,9 @@ inline constexpr size_t kMaxNameLength = 200;
 inline constexpr size_t kMaxEmailLength = 320;
 inline constexpr size_t kMaxLabelLength = 200;
 inline constexpr size_t kMaxMetadataBytes = 16 * 1024;
+// A sealed participant: its name, email and metadata with their lengths, sealed, in base64.
+inline constexpr size_t kMaxSealedBytes = 32 * 1024;
+inline constexpr size_t kMaxSubjectLength = 100;
 inline constexpr size_t kMaxKeyNameLength = 100;
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr size_t kMaxWebhookNameLength = 100;
@@ -88,8 +92,21 @@ struct Command {
   std::string booking_page_title;
   std::string booking_page_slug;
   std::optional<std::string> metadata;  // compact JSON text; nullopt = null or absent
+  // A sealed visit (privacy/sealing.h): the participant and metadata above are filled by opening
+  // `sealed_data` under key `data_key_id` of `subject`, and are empty when that key was destroyed
+  // (`key_gone`: a record of an erased person).
+  bool sealed = false;
+  std::string sealed_data;  // base64, as in the record
+  std::string subject;
+  std::string data_key_id;
+  bool key_gone = false;
+  // The blind index of the participant's normalized email (32 bytes; empty when none): of a
+  // sealed visit, or the person a contact_erase names.
+  std::string email_index;
+  // contact_erase as a producer sends it: the email, which ingest turns into its email_index.
+  std::optional<std::string> erase_email;
 
-  // contact_delete, api_key_create, api_key_revoke
+  // contact_delete, contact_erase (or email_index), api_key_create, api_key_revoke
   int64_t contact_id = 0;
   Actor actor;
 

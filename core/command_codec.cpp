@@ -128,10 +128,44 @@ Status require_object(const json* value, const FieldReader& parent, std::string_
   return {};
 }
 
+bool lower_hex(std::string_view s, size_t digits) {
+  if (s.size() != digits) return false;
+  for (char ch : s)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  return true;
+}
+
+// 64 lower-case hex digits: the blind index of an email, kept as its 32 bytes.
+Status decode_email_index(const FieldReader& r, std::string_view key, Command& c,
+                          bool required) {
+  std::optional<std::string> text;
+  if (auto s = r.text(key, text, 64, required, false); !s.ok()) return s;
+  if (!text) return {};
+  if (!lower_hex(*text, 64)) return invalid("\"" + r.name(key) + "\" must be 64 lower-case hex digits");
+  c.email_index = hex_decode(*text);
+  return {};
+}
+
+// A participant sealed by ingest, `contacts produce` or a producer's helper (privacy/sealing.h).
+Status decode_sealed_participant(const FieldReader& r, Command& c) {
+  if (auto s = r.known({"sealed", "subject", "key_id", "email_index"}); !s.ok()) return s;
+  c.sealed = true;
+  if (auto s = r.required_text("sealed", c.sealed_data, kMaxSealedBytes); !s.ok()) return s;
+  if (auto s = r.required_text("subject", c.subject, kMaxSubjectLength); !s.ok()) return s;
+  for (char ch : c.subject)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '-'))
+      return invalid("\"" + r.name("subject") + "\" may hold only a-z, 0-9 and -");
+  if (auto s = r.required_text("key_id", c.data_key_id, 32); !s.ok()) return s;
+  if (!lower_hex(c.data_key_id, 32))
+    return invalid("\"" + r.name("key_id") + "\" must be 32 lower-case hex digits");
+  return decode_email_index(r, "email_index", c, false);
+}
+
 Status decode_participant(const FieldReader& top, Command& c) {
   const json* p = top.object("participant");
   if (auto s = require_object(p, top, "participant"); !s.ok()) return s;
   FieldReader r = top.child(*p, "participant");
+  if (p->contains("sealed")) return decode_sealed_participant(r, c);
   if (auto s = r.known({"name", "email"}); !s.ok()) return s;
   if (auto s = r.required_text("name", c.participant_name, kMaxNameLength, true); !s.ok()) return s;
   return r.text("email", c.participant_email, kMaxEmailLength, false, false);
@@ -236,6 +270,12 @@ Status decode_visit(const FieldReader& r, Command& c) {
     return s;
   if (auto s = decode_participant(r, c); !s.ok()) return s;
   if (auto s = room ? decode_room(r, c) : decode_booking_page(r, c); !s.ok()) return s;
+  if (c.sealed) {
+    const json* m = r.object("metadata");
+    if (m != nullptr && !m->is_null())
+      return invalid("\"metadata\" of a sealed participant is sealed with it");
+    return {};
+  }
   return decode_metadata(r, c);
 }
 
@@ -270,6 +310,19 @@ Status decode_body(const FieldReader& r, Command& c) {
       if (auto s = r.known({"contact_id", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("contact_id", c.contact_id, 1); !s.ok()) return s;
       return decode_actor(r, c);
+    case CommandType::kContactErase: {
+      if (auto s = r.known({"contact_id", "email", "email_index", "actor"}); !s.ok()) return s;
+      if (auto s = r.integer("contact_id", c.contact_id, 1, false); !s.ok()) return s;
+      if (auto s = r.text("email", c.erase_email, kMaxEmailLength, false, false); !s.ok())
+        return s;
+      if (c.erase_email && normalize_email(*c.erase_email).empty())
+        return invalid("\"email\" must not be blank");
+      if (auto s = decode_email_index(r, "email_index", c, false); !s.ok()) return s;
+      int named = (c.contact_id != 0) + c.erase_email.has_value() + !c.email_index.empty();
+      if (named != 1)
+        return invalid("contact_erase names its person by exactly one of contact_id, email, email_index");
+      return decode_actor(r, c);
+    }
     case CommandType::kMemberUpsert:
       if (auto s = r.known({"user_id", "role"}); !s.ok()) return s;
       if (auto s = r.integer("user_id", c.user_id, 1); !s.ok()) return s;
@@ -365,14 +418,21 @@ namespace {
 
 // The fields of a room_join or booking after the common ones.
 void add_visit_fields(const Command& c, json& j) {
-  j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
+  if (c.sealed)
+    j["participant"] = {{"sealed", c.sealed_data},
+                        {"subject", c.subject},
+                        {"key_id", c.data_key_id},
+                        {"email_index", c.email_index.empty() ? json(nullptr)
+                                                              : json(hex_encode(c.email_index))}};
+  else
+    j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
   if (c.type == CommandType::kRoomJoin)
     j["room"] = {
         {"id", c.room_id}, {"name", c.room_name}, {"display_name", nullable(c.room_display_name)}};
   else
     j["booking_page"] = {
         {"id", c.booking_page_id}, {"title", c.booking_page_title}, {"slug", c.booking_page_slug}};
-  j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
+  if (!c.sealed) j["metadata"] = c.metadata ? json::parse(*c.metadata) : json(nullptr);
 }
 
 void add_webhook_fields(const Command& c, json& j) {
@@ -399,6 +459,12 @@ std::string encode_command(const Command& c) {
       break;
     case CommandType::kContactDelete:
       j["contact_id"] = c.contact_id;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kContactErase:
+      if (c.contact_id != 0) j["contact_id"] = c.contact_id;
+      if (c.erase_email) j["email"] = *c.erase_email;
+      if (!c.email_index.empty()) j["email_index"] = hex_encode(c.email_index);
       j["actor"] = actor_json(c.actor);
       break;
     case CommandType::kMemberUpsert:

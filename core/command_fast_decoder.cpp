@@ -152,8 +152,35 @@ bool within(std::string_view v, size_t max) { return utf8_length(v) <= max; }
 
 bool id_in_range(int64_t v, int64_t min) { return v >= min && v <= kMaxSafeInteger; }
 
+bool hex_digits(std::string_view s, size_t n) {
+  if (s.size() != n) return false;
+  for (char ch : s)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) return false;
+  return true;
+}
+
+// A sealed participant (privacy/sealing.h), checked as the reference decoder checks it.
+bool sealed_participant(std::string_view sealed, std::string_view subject,
+                        std::string_view key_id, std::optional<std::string_view> email_index,
+                        Command& out) {
+  if (sealed.empty() || sealed.size() > kMaxSealedBytes || subject.empty() ||
+      subject.size() > kMaxSubjectLength || !hex_digits(key_id, 32))
+    return false;
+  for (char ch : subject)
+    if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '-')) return false;
+  if (email_index) {
+    if (!hex_digits(*email_index, 64)) return false;
+    out.email_index = hex_decode(*email_index);
+  }
+  out.sealed = true;
+  out.sealed_data = std::string(sealed);
+  out.subject = std::string(subject);
+  out.data_key_id = std::string(key_id);
+  return true;
+}
+
 bool participant(Cursor& c, Command& out) {
-  std::optional<std::string_view> name, email;
+  std::optional<std::string_view> name, email, sealed, subject, key_id, email_index;
   bool has_name = false;
   Seen seen;
   bool ok = object(c, [&](std::string_view key) {
@@ -162,9 +189,17 @@ bool participant(Cursor& c, Command& out) {
       return seen.once(0) && c.nullable_string(name);
     }
     if (key == "email") return seen.once(1) && c.nullable_string(email);
+    if (key == "sealed") return seen.once(2) && c.nullable_string(sealed);
+    if (key == "subject") return seen.once(3) && c.nullable_string(subject);
+    if (key == "key_id") return seen.once(4) && c.nullable_string(key_id);
+    if (key == "email_index") return seen.once(5) && c.nullable_string(email_index);
     return false;
   });
-  if (!ok || !has_name || !name) return false;
+  if (!ok) return false;
+  if (sealed || subject || key_id || email_index)
+    return !has_name && !email && sealed && subject && key_id &&
+           sealed_participant(*sealed, *subject, *key_id, email_index, out);
+  if (!has_name || !name) return false;
   std::string_view trimmed = trim(*name);
   if (trimmed.empty() || !within(trimmed, kMaxNameLength)) return false;
   out.participant_name = std::string(trimmed);
@@ -376,6 +411,7 @@ bool decode_visit_fast(std::string_view json_text, Command& out) {
     has_place = has_page && !has_room;
   }
   if (!has_place || command_id.empty() || !within(command_id, kMaxCommandIdLength)) return false;
+  if (out.sealed && out.metadata) return false;  // the metadata is sealed with the participant
   if (!id_in_range(out.workspace_id.value, 1) || !id_in_range(out.occurred_at, 0)) return false;
   out.command_id = std::string(command_id);
   return true;

@@ -37,4 +37,66 @@ std::string random_bytes(size_t n) {
   return out;
 }
 
+namespace {
+
+// One cipher context per thread, reset by every init: the fold opens a sealed record per command.
+EVP_CIPHER_CTX* cipher_context() {
+  struct Holder {
+    EVP_CIPHER_CTX* ctx = EVP_CIPHER_CTX_new();
+    ~Holder() { EVP_CIPHER_CTX_free(ctx); }
+  };
+  thread_local Holder holder;
+  if (!holder.ctx) throw std::runtime_error("OpenSSL could not allocate a cipher context");
+  return holder.ctx;
+}
+
+constexpr size_t kNonceBytes = 12;
+constexpr size_t kTagBytes = 16;
+
+const unsigned char* bytes(std::string_view s) {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace
+
+std::string aead_seal(std::string_view key, std::string_view aad, std::string_view plaintext) {
+  if (key.size() != kAeadKeyBytes) throw std::invalid_argument("an AES-256 key is 32 bytes");
+  std::string out = random_bytes(kNonceBytes);
+  out.resize(kNonceBytes + plaintext.size() + kTagBytes);
+  auto* data = reinterpret_cast<unsigned char*>(out.data());
+  EVP_CIPHER_CTX* ctx = cipher_context();
+  int len = 0;
+  bool ok = EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, bytes(key), data) == 1 &&
+            (aad.empty() ||
+             EVP_EncryptUpdate(ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1) &&
+            EVP_EncryptUpdate(ctx, data + kNonceBytes, &len, bytes(plaintext),
+                              static_cast<int>(plaintext.size())) == 1 &&
+            EVP_EncryptFinal_ex(ctx, data + kNonceBytes + len, &len) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, kTagBytes,
+                                data + kNonceBytes + plaintext.size()) == 1;
+  if (!ok) throw std::runtime_error("AES-256-GCM encryption failed");
+  return out;
+}
+
+bool aead_open(std::string_view key, std::string_view aad, std::string_view sealed,
+               std::string& plaintext) {
+  if (key.size() != kAeadKeyBytes || sealed.size() < kNonceBytes + kTagBytes) return false;
+  const size_t n = sealed.size() - kNonceBytes - kTagBytes;
+  plaintext.resize(n);
+  EVP_CIPHER_CTX* ctx = cipher_context();
+  int len = 0;
+  // The tag is only read by the call, though its parameter is not const.
+  auto* tag = const_cast<unsigned char*>(bytes(sealed.substr(kNonceBytes + n)));
+  bool ok = EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
+            (aad.empty() ||
+             EVP_DecryptUpdate(ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1) &&
+            EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plaintext.data()), &len,
+                              bytes(sealed.substr(kNonceBytes)), static_cast<int>(n)) == 1 &&
+            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1 &&
+            EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plaintext.data()) + len,
+                                &len) == 1;
+  if (!ok) plaintext.clear();
+  return ok;
+}
+
 }  // namespace contacts

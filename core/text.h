@@ -16,6 +16,8 @@ size_t utf8_length(std::string_view s);
 std::string_view trim(std::string_view s);
 // Unicode lower case of each code point (how emails are normalized).
 std::string unicode_lower(std::string_view s);
+// An email as contacts are identified by it: trimmed, Unicode lower case; empty when blank.
+std::string normalize_email(std::string_view email);
 // Unicode case folding (how search compares text).
 std::string casefold(std::string_view s);
 
@@ -26,6 +28,8 @@ std::string base64_encode(std::string_view bytes, bool url_safe, bool pad);
 // Accepts both alphabets, with or without padding; false on any other character.
 bool base64_decode(std::string_view text, std::string& out);
 std::string hex_encode(std::string_view bytes);
+// Of lower- or upper-case hex digits, an even number of them (checked by the caller).
+std::string hex_decode(std::string_view hex);
 
 // True when the JSON text nests arrays/objects no deeper than `max_depth` (strings are
 // skipped). Checked before parsing so hostile nesting cannot exhaust the parser's stack.

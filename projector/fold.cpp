@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
+#include "privacy/sealing.h"
 
 namespace contacts {
 
@@ -13,7 +14,7 @@ using ordered_json = nlohmann::ordered_json;
 
 std::optional<std::string> normalized_email(const std::optional<std::string>& email) {
   if (!email) return std::nullopt;
-  std::string lower = unicode_lower(trim(*email));
+  std::string lower = normalize_email(*email);
   if (lower.empty()) return std::nullopt;
   return lower;
 }
@@ -42,13 +43,15 @@ Change change_of(Change::Kind kind, Contact&& contact, const Context& ctx) {
           std::move(contact.name),
           std::move(contact.email),
           ctx.position_id(),
-          ctx.command.occurred_at};
+          ctx.command.occurred_at,
+          std::move(contact.subject)};
 }
 
-// Finds the contact a participant is, by normalized email; a participant without an email
-// matches nobody.
+// Finds the contact a participant is, by the blind index of its normalized email (the same
+// whether the record is sealed, in clear, or of an erased person); a participant without an
+// email matches nobody.
 std::optional<Contact> find_participant(Context& ctx) {
-  if (!ctx.facts.email) return std::nullopt;
+  if (ctx.facts.email_key.bytes.empty()) return std::nullopt;
   auto id = ctx.views.contact_by_email(ctx.facts.email_key);
   if (!id) return std::nullopt;
   return ctx.views.contact(ctx.command.workspace_id, *id);
@@ -65,6 +68,8 @@ Contact new_contact(const Context& ctx) {
   contact.name_position = ctx.position_id();
   contact.folded_name = casefold(contact.name);
   contact.folded_email = contact.email ? casefold(*contact.email) : std::string();
+  contact.subject = ctx.facts.subject;
+  contact.email_index = ctx.facts.email_index;
   return contact;
 }
 
@@ -75,9 +80,17 @@ bool record_visit(Contact& contact, const Context& ctx) {
   contact.last_seen_at = std::max(contact.last_seen_at, c.occurred_at);
   contact.updated_at = std::max(contact.updated_at, c.occurred_at);
   contact.created_at = std::min(contact.created_at, c.occurred_at);
+  bool renamed = false;
+  if (c.key_gone) return renamed;  // a record of an erased person: its name is gone
+  if (!contact.email && ctx.facts.email) {
+    // Made by a record whose key was destroyed (sealed just before its person was erased): the
+    // person came back, and now has an email again.
+    contact.email = ctx.facts.email;
+    contact.folded_email = casefold(*contact.email);
+    renamed = true;
+  }
   bool later = c.occurred_at > contact.name_at ||
                (c.occurred_at == contact.name_at && ctx.position_id() >= contact.name_position);
-  bool renamed = false;
   if (later) {
     if (contact.name != c.participant_name) {
       contact.name = c.participant_name;
@@ -120,7 +133,8 @@ void apply_visit(Context& ctx) {
     before = ContactBefore{contact.last_seen_at, true};
   } else {
     contact = new_contact(ctx);
-    if (ctx.facts.email) ctx.views.put_email(ctx.facts.email_key, ContactId(contact.id));
+    if (!ctx.facts.email_key.bytes.empty())
+      ctx.views.put_email(ctx.facts.email_key, ContactId(contact.id));
     ctx.views.add_contact_count(ctx.command.workspace_id, 1);
   }
   if (record_visit(contact, ctx) && before) before->same_search_text = false;
@@ -130,15 +144,22 @@ void apply_visit(Context& ctx) {
                                   std::move(contact), ctx));
 }
 
+// contact_delete, and contact_erase by contact id or email index: the contact and its events go,
+// and the change carries its subject, whose keys the projector destroys before the batch commits.
+// The audit entry identifies the act only: an erased person's name and email stay nowhere.
 void apply_contact_delete(Context& ctx) {
-  WorkspaceId ws = ctx.command.workspace_id;
-  auto contact = ctx.views.contact(ws, ContactId(ctx.command.contact_id));
+  const Command& c = ctx.command;
+  WorkspaceId ws = c.workspace_id;
+  std::optional<Contact> contact;
+  if (c.contact_id != 0)
+    contact = ctx.views.contact(ws, ContactId(c.contact_id));
+  else if (auto id = ctx.views.contact_by_email(ctx.facts.email_key))
+    contact = ctx.views.contact(ws, *id);
   if (!contact) return;  // deleting a missing contact is a no-op
   ctx.views.delete_contact(*contact);
   ctx.views.add_contact_count(ws, -1);
-  write_audit(ctx, "contact.delete", "contact", contact->id,
-              {{"name", contact->name},
-               {"email", contact->email ? ordered_json(*contact->email) : ordered_json(nullptr)}});
+  write_audit(ctx, c.type == CommandType::kContactErase ? "contact.erase" : "contact.delete",
+              "contact", contact->id, ordered_json::object());
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));
 }
 
@@ -205,6 +226,7 @@ void apply_command(Context& ctx) {
       apply_visit(ctx);
       break;
     case CommandType::kContactDelete:
+    case CommandType::kContactErase:
       apply_contact_delete(ctx);
       break;
     case CommandType::kMemberUpsert:
@@ -236,13 +258,29 @@ void apply_command(Context& ctx) {
 
 }  // namespace
 
-void derive_facts(const Command& command, int64_t position_id, CommandFacts& out) {
+void derive_facts(const Command& command, int64_t position_id, std::string_view index_key,
+                  CommandFacts& out) {
   out.position_id = position_id;
   out.email.reset();
   out.email_key.bytes.clear();
+  out.email_index.clear();
+  out.subject.clear();
+  if (command.type == CommandType::kContactErase) {
+    if (!command.email_index.empty())
+      out.email_key = email_key(command.workspace_id, command.email_index);
+    return;
+  }
   if (command.type != CommandType::kRoomJoin && command.type != CommandType::kBooking) return;
   out.email = normalized_email(command.participant_email);
-  if (out.email) out.email_key = email_key(command.workspace_id, *out.email);
+  if (command.sealed) {
+    // The producer's blind index: the key that opens the rest may be gone.
+    out.email_index = command.email_index;
+    out.subject = command.subject;
+  } else if (out.email) {
+    out.email_index = blind_index(index_key, command.workspace_id, *out.email);
+    out.subject = email_subject(out.email_index);
+  }
+  if (!out.email_index.empty()) out.email_key = email_key(command.workspace_id, out.email_index);
 }
 
 void apply(ViewWriter& views, const Command& command, const CommandFacts& facts,

@@ -29,6 +29,7 @@ struct Change {
   std::optional<std::string> email;
   int64_t position_id = 0;  // id of the log position that caused it: stable across replays
   int64_t occurred_at = 0;
+  std::string subject;  // of the contact (a deleted one's keys are destroyed)
 };
 
 // What folding a command needs beyond the command: the id its position gives the rows it
@@ -37,10 +38,14 @@ struct Change {
 struct CommandFacts {
   int64_t position_id = 0;
   std::optional<std::string> email;
-  EmailKey email_key;
+  std::string email_index;  // the blind index of `email` (32 bytes), or the sealed record's
+  EmailKey email_key;       // the index entry of email_index (of a contact_erase's, too)
+  std::string subject;      // whose keys the participant's data is sealed under
 };
-// Fills `out` for `command` at the position whose id is `position_id` (reusing its memory).
-void derive_facts(const Command& command, int64_t position_id, CommandFacts& out);
+// Fills `out` for `command` at the position whose id is `position_id` (reusing its memory);
+// `index_key` keys the blind index of emails in clear (Unsealer::index_key).
+void derive_facts(const Command& command, int64_t position_id, std::string_view index_key,
+                  CommandFacts& out);
 
 // Applies `command` to `views`, appending the changes it makes to `changes`.
 void apply(ViewWriter& views, const Command& command, const CommandFacts& facts,

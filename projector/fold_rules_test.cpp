@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "privacy/sealing.h"
 #include "projector/fold.h"
 #include "views/memory_views.h"
 
@@ -40,7 +41,7 @@ Command contact_delete(int64_t contact_id) {
 // Folds `command` as if it were at the position whose id is `position_id`.
 std::vector<Change> fold(MemoryViews& views, const Command& command, int64_t position_id) {
   CommandFacts facts;
-  derive_facts(command, position_id, facts);
+  derive_facts(command, position_id, unkeyed_index_key(), facts);
   std::vector<Change> changes;
   apply(views, command, facts, changes);
   return changes;
@@ -57,7 +58,7 @@ TEST_CASE(
   REQUIRE(alice.has_value());
   CHECK(alice->email == std::optional<std::string>("alice@example.com"));
   CHECK(alice->event_count == 1);
-  CHECK(views.contact_by_email(email_key(kWs, "alice@example.com")) ==
+  CHECK(views.contact_by_email(email_key(kWs, blind_index(unkeyed_index_key(), kWs, "alice@example.com"))) ==
         std::optional<ContactId>(ContactId(11)));
   CHECK(views.contact_counts[kWs.value] == 1);
   CHECK(views.events.size() == 1);
@@ -105,7 +106,7 @@ TEST_CASE(
   CHECK(changes[0].kind == Change::Kind::kDeleted);
   CHECK(changes[0].email == std::optional<std::string>("a@x"));
   CHECK_FALSE(views.contact(kWs, ContactId(11)).has_value());
-  CHECK_FALSE(views.contact_by_email(email_key(kWs, "a@x")).has_value());
+  CHECK_FALSE(views.contact_by_email(email_key(kWs, blind_index(unkeyed_index_key(), kWs, "a@x"))).has_value());
   CHECK(views.events.size() == 1);  // Bob's
   CHECK(views.contact_counts[kWs.value] == 1);
   REQUIRE(views.audit.size() == 1);

@@ -141,6 +141,11 @@ Status Projector::forward_and_commit(ViewBatch& batch, GroupResult& part) {
     }
   }
   part.pending.clear();
+  // The erased people's keys go first: a crash before the commit below folds the batch again,
+  // its records of them as erased ones, and the delete then removes what those built.
+  for (const auto& subject : part.erase_subjects)
+    if (auto s = destroy_keys_->destroy(subject); !s.ok())
+      return {s.code(), "erasing before the commit: " + s.message()};
   return views_.commit(batch);
 }
 
@@ -228,7 +233,10 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
   int64_t forward_end = 0;         // the offset after the last of them
   const size_t n = entries.size();
   if (prepared.size() < n) prepared.resize(n);
-  for (size_t i = 0; i < n; ++i) prepare(entries[i], partitions, prepared[i]);
+  // Read before now: a key stored before its record was appended is found (KeyStore::find).
+  const auto fresh_as_of = std::chrono::steady_clock::now();
+  for (size_t i = 0; i < n; ++i)
+    prepare(entries[i], partitions, prepared[i], unsealer_, fresh_as_of);
   auto prefetch = [&](const PreparedRecord& record) {
     if (!record.command_id.bytes.empty()) writer.prefetch(record.command_id);
     if (!record.facts.email_key.bytes.empty()) writer.prefetch(record.facts.email_key);
@@ -258,9 +266,21 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
         forward_end = entry.offset.value + 1;
       }
     }
-    // Each change goes to the outbox as of its own position: a subscription created later
-    // in the same batch does not receive it.
-    if (entry.offset.value >= quiet) queue_changes(writer, result, first_change);
+    if (entry.offset.value >= quiet) {
+      if (const auto& c = prepared[i].command; c.ok() && c->sealed && c->key_gone)
+        result.erased_records += 1;
+      else if (c.ok() && !c->sealed && !prepared[i].misplaced &&
+               (c->type == CommandType::kRoomJoin || c->type == CommandType::kBooking))
+        result.clear_visits += 1;
+      if (destroy_keys_)
+        for (size_t k = first_change; k < result.changes.size(); ++k)
+          if (const Change& change = result.changes[k];
+              change.kind == Change::Kind::kDeleted && !change.subject.empty())
+            result.erase_subjects.push_back(change.subject);
+      // Each change goes to the outbox as of its own position: a subscription created later
+      // in the same batch does not receive it.
+      queue_changes(writer, result, first_change);
+    }
   }
   // Started now, so that they are on their way while the rest of the batch is folded; appended
   // by their key (to the partition each belongs in), in the order they were read.
@@ -294,6 +314,9 @@ void Projector::publish(GroupResult& part) {
   // Counted once their batch committed: a batch dropped and folded again does not count twice.
   stats_.dead_letters.fetch_add(part.dead_letters);
   stats_.forwarded_records.fetch_add(part.forwarded);
+  stats_.clear_visits.fetch_add(part.clear_visits);
+  stats_.erased_records.fetch_add(part.erased_records);
+  stats_.erasures.fetch_add(part.erase_subjects.size());
   stats_.batches.fetch_add(1);
   if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }
@@ -401,6 +424,12 @@ void Projector::render_metrics(std::string& out) {
          std::to_string(stats_.forwarded_records.load()) + "\n";
   out += "# TYPE contacts_fold_batches_total counter\ncontacts_fold_batches_total " +
          std::to_string(stats_.batches.load()) + "\n";
+  out += "# TYPE contacts_clear_visits_total counter\ncontacts_clear_visits_total " +
+         std::to_string(stats_.clear_visits.load()) + "\n";
+  out += "# TYPE contacts_erased_records_total counter\ncontacts_erased_records_total " +
+         std::to_string(stats_.erased_records.load()) + "\n";
+  out += "# TYPE contacts_erasures_total counter\ncontacts_erasures_total " +
+         std::to_string(stats_.erasures.load()) + "\n";
 }
 
 void Projector::render_lag(std::string& out) {

@@ -46,6 +46,11 @@ struct ProjectorStats {
   // Misplaced records forwarded to the partition they belong in (set_forward_misplaced).
   std::atomic<uint64_t> forwarded_records{0};
   std::atomic<uint64_t> batches{0};  // committed batches
+  // Visits whose participant came in clear (not erasable from the log), and sealed visits whose
+  // key was destroyed (records of erased people), above the quiet boundary; erasures made.
+  std::atomic<uint64_t> clear_visits{0};
+  std::atomic<uint64_t> erased_records{0};
+  std::atomic<uint64_t> erasures{0};
   std::atomic<uint64_t> steps{
       0};  // steps that applied something (a step commits up to kRoundsPerStep batches per group)
 };
@@ -74,6 +79,14 @@ class Projector {
   // they applied, so that it can stay quiet. Empty (the default): no bound. On the thread that
   // steps, between steps.
   void set_read_limit(std::vector<int64_t> end) { read_limit_ = std::move(end); }
+  // The key store sealed visits are opened with (none: sealing off, and a sealed record is a dead
+  // letter). With `destroys`, a batch that deletes a contact destroys its subject's keys before
+  // it commits (above the quiet boundary): only the writer erases (serve, project, a rebuild of
+  // their views); a replica folds what the writer erased. Set before start().
+  void set_keys(KeyStore* keys, bool destroys) {
+    unsealer_ = Unsealer(keys);
+    destroy_keys_ = destroys ? keys : nullptr;
+  }
   ~Projector();
 
   // Partition ownership (a member of the writer group folds only what it was assigned). All
@@ -144,6 +157,9 @@ class Projector {
     std::vector<Underway> pending;
     uint64_t forwarded = 0;
     uint64_t dead_letters = 0;
+    uint64_t clear_visits = 0;
+    uint64_t erased_records = 0;
+    std::vector<std::string> erase_subjects;  // keys destroyed before the batch commits
   };
   // A batch being committed, what folding it gave, and its commit.
   struct InFlight {
@@ -196,6 +212,8 @@ class Projector {
   std::vector<int64_t> quiet_before_;
   std::vector<int64_t> read_limit_;
   ChangeScope scope_ = ChangeScope::kSubscribed;
+  Unsealer unsealer_{nullptr};
+  KeyStore* destroy_keys_ = nullptr;
   bool forward_misplaced_ = false;
   std::vector<std::atomic<bool>> owned_;
   std::function<void()> between_steps_;

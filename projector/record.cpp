@@ -13,7 +13,13 @@ Status check_key(std::string_view key, const Command& command) {
   return {};
 }
 
-void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
+const Unsealer& no_keys() {
+  static const Unsealer unsealer(nullptr);
+  return unsealer;
+}
+
+void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out,
+             const Unsealer& unsealer, std::chrono::steady_clock::time_point fresh_as_of) {
   decode_command(entry.value, out.command);
   out.command_id.bytes.clear();
   out.misplaced = false;
@@ -29,8 +35,15 @@ void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out) {
     out.misplaced = true;
     return;
   }
+  if (c.sealed) {
+    if (Status opened = unsealer.open(*out.command, fresh_as_of); !opened.ok()) {
+      out.command = std::move(opened);
+      return;
+    }
+  }
   out.command_id = command_id_key(c.workspace_id, c.command_id);
-  derive_facts(c, id_from_position(entry.partition, entry.offset, partitions), out.facts);
+  derive_facts(c, id_from_position(entry.partition, entry.offset, partitions),
+               unsealer.index_key(), out.facts);
 }
 
 Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes) {

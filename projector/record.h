@@ -9,6 +9,7 @@
 
 #include "bus/log.h"
 #include "core/status.h"
+#include "privacy/sealing.h"
 #include "projector/fold.h"
 #include "views/view_writer.h"
 
@@ -29,10 +30,16 @@ struct PreparedRecord {
 // string); ok when it may.
 Status check_key(std::string_view key, const Command& command);
 
+// The Unsealer of a node without a key store.
+const Unsealer& no_keys();
+
 // Decodes and checks `entry` of a log with `partitions` partitions into `out` (reusing its
-// memory). Nothing is read from the views. A record that is not a valid command leaves
-// `out.command` with the reason (kInvalid).
-void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out);
+// memory), opening a sealed visit with `unsealer` (its keys as fresh as `fresh_as_of`: see
+// KeyStore::find). Nothing is read from the views. A record that is not a valid command leaves
+// `out.command` with the reason (kInvalid). Throws when the key store cannot be read.
+void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out,
+             const Unsealer& unsealer = no_keys(),
+             std::chrono::steady_clock::time_point fresh_as_of = {});
 
 // Folds a prepared record: kInvalid (the reason) for a record that is not a valid command, the
 // caller dead-letters it; a command id seen before in its workspace, or a misplaced record,

@@ -83,7 +83,7 @@ void BatchViewWriter::delete_contact(const Contact& contact) {
   const WorkspaceId ws(contact.workspace_id);
   batch_.del(keys::contact_key(ws, contact.id));
   batch_.del(keys::list_key(ws, contact.last_seen_at, contact.id));
-  if (contact.email) batch_.del(keys::email_key(ws, *contact.email));
+  if (!contact.email_index.empty()) batch_.del(keys::email_key(ws, contact.email_index));
   std::vector<std::string> event_keys;
   batch_.scan(keys::timeline_prefix(ws, contact.id), [&](std::string_view key, std::string_view) {
     event_keys.emplace_back(key);

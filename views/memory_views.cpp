@@ -59,7 +59,8 @@ void MemoryViews::delete_contact(const Contact& contact) {
   const int64_t ws = contact.workspace_id;
   contacts.erase({ws, contact.id});
   list_order.erase({ws, contact.last_seen_at, contact.id});
-  if (contact.email) emails.erase(email_key(WorkspaceId(ws), *contact.email).bytes);
+  if (!contact.email_index.empty())
+    emails.erase(email_key(WorkspaceId(ws), contact.email_index).bytes);
   std::erase_if(events, [&](const auto& entry) {
     return std::get<0>(entry.first) == ws && std::get<1>(entry.first) == contact.id;
   });

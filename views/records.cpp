@@ -80,7 +80,8 @@ class Reader {
 
 std::string encode(const Contact& c) {
   Writer w(8 * sizeof(int64_t) + str_size(c.name) + opt_str_size(c.email) +
-           str_size(c.folded_name) + str_size(c.folded_email));
+           str_size(c.folded_name) + str_size(c.folded_email) + str_size(c.subject) +
+           str_size(c.email_index));
   w.i64(c.id);
   w.i64(c.workspace_id);
   w.i64(c.event_count);
@@ -93,6 +94,8 @@ std::string encode(const Contact& c) {
   w.opt_str(c.email);
   w.str(c.folded_name);
   w.str(c.folded_email);
+  w.str(c.subject);
+  w.str(c.email_index);
   return w.take();
 }
 
@@ -101,7 +104,7 @@ bool decode(std::string_view bytes, Contact& c) {
   return r.i64(c.id) && r.i64(c.workspace_id) && r.i64(c.event_count) && r.i64(c.last_seen_at) &&
          r.i64(c.created_at) && r.i64(c.updated_at) && r.i64(c.name_at) && r.i64(c.name_position) &&
          r.str(c.name) && r.opt_str(c.email) && r.str(c.folded_name) && r.str(c.folded_email) &&
-         r.done();
+         r.str(c.subject) && r.str(c.email_index) && r.done();
 }
 
 namespace {

@@ -26,6 +26,11 @@ struct Contact {
   // Case-folded name and email, for search.
   std::string folded_name;
   std::string folded_email;
+  // Whose data keys an erasure destroys (privacy/sealing.h): the hex of the email's blind index,
+  // an anonymous subject, or empty (a participant without email, in clear).
+  std::string subject;
+  // The blind index of the email (32 bytes), the key of its email index entry; empty without one.
+  std::string email_index;
 };
 
 struct ContactEvent {

@@ -25,7 +25,7 @@ struct EmailKey {
   std::string bytes;
 };
 CommandIdKey command_id_key(WorkspaceId ws, std::string_view command_id);
-// `email` normalized (trimmed, lower case).
+// `email_index`: the blind index of the normalized email (privacy/sealing.h).
 EmailKey email_key(WorkspaceId ws, std::string_view email);
 
 // What a contact was before a write, as far as its list order goes.

@@ -1,0 +1,130 @@
+#include "privacy/embedded_key_store.h"
+
+#include <rocksdb/options.h>
+
+#include "core/crypto.h"
+
+namespace contacts {
+
+namespace {
+
+constexpr size_t kMaxCachedSecrets = 200000;
+
+Status rocks_status(const rocksdb::Status& s, std::string_view what) {
+  return {Code::kUnavailable, "key store: " + std::string(what) + ": " + s.ToString()};
+}
+
+rocksdb::WriteOptions synced() {
+  rocksdb::WriteOptions options;
+  options.sync = true;
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EmbeddedKeyStore>> EmbeddedKeyStore::open(const std::string& path,
+                                                                 std::string master_key) {
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.keep_log_file_num = 2;
+  rocksdb::DB* raw = nullptr;
+  if (auto s = rocksdb::DB::Open(options, path, &raw); !s.ok())
+    return rocks_status(s, "cannot open " + path);
+  std::unique_ptr<rocksdb::DB> db(raw);
+  std::string wrapped;
+  std::string index_key;
+  auto s = db->Get(rocksdb::ReadOptions(), std::string(key_records::kIndexName), &wrapped);
+  if (s.IsNotFound()) {
+    index_key = random_bytes(kAeadKeyBytes);
+    wrapped = key_records::wrap(master_key, key_records::kIndexName, index_key);
+    if (auto w = db->Put(synced(), std::string(key_records::kIndexName), wrapped); !w.ok())
+      return rocks_status(w, "cannot store the index key");
+  } else if (!s.ok()) {
+    return rocks_status(s, "cannot read the index key");
+  } else {
+    auto opened = key_records::unwrap(master_key, key_records::kIndexName, wrapped);
+    if (!opened.ok())
+      return Status{Code::kInvalid, opened.status().message() + " (" + path + ")"};
+    index_key = std::move(*opened);
+  }
+  return std::unique_ptr<EmbeddedKeyStore>(
+      new EmbeddedKeyStore(std::move(db), std::move(master_key), std::move(index_key)));
+}
+
+EmbeddedKeyStore::EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string master,
+                                   std::string index_key)
+    : db_(std::move(db)), master_(std::move(master)), index_key_(std::move(index_key)) {}
+
+EmbeddedKeyStore::~EmbeddedKeyStore() = default;
+
+Result<DataKey> EmbeddedKeyStore::current_key(std::string_view subject) {
+  std::lock_guard lock(mutex_);
+  if (auto it = current_.find(std::string(subject)); it != current_.end()) return it->second;
+  const std::string prefix = key_records::subject_prefix(subject);
+  DataKey key;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  it->Seek(prefix);
+  if (it->Valid() && it->key().starts_with(prefix)) {
+    std::string name = it->key().ToString();
+    auto secret = key_records::unwrap(master_, name, it->value().ToStringView());
+    if (!secret.ok()) return secret.status();
+    key = {name.substr(prefix.size()), std::move(*secret)};
+  } else if (!it->status().ok()) {
+    return rocks_status(it->status(), "cannot read");
+  } else {
+    key = {key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
+    const std::string name = key_records::data_key_name(subject, key.id);
+    if (auto s = db_->Put(synced(), name, key_records::wrap(master_, name, key.secret)); !s.ok())
+      return rocks_status(s, "cannot store a key");
+  }
+  if (current_.size() >= kMaxCachedSecrets) current_.clear();
+  current_.emplace(std::string(subject), key);
+  return key;
+}
+
+Result<std::optional<std::string>> EmbeddedKeyStore::find(std::string_view subject,
+                                                          std::string_view key_id,
+                                                          std::chrono::steady_clock::time_point) {
+  const std::string name = key_records::data_key_name(subject, key_id);
+  {
+    std::lock_guard lock(mutex_);
+    if (auto it = secrets_.find(name); it != secrets_.end()) return std::optional(it->second);
+  }
+  std::string wrapped;
+  auto s = db_->Get(rocksdb::ReadOptions(), name, &wrapped);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return rocks_status(s, "cannot read");
+  auto secret = key_records::unwrap(master_, name, wrapped);
+  if (!secret.ok()) return secret.status();
+  std::lock_guard lock(mutex_);
+  if (secrets_.size() >= kMaxCachedSecrets) secrets_.clear();
+  secrets_.emplace(name, *secret);
+  return std::optional(std::move(*secret));
+}
+
+Status EmbeddedKeyStore::destroy(std::string_view subject) {
+  std::lock_guard lock(mutex_);
+  const std::string prefix = key_records::subject_prefix(subject);
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    batch.Delete(it->key());
+    secrets_.erase(it->key().ToString());
+  }
+  if (!it->status().ok()) return rocks_status(it->status(), "cannot read");
+  current_.erase(std::string(subject));
+  if (batch.Count() == 0) return {};
+  if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot destroy keys");
+  return {};
+}
+
+Status EmbeddedKeyStore::compact() {
+  if (auto s = db_->Flush(rocksdb::FlushOptions()); !s.ok()) return rocks_status(s, "flush");
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (auto s = db_->CompactRange(options, nullptr, nullptr); !s.ok())
+    return rocks_status(s, "compaction");
+  return {};
+}
+
+}  // namespace contacts

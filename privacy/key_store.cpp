@@ -1,0 +1,49 @@
+#include "privacy/key_store.h"
+
+#include "core/crypto.h"
+#include "core/text.h"
+
+namespace contacts {
+
+Result<std::string> parse_master_key(std::string_view text) {
+  std::string key;
+  std::string_view trimmed = trim(text);
+  if (!base64_decode(trimmed, key) || key.size() != kAeadKeyBytes)
+    return Status{Code::kInvalid,
+                  "the master key must be 32 bytes in base64 (make one with `openssl rand -base64 "
+                  "32`); this one is not"};
+  return key;
+}
+
+std::string new_master_key_text() { return base64_encode(random_bytes(kAeadKeyBytes), false, true); }
+
+namespace key_records {
+
+std::string data_key_name(std::string_view subject, std::string_view key_id) {
+  return subject_prefix(subject) + std::string(key_id);
+}
+
+std::string subject_prefix(std::string_view subject) {
+  return "key/" + std::string(subject) + "/";
+}
+
+std::string wrap(std::string_view master, std::string_view name, std::string_view secret) {
+  return aead_seal(master, std::string("contacts.key.v1\n") + std::string(name), secret);
+}
+
+Result<std::string> unwrap(std::string_view master, std::string_view name,
+                           std::string_view wrapped) {
+  std::string secret;
+  if (!aead_open(master, std::string("contacts.key.v1\n") + std::string(name), wrapped, secret) ||
+      secret.size() != kAeadKeyBytes)
+    return Status{Code::kInvalid,
+                  "the master key does not open the key store: it is not the key the store was "
+                  "written with (a lost master key cannot be recovered; see README, Personal data)"};
+  return secret;
+}
+
+std::string new_key_id() { return hex_encode(random_bytes(16)); }
+
+}  // namespace key_records
+
+}  // namespace contacts
