@@ -18,8 +18,12 @@
 #include "core/clock.h"
 #include "core/command_codec.h"
 #include "ingest/intake.h"
+#include "privacy/embedded_key_store.h"
+#include "privacy/kafka_key_store.h"
 #include "projector/projector.h"
 #include "projector/rebuild.h"
+#include "views/view_sets.h"
+#include "webhooks/delivery_store.h"
 
 namespace contacts::app {
 
@@ -65,12 +69,76 @@ int parse_or_exit(Flags& flags, const std::string& command, const std::string& s
   return -1;
 }
 
+std::vector<FlagSpec> key_flags() {
+  return {{"master-key-file", "CONTACTS_MASTER_KEY_FILE", "",
+           "file holding the master key (base64 of 32 bytes); or the key itself in "
+           "CONTACTS_MASTER_KEY"},
+          {"no-encryption", "CONTACTS_NO_ENCRYPTION", "",
+           "do not seal personal data (for deployments that hold none): records in clear cannot "
+           "be erased from the log",
+           true},
+          {"erasure-window", "CONTACTS_ERASURE_WINDOW", "7d",
+           "Kafka: how long an erased person's keys and changes may stay on their topics before "
+           "compaction and retention remove them (30s, 10m, 1h, 2d)"}};
+}
+
+namespace {
+
+// The master key from CONTACTS_MASTER_KEY or --master-key-file.
+Result<std::string> master_key(const Flags& flags) {
+  if (const char* text = std::getenv("CONTACTS_MASTER_KEY"); text && *text) {
+    if (flags.has("master-key-file"))
+      return Status{Code::kInvalid, "set CONTACTS_MASTER_KEY or --master-key-file, not both"};
+    return parse_master_key(text);
+  }
+  if (flags.has("master-key-file")) {
+    std::ifstream in(flags.get("master-key-file"));
+    if (!in)
+      return Status{Code::kInvalid, "cannot read the master key file " + flags.get("master-key-file")};
+    std::stringstream text;
+    text << in.rdbuf();
+    auto key = parse_master_key(text.str());
+    if (!key.ok())
+      return Status{Code::kInvalid, key.status().message() + " (" + flags.get("master-key-file") + ")"};
+    return key;
+  }
+  return Status{Code::kInvalid,
+                "no master key. Personal data is sealed under keys that a master key wraps: set "
+                "CONTACTS_MASTER_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`) "
+                "or --master-key-file FILE, and keep it apart from the data; or --no-encryption "
+                "for a deployment that holds no personal data (README, Personal data)"};
+}
+
+Result<std::unique_ptr<KeyStore>> open_key_store(const Flags& flags, const OpenedLog& log) {
+  if (flags.enabled("no-encryption")) return std::unique_ptr<KeyStore>();
+  auto master = master_key(flags);
+  if (!master.ok()) return master.status();
+  if (log.kafka()) {
+    KafkaKeyStoreOptions options;
+    options.brokers = flags.get("brokers");
+    options.topic = flags.get("topic-prefix") + "contacts.keys";
+    auto window = parse_duration_seconds(flags.get("erasure-window"));
+    if (!window || *window < 1)
+      return Status{Code::kInvalid, "--erasure-window must be like 30s, 10m, 1h or 7d"};
+    options.erasure_window = std::chrono::seconds(*window);
+    auto store = KafkaKeyStore::open(options, std::move(*master));
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<KeyStore>(std::move(*store));
+  }
+  auto store = EmbeddedKeyStore::open((fs::path(flags.get("data")) / "keys").string(),
+                                      std::move(*master));
+  if (!store.ok()) return store.status();
+  return std::unique_ptr<KeyStore>(std::move(*store));
+}
+
+}  // namespace
+
 FlagSpec topic_prefix_flag() {
   return {"topic-prefix", "CONTACTS_TOPIC_PREFIX", "",
           "prefix of the Kafka topic names (P + contacts.commands, ...)"};
 }
 
-OpenedLog open_log(const Flags& flags) {
+OpenedLog open_log_only(const Flags& flags) {
   long long partitions = 8;
   std::string error;
   if (!flags.integer("partitions", 1, 4096, partitions, error)) {
@@ -97,6 +165,18 @@ OpenedLog open_log(const Flags& flags) {
     return {};
   }
   return OpenedLog(std::move(*log));
+}
+
+OpenedLog open_log(const Flags& flags, bool with_keys) {
+  OpenedLog log = open_log_only(flags);
+  if (!log || !with_keys) return log;
+  auto keys = open_key_store(flags, log);
+  if (!keys.ok()) {
+    std::cerr << "contacts: " << keys.status().message() << "\n";
+    return {};
+  }
+  log.set_keys(std::move(*keys));
+  return log;
 }
 
 std::string describe_log(const Flags& flags, const OpenedLog& log) {
@@ -128,10 +208,11 @@ int run_produce(int argc, char** argv) {
   Flags flags;
   std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
                                  topic_prefix_flag()};
-  if (int rc =
-          parse_or_exit(flags, "produce",
-                        "Appends NDJSON commands from FILE (or stdin) to the log, all or nothing.",
-                        specs, argc, argv);
+  for (auto& spec : key_flags()) specs.push_back(spec);
+  if (int rc = parse_or_exit(flags, "produce",
+                             "Appends NDJSON commands from FILE (or stdin) to the log, all or "
+                             "nothing, with personal fields sealed.",
+                             specs, argc, argv);
       rc >= 0)
     return rc;
   std::stringstream buffer;
@@ -146,15 +227,19 @@ int run_produce(int argc, char** argv) {
     buffer << in.rdbuf();
   }
   std::string body = buffer.str();
-  Intake intake = intake_ndjson(body, SystemClock().now_seconds());
+  auto log = open_log(flags, /*with_keys=*/true);
+  if (!log) return 1;
+  Intake intake = intake_ndjson(body, SystemClock().now_seconds(), log.keys());
   if (intake.error_count > 0) {
     for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
     std::cerr << "contacts produce: " << intake.error_count
               << " invalid line(s); nothing appended\n";
     return 1;
   }
-  auto log = open_log(flags);
-  if (!log) return 1;
+  if (!intake.unavailable.ok()) {
+    std::cerr << "contacts produce: " << intake.unavailable.message() << "; nothing appended\n";
+    return 1;
+  }
   // Validated as a whole above; appended in bounded batches so that one huge file never becomes
   // one huge write (the log would have to replay it in memory after a restart).
   size_t appended = 0;
@@ -346,6 +431,7 @@ int run_rebuild(int argc, char** argv) {
       brokers_flag(),
       topic_prefix_flag(),
       {"cancel", "", "", "cancel the rebuild of the node running on --data", true}};
+  for (auto& spec : key_flags()) specs.push_back(spec);
   if (int rc = parse_or_exit(
           flags, "rebuild",
           "Rebuilds the views from offset 0 into a fresh view set and swaps it in. When a node "
@@ -377,9 +463,10 @@ int run_rebuild(int argc, char** argv) {
     std::cerr << "contacts rebuild: " << reply.status().message() << "\n";
     return 1;
   }
-  auto log = open_log(flags);
+  auto log = open_log(flags, /*with_keys=*/true);
   if (!log) return 1;
   RebuildOptions options;
+  options.keys = log.keys();
   options.data_dir = flags.get("data");
   auto views_options = view_options(flags);
   if (!views_options.ok()) {
@@ -478,6 +565,115 @@ int run_lag(int argc, char** argv) {
               << " " << lag << "\n";
   }
   std::cout << "total " << total << "\n";
+  return 0;
+}
+
+int run_compact(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
+                                 topic_prefix_flag()};
+  for (auto& spec : key_flags()) specs.push_back(spec);
+  if (int rc = parse_or_exit(flags, "compact",
+                             "Runs the erasure compaction now: what erased people left in the "
+                             "views, the key store and the webhook store leaves their files. The "
+                             "node on --data does it; with none running, this command does.",
+                             specs, argc, argv);
+      rc >= 0)
+    return rc;
+  auto reply = control_request(control_path(flags.get("data")), "compact");
+  if (reply.ok()) {
+    auto j = nlohmann::json::parse(*reply, nullptr, false);
+    if (j.is_object() && j.value("compacted", false)) {
+      std::cout << "compacted the views, key store and webhook store of the running node\n";
+      return 0;
+    }
+    std::cerr << "contacts compact: "
+              << (j.is_object() && j.contains("error") ? j["error"].dump() : *reply) << "\n";
+    return 1;
+  }
+  if (reply.status().code() != Code::kUnavailable && reply.status().code() != Code::kInvalid) {
+    std::cerr << "contacts compact: " << reply.status().message() << "\n";
+    return 1;
+  }
+  auto log = open_log(flags, /*with_keys=*/true);
+  if (!log) return 1;
+  auto sets = ViewSets::scan(flags.get("data"));
+  if (!sets.ok()) {
+    std::cerr << "contacts compact: " << sets.status().message() << "\n";
+    return 1;
+  }
+  std::unique_ptr<ViewStore> views;
+  if (fs::exists(sets->live())) {
+    auto opened = open_views(sets->live(), flags);
+    if (!opened.ok()) {
+      std::cerr << "contacts compact: " << opened.status().message() << "\n";
+      return 1;
+    }
+    views = std::move(*opened);
+  }
+  std::unique_ptr<DeliveryStore> deliveries;
+  if (fs::exists(webhooks_path(flags.get("data")))) {
+    auto opened = DeliveryStore::open(webhooks_path(flags.get("data")));
+    if (!opened.ok()) {
+      std::cerr << "contacts compact: " << opened.status().message() << "\n";
+      return 1;
+    }
+    deliveries = std::move(*opened);
+  }
+  for (Status s : {views ? views->flush() : Status{}, views ? views->compact() : Status{},
+                   log.keys() ? log.keys()->compact() : Status{},
+                   deliveries ? deliveries->compact() : Status{}})
+    if (!s.ok()) {
+      std::cerr << "contacts compact: " << s.message() << "\n";
+      return 1;
+    }
+  std::cout << "compacted the views, key store and webhook store in " << flags.get("data") << "\n";
+  return 0;
+}
+
+int run_seal(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
+                                 topic_prefix_flag()};
+  for (auto& spec : key_flags()) specs.push_back(spec);
+  if (int rc = parse_or_exit(
+          flags, "seal",
+          "Reads NDJSON commands from FILE (or stdin) and writes them to stdout with personal "
+          "fields sealed under the key store's keys (docs/sealing.md), for a producer that "
+          "writes to Kafka itself. All or nothing: a bad line writes nothing.",
+          specs, argc, argv);
+      rc >= 0)
+    return rc;
+  std::stringstream buffer;
+  if (flags.positional().empty() || flags.positional()[0] == "-") {
+    buffer << std::cin.rdbuf();
+  } else {
+    std::ifstream in(flags.positional()[0], std::ios::binary);
+    if (!in) {
+      std::cerr << "contacts seal: cannot read " << flags.positional()[0] << "\n";
+      return 1;
+    }
+    buffer << in.rdbuf();
+  }
+  auto log = open_log(flags, /*with_keys=*/true);
+  if (!log) return 1;
+  if (!log.keys()) {
+    std::cerr << "contacts seal: nothing to seal with: --no-encryption is set\n";
+    return 2;
+  }
+  Intake intake = intake_ndjson(buffer.str(), SystemClock().now_seconds(), log.keys());
+  if (intake.error_count > 0) {
+    for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
+    std::cerr << "contacts seal: " << intake.error_count << " invalid line(s); nothing written\n";
+    return 1;
+  }
+  if (!intake.unavailable.ok()) {
+    std::cerr << "contacts seal: " << intake.unavailable.message() << "; nothing written\n";
+    return 1;
+  }
+  std::string out;
+  for (const auto& record : intake.records) out += record.value + "\n";
+  std::cout << out << std::flush;
   return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "app/flags.h"
 #include "bus/embedded_log.h"
 #include "bus/kafka_log.h"
+#include "privacy/key_store.h"
 #include "views/view_store.h"
 
 namespace contacts::app {
@@ -21,6 +22,8 @@ int run_produce(int argc, char** argv);
 int run_token(int argc, char** argv);
 int run_keys(int argc, char** argv);
 int run_rebuild(int argc, char** argv);
+int run_compact(int argc, char** argv);
+int run_seal(int argc, char** argv);
 int run_dlq(int argc, char** argv);
 int run_bench(int argc, char** argv);
 
@@ -31,6 +34,8 @@ FlagSpec cache_flag();
 FlagSpec key_filter_flag();
 FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
+// The master key's file, --no-encryption and the erasure window: what opens the key store.
+std::vector<FlagSpec> key_flags();
 
 std::string log_path(const std::string& data);
 std::string webhooks_path(const std::string& data);
@@ -50,15 +55,21 @@ class OpenedLog {
   KafkaLog* kafka() const { return kafka_; }
   // Where dead letters are kept: contacts.dlq on Kafka, the embedded log itself.
   DeadLetterQueue* dead_letters() const { return dead_letters_; }
+  // The key store personal data is sealed under (DATA/keys, or the topic contacts.keys); null
+  // when opened without one or with --no-encryption.
+  KeyStore* keys() const { return keys_.get(); }
+  void set_keys(std::unique_ptr<KeyStore> keys) { keys_ = std::move(keys); }
 
  private:
   KafkaLog* kafka_ = nullptr;
   DeadLetterQueue* dead_letters_ = nullptr;
   std::unique_ptr<Log> log_;
+  std::unique_ptr<KeyStore> keys_;  // destroyed first: its Kafka clients before the log's
 };
 // Opens the log: Kafka when --brokers is set, else the embedded log under `data` (creating
-// it). Prints the reason on failure (and returns an empty OpenedLog).
-OpenedLog open_log(const Flags& flags);
+// it), and, `with_keys`, its key store (key_flags: refused without a master key unless
+// --no-encryption). Prints the reason on failure (and returns an empty OpenedLog).
+OpenedLog open_log(const Flags& flags, bool with_keys = false);
 // "embedded log, 8 partitions" or "Kafka at HOST:PORT, topic contacts.commands, 8 partitions".
 std::string describe_log(const Flags& flags, const OpenedLog& log);
 // The view store's sizes the flags give (an error names a bad one).

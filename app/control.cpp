@@ -73,7 +73,8 @@ std::string control_path(const std::string& data_dir) {
 }
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path,
-                                                           LiveFold& fold) {
+                                                           LiveFold& fold,
+                                                           std::function<Status()> compact) {
   auto addr = address_of(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -87,7 +88,7 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& pa
     ::close(fd);
     return s;
   }
-  std::unique_ptr<ControlSocket> socket(new ControlSocket(path, fd, fold));
+  std::unique_ptr<ControlSocket> socket(new ControlSocket(path, fd, fold, std::move(compact)));
   socket->thread_ = std::thread([s = socket.get()] { s->run(); });
   return socket;
 }
@@ -122,10 +123,14 @@ std::string ControlSocket::answer(const std::string& request) {
   } else if (request == "cancel") {
     reply["cancelled"] = fold_.cancel_rebuild();
     reply["rebuild"] = rebuild();
+  } else if (request == "compact") {
+    Status s = compact_();
+    reply["compacted"] = s.ok();
+    if (!s.ok()) reply["error"] = s.message();
   } else if (request == "status") {
     reply = nlohmann::json::parse(fold_.state_json());
   } else {
-    reply["error"] = "unknown request \"" + request + "\": rebuild, status or cancel";
+    reply["error"] = "unknown request \"" + request + "\": rebuild, status, cancel or compact";
   }
   return reply.dump();
 }

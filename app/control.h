@@ -5,10 +5,13 @@
 //   rebuild  {"started": true|false, "error": "...", "rebuild": {...}}  starts an online rebuild
 //   status   {"fold_version": ..., "fold_version_of_code": ..., "rebuild": {...}}
 //   cancel   {"cancelled": true|false, "rebuild": {...}}
+//   compact  {"compacted": true|false, "error": "..."}  the erasure compaction (README, Personal
+//            data): erased people's bytes leave the node's files now
 // `contacts rebuild` speaks it (app/commands.cpp).
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,18 +27,20 @@ std::string control_path(const std::string& data_dir);
 class ControlSocket {
  public:
   // Listens on `path` (replacing a file a crashed node left) until destroyed.
-  static Result<std::unique_ptr<ControlSocket>> open(const std::string& path, LiveFold& fold);
+  static Result<std::unique_ptr<ControlSocket>> open(const std::string& path, LiveFold& fold,
+                                                     std::function<Status()> compact);
   ~ControlSocket();
 
  private:
-  ControlSocket(std::string path, int fd, LiveFold& fold)
-      : path_(std::move(path)), fd_(fd), fold_(fold) {}
+  ControlSocket(std::string path, int fd, LiveFold& fold, std::function<Status()> compact)
+      : path_(std::move(path)), fd_(fd), fold_(fold), compact_(std::move(compact)) {}
   void run();
   std::string answer(const std::string& request);
 
   std::string path_;
   int fd_;
   LiveFold& fold_;
+  std::function<Status()> compact_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
 };

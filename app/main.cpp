@@ -16,6 +16,8 @@ commands:
   ingest    the ingest listener alone, appending to Kafka
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
+  compact   the erasure compaction, now: erased people's bytes leave the node's files
+  seal      seal the personal fields of NDJSON commands, for producers writing to Kafka
   dlq       list the dead letters (records that are not commands), replay them after a fix
   token     mint a JWT for a user with the configured secret
   keys      create a workspace API key without going through HTTP
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
   if (command == "ingest") return run_ingest(rest_argc, rest);
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
+  if (command == "compact") return run_compact(rest_argc, rest);
+  if (command == "seal") return run_seal(rest_argc, rest);
   if (command == "dlq") return run_dlq(rest_argc, rest);
   if (command == "token") return run_token(rest_argc, rest);
   if (command == "keys") return run_keys(rest_argc, rest);

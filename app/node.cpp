@@ -27,6 +27,9 @@ std::vector<FlagSpec> node_flags() {
       brokers_flag(),
       topic_prefix_flag(),
       partitions_flag(),
+      key_flags()[0],
+      key_flags()[1],
+      key_flags()[2],
       {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
       {"ingest-token", "CONTACTS_INGEST_TOKEN", "",
        "bearer token of POST /v1/commands (none: refuse all)"},
@@ -152,7 +155,7 @@ int run_node(Node node, int argc, char** argv) {
   Flags flags;
   NodeConfig config;
   if (auto rc = parse_node_flags(node, flags, config, argc, argv)) return *rc;
-  auto log = open_log(flags);
+  auto log = open_log(flags, /*with_keys=*/true);
   if (!log) return 1;
   if (node == Node::kIngest) return run_node_ingest(flags, config, log);
   auto views = view_options(flags);
@@ -163,6 +166,8 @@ int run_node(Node node, int argc, char** argv) {
   LiveFoldOptions options;
   options.views = *views;
   options.rebuild_before_serving = node != Node::kWriter;
+  options.keys = log.keys();
+  options.erases = node == Node::kAll || node == Node::kWriter;
   auto fold = LiveFold::open(*log, flags.get("data"), options);
   if (!fold.ok()) {
     std::cerr << "contacts " << command << ": " << fold.status().message() << "\n";
@@ -172,6 +177,47 @@ int run_node(Node node, int argc, char** argv) {
 }
 
 }  // namespace
+
+// Runs the erasure compaction every kErasureCompactionInterval when the live projector erased
+// someone since the last one; stops with the node.
+class ErasureCompactor {
+ public:
+  ErasureCompactor(LiveFold& fold, std::function<Status()> compact)
+      : fold_(fold), compact_(std::move(compact)), thread_([this] { run(); }) {}
+  ~ErasureCompactor() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    uint64_t compacted_at = 0;
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, kErasureCompactionInterval, [&] { return stopping_; })) {
+      auto projector = fold_.projector();
+      const uint64_t erasures = projector ? projector->stats().erasures.load() : 0;
+      if (erasures == compacted_at) continue;
+      lock.unlock();
+      if (auto s = compact_(); !s.ok())
+        std::cerr << "contacts: the erasure compaction failed (retried in an hour): " << s.message()
+                  << "\n";
+      else
+        compacted_at = erasures;
+      lock.lock();
+    }
+  }
+
+  LiveFold& fold_;
+  std::function<Status()> compact_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
 
 std::string_view node_command(Node node) {
   switch (node) {
@@ -230,8 +276,8 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
   return {};
 }
 
-IngestParts::IngestParts(Log& log, const Flags& flags, const NodeConfig& config)
-    : context{log, optional_flag(flags, "ingest-token"), clock, &accepted} {
+IngestParts::IngestParts(const OpenedLog& log, const Flags& flags, const NodeConfig& config)
+    : context{*log, optional_flag(flags, "ingest-token"), clock, &accepted, log.keys()} {
   options.body_limit = static_cast<size_t>(config.max_body);
   options.header_check = [this](const http::request_header<>& h) {
     return check_ingest_header(context, h);
@@ -282,7 +328,7 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
   const std::string command(node_command(node));
   SystemClock clock;
   HttpProbe api_probe("api");
-  IngestParts ingest(*log, flags, config);
+  IngestParts ingest(log, flags, config);
   Authenticator auth(optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, fold);
   ApiContext api_ctx{fold.views(),
@@ -295,8 +341,11 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
                      config.hooks.allow_private,
                      parts.holds,
                      [&] { return fold.state_json(); }};
+  auto compact = [&] { return compact_erased(&fold.views(), log.keys(), parts.deliveries); };
+  // Erased people's bytes leave the files within the interval: a compaction after erasures.
+  ErasureCompactor compactor(fold, compact);
   // Without it the node serves all the same; only rebuilds while serving are out of reach.
-  auto control = ControlSocket::open(control_path(flags.get("data")), fold);
+  auto control = ControlSocket::open(control_path(flags.get("data")), fold, compact);
   if (!control.ok())
     std::cerr << "contacts " << command << ": " << control.status().message()
               << " (no rebuild while serving on this node)\n";
@@ -326,6 +375,19 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
              flags.get("data") + " (" + describe_log(flags, log) + ")");
   run_until_signalled(servers, config.threads);
   return 0;
+}
+
+Status compact_erased(const LiveViews* views, KeyStore* keys, const DeliveryStore* deliveries) {
+  if (views)
+    if (auto live = views->get()) {
+      if (auto s = live->flush(); !s.ok()) return s;
+      if (auto s = live->compact(); !s.ok()) return s;
+    }
+  if (keys)
+    if (auto s = keys->compact(); !s.ok()) return s;
+  if (deliveries)
+    if (auto s = deliveries->compact(); !s.ok()) return s;
+  return {};
 }
 
 int run_serve(int argc, char** argv) { return run_node(Node::kAll, argc, argv); }

@@ -58,7 +58,7 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector);
 
 // The ingest listener's parts: its handler's context, its options and its metrics.
 struct IngestParts {
-  IngestParts(Log& log, const Flags& flags, const NodeConfig& config);
+  IngestParts(const OpenedLog& log, const Flags& flags, const NodeConfig& config);
   Handler handler();
 
   std::atomic<uint64_t> accepted{0};
@@ -87,6 +87,13 @@ struct RoleParts {
 // Also listens on the control socket (app/control.h), for online rebuilds.
 int serve_http(Node node, const Flags& flags, const NodeConfig& config, const OpenedLog& log,
                LiveFold& fold, const RoleParts& parts);
+
+// The erasure compaction (README, Personal data): flushes and compacts the live views, the key
+// store and the webhook store (any of them absent is skipped), so that what erasures removed
+// leaves no byte in their files. A node runs it every kErasureCompactionInterval after an
+// erasure; `contacts compact` runs it now.
+inline constexpr std::chrono::minutes kErasureCompactionInterval{60};
+Status compact_erased(const LiveViews* views, KeyStore* keys, const DeliveryStore* deliveries);
 
 // Role entry points (their files). Each configures and starts `fold`.
 int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);

@@ -7,7 +7,7 @@
 namespace contacts::app {
 
 int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLog& log) {
-  IngestParts ingest(*log, flags, config);
+  IngestParts ingest(log, flags, config);
   boost::asio::io_context ioc;
   HttpServer server(ioc, ingest.handler(), ingest.options);
   if (auto s = server.listen(config.ingest_host, config.ingest_port); !s.ok()) {

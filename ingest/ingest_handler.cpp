@@ -41,8 +41,10 @@ HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& 
     return error_response(401, "Invalid ingest token");
 
   int64_t now = ctx.clock.now_seconds();
-  Intake intake =
-      is_ndjson(request) ? intake_ndjson(request.body(), now) : intake_json(request.body(), now);
+  Intake intake = is_ndjson(request) ? intake_ndjson(request.body(), now, ctx.keys)
+                                     : intake_json(request.body(), now, ctx.keys);
+  if (!intake.unavailable.ok())
+    return error_response(503, "Key store unavailable: " + intake.unavailable.message());
   if (intake.error_count > 0) {
     nlohmann::json errors = nlohmann::json::array();
     for (const auto& e : intake.errors) errors.push_back({{"line", e.line}, {"reason", e.reason}});

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "bus/log.h"
+#include "privacy/key_store.h"
 #include "core/clock.h"
 #include "http/server.h"
 
@@ -19,6 +20,7 @@ struct IngestContext {
   std::optional<std::string> token;  // none: every request is refused
   const Clock& clock;
   std::atomic<uint64_t>* accepted = nullptr;  // metrics
+  KeyStore* keys = nullptr;  // seals personal fields; none: records go in clear (--no-encryption)
 };
 
 HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request);

@@ -2,12 +2,14 @@
 
 #include "core/command_codec.h"
 #include "core/text.h"
+#include "privacy/sealing.h"
 
 namespace contacts {
 
 namespace {
 
-void take_line(Intake& intake, std::string_view line, size_t number, int64_t now) {
+void take_line(Intake& intake, std::string_view line, size_t number, int64_t now,
+               KeyStore* keys) {
   auto command = decode_command(line, UnknownFields::kRefuseTypos);
   if (!command.ok()) {
     if (intake.errors.size() < kMaxReportedErrors)
@@ -33,7 +35,8 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     ++intake.error_count;
     return;
   }
-  if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
+  if (intake.error_count > 0 || !intake.unavailable.ok())
+    return;  // nothing will be appended: skip the encoding work
   std::string key = std::to_string(command->workspace_id.value);
   if (command->occurred_at_missing) {
     // The producer's bytes with the time first: fields this version does not know stay in the
@@ -46,11 +49,18 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     // Valid as sent: the producer's bytes are the record.
     intake.records.push_back({std::move(key), std::string(line)});
   }
+  if (!keys) return;
+  auto sealed = seal_record(*keys, *command, intake.records.back().value);
+  if (!sealed.ok()) {
+    intake.unavailable = sealed.status();
+    return;
+  }
+  intake.records.back().value = std::move(*sealed);
 }
 
 }  // namespace
 
-Intake intake_ndjson(std::string_view body, int64_t now) {
+Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys) {
   Intake intake;
   size_t number = 0;
   while (!body.empty()) {
@@ -60,25 +70,25 @@ Intake intake_ndjson(std::string_view body, int64_t now) {
     body = newline == std::string_view::npos ? std::string_view() : body.substr(newline + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) continue;
-    take_line(intake, line, number, now);
+    take_line(intake, line, number, now, keys);
   }
   if (intake.records.empty() && intake.error_count == 0) {
     intake.errors.push_back({1, "no commands in body"});
     intake.error_count = 1;
   }
-  if (intake.error_count > 0) intake.records.clear();
+  if (intake.error_count > 0 || !intake.unavailable.ok()) intake.records.clear();
   return intake;
 }
 
-Intake intake_json(std::string_view body, int64_t now) {
+Intake intake_json(std::string_view body, int64_t now, KeyStore* keys) {
   Intake intake;
   if (trim(body).empty()) {
     intake.errors.push_back({1, "no commands in body"});
     intake.error_count = 1;
     return intake;
   }
-  take_line(intake, body, 1, now);
-  if (intake.error_count > 0) intake.records.clear();
+  take_line(intake, body, 1, now, keys);
+  if (intake.error_count > 0 || !intake.unavailable.ok()) intake.records.clear();
   return intake;
 }
 

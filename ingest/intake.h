@@ -8,6 +8,7 @@
 
 #include "bus/log.h"
 #include "core/command.h"
+#include "privacy/key_store.h"
 
 namespace contacts {
 
@@ -22,11 +23,14 @@ struct Intake {
   std::vector<LogRecord> records;
   std::vector<IntakeError> errors;
   size_t error_count = 0;  // errors beyond kMaxReportedErrors are counted, not listed
+  // Not the producer's fault: the key store could not give a key (nothing to append; 503).
+  Status unavailable;
 };
 
-// NDJSON: one command per line; blank lines are skipped but counted for line numbers.
-Intake intake_ndjson(std::string_view body, int64_t now);
+// NDJSON: one command per line; blank lines are skipped but counted for line numbers. With
+// `keys`, personal fields are sealed (privacy/sealing.h); without, records stay in clear.
+Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys);
 // A single JSON command (line 1).
-Intake intake_json(std::string_view body, int64_t now);
+Intake intake_json(std::string_view body, int64_t now, KeyStore* keys);
 
 }  // namespace contacts

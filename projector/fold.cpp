@@ -266,8 +266,13 @@ void derive_facts(const Command& command, int64_t position_id, std::string_view 
   out.email_index.clear();
   out.subject.clear();
   if (command.type == CommandType::kContactErase) {
-    if (!command.email_index.empty())
-      out.email_key = email_key(command.workspace_id, command.email_index);
+    if (command.erase_email)  // in clear: from a node without a key store
+      out.email_index =
+          blind_index(index_key, command.workspace_id, normalize_email(*command.erase_email));
+    else
+      out.email_index = command.email_index;
+    if (!out.email_index.empty())
+      out.email_key = email_key(command.workspace_id, out.email_index);
     return;
   }
   if (command.type != CommandType::kRoomJoin && command.type != CommandType::kBooking) return;

@@ -162,6 +162,7 @@ Result<std::unique_ptr<LiveFold>> LiveFold::open(Log& log, const std::string& da
   if (readable_fold_version(version)) {
     auto projector = std::make_shared<Projector>(log, *live, kDefaultMaxBatchRecords,
                                                  fold->options_.fold_threads);
+    projector->set_keys(fold->options_.keys, fold->options_.erases);
     fold->projector_ = std::move(projector);
     fold->views_.swap(std::move(live));
     if (version != fold_version()) pending = of_version;
@@ -355,6 +356,7 @@ void LiveFold::run_rebuild() {
     Log& log = reader ? *reader : log_;
     auto projector =
         std::make_shared<Projector>(log, *fresh, kDefaultMaxBatchRecords, options_.fold_threads);
+    projector->set_keys(options_.keys, options_.erases);
     fresh_reader_ = reader;
     target_asked_ = {};
     update_progress(*projector);

@@ -42,6 +42,10 @@ struct LiveFoldOptions {
   // The role's settings of a projector that becomes live (sinks, scope, forwarding, quiet):
   // applied to the first one and to each one a rebuild swaps in.
   std::function<Status(Projector&, ViewStore&)> configure;
+  // The key store every projector opens sealed records with (none: sealing off), and whether
+  // they destroy the keys of contacts they delete (the writer: Projector::set_keys).
+  KeyStore* keys = nullptr;
+  bool erases = false;
   // Whether views this code cannot read may be rebuilt before serving. A Kafka writer's group
   // assigns partitions to its live projector, which it has none of then: it refuses to start,
   // and is rebuilt with the node stopped.

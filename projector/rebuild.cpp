@@ -50,6 +50,7 @@ Result<uint64_t> fold_into(Log& log, const std::string& path, const RebuildOptio
   projector.set_quiet_before(carried.quiet);
   projector.set_change_scope(options.scope);
   projector.set_forward_misplaced(options.forward_misplaced);
+  projector.set_keys(options.keys, options.forward_misplaced);
   uint64_t total = 0;
   auto status = projector.catch_up([&](uint64_t done, uint64_t all) {
     total = all;

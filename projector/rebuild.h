@@ -13,6 +13,7 @@
 
 #include "bus/log.h"
 #include "core/status.h"
+#include "privacy/key_store.h"
 #include "projector/outbox.h"
 #include "views/view_sets.h"
 #include "views/view_store.h"
@@ -30,6 +31,9 @@ struct RebuildOptions {
   // live views had not got to them, so nobody forwarded them yet. A copy forwarded twice (a
   // writer that also reaches them) is folded once.
   bool forward_misplaced = true;
+  // Opens sealed records (none: sealing off); past the quiet boundary, the keys of contacts the
+  // rebuild deletes are destroyed (nobody folded those deletes yet).
+  KeyStore* keys = nullptr;
   // Called after each step with records applied and the log's total.
   std::function<void(uint64_t applied, uint64_t total)> progress;
 };

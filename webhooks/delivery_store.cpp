@@ -55,8 +55,11 @@ json nullable(const std::optional<T>& v) {
 }
 
 std::string encode(const Delivery& d) {
+  // A delivery that is done never sends its body again: it is not kept, so an erased person's
+  // name and email leave the store with it.
   json j = {{"event", d.event},
-            {"body", d.body},
+            {"contact_id", d.contact_id},
+            {"body", d.state == DeliveryState::kPending ? d.body : std::string()},
             {"timestamp", d.timestamp},
             {"created_at", d.created_at},
             {"state", to_string(d.state)},
@@ -83,6 +86,7 @@ std::optional<Delivery> decode(const DeliveryRef& ref, std::string_view text) {
     d.ref = ref;
     d.event = j.at("event").get<std::string>();
     d.body = j.at("body").get<std::string>();
+    d.contact_id = optional_field<int64_t>(j, "contact_id").value_or(0);
     d.timestamp = j.at("timestamp").get<std::string>();
     d.created_at = j.at("created_at").get<int64_t>();
     d.state = state_from(j.at("state").get<std::string>()).value_or(DeliveryState::kFailed);
@@ -264,6 +268,53 @@ int64_t DeliveryStore::pending() const {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
   for (it->Seek(start); it->Valid(); it->Next()) ++n;
   return n;
+}
+
+Result<size_t> DeliveryStore::cancel_about(WorkspaceId ws, int64_t contact_id,
+                                          int64_t keep_position) {
+  size_t cancelled = 0;
+  for (const auto& [due_ms, ref] : due(std::numeric_limits<int64_t>::max() - 1,
+                                       std::numeric_limits<size_t>::max())) {
+    if (ref.workspace_id != ws || ref.position == keep_position) continue;
+    auto d = get(ref);
+    if (!d || d->contact_id != contact_id || d->state != DeliveryState::kPending) continue;
+    d->state = DeliveryState::kCancelled;
+    d->last_error = "cancelled: the contact was deleted";
+    d->next_attempt_ms.reset();
+    if (auto s = update(*d, due_ms); !s.ok()) return s;
+    ++cancelled;
+  }
+  return cancelled;
+}
+
+std::vector<Delivery> DeliveryStore::about(WorkspaceId ws, int64_t contact_id) const {
+  std::vector<Delivery> out;
+  std::string prefix(1, kDelivery);
+  bytes::put_u64(prefix, static_cast<uint64_t>(ws.value));
+  std::string upper = bytes::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(prefix); it->Valid(); it->Next()) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() < 25) continue;
+    DeliveryRef ref{ws, static_cast<int64_t>(bytes::get_u64(k, 9)),
+                    static_cast<int64_t>(~bytes::get_u64(k, k.size() - 8))};
+    if (auto d = decode(ref, it->value().ToStringView()); d && d->contact_id == contact_id)
+      out.push_back(std::move(*d));
+  }
+  return out;
+}
+
+Status DeliveryStore::compact() const {
+  if (auto s = db_->Flush(rocksdb::FlushOptions()); !s.ok())
+    return {Code::kInternal, "webhook store flush: " + s.ToString()};
+  rocksdb::CompactRangeOptions options;
+  options.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  if (auto s = db_->CompactRange(options, nullptr, nullptr); !s.ok())
+    return {Code::kInternal, "webhook store compaction: " + s.ToString()};
+  return {};
 }
 
 }  // namespace contacts

@@ -31,7 +31,9 @@ struct DeliveryRef {
 struct Delivery {
   DeliveryRef ref;
   std::string event;
-  std::string body;        // the exact bytes every attempt sends
+  int64_t contact_id = 0;  // whom the change is about
+  // The exact bytes every attempt sends; kept only while pending (the person may be erased).
+  std::string body;
   std::string timestamp;   // X-Webhook-Timestamp, the body's timestamp
   int64_t created_at = 0;  // unix seconds: when the change happened
   DeliveryState state = DeliveryState::kPending;
@@ -72,6 +74,14 @@ class DeliveryStore {
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
   // Deliveries waiting in the due index.
   int64_t pending() const;
+  // Erasure (DESIGN.md section 10): cancels the pending deliveries about contact `contact_id`
+  // of `ws`, other than the one at `keep_position` (its contact.deleted), dropping their bodies.
+  // Returns how many it cancelled.
+  Result<size_t> cancel_about(WorkspaceId ws, int64_t contact_id, int64_t keep_position);
+  // Every delivery about a contact, newest first per subscription (the contact's export).
+  std::vector<Delivery> about(WorkspaceId ws, int64_t contact_id) const;
+  // Flushes and compacts the store, so that dropped bodies leave no byte in its files.
+  Status compact() const;
 
  private:
   explicit DeliveryStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
