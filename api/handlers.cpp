@@ -134,6 +134,44 @@ HttpResponse contact_events(Request& r) {
   return json_response(200, paged("events", page.events, write_event, page.total, paging));
 }
 
+// The right of access (DESIGN.md section 10): everything held about one contact, as one
+// document: the contact, every event (newest first) and the webhook deliveries about it.
+HttpResponse export_contact(Request& r) {
+  if (!can_manage(r.role)) return error_response(403, "Only owners and admins can export contacts");
+  auto contact = find_contact(r, r.target.segments[4]);
+  if (!contact.ok()) return from_status(contact.status());
+  JsonWriter contact_json;
+  write_contact(contact_json, *contact, true);
+  JsonWriter events;
+  events.begin_array();
+  for (int64_t page = 1;; ++page) {
+    EventPage part = r.views.timeline(*contact, page, kMaxPageLimit);
+    for (const auto& e : part.events) write_event(events, e);
+    if (part.events.size() < static_cast<size_t>(kMaxPageLimit) ||
+        page * kMaxPageLimit >= part.total)
+      break;
+  }
+  events.end_array();
+  std::string out = "{\"contact\":" + contact_json.take() + ",\"events\":" + events.take() +
+                    ",\"deliveries\":";
+  if (r.ctx.deliveries) {
+    out += "[";
+    bool first = true;
+    for (const auto& d : r.ctx.deliveries->about(r.ws, contact->id)) {
+      if (!first) out += ",";
+      first = false;
+      // The row of GET .../deliveries, with the subscription it went to.
+      std::string row = d.to_api_json();
+      out += "{\"webhook_id\":" + std::to_string(d.ref.webhook_id) + "," + row.substr(1);
+    }
+    out += "]";
+  } else {
+    out += "null";  // kept by the webhooks process (split deployment)
+  }
+  out += "}";
+  return json_response(200, out);
+}
+
 Command command_for(Request& r, CommandType type) {
   Command c;
   c.type = type;
@@ -340,6 +378,7 @@ enum class Route {
   kContacts,
   kContact,
   kEvents,
+  kExport,
   kApiKeys,
   kApiKey,
   kAudit,
@@ -354,6 +393,7 @@ Route match(const std::vector<std::string>& s) {
     if (s.size() == 4) return Route::kContacts;
     if (s.size() == 5) return Route::kContact;
     if (s.size() == 6 && s[5] == "events") return Route::kEvents;
+    if (s.size() == 6 && s[5] == "export") return Route::kExport;
   }
   if (s[3] == "api-keys") {
     if (s.size() == 4) return Route::kApiKeys;
@@ -379,6 +419,8 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
       return not_allowed();
     case Route::kEvents:
       return method == http::verb::get ? contact_events(r) : not_allowed();
+    case Route::kExport:
+      return method == http::verb::get ? export_contact(r) : not_allowed();
     case Route::kApiKeys:
     case Route::kApiKey:
     case Route::kAudit:

@@ -149,6 +149,8 @@ Status decode_email_index(const FieldReader& r, std::string_view key, Command& c
 // A participant sealed by ingest, `contacts produce` or a producer's helper (privacy/sealing.h).
 Status decode_sealed_participant(const FieldReader& r, Command& c) {
   if (auto s = r.known({"sealed", "subject", "key_id", "email_index"}); !s.ok()) return s;
+  if (r.object("name") != nullptr || r.object("email") != nullptr)
+    return invalid("a sealed \"participant\" has no name or email in clear");
   c.sealed = true;
   if (auto s = r.required_text("sealed", c.sealed_data, kMaxSealedBytes); !s.ok()) return s;
   if (auto s = r.required_text("subject", c.subject, kMaxSubjectLength); !s.ok()) return s;

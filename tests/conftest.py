@@ -10,6 +10,10 @@ import os
 
 import pytest
 
+from helpers import TEST_MASTER_KEY
+
+os.environ.setdefault("CONTACTS_MASTER_KEY", TEST_MASTER_KEY)
+
 from helpers import BIN, ContactsServer, mint_jwt  # noqa: F401  (re-exported for tests)
 
 

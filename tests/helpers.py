@@ -20,6 +20,9 @@ import urllib.parse
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.environ.get("CONTACTS_BIN", os.path.join(REPO, "build", "contacts"))
+# Every process the tests start seals personal data under this master key (a test value; a
+# deployment keeps its own apart from the data: README, Personal data).
+TEST_MASTER_KEY = "dGVzdC1tYXN0ZXIta2V5LW9mLTMyLWJ5dGVzLi4uLi4="
 
 # With CONTACTS_TEST_BROKERS set, every server runs on that Kafka cluster instead of the
 # embedded log, each with topics of its own (a unique --topic-prefix).
@@ -295,6 +298,7 @@ class ContactsServer:
         args += self.log_args()
         args += self.extra_args
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
+        env["CONTACTS_MASTER_KEY"] = TEST_MASTER_KEY
         env.update(self.extra_env)
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
                                      env=env)
