@@ -2,14 +2,33 @@
 
 #include "core/command_codec.h"
 #include "core/text.h"
+#include <unordered_map>
+
 #include "privacy/sealing.h"
 
 namespace contacts {
 
 namespace {
 
+// The keys a request's records are sealed under. After a delete or an erasure in the request,
+// records of a person get a new key: the erasure destroys the keys of the records before it, and
+// those after it (the person came back) must outlive it.
+struct Sealing {
+  KeyStore* keys = nullptr;
+  bool after_delete = false;
+  std::unordered_map<std::string, DataKey> fresh;  // since the last delete
+
+  Result<DataKey> choose(std::string_view subject) {
+    if (!after_delete) return keys->current_key(subject);
+    if (auto it = fresh.find(std::string(subject)); it != fresh.end()) return it->second;
+    auto key = keys->new_key(subject);
+    if (key.ok()) fresh.emplace(std::string(subject), *key);
+    return key;
+  }
+};
+
 void take_line(Intake& intake, std::string_view line, size_t number, int64_t now,
-               KeyStore* keys) {
+               Sealing& sealing) {
   auto command = decode_command(line, UnknownFields::kRefuseTypos);
   if (!command.ok()) {
     if (intake.errors.size() < kMaxReportedErrors)
@@ -49,8 +68,13 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     // Valid as sent: the producer's bytes are the record.
     intake.records.push_back({std::move(key), std::string(line)});
   }
-  if (!keys) return;
-  auto sealed = seal_record(*keys, *command, intake.records.back().value);
+  if (!sealing.keys) return;
+  if (command->type == CommandType::kContactDelete || command->type == CommandType::kContactErase) {
+    sealing.after_delete = true;
+    sealing.fresh.clear();
+  }
+  auto sealed = seal_record(*sealing.keys, *command, intake.records.back().value,
+                            [&](std::string_view subject) { return sealing.choose(subject); });
   if (!sealed.ok()) {
     intake.unavailable = sealed.status();
     return;
@@ -62,6 +86,8 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
 
 Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys) {
   Intake intake;
+  Sealing sealing;
+  sealing.keys = keys;
   size_t number = 0;
   while (!body.empty()) {
     ++number;
@@ -70,7 +96,7 @@ Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys) {
     body = newline == std::string_view::npos ? std::string_view() : body.substr(newline + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) continue;
-    take_line(intake, line, number, now, keys);
+    take_line(intake, line, number, now, sealing);
   }
   if (intake.records.empty() && intake.error_count == 0) {
     intake.errors.push_back({1, "no commands in body"});
@@ -87,7 +113,9 @@ Intake intake_json(std::string_view body, int64_t now, KeyStore* keys) {
     intake.error_count = 1;
     return intake;
   }
-  take_line(intake, body, 1, now, keys);
+  Sealing sealing;
+  sealing.keys = keys;
+  take_line(intake, body, 1, now, sealing);
   if (intake.error_count > 0 || !intake.unavailable.ok()) intake.records.clear();
   return intake;
 }

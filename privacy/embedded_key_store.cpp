@@ -2,6 +2,9 @@
 
 #include <rocksdb/options.h>
 
+#include <algorithm>
+
+#include "core/bytes.h"
 #include "core/crypto.h"
 
 namespace contacts {
@@ -57,29 +60,40 @@ EmbeddedKeyStore::EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string 
 
 EmbeddedKeyStore::~EmbeddedKeyStore() = default;
 
+Result<DataKey> EmbeddedKeyStore::create_key(std::string_view subject) {
+  DataKey key{key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
+  const std::string name = key_records::data_key_name(subject, key.id);
+  if (auto s = db_->Put(synced(), name, key_records::wrap(master_, name, key.secret)); !s.ok())
+    return rocks_status(s, "cannot store a key");
+  if (current_.size() >= kMaxCachedSecrets) current_.clear();
+  current_.insert_or_assign(std::string(subject), key);
+  return key;
+}
+
 Result<DataKey> EmbeddedKeyStore::current_key(std::string_view subject) {
   std::lock_guard lock(mutex_);
   if (auto it = current_.find(std::string(subject)); it != current_.end()) return it->second;
+  // The subject's newest key: the last under its prefix (ids start with their creation time).
   const std::string prefix = key_records::subject_prefix(subject);
-  DataKey key;
+  const std::string end = bytes::prefix_end(prefix);
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  it->Seek(prefix);
-  if (it->Valid() && it->key().starts_with(prefix)) {
+  it->SeekForPrev(end);
+  if (it->Valid() && it->key().starts_with(prefix) && it->key() != rocksdb::Slice(end)) {
     std::string name = it->key().ToString();
     auto secret = key_records::unwrap(master_, name, it->value().ToStringView());
     if (!secret.ok()) return secret.status();
-    key = {name.substr(prefix.size()), std::move(*secret)};
-  } else if (!it->status().ok()) {
-    return rocks_status(it->status(), "cannot read");
-  } else {
-    key = {key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
-    const std::string name = key_records::data_key_name(subject, key.id);
-    if (auto s = db_->Put(synced(), name, key_records::wrap(master_, name, key.secret)); !s.ok())
-      return rocks_status(s, "cannot store a key");
+    DataKey key{name.substr(prefix.size()), std::move(*secret)};
+    if (current_.size() >= kMaxCachedSecrets) current_.clear();
+    current_.emplace(std::string(subject), key);
+    return key;
   }
-  if (current_.size() >= kMaxCachedSecrets) current_.clear();
-  current_.emplace(std::string(subject), key);
-  return key;
+  if (!it->status().ok()) return rocks_status(it->status(), "cannot read");
+  return create_key(subject);
+}
+
+Result<DataKey> EmbeddedKeyStore::new_key(std::string_view subject) {
+  std::lock_guard lock(mutex_);
+  return create_key(subject);
 }
 
 Result<std::optional<std::string>> EmbeddedKeyStore::find(std::string_view subject,
@@ -102,17 +116,19 @@ Result<std::optional<std::string>> EmbeddedKeyStore::find(std::string_view subje
   return std::optional(std::move(*secret));
 }
 
-Status EmbeddedKeyStore::destroy(std::string_view subject) {
+Status EmbeddedKeyStore::destroy(std::string_view subject,
+                                 const std::vector<std::string>& key_ids) {
   std::lock_guard lock(mutex_);
-  const std::string prefix = key_records::subject_prefix(subject);
   rocksdb::WriteBatch batch;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    batch.Delete(it->key());
-    secrets_.erase(it->key().ToString());
+  for (const auto& id : key_ids) {
+    const std::string name = key_records::data_key_name(subject, id);
+    batch.Delete(name);
+    secrets_.erase(name);
   }
-  if (!it->status().ok()) return rocks_status(it->status(), "cannot read");
-  current_.erase(std::string(subject));
+  if (auto it = current_.find(std::string(subject));
+      it != current_.end() &&
+      std::find(key_ids.begin(), key_ids.end(), it->second.id) != key_ids.end())
+    current_.erase(it);
   if (batch.Count() == 0) return {};
   if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot destroy keys");
   return {};

@@ -25,12 +25,13 @@ class CrashAfterDestroy final : public KeyStore {
   explicit CrashAfterDestroy(KeyStore& keys) : keys_(keys) {}
   const std::string& index_key() const override { return keys_.index_key(); }
   Result<DataKey> current_key(std::string_view s) override { return keys_.current_key(s); }
+  Result<DataKey> new_key(std::string_view s) override { return keys_.new_key(s); }
   Result<std::optional<std::string>> find(std::string_view s, std::string_view id,
                                           std::chrono::steady_clock::time_point t) override {
     return keys_.find(s, id, t);
   }
-  Status destroy(std::string_view subject) override {
-    if (auto s = keys_.destroy(subject); !s.ok()) return s;
+  Status destroy(std::string_view subject, const std::vector<std::string>& ids) override {
+    if (auto s = keys_.destroy(subject, ids); !s.ok()) return s;
     return {Code::kUnavailable, "killed after destroying the keys"};
   }
   Status compact() override { return keys_.compact(); }
@@ -182,6 +183,26 @@ TEST_CASE("erasure: contact_erase by email erases the contact its blind index na
   REQUIRE(audit.total == 1);
   CHECK(audit.entries[0].action == "contact.erase");
   CHECK_FALSE(contains_bytes(dump(*live), "erin"));
+}
+
+TEST_CASE("erasure: a person who comes back in the request that erased them keeps the new data") {
+  ErasureFixture f;
+  // One request: a visit, the delete of the contact it makes, and the person back again. The
+  // record after the delete is sealed under a new key, which the delete does not destroy.
+  f.produce({visit("a1", 100, "Early Visit", "back@example.com"),
+             delete_contact("del", fold_testing::id_at(0)),
+             visit("a2", 200, "Came Back", "back@example.com")});
+  auto live = f.views("live");
+  Projector projector(*f.log, *live);
+  projector.set_keys(f.keys.get(), true);
+  REQUIRE(projector.catch_up().ok());
+  auto contacts = live->list(fold_testing::kWs, 1, 10, "").contacts;
+  REQUIRE(contacts.size() == 1);
+  CHECK(contacts[0].id == fold_testing::id_at(2));
+  CHECK(contacts[0].name == "Came Back");
+  CHECK(contacts[0].email == std::optional<std::string>("back@example.com"));
+  CHECK(contacts[0].event_count == 1);
+  CHECK(projector.stats().erased_records.load() == 0);
 }
 
 }  // namespace

@@ -257,6 +257,10 @@ Result<DataKey> KafkaKeyStore::current_key(std::string_view subject) {
       return DataKey{id, secrets_.at(key_records::data_key_name(subject, id))};
     }
   }
+  return new_key(subject);
+}
+
+Result<DataKey> KafkaKeyStore::new_key(std::string_view subject) {
   DataKey key{key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
   const std::string name = key_records::data_key_name(subject, key.id);
   if (auto s = put(name, key_records::wrap(master_, name, key.secret)); !s.ok()) return s;
@@ -282,20 +286,22 @@ Result<std::optional<std::string>> KafkaKeyStore::find(
   return std::optional<std::string>();
 }
 
-Status KafkaKeyStore::destroy(std::string_view subject) {
-  if (auto s = sync(); !s.ok()) return s;  // every key of the subject stored so far
-  std::vector<std::string> ids;
-  {
+Status KafkaKeyStore::destroy(std::string_view subject,
+                              const std::vector<std::string>& key_ids) {
+  bool destroyed = false;
+  for (const auto& id : key_ids) {
+    const std::string name = key_records::data_key_name(subject, id);
+    if (auto s = put(name, std::nullopt); !s.ok()) return s;
+    destroyed = true;
     std::lock_guard lock(mutex_);
-    if (auto it = subject_keys_.find(std::string(subject)); it != subject_keys_.end())
-      ids = it->second;
+    secrets_.erase(name);
+    if (auto it = subject_keys_.find(std::string(subject)); it != subject_keys_.end()) {
+      std::erase(it->second, id);
+      if (it->second.empty()) subject_keys_.erase(it);
+    }
   }
-  for (const auto& id : ids)
-    if (auto s = put(key_records::data_key_name(subject, id), std::nullopt); !s.ok()) return s;
   std::lock_guard lock(mutex_);
-  for (const auto& id : ids) secrets_.erase(key_records::data_key_name(subject, id));
-  subject_keys_.erase(std::string(subject));
-  if (!ids.empty() && !roll_due_)
+  if (destroyed && !roll_due_)
     roll_due_ = std::chrono::steady_clock::now() + options_.erasure_window + std::chrono::seconds(1);
   return {};
 }

@@ -40,10 +40,11 @@ class KafkaKeyStore : public KeyStore {
 
   const std::string& index_key() const override { return index_key_; }
   Result<DataKey> current_key(std::string_view subject) override;
+  Result<DataKey> new_key(std::string_view subject) override;
   Result<std::optional<std::string>> find(
       std::string_view subject, std::string_view key_id,
       std::chrono::steady_clock::time_point fresh_as_of) override;
-  Status destroy(std::string_view subject) override;
+  Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) override;
   // Nothing to do here: the brokers compact the topic (see above).
   Status compact() override { return {}; }
 

@@ -1,5 +1,8 @@
 #include "privacy/key_store.h"
 
+#include <chrono>
+
+#include "core/bytes.h"
 #include "core/crypto.h"
 #include "core/text.h"
 
@@ -42,7 +45,15 @@ Result<std::string> unwrap(std::string_view master, std::string_view name,
   return secret;
 }
 
-std::string new_key_id() { return hex_encode(random_bytes(16)); }
+std::string new_key_id() {
+  // Microseconds since the epoch, big-endian, then random: a subject's newest key sorts last.
+  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  std::string id;
+  bytes::put_u64(id, static_cast<uint64_t>(micros));
+  return hex_encode(id + random_bytes(8));
+}
 
 }  // namespace key_records
 

@@ -1,7 +1,9 @@
 // KeyStore: the data keys personal fields are sealed under (DESIGN.md section 10). A subject is
 // one person of one workspace: the blind index of their normalized email, or, for a participant
-// without an email, an id of its own. A subject has keys (usually one); erasing the person
-// destroys them all, and what was sealed under them can no longer be read by anyone.
+// without an email, an id of its own. A subject has keys (usually one); a contact remembers the
+// keys its records were sealed under, and erasing it destroys those: what was sealed under them
+// can no longer be read by anyone. Records sealed after the erasure was asked for (the person
+// came back) are under a newer key, which it leaves alone.
 //
 // Every record a store keeps is wrapped (AES-256-GCM) by the master key, with the record's
 // name as associated data, so that a key moved to another name does not open. The store also
@@ -13,13 +15,14 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/status.h"
 
 namespace contacts {
 
 struct DataKey {
-  std::string id;      // 32 hex digits, unique across the store
+  std::string id;      // 32 hex digits: the creation time, then random; newer sorts later
   std::string secret;  // 32 bytes
 };
 
@@ -31,15 +34,18 @@ class KeyStore {
   // The key the next record of `subject` is sealed under: one it has, or a new one, stored
   // durably before it is returned.
   virtual Result<DataKey> current_key(std::string_view subject) = 0;
+  // A new key for `subject`, stored durably, that becomes its current one (ingest asks for one
+  // after a delete in the same request: records after it must outlive the erasure).
+  virtual Result<DataKey> new_key(std::string_view subject) = 0;
   // The secret of key `key_id` of `subject`, or nullopt when it was destroyed (or never stored).
   // A store fed by others (Kafka) first reads whatever was stored before `fresh_as_of` when the
   // key is not in hand: a record appended by then finds the key it was sealed under.
   virtual Result<std::optional<std::string>> find(
       std::string_view subject, std::string_view key_id,
       std::chrono::steady_clock::time_point fresh_as_of) = 0;
-  // Destroys every key of `subject`, durably, before returning. Destroying a subject without
-  // keys does nothing.
-  virtual Status destroy(std::string_view subject) = 0;
+  // Destroys keys `key_ids` of `subject`, durably, before returning. A key destroyed already
+  // (or never stored) is skipped.
+  virtual Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) = 0;
   // Makes destroyed keys leave no byte behind where the store keeps them (a RocksDB compaction;
   // for Kafka, the topic's compaction does it on the broker's schedule).
   virtual Status compact() = 0;

@@ -81,7 +81,8 @@ std::string sealed_aad(const Command& c) {
          c.data_key_id;
 }
 
-Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line) {
+Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line,
+                                const KeyChooser& choose) {
   const bool visit =
       command.type == CommandType::kRoomJoin || command.type == CommandType::kBooking;
   const bool erase_by_email = command.type == CommandType::kContactErase && command.erase_email;
@@ -103,7 +104,7 @@ Result<std::string> seal_record(KeyStore& keys, const Command& command, std::str
   } else {
     sealed.subject = anonymous_subject();
   }
-  auto key = keys.current_key(sealed.subject);
+  auto key = choose ? choose(sealed.subject) : keys.current_key(sealed.subject);
   if (!key.ok()) return key.status();
   sealed.data_key_id = key->id;
   std::string data = aead_seal(key->secret, sealed_aad(sealed), encode_sealed_fields(command));

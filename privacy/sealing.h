@@ -13,6 +13,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -38,7 +39,10 @@ std::string anonymous_subject();                    // anon- and 16 random bytes
 // with its participant and metadata sealed; a contact_erase naming an "email" with its
 // "email_index" instead; anything else (a visit sealed already) as it is. Fields this version
 // does not know are kept. An error when the key store cannot give a key.
-Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line);
+// `choose` picks the key of a subject (default: its current one).
+using KeyChooser = std::function<Result<DataKey>(std::string_view subject)>;
+Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line,
+                                const KeyChooser& choose = nullptr);
 
 // The sealed bytes' plaintext: the participant and metadata, as decoded.
 std::string encode_sealed_fields(const Command& command);

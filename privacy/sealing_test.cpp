@@ -79,13 +79,17 @@ TEST_CASE("key store: keys survive a reopen, are destroyed for good, and a wrong
     REQUIRE(found.ok());
     REQUIRE(found->has_value());
     CHECK(**found == alice.secret);
-    REQUIRE((*store)->destroy("alice").ok());
+    auto second = (*store)->new_key("alice");  // a newer key, now the current one
+    REQUIRE(second.ok());
+    CHECK(second->id > alice.id);
+    CHECK((*store)->current_key("alice")->id == second->id);
+    REQUIRE((*store)->destroy("alice", {alice.id}).ok());
     auto gone = (*store)->find("alice", alice.id, {});
     REQUIRE(gone.ok());
     CHECK_FALSE(gone->has_value());
-    auto fresh = (*store)->current_key("alice");  // the person comes back: a new key
-    REQUIRE(fresh.ok());
-    CHECK(fresh->id != alice.id);
+    auto kept = (*store)->find("alice", second->id, {});  // only the keys named go
+    REQUIRE(kept.ok());
+    CHECK(kept->has_value());
     REQUIRE((*store)->compact().ok());
   }
   {
@@ -149,7 +153,7 @@ TEST_CASE("sealing: a visit's participant and metadata leave the record; the fol
   CHECK(unsealer.open(other, std::chrono::steady_clock::now()).code() == Code::kInvalid);
 
   // Erased: the record folds as one of an erased person, by its blind index alone.
-  REQUIRE(keys.destroy(c.subject).ok());
+  REQUIRE(keys.destroy(c.subject, {c.data_key_id}).ok());
   Command erased = decoded(*sealed);
   REQUIRE(unsealer.open(erased, std::chrono::steady_clock::now()).ok());
   CHECK(erased.key_gone);

@@ -44,7 +44,8 @@ Change change_of(Change::Kind kind, Contact&& contact, const Context& ctx) {
           std::move(contact.email),
           ctx.position_id(),
           ctx.command.occurred_at,
-          std::move(contact.subject)};
+          std::move(contact.subject),
+          std::move(contact.key_ids)};
 }
 
 // Finds the contact a participant is, by the blind index of its normalized email (the same
@@ -73,9 +74,19 @@ Contact new_contact(const Context& ctx) {
   return contact;
 }
 
+// Remembers the key a sealed record was sealed under: the contact's erasure destroys it.
+void remember_key(Contact& contact, const Command& c) {
+  if (!c.sealed) return;
+  for (size_t at = 0; at + c.data_key_id.size() <= contact.key_ids.size();
+       at += c.data_key_id.size())
+    if (contact.key_ids.compare(at, c.data_key_id.size(), c.data_key_id) == 0) return;
+  contact.key_ids += c.data_key_id;
+}
+
 // Returns whether the contact's name changed (its search text then changes too).
 bool record_visit(Contact& contact, const Context& ctx) {
   const Command& c = ctx.command;
+  remember_key(contact, c);
   contact.event_count += 1;
   contact.last_seen_at = std::max(contact.last_seen_at, c.occurred_at);
   contact.updated_at = std::max(contact.updated_at, c.occurred_at);

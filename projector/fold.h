@@ -30,6 +30,7 @@ struct Change {
   int64_t position_id = 0;  // id of the log position that caused it: stable across replays
   int64_t occurred_at = 0;
   std::string subject;  // of the contact (a deleted one's keys are destroyed)
+  std::string key_ids;  // Contact::key_ids
 };
 
 // What folding a command needs beyond the command: the id its position gives the rows it

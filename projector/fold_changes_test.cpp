@@ -220,7 +220,7 @@ TEST_CASE("record_change writes nothing for a workspace without webhooks") {
   CHECK(outbox_of(f).empty());
 
   ViewBatch batch = f.store->begin_batch();
-  Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100, ""};
+  Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100, "", ""};
   CHECK_FALSE(record_into(batch, change));
   CHECK(batch.pending() == 0);
   // The same change in workspace 3 is queued.
@@ -242,7 +242,7 @@ TEST_CASE("record_change writes nothing once the workspace's last webhook is del
 TEST_CASE("record_change with ChangeScope::kAll queues every change, with the subscribers it has") {
   Fixture f;
   ViewBatch batch = f.store->begin_batch();
-  Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100, ""};
+  Change change{Change::Kind::kCreated, kWs, 42, "Nobody", std::nullopt, id_at(9), 100, "", ""};
   CHECK(record_into(batch, change, ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto outbox = outbox_of(f);
@@ -278,10 +278,10 @@ TEST_CASE("outbox entries are change events as schemas/change_event.json states"
           .ok());
   ViewBatch batch = f.store->begin_batch();
   CHECK(record_into(batch,
-                    Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100, ""}));
+                    Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100, "", ""}));
   CHECK(record_into(
       batch,
-      Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0, ""},
+      Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0, "", ""},
       ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto entries = f.store->outbox(10);

@@ -143,8 +143,8 @@ Status Projector::forward_and_commit(ViewBatch& batch, GroupResult& part) {
   part.pending.clear();
   // The erased people's keys go first: a crash before the commit below folds the batch again,
   // its records of them as erased ones, and the delete then removes what those built.
-  for (const auto& subject : part.erase_subjects)
-    if (auto s = destroy_keys_->destroy(subject); !s.ok())
+  for (const auto& [subject, ids] : part.erasures)
+    if (auto s = destroy_keys_->destroy(subject, ids); !s.ok())
       return {s.code(), "erasing before the commit: " + s.message()};
   return views_.commit(batch);
 }
@@ -275,8 +275,12 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
       if (destroy_keys_)
         for (size_t k = first_change; k < result.changes.size(); ++k)
           if (const Change& change = result.changes[k];
-              change.kind == Change::Kind::kDeleted && !change.subject.empty())
-            result.erase_subjects.push_back(change.subject);
+              change.kind == Change::Kind::kDeleted && !change.key_ids.empty()) {
+            std::vector<std::string> ids;
+            for (size_t at = 0; at + kKeyIdLength <= change.key_ids.size(); at += kKeyIdLength)
+              ids.push_back(change.key_ids.substr(at, kKeyIdLength));
+            result.erasures.emplace_back(change.subject, std::move(ids));
+          }
       // Each change goes to the outbox as of its own position: a subscription created later
       // in the same batch does not receive it.
       queue_changes(writer, result, first_change);
@@ -316,7 +320,7 @@ void Projector::publish(GroupResult& part) {
   stats_.forwarded_records.fetch_add(part.forwarded);
   stats_.clear_visits.fetch_add(part.clear_visits);
   stats_.erased_records.fetch_add(part.erased_records);
-  stats_.erasures.fetch_add(part.erase_subjects.size());
+  stats_.erasures.fetch_add(part.erasures.size());
   stats_.batches.fetch_add(1);
   if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }

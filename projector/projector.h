@@ -39,6 +39,8 @@ inline constexpr size_t kKeysPerRecord = 5;
 // sends by default: a larger one is a dead letter ("too large to forward"), where a forward
 // that can never succeed would stop the fold.
 inline constexpr size_t kMaxForwardBytes = 1000000;
+// A data key's id: 32 hex digits (privacy/key_store.h).
+inline constexpr size_t kKeyIdLength = 32;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};
@@ -159,7 +161,8 @@ class Projector {
     uint64_t dead_letters = 0;
     uint64_t clear_visits = 0;
     uint64_t erased_records = 0;
-    std::vector<std::string> erase_subjects;  // keys destroyed before the batch commits
+    // Subjects and key ids destroyed before the batch commits.
+    std::vector<std::pair<std::string, std::vector<std::string>>> erasures;
   };
   // A batch being committed, what folding it gave, and its commit.
   struct InFlight {

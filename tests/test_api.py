@@ -721,10 +721,10 @@ def test_delete_records_an_audit_entry_newest_first(api):
     first, second = entries[0], entries[1]
     assert {k: v for k, v in first.items() if k not in ("id", "created_at")} == {
         "action": "contact.delete", "actor": {"user_id": ADMIN}, "target_type": "contact",
-        "target_id": b["id"], "details": {"name": "Audit B", "email": "audit-b@example.com"}}
+        "target_id": b["id"], "details": {}}
     assert {k: v for k, v in second.items() if k not in ("id", "created_at")} == {
         "action": "contact.delete", "actor": {"user_id": OWNER}, "target_type": "contact",
-        "target_id": a["id"], "details": {"name": "Audit A", "email": "audit-a@example.com"}}
+        "target_id": a["id"], "details": {}}
     assert is_int(first["created_at"]) and abs(first["created_at"] - time.time()) < 300
     keys = [(e["created_at"], e["id"]) for e in entries]
     assert keys == sorted(keys, reverse=True)
@@ -823,7 +823,8 @@ def test_admin_key_deletes_and_audit_actor_is_the_key(api):
                e["target_id"] == c["id"]]
     assert len(deletes) == 1
     assert deletes[0]["actor"] == {"api_key_id": created["id"]}
-    assert deletes[0]["details"] == {"name": "Key Victim", "email": "key-victim@example.com"}
+    # The act only: an erased person's name and email stay nowhere (DESIGN.md section 10).
+    assert deletes[0]["details"] == {}
 
 
 def test_key_only_works_for_its_own_workspace(api):

@@ -81,7 +81,7 @@ class Reader {
 std::string encode(const Contact& c) {
   Writer w(8 * sizeof(int64_t) + str_size(c.name) + opt_str_size(c.email) +
            str_size(c.folded_name) + str_size(c.folded_email) + str_size(c.subject) +
-           str_size(c.email_index));
+           str_size(c.email_index) + str_size(c.key_ids));
   w.i64(c.id);
   w.i64(c.workspace_id);
   w.i64(c.event_count);
@@ -96,6 +96,7 @@ std::string encode(const Contact& c) {
   w.str(c.folded_email);
   w.str(c.subject);
   w.str(c.email_index);
+  w.str(c.key_ids);
   return w.take();
 }
 
@@ -104,7 +105,7 @@ bool decode(std::string_view bytes, Contact& c) {
   return r.i64(c.id) && r.i64(c.workspace_id) && r.i64(c.event_count) && r.i64(c.last_seen_at) &&
          r.i64(c.created_at) && r.i64(c.updated_at) && r.i64(c.name_at) && r.i64(c.name_position) &&
          r.str(c.name) && r.opt_str(c.email) && r.str(c.folded_name) && r.str(c.folded_email) &&
-         r.str(c.subject) && r.str(c.email_index) && r.done();
+         r.str(c.subject) && r.str(c.email_index) && r.str(c.key_ids) && r.done();
 }
 
 namespace {

@@ -31,6 +31,9 @@ struct Contact {
   std::string subject;
   // The blind index of the email (32 bytes), the key of its email index entry; empty without one.
   std::string email_index;
+  // The keys its sealed records were sealed under, each 32 hex digits, one after the other: what
+  // its erasure destroys.
+  std::string key_ids;
 };
 
 struct ContactEvent {

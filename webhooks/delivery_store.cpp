@@ -270,23 +270,6 @@ int64_t DeliveryStore::pending() const {
   return n;
 }
 
-Result<size_t> DeliveryStore::cancel_about(WorkspaceId ws, int64_t contact_id,
-                                          int64_t keep_position) {
-  size_t cancelled = 0;
-  for (const auto& [due_ms, ref] : due(std::numeric_limits<int64_t>::max() - 1,
-                                       std::numeric_limits<size_t>::max())) {
-    if (ref.workspace_id != ws || ref.position == keep_position) continue;
-    auto d = get(ref);
-    if (!d || d->contact_id != contact_id || d->state != DeliveryState::kPending) continue;
-    d->state = DeliveryState::kCancelled;
-    d->last_error = "cancelled: the contact was deleted";
-    d->next_attempt_ms.reset();
-    if (auto s = update(*d, due_ms); !s.ok()) return s;
-    ++cancelled;
-  }
-  return cancelled;
-}
-
 std::vector<Delivery> DeliveryStore::about(WorkspaceId ws, int64_t contact_id) const {
   std::vector<Delivery> out;
   std::string prefix(1, kDelivery);

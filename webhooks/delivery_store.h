@@ -74,10 +74,6 @@ class DeliveryStore {
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
   // Deliveries waiting in the due index.
   int64_t pending() const;
-  // Erasure (DESIGN.md section 10): cancels the pending deliveries about contact `contact_id`
-  // of `ws`, other than the one at `keep_position` (its contact.deleted), dropping their bodies.
-  // Returns how many it cancelled.
-  Result<size_t> cancel_about(WorkspaceId ws, int64_t contact_id, int64_t keep_position);
   // Every delivery about a contact, newest first per subscription (the contact's export).
   std::vector<Delivery> about(WorkspaceId ws, int64_t contact_id) const;
   // Flushes and compacts the store, so that dropped bodies leave no byte in its files.

@@ -158,12 +158,6 @@ void Dispatcher::take_changes() {
     std::cerr << "contacts: webhooks: " << added.status().message() << "\n";
     return;  // the changes are not let go of, and are taken next time
   }
-  // A deleted (erased) contact's deliveries still waiting are cancelled, and their bodies, which
-  // hold the person's name and email, dropped: its contact.deleted is what goes out.
-  for (const auto& d : deliveries)
-    if (d.event == "contact.deleted")
-      if (auto c = store_.cancel_about(d.ref.workspace_id, d.contact_id, d.ref.position); !c.ok())
-        std::cerr << "contacts: webhooks: " << c.status().message() << "\n";
   if (auto s = changes_.taken(entries); !s.ok())
     std::cerr << "contacts: webhooks: " << s.message() << "\n";
   if (entries.size() == kOutboxBatch) notified_ = true;
