@@ -27,7 +27,7 @@ using nlohmann::json;
 constexpr const char* kTypes[] = {"room_join",           "booking",        "contact_delete",
                                   "member_upsert",       "member_remove",  "room_delete",
                                   "booking_page_delete", "api_key_create", "api_key_revoke",
-                                  "webhook_create",      "webhook_delete"};
+                                  "webhook_create",      "webhook_delete", "contact_erase"};
 constexpr uint64_t kMaxSafe = 9007199254740991ULL;
 
 // Loads every schemas/<type>.json once.
@@ -113,6 +113,9 @@ json valid(const std::string& type) {
     c["actor"] = {{"user_id", 7}};
   } else if (type == "webhook_delete") {
     c["webhook_id"] = 12;
+    c["actor"] = {{"user_id", 7}};
+  } else if (type == "contact_erase") {
+    c["email"] = "alice@example.com";
     c["actor"] = {{"user_id", 7}};
   }
   return c;
@@ -205,6 +208,61 @@ std::vector<Sample> samples() {
   s.push_back({rj, "[]", false});
   s.push_back({rj, "\"room_join\"", false});
   s.push_back({rj, "{\"type\":\"room_join\",", false});
+  // A sealed participant (privacy/sealing.h).
+  const json sealed = {{"sealed", "AAAA"},
+                       {"subject", "anon-" + std::string(32, '0')},
+                       {"key_id", std::string(32, 'a')},
+                       {"email_index", std::string(64, 'b')}};
+  auto sealed_visit = [&](json participant, bool with_metadata, bool is_valid) {
+    json c = valid(bk);
+    c["participant"] = std::move(participant);
+    if (!with_metadata) c.erase("metadata");
+    if (with_metadata) c["metadata"] = {{"device", "web"}};
+    return Sample{bk, c.dump(), is_valid};
+  };
+  s.push_back(sealed_visit(sealed, false, true));
+  s.push_back(sealed_visit(sealed, true, false));  // the metadata is sealed with it
+  for (const char* field : {"sealed", "subject", "key_id"}) {
+    json p = sealed;
+    p.erase(field);
+    s.push_back(sealed_visit(p, false, false));
+  }
+  for (auto [field, value] : std::vector<std::pair<std::string, json>>{
+           {"name", "Alice"},
+           {"email", "a@x"},
+           {"subject", "Upper"},
+           {"subject", ""},
+           {"key_id", "abc"},
+           {"key_id", std::string(32, 'A')},
+           {"email_index", std::string(63, 'b')},
+           {"sealed", ""},
+           {"sealed", 5}}) {
+    json p = sealed;
+    p[field] = value;
+    s.push_back(sealed_visit(p, false, false));
+  }
+  {
+    json p = sealed;
+    p["email_index"] = nullptr;
+    s.push_back(sealed_visit(p, false, true));
+  }
+  // contact_erase: exactly one of contact_id, email, email_index.
+  const std::string ce = "contact_erase";
+  s.push_back(without(ce, "/email", false));
+  s.push_back(with(ce, "/contact_id", 3, false));
+  s.push_back(with(ce, "/email", "   ", false));
+  s.push_back(with(ce, "/email", 5, false));
+  {
+    json c = valid(ce);
+    c.erase("email");
+    c["contact_id"] = 3;
+    s.push_back({ce, c.dump(), true});
+    c.erase("contact_id");
+    c["email_index"] = std::string(64, 'c');
+    s.push_back({ce, c.dump(), true});
+    c["email_index"] = std::string(64, 'C');
+    s.push_back({ce, c.dump(), false});
+  }
   // participant
   s.push_back(without(rj, "/participant", false));
   s.push_back(with(rj, "/participant", nullptr, false));

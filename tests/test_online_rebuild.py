@@ -28,6 +28,9 @@ import pytest
 
 from helpers import BIN, BROKERS, produce, qs, room_join, run_cli, token_for
 
+# The fold version of this build (views/fold_version.cpp); the bump builds fold FOLD + 1.
+FOLD = 2
+
 OWNER = 7
 WORKSPACES = (2, 3, 4, 5)
 PEOPLE = 300  # distinct emails per workspace in the seed
@@ -400,7 +403,7 @@ def test_reads_ingest_and_deletes_go_on_through_an_online_rebuild(server_factory
     server.wait_ready(timeout=WAIT)
     _, ready = views_state(server)
     assert ready["views"]["rebuild"]["phase"] == "done"
-    assert ready["views"]["fold_version"] == 1
+    assert ready["views"]["fold_version"] == FOLD
 
     # Nothing accepted was lost across the swap; nothing deleted came back.
     for ws in WORKSPACES:
@@ -450,7 +453,7 @@ def test_progress_a_second_request_and_cancel(server_factory, seed):
     # While it folds: /readyz and /metrics show it; the views serve (ready, version 1).
     assert status == 200 and ready["status"] == "ready", ready
     views = ready["views"]
-    assert (views["fold_version"], views["fold_version_of_code"]) == (1, 1)
+    assert (views["fold_version"], views["fold_version_of_code"]) == (FOLD, FOLD)
     progress = views["rebuild"]
     assert progress["phase"] == "folding", progress
     assert progress["before_serving"] is False
@@ -464,7 +467,7 @@ def test_progress_a_second_request_and_cancel(server_factory, seed):
                       "cancelled": 0}, phases
     assert 0 < values["contacts_rebuild_records_folded"] <= total
     assert 0 < values["contacts_rebuild_records_target"] <= total
-    assert values["contacts_views_fold_version"] == 1
+    assert values["contacts_views_fold_version"] == FOLD
 
     # A second request is refused while it runs; `--cancel` cancels it.
     assert second.returncode == 1, (second.stdout, second.stderr)
@@ -597,7 +600,7 @@ def test_kill_9_during_an_online_rebuild_leaves_whole_views_and_the_rebuild_resu
         assert live_set(server.data_dir) == ("views.2" if swapped else "views")
     wait_only_set(server.data_dir, live_set(server.data_dir))
     server.wait_ready(timeout=WAIT)
-    assert views_state(server)[1]["views"]["fold_version"] == 1
+    assert views_state(server)[1]["views"]["fold_version"] == FOLD
     assert_same(capture(server), reference, f"the views after a kill -9 {when} in a rebuild")
 
 
@@ -611,7 +614,7 @@ needs_bumps = pytest.mark.skipif(not (os.path.exists(BUMP1) and os.path.exists(B
 def version_1(module_server_factory, seed):
     """Views of fold version 1 (written by `contacts`), stopped: (server, every endpoint's bytes)."""
     server = seeded_server(module_server_factory, seed)
-    assert views_state(server)[1]["views"]["fold_version"] == 1
+    assert views_state(server)[1]["views"]["fold_version"] == FOLD
     reference = capture(server)
     assert server.stop() == 0
     return server, reference
@@ -644,8 +647,8 @@ def test_a_build_that_reads_the_old_fold_version_serves_it_and_rebuilds_in_the_b
         r = server.get(list_path(), token)
         assert r.status == 200, r
         if rebuild["phase"] == "folding" and status == 200:
-            assert ready["views"]["fold_version"] == 1
-            assert ready["views"]["fold_version_of_code"] == 2
+            assert ready["views"]["fold_version"] == FOLD
+            assert ready["views"]["fold_version_of_code"] == FOLD + 1
             assert "fold version 1" in rebuild["reason"], rebuild
             assert rebuild["before_serving"] is False
             served_while_folding += 1
@@ -666,8 +669,8 @@ def test_a_build_that_reads_the_old_fold_version_serves_it_and_rebuilds_in_the_b
 def assert_version_2_live(server):
     """The node serves views of fold version 2, the code's, from views.2."""
     ready = views_state(server)[1]
-    assert (ready["views"]["fold_version"], ready["views"]["fold_version_of_code"]) == (2, 2)
-    assert metrics(server)[0]["contacts_views_fold_version"] == 2
+    assert (ready["views"]["fold_version"], ready["views"]["fold_version_of_code"]) == (FOLD + 1, FOLD + 1)
+    assert metrics(server)[0]["contacts_views_fold_version"] == FOLD + 1
     assert live_set(server.data_dir) == "views.2"
 
 
@@ -677,7 +680,7 @@ def assert_version_2_after_restart(server):
     server.start()
     server.wait_ready(timeout=WAIT)
     ready = views_state(server)[1]
-    assert ready["views"]["fold_version"] == 2 and ready["views"]["rebuild"]["phase"] == "idle"
+    assert ready["views"]["fold_version"] == FOLD + 1 and ready["views"]["rebuild"]["phase"] == "idle"
 
 
 def watch_rebuild_before_serving(server):
@@ -716,7 +719,7 @@ def test_a_build_that_cannot_read_the_old_fold_version_rebuilds_before_serving(
         assert progress["before_serving"] is True, j
         assert progress["phase"] in ("folding", "swapping"), j
         assert "fold version 1" in progress["reason"] and "cannot read" in progress["reason"], j
-        assert (j["views"]["fold_version"], j["views"]["fold_version_of_code"]) == (0, 2), j
+        assert (j["views"]["fold_version"], j["views"]["fold_version_of_code"]) == (0, FOLD + 1), j
     # 503 while the views are rebuilt; once it serves, it serves on (never a 5xx).
     serving = next((i for i, (s, j) in enumerate(api) if j != NOT_SERVING), len(api))
     assert all(s < 500 for s, _ in api[serving:]), api

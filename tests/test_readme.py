@@ -46,6 +46,9 @@ MARK = "@@readme-block"
 PRELUDE = r"""
 __readme_server_pid=
 __readme_server_start() {
+  # As scripts/run does: a development master key, made once.
+  [ -f dev-master.key ] || (umask 077 && head -c 32 /dev/urandom | base64 >dev-master.key)
+  CONTACTS_MASTER_KEY_FILE="$PWD/dev-master.key" \
   CONTACTS_JWT_SECRET="$__readme_jwt" CONTACTS_INGEST_TOKEN="$__readme_token" \
   CONTACTS_LISTEN="$__readme_api" CONTACTS_INGEST_LISTEN="$__readme_ingest" \
     build/contacts serve >>server.log 2>&1 &
