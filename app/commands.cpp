@@ -152,6 +152,14 @@ OpenedLog open_log_only(const Flags& flags) {
     options.brokers = flags.get("brokers");
     options.topic_prefix = flags.has("topic-prefix") ? flags.get("topic-prefix") : "";
     options.partitions = static_cast<int32_t>(partitions);
+    if (flags.has("erasure-window")) {
+      auto window = parse_duration_seconds(flags.get("erasure-window"));
+      if (!window || *window < 1) {
+        std::cerr << "contacts: --erasure-window must be like 30s, 10m, 1h or 7d\n";
+        return {};
+      }
+      options.changes_retention = std::chrono::seconds(*window);
+    }
     auto log = KafkaLog::open(options);
     if (!log.ok()) {
       std::cerr << "contacts: " << log.status().message() << "\n";

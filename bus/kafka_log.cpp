@@ -15,15 +15,17 @@ constexpr int kAdminTimeoutMs = 15000;
 constexpr int kEndOffsetsTimeoutMs = 2000;
 
 // Creates the topics that are missing; a topic that exists is left as it is.
+using TopicConfig = std::vector<std::pair<std::string, std::string>>;
 Status create_topics(rd_kafka_t* rk,
-                     const std::vector<std::tuple<std::string, int32_t, bool>>& topics) {
+                     const std::vector<std::tuple<std::string, int32_t, TopicConfig>>& topics) {
   char errstr[512];
   std::vector<rd_kafka_NewTopic_t*> news;
-  for (const auto& [name, partitions, keep_forever] : topics) {
+  for (const auto& [name, partitions, config] : topics) {
     rd_kafka_NewTopic_t* t =
         rd_kafka_NewTopic_new(name.c_str(), partitions, 1, errstr, sizeof errstr);
     if (!t) return {Code::kInvalid, "topic " + name + ": " + errstr};
-    if (keep_forever) rd_kafka_NewTopic_set_config(t, "retention.ms", "-1");
+    for (const auto& [key, value] : config)
+      rd_kafka_NewTopic_set_config(t, key.c_str(), value.c_str());
     news.push_back(t);
   }
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
@@ -281,9 +283,13 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
   });
 
   auto created =
-      create_topics(log->producer_->c_ptr(), {{log->commands_topic_, options.partitions, true},
-                                              {log->dlq_topic_, 1, true},
-                                              {log->changes_topic_, options.partitions, false}});
+      create_topics(log->producer_->c_ptr(),
+                    {{log->commands_topic_, options.partitions, {{"retention.ms", "-1"}}},
+                     {log->dlq_topic_, 1, {{"retention.ms", "-1"}}},
+                     // Changes carry names and emails: kept for the erasure window, no longer.
+                     {log->changes_topic_, options.partitions,
+                      {{"retention.ms", std::to_string(options.changes_retention.count())},
+                       {"segment.ms", std::to_string(options.changes_retention.count())}}}});
   if (!created.ok()) return created;
   auto commands = await_partitions(*log->producer_, log->commands_topic_);
   if (!commands.ok()) return commands.status();

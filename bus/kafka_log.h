@@ -7,6 +7,8 @@
 // `<prefix>contacts.dlq`, and `<prefix>contacts.changes`.
 #pragma once
 
+#include <chrono>
+
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
@@ -33,6 +35,8 @@ struct KafkaOptions {
   std::string brokers;
   std::string topic_prefix;
   int32_t partitions = 8;  // of the command topic, when this creates it
+  // retention.ms and segment.ms of the change topic, when this creates it: the erasure window.
+  std::chrono::milliseconds changes_retention{std::chrono::hours(24 * 7)};
 };
 
 class KafkaLog final : public Log, public ChangeTopic, public DeadLetterQueue {

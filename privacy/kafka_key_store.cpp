@@ -212,7 +212,13 @@ void KafkaKeyStore::apply(const RdKafka::Message& m) {
 Status KafkaKeyStore::sync() {
   const auto started = std::chrono::steady_clock::now();
   int64_t low = 0, high = 0;
-  auto err = consumer_->query_watermark_offsets(options_.topic, 0, &low, &high, kTimeoutMs);
+  // A topic just created may not be known to the broker's metadata yet: asked again until then.
+  const auto deadline = started + std::chrono::milliseconds(kTimeoutMs);
+  RdKafka::ErrorCode err;
+  while ((err = consumer_->query_watermark_offsets(options_.topic, 0, &low, &high, 5000)) !=
+             RdKafka::ERR_NO_ERROR &&
+         std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   if (err != RdKafka::ERR_NO_ERROR)
     return kafka_status("the end of " + options_.topic, RdKafka::err2str(err));
   std::unique_lock lock(mutex_);

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import TEST_MASTER_KEY
 
-os.environ.setdefault("CONTACTS_MASTER_KEY", TEST_MASTER_KEY)
+os.environ["CONTACTS_MASTER_KEY"] = TEST_MASTER_KEY
 
 from helpers import BIN, ContactsServer, mint_jwt  # noqa: F401  (re-exported for tests)
 

@@ -97,12 +97,14 @@ def seeded_server(server_factory, seed, **kwargs):
 
 def clean_fold(server_factory, server):
     """A server on a fresh data directory folding the same log from offset 0 (the embedded log's
-    files copied; on Kafka, the same topics). `server` is stopped."""
+    files and the key store its records are sealed under copied; on Kafka, the same topics).
+    `server` is stopped."""
     assert not server.running()
     fresh = server_factory.new_data_dir()
     if not BROKERS:
         os.makedirs(fresh)
-        shutil.copytree(os.path.join(server.data_dir, "log"), os.path.join(fresh, "log"))
+        for part in ("log", "keys"):
+            shutil.copytree(os.path.join(server.data_dir, part), os.path.join(fresh, part))
     other = server_factory(data_dir=fresh, topic_prefix=server.topic_prefix)
     other.wait_ready(timeout=WAIT)
     return other
@@ -649,14 +651,14 @@ def test_a_build_that_reads_the_old_fold_version_serves_it_and_rebuilds_in_the_b
         if rebuild["phase"] == "folding" and status == 200:
             assert ready["views"]["fold_version"] == FOLD
             assert ready["views"]["fold_version_of_code"] == FOLD + 1
-            assert "fold version 1" in rebuild["reason"], rebuild
+            assert f"fold version {FOLD}" in rebuild["reason"], rebuild
             assert rebuild["before_serving"] is False
             served_while_folding += 1
         if rebuild["phase"] not in ("idle", "folding", "swapping"):
             break
         time.sleep(0.01)
     assert rebuild["phase"] == "done", rebuild
-    assert "fold version 1" in rebuild["reason"], rebuild
+    assert f"fold version {FOLD}" in rebuild["reason"], rebuild
     assert served_while_folding > 0, "never saw the version-1 views serve while the rebuild ran"
     server.wait_ready(timeout=WAIT)
     assert_version_2_live(server)
@@ -718,7 +720,7 @@ def test_a_build_that_cannot_read_the_old_fold_version_rebuilds_before_serving(
         progress = j["views"]["rebuild"]
         assert progress["before_serving"] is True, j
         assert progress["phase"] in ("folding", "swapping"), j
-        assert "fold version 1" in progress["reason"] and "cannot read" in progress["reason"], j
+        assert f"fold version {FOLD}" in progress["reason"] and "cannot read" in progress["reason"], j
         assert (j["views"]["fold_version"], j["views"]["fold_version_of_code"]) == (0, FOLD + 1), j
     # 503 while the views are rebuilt; once it serves, it serves on (never a 5xx).
     serving = next((i for i, (s, j) in enumerate(api) if j != NOT_SERVING), len(api))
@@ -730,7 +732,7 @@ def test_a_build_that_cannot_read_the_old_fold_version_rebuilds_before_serving(
     # It was the rebuild before serving (the reason stays on /readyz), and it is done.
     rebuild = wait_rebuild(server, lambda r: r["phase"] not in ("folding", "swapping"), "the rebuild")
     assert rebuild["phase"] == "done" and rebuild["before_serving"] is False, rebuild
-    assert "fold version 1" in rebuild["reason"] and "cannot read" in rebuild["reason"], rebuild
+    assert f"fold version {FOLD}" in rebuild["reason"] and "cannot read" in rebuild["reason"], rebuild
     assert_version_2_live(server)
     assert_same(capture(server), reference, "version-2 views rebuilt before serving")
     # A restart serves them at once, and leaves no other set.
