@@ -10,25 +10,16 @@ namespace contacts {
 
 namespace {
 
-// The keys a request's records are sealed under. After a delete or an erasure in the request,
-// records of a person get a new key: the erasure destroys the keys of the records before it, and
-// those after it (the person came back) must outlive it.
-struct Sealing {
-  KeyStore* keys = nullptr;
-  bool after_delete = false;
-  std::unordered_map<std::string, DataKey> fresh;  // since the last delete
-
-  Result<DataKey> choose(std::string_view subject) {
-    if (!after_delete) return keys->current_key(subject);
-    if (auto it = fresh.find(std::string(subject)); it != fresh.end()) return it->second;
-    auto key = keys->new_key(subject);
-    if (key.ok()) fresh.emplace(std::string(subject), *key);
-    return key;
-  }
+// A record to seal once the whole request is known valid: its command and its subject.
+struct ToSeal {
+  size_t record = 0;
+  Command command;
+  std::string subject;
+  size_t deletes_before = 0;  // deletes and erasures before it in the request
 };
 
 void take_line(Intake& intake, std::string_view line, size_t number, int64_t now,
-               Sealing& sealing) {
+               KeyStore* keys, std::vector<ToSeal>& to_seal, size_t& deletes) {
   auto command = decode_command(line, UnknownFields::kRefuseTypos);
   if (!command.ok()) {
     if (intake.errors.size() < kMaxReportedErrors)
@@ -54,8 +45,7 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     ++intake.error_count;
     return;
   }
-  if (intake.error_count > 0 || !intake.unavailable.ok())
-    return;  // nothing will be appended: skip the encoding work
+  if (intake.error_count > 0) return;  // nothing will be appended: skip the encoding work
   std::string key = std::to_string(command->workspace_id.value);
   if (command->occurred_at_missing) {
     // The producer's bytes with the time first: fields this version does not know stay in the
@@ -68,26 +58,65 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     // Valid as sent: the producer's bytes are the record.
     intake.records.push_back({std::move(key), std::string(line)});
   }
-  if (!sealing.keys) return;
-  if (command->type == CommandType::kContactDelete || command->type == CommandType::kContactErase) {
-    sealing.after_delete = true;
-    sealing.fresh.clear();
+  if (!keys) return;
+  const CommandType type = command->type;
+  if (type == CommandType::kContactDelete || type == CommandType::kContactErase) ++deletes;
+  const bool clear_visit = (type == CommandType::kRoomJoin || type == CommandType::kBooking) &&
+                           !command->sealed;
+  if (!clear_visit && !(type == CommandType::kContactErase && command->erase_email)) return;
+  std::string subject = clear_visit ? subject_of(keys->index_key(), *command) : std::string();
+  to_seal.push_back(
+      {intake.records.size() - 1, std::move(*command), std::move(subject), deletes});
+}
+
+// Seals the records of `to_seal`. The people's keys come in one durable write; after a delete
+// or an erasure in the request, a person gets a new key instead (which one the delete is about is
+// not known here): the erasure destroys the keys of the records before it, and those after it
+// (the person came back) must outlive it.
+void seal_all(Intake& intake, KeyStore& keys, std::vector<ToSeal>& to_seal) {
+  // Per stretch between deletes, the subjects in it: the first stretch's current keys, and new
+  // ones for each stretch after a delete, each stretch's in one durable write.
+  std::vector<std::vector<std::string>> stretches;
+  std::vector<std::unordered_map<std::string, DataKey>> chosen;
+  for (const auto& item : to_seal) {
+    if (item.subject.empty()) continue;
+    if (stretches.size() <= item.deletes_before) {
+      stretches.resize(item.deletes_before + 1);
+      chosen.resize(item.deletes_before + 1);
+    }
+    if (chosen[item.deletes_before].emplace(item.subject, DataKey{}).second)
+      stretches[item.deletes_before].push_back(item.subject);
   }
-  auto sealed = seal_record(*sealing.keys, *command, intake.records.back().value,
-                            [&](std::string_view subject) { return sealing.choose(subject); });
-  if (!sealed.ok()) {
-    intake.unavailable = sealed.status();
-    return;
+  for (size_t s = 0; s < stretches.size(); ++s) {
+    if (stretches[s].empty()) continue;
+    auto got = s == 0 ? keys.current_keys(stretches[s]) : keys.new_keys(stretches[s]);
+    if (!got.ok()) {
+      intake.unavailable = got.status();
+      return;
+    }
+    for (size_t i = 0; i < stretches[s].size(); ++i)
+      chosen[s][stretches[s][i]] = std::move((*got)[i]);
   }
-  intake.records.back().value = std::move(*sealed);
+  for (auto& item : to_seal) {
+    auto choose = [&](std::string_view subject) -> Result<DataKey> {
+      return chosen[item.deletes_before].at(std::string(subject));
+    };
+    std::string& value = intake.records[item.record].value;
+    auto sealed = seal_record(keys, item.command, value, choose, item.subject);
+    if (!sealed.ok()) {
+      intake.unavailable = sealed.status();
+      return;
+    }
+    value = std::move(*sealed);
+  }
 }
 
 }  // namespace
 
 Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys) {
   Intake intake;
-  Sealing sealing;
-  sealing.keys = keys;
+  std::vector<ToSeal> to_seal;
+  size_t deletes = 0;
   size_t number = 0;
   while (!body.empty()) {
     ++number;
@@ -96,12 +125,13 @@ Intake intake_ndjson(std::string_view body, int64_t now, KeyStore* keys) {
     body = newline == std::string_view::npos ? std::string_view() : body.substr(newline + 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (trim(line).empty()) continue;
-    take_line(intake, line, number, now, sealing);
+    take_line(intake, line, number, now, keys, to_seal, deletes);
   }
   if (intake.records.empty() && intake.error_count == 0) {
     intake.errors.push_back({1, "no commands in body"});
     intake.error_count = 1;
   }
+  if (intake.error_count == 0 && keys) seal_all(intake, *keys, to_seal);
   if (intake.error_count > 0 || !intake.unavailable.ok()) intake.records.clear();
   return intake;
 }
@@ -113,9 +143,10 @@ Intake intake_json(std::string_view body, int64_t now, KeyStore* keys) {
     intake.error_count = 1;
     return intake;
   }
-  Sealing sealing;
-  sealing.keys = keys;
-  take_line(intake, body, 1, now, sealing);
+  std::vector<ToSeal> to_seal;
+  size_t deletes = 0;
+  take_line(intake, body, 1, now, keys, to_seal, deletes);
+  if (intake.error_count == 0 && keys) seal_all(intake, *keys, to_seal);
   if (intake.error_count > 0 || !intake.unavailable.ok()) intake.records.clear();
   return intake;
 }

@@ -11,7 +11,7 @@ namespace contacts {
 
 namespace {
 
-constexpr size_t kMaxCachedSecrets = 200000;
+constexpr size_t kMaxCachedSecrets = 1 << 20;
 
 Status rocks_status(const rocksdb::Status& s, std::string_view what) {
   return {Code::kUnavailable, "key store: " + std::string(what) + ": " + s.ToString()};
@@ -60,19 +60,26 @@ EmbeddedKeyStore::EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string 
 
 EmbeddedKeyStore::~EmbeddedKeyStore() = default;
 
+void EmbeddedKeyStore::remember(const std::string& subject, const DataKey& key) {
+  if (current_.size() >= kMaxCachedSecrets) current_.clear();
+  current_.insert_or_assign(subject, key);
+  // The fold opens what was just sealed under it: in the same process (serve), from memory.
+  if (secrets_.size() >= kMaxCachedSecrets) secrets_.clear();
+  secrets_.insert_or_assign(key_records::data_key_name(subject, key.id), key.secret);
+}
+
 Result<DataKey> EmbeddedKeyStore::create_key(std::string_view subject) {
   DataKey key{key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
   const std::string name = key_records::data_key_name(subject, key.id);
   if (auto s = db_->Put(synced(), name, key_records::wrap(master_, name, key.secret)); !s.ok())
     return rocks_status(s, "cannot store a key");
-  if (current_.size() >= kMaxCachedSecrets) current_.clear();
-  current_.insert_or_assign(std::string(subject), key);
+  remember(std::string(subject), key);
   return key;
 }
 
-Result<DataKey> EmbeddedKeyStore::current_key(std::string_view subject) {
-  std::lock_guard lock(mutex_);
-  if (auto it = current_.find(std::string(subject)); it != current_.end()) return it->second;
+Result<std::optional<DataKey>> EmbeddedKeyStore::stored_current(std::string_view subject) {
+  if (auto it = current_.find(std::string(subject)); it != current_.end())
+    return std::optional(it->second);
   // The subject's newest key: the last under its prefix (ids start with their creation time).
   const std::string prefix = key_records::subject_prefix(subject);
   const std::string end = bytes::prefix_end(prefix);
@@ -83,12 +90,63 @@ Result<DataKey> EmbeddedKeyStore::current_key(std::string_view subject) {
     auto secret = key_records::unwrap(master_, name, it->value().ToStringView());
     if (!secret.ok()) return secret.status();
     DataKey key{name.substr(prefix.size()), std::move(*secret)};
-    if (current_.size() >= kMaxCachedSecrets) current_.clear();
-    current_.emplace(std::string(subject), key);
-    return key;
+    remember(std::string(subject), key);
+    return std::optional(key);
   }
   if (!it->status().ok()) return rocks_status(it->status(), "cannot read");
+  return std::optional<DataKey>();
+}
+
+Result<DataKey> EmbeddedKeyStore::current_key(std::string_view subject) {
+  std::lock_guard lock(mutex_);
+  auto stored = stored_current(subject);
+  if (!stored.ok()) return stored.status();
+  if (*stored) return **stored;
   return create_key(subject);
+}
+
+Result<std::vector<DataKey>> EmbeddedKeyStore::current_keys(
+    const std::vector<std::string>& subjects) {
+  std::lock_guard lock(mutex_);
+  std::vector<DataKey> out(subjects.size());
+  std::vector<size_t> missing;
+  rocksdb::WriteBatch batch;
+  std::unordered_map<std::string, size_t> created;  // subject -> index in out
+  for (size_t i = 0; i < subjects.size(); ++i) {
+    if (auto it = created.find(subjects[i]); it != created.end()) {
+      out[i] = out[it->second];
+      continue;
+    }
+    auto stored = stored_current(subjects[i]);
+    if (!stored.ok()) return stored.status();
+    if (*stored) {
+      out[i] = std::move(**stored);
+      continue;
+    }
+    out[i] = {key_records::new_key_id(), random_bytes(kAeadKeyBytes)};
+    const std::string name = key_records::data_key_name(subjects[i], out[i].id);
+    batch.Put(name, key_records::wrap(master_, name, out[i].secret));
+    created.emplace(subjects[i], i);
+  }
+  if (batch.Count() > 0)
+    if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot store keys");
+  for (const auto& [subject, i] : created) remember(subject, out[i]);
+  return out;
+}
+
+Result<std::vector<DataKey>> EmbeddedKeyStore::new_keys(const std::vector<std::string>& subjects) {
+  std::lock_guard lock(mutex_);
+  std::vector<DataKey> out;
+  rocksdb::WriteBatch batch;
+  for (const auto& subject : subjects) {
+    out.push_back({key_records::new_key_id(), random_bytes(kAeadKeyBytes)});
+    const std::string name = key_records::data_key_name(subject, out.back().id);
+    batch.Put(name, key_records::wrap(master_, name, out.back().secret));
+  }
+  if (batch.Count() > 0)
+    if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot store keys");
+  for (size_t i = 0; i < subjects.size(); ++i) remember(subjects[i], out[i]);
+  return out;
 }
 
 Result<DataKey> EmbeddedKeyStore::new_key(std::string_view subject) {

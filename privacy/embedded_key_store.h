@@ -26,6 +26,8 @@ class EmbeddedKeyStore : public KeyStore {
   const std::string& index_key() const override { return index_key_; }
   Result<DataKey> current_key(std::string_view subject) override;
   Result<DataKey> new_key(std::string_view subject) override;
+  Result<std::vector<DataKey>> current_keys(const std::vector<std::string>& subjects) override;
+  Result<std::vector<DataKey>> new_keys(const std::vector<std::string>& subjects) override;
   Result<std::optional<std::string>> find(std::string_view subject, std::string_view key_id,
                                           std::chrono::steady_clock::time_point) override;
   Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) override;
@@ -34,6 +36,9 @@ class EmbeddedKeyStore : public KeyStore {
  private:
   EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string master, std::string index_key);
   Result<DataKey> create_key(std::string_view subject);  // under mutex_
+  // The subject's newest stored key, if any (under mutex_, through the cache).
+  Result<std::optional<DataKey>> stored_current(std::string_view subject);
+  void remember(const std::string& subject, const DataKey& key);  // under mutex_
 
   std::unique_ptr<rocksdb::DB> db_;
   const std::string master_;

@@ -20,6 +20,28 @@ Result<std::string> parse_master_key(std::string_view text) {
 
 std::string new_master_key_text() { return base64_encode(random_bytes(kAeadKeyBytes), false, true); }
 
+Result<std::vector<DataKey>> KeyStore::current_keys(const std::vector<std::string>& subjects) {
+  std::vector<DataKey> out;
+  out.reserve(subjects.size());
+  for (const auto& subject : subjects) {
+    auto key = current_key(subject);
+    if (!key.ok()) return key.status();
+    out.push_back(std::move(*key));
+  }
+  return out;
+}
+
+Result<std::vector<DataKey>> KeyStore::new_keys(const std::vector<std::string>& subjects) {
+  std::vector<DataKey> out;
+  out.reserve(subjects.size());
+  for (const auto& subject : subjects) {
+    auto key = new_key(subject);
+    if (!key.ok()) return key.status();
+    out.push_back(std::move(*key));
+  }
+  return out;
+}
+
 namespace key_records {
 
 std::string data_key_name(std::string_view subject, std::string_view key_id) {

@@ -37,6 +37,11 @@ class KeyStore {
   // A new key for `subject`, stored durably, that becomes its current one (ingest asks for one
   // after a delete in the same request: records after it must outlive the erasure).
   virtual Result<DataKey> new_key(std::string_view subject) = 0;
+  // current_key of each of `subjects`, with the keys it creates stored in one durable write (a
+  // request's new people cost one sync, not one each).
+  virtual Result<std::vector<DataKey>> current_keys(const std::vector<std::string>& subjects);
+  // new_key of each of `subjects` (distinct), in one durable write.
+  virtual Result<std::vector<DataKey>> new_keys(const std::vector<std::string>& subjects);
   // The secret of key `key_id` of `subject`, or nullopt when it was destroyed (or never stored).
   // A store fed by others (Kafka) first reads whatever was stored before `fresh_as_of` when the
   // key is not in hand: a record appended by then finds the key it was sealed under.

@@ -39,6 +39,84 @@ bool get_field(std::string_view& in, std::optional<std::string>& value) {
 
 constexpr char kFieldsVersion = '\1';
 
+// Moves `i` past the JSON string whose opening quote is at `i`; false when it does not end.
+bool skip_string(std::string_view s, size_t& i) {
+  for (++i; i < s.size(); ++i) {
+    if (s[i] == '\\') {
+      ++i;
+    } else if (s[i] == '"') {
+      ++i;
+      return true;
+    }
+  }
+  return false;
+}
+
+void skip_space(std::string_view s, size_t& i) {
+  while (i < s.size() && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) ++i;
+}
+
+// Moves `i` past the JSON value that starts at `i` (valid JSON: the decoder accepted it).
+bool skip_value(std::string_view s, size_t& i) {
+  if (i >= s.size()) return false;
+  if (s[i] == '"') return skip_string(s, i);
+  int depth = 0;
+  for (; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '"') {
+      if (!skip_string(s, i)) return false;
+      --i;
+    } else if (c == '{' || c == '[') {
+      ++depth;
+    } else if (c == '}' || c == ']') {
+      if (depth == 0) return true;
+      if (--depth == 0) {
+        ++i;
+        return true;
+      }
+    } else if (c == ',' && depth == 0) {
+      return true;
+    }
+  }
+  return depth == 0;
+}
+
+// A member of an object's top level: its key as written, and the span of `"key": value`.
+struct Member {
+  std::string_view key;
+  std::string_view text;
+};
+
+// The top-level members of the JSON object `s`, in order; false when it is not one this scanner
+// reads plainly (a key with an escape: the caller takes the slow path).
+bool top_level_members(std::string_view s, std::vector<Member>& out) {
+  size_t i = 0;
+  skip_space(s, i);
+  if (i >= s.size() || s[i] != '{') return false;
+  ++i;
+  while (true) {
+    skip_space(s, i);
+    if (i < s.size() && s[i] == '}') return true;
+    if (i >= s.size() || s[i] != '"') return false;
+    const size_t begin = i;
+    if (!skip_string(s, i)) return false;
+    std::string_view key = s.substr(begin + 1, i - begin - 2);
+    if (key.find('\\') != std::string_view::npos) return false;
+    skip_space(s, i);
+    if (i >= s.size() || s[i] != ':') return false;
+    ++i;
+    skip_space(s, i);
+    if (!skip_value(s, i)) return false;
+    out.push_back({key, s.substr(begin, i - begin)});
+    skip_space(s, i);
+    if (i < s.size() && s[i] == ',') {
+      ++i;
+      continue;
+    }
+    return i < s.size() && s[i] == '}';
+  }
+}
+
 }  // namespace
 
 std::string blind_index(std::string_view index_key, WorkspaceId ws,
@@ -81,14 +159,20 @@ std::string sealed_aad(const Command& c) {
          c.data_key_id;
 }
 
+std::string subject_of(std::string_view index_key, const Command& command) {
+  std::string email = normalize_email(command.participant_email.value_or(""));
+  if (email.empty()) return anonymous_subject();
+  return email_subject(blind_index(index_key, command.workspace_id, email));
+}
+
 Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line,
-                                const KeyChooser& choose) {
+                                const KeyChooser& choose, std::string subject) {
   const bool visit =
       command.type == CommandType::kRoomJoin || command.type == CommandType::kBooking;
   const bool erase_by_email = command.type == CommandType::kContactErase && command.erase_email;
   if ((!visit || command.sealed) && !erase_by_email) return std::string(line);
-  auto record = ordered_json::parse(line);
   if (erase_by_email) {
+    auto record = ordered_json::parse(line);
     std::string email = normalize_email(*command.erase_email);
     record.erase("email");
     record["email_index"] =
@@ -98,22 +182,33 @@ Result<std::string> seal_record(KeyStore& keys, const Command& command, std::str
   Command sealed = command;
   std::string email = normalize_email(command.participant_email.value_or(""));
   std::string index;
-  if (!email.empty()) {
-    index = blind_index(keys.index_key(), command.workspace_id, email);
-    sealed.subject = email_subject(index);
-  } else {
-    sealed.subject = anonymous_subject();
-  }
+  if (!email.empty()) index = blind_index(keys.index_key(), command.workspace_id, email);
+  sealed.subject = subject.empty() ? subject_of(keys.index_key(), command) : std::move(subject);
   auto key = choose ? choose(sealed.subject) : keys.current_key(sealed.subject);
   if (!key.ok()) return key.status();
   sealed.data_key_id = key->id;
   std::string data = aead_seal(key->secret, sealed_aad(sealed), encode_sealed_fields(command));
-  ordered_json participant = {{"sealed", base64_encode(data, false, true)},
-                              {"subject", sealed.subject},
-                              {"key_id", sealed.data_key_id},
-                              {"email_index", index.empty() ? ordered_json(nullptr)
-                                                            : ordered_json(hex_encode(index))}};
-  record["participant"] = std::move(participant);
+  // Every value here is ASCII without escapes.
+  std::string participant = "{\"sealed\":\"" + base64_encode(data, false, true) +
+                            "\",\"subject\":\"" + sealed.subject + "\",\"key_id\":\"" +
+                            sealed.data_key_id + "\",\"email_index\":" +
+                            (index.empty() ? std::string("null") : "\"" + hex_encode(index) + "\"") +
+                            "}";
+  // The producer's other members as they were (fields this version does not know stay), without
+  // the participant and metadata, then the sealed participant.
+  std::vector<Member> members;
+  if (top_level_members(line, members)) {
+    std::string out = "{";
+    for (const auto& m : members) {
+      if (m.key == "participant" || m.key == "metadata") continue;
+      out.append(m.text);
+      out.push_back(',');
+    }
+    out += "\"participant\":" + participant + "}";
+    return out;
+  }
+  auto record = ordered_json::parse(line);
+  record["participant"] = ordered_json::parse(participant);
   record.erase("metadata");
   return record.dump();
 }

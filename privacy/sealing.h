@@ -39,10 +39,14 @@ std::string anonymous_subject();                    // anon- and 16 random bytes
 // with its participant and metadata sealed; a contact_erase naming an "email" with its
 // "email_index" instead; anything else (a visit sealed already) as it is. Fields this version
 // does not know are kept. An error when the key store cannot give a key.
-// `choose` picks the key of a subject (default: its current one).
+// `choose` picks the key of a subject (default: its current one); `subject` is the visit's
+// (subject_of), made here when empty.
 using KeyChooser = std::function<Result<DataKey>(std::string_view subject)>;
 Result<std::string> seal_record(KeyStore& keys, const Command& command, std::string_view line,
-                                const KeyChooser& choose = nullptr);
+                                const KeyChooser& choose = nullptr, std::string subject = {});
+// The subject of a visit in clear: its email's (email_subject of the blind index), or a new
+// anonymous one without an email.
+std::string subject_of(std::string_view index_key, const Command& command);
 
 // The sealed bytes' plaintext: the participant and metadata, as decoded.
 std::string encode_sealed_fields(const Command& command);
