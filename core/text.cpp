@@ -235,6 +235,7 @@ std::string base64_encode(std::string_view bytes, bool url_safe, bool pad) {
 
 bool base64_decode(std::string_view text, std::string& out) {
   out.clear();
+  out.reserve(text.size() / 4 * 3 + 3);
   uint32_t buffer = 0;
   int bits = 0;
   for (char c : text) {
