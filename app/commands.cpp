@@ -73,6 +73,9 @@ std::vector<FlagSpec> key_flags() {
   return {{"master-key-file", "CONTACTS_MASTER_KEY_FILE", "",
            "file holding the master key (base64 of 32 bytes); or the key itself in "
            "CONTACTS_MASTER_KEY"},
+          {"previous-master-key-file", "CONTACTS_MASTER_KEY_PREVIOUS_FILE", "",
+           "during a rotation: the previous master key (or CONTACTS_MASTER_KEY_PREVIOUS); records "
+           "it wrapped still open"},
           {"no-encryption", "CONTACTS_NO_ENCRYPTION", "",
            "do not seal personal data (for deployments that hold none): records in clear cannot "
            "be erased from the log",
@@ -84,29 +87,43 @@ std::vector<FlagSpec> key_flags() {
 
 namespace {
 
-// The master key from CONTACTS_MASTER_KEY or --master-key-file.
+// A master key from the variable `variable` or the file flag `file_flag`; nullopt when neither
+// is set.
+Result<std::optional<std::string>> key_from(const Flags& flags, const char* variable,
+                                            const std::string& file_flag) {
+  if (const char* text = std::getenv(variable); text && *text) {
+    if (flags.has(file_flag))
+      return Status{Code::kInvalid,
+                    std::string("set ") + variable + " or --" + file_flag + ", not both"};
+    auto key = parse_master_key(text);
+    if (!key.ok()) return Status{Code::kInvalid, key.status().message() + " (" + variable + ")"};
+    return std::optional(std::move(*key));
+  }
+  if (!flags.has(file_flag)) return std::optional<std::string>();
+  std::ifstream in(flags.get(file_flag));
+  if (!in) return Status{Code::kInvalid, "cannot read the master key file " + flags.get(file_flag)};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto key = parse_master_key(text.str());
+  if (!key.ok())
+    return Status{Code::kInvalid, key.status().message() + " (" + flags.get(file_flag) + ")"};
+  return std::optional(std::move(*key));
+}
+
+// The master key from CONTACTS_MASTER_KEY or --master-key-file, followed by the previous one
+// during a rotation (key_store.h).
 Result<std::string> master_key(const Flags& flags) {
-  if (const char* text = std::getenv("CONTACTS_MASTER_KEY"); text && *text) {
-    if (flags.has("master-key-file"))
-      return Status{Code::kInvalid, "set CONTACTS_MASTER_KEY or --master-key-file, not both"};
-    return parse_master_key(text);
-  }
-  if (flags.has("master-key-file")) {
-    std::ifstream in(flags.get("master-key-file"));
-    if (!in)
-      return Status{Code::kInvalid, "cannot read the master key file " + flags.get("master-key-file")};
-    std::stringstream text;
-    text << in.rdbuf();
-    auto key = parse_master_key(text.str());
-    if (!key.ok())
-      return Status{Code::kInvalid, key.status().message() + " (" + flags.get("master-key-file") + ")"};
-    return key;
-  }
-  return Status{Code::kInvalid,
-                "no master key. Personal data is sealed under keys that a master key wraps: set "
-                "CONTACTS_MASTER_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`) "
-                "or --master-key-file FILE, and keep it apart from the data; or --no-encryption "
-                "for a deployment that holds no personal data (README, Personal data)"};
+  auto current = key_from(flags, "CONTACTS_MASTER_KEY", "master-key-file");
+  if (!current.ok()) return current.status();
+  if (!*current)
+    return Status{Code::kInvalid,
+                  "no master key. Personal data is sealed under keys that a master key wraps: set "
+                  "CONTACTS_MASTER_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`) "
+                  "or --master-key-file FILE, and keep it apart from the data; or --no-encryption "
+                  "for a deployment that holds no personal data (README, Personal data)"};
+  auto previous = key_from(flags, "CONTACTS_MASTER_KEY_PREVIOUS", "previous-master-key-file");
+  if (!previous.ok()) return previous.status();
+  return **current + previous->value_or("");
 }
 
 Result<std::unique_ptr<KeyStore>> open_key_store(const Flags& flags, const OpenedLog& log) {
@@ -682,6 +699,34 @@ int run_seal(int argc, char** argv) {
   std::string out;
   for (const auto& record : intake.records) out += record.value + "\n";
   std::cout << out << std::flush;
+  return 0;
+}
+
+int run_rotate_master_key(int argc, char** argv) {
+  Flags flags;
+  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
+                                 topic_prefix_flag()};
+  for (auto& spec : key_flags()) specs.push_back(spec);
+  if (int rc = parse_or_exit(
+          flags, "rotate-master-key",
+          "Wraps every key of the key store again under the current master key, given with the "
+          "previous one (CONTACTS_MASTER_KEY_PREVIOUS or --previous-master-key-file): the last "
+          "step of a rotation (README, Personal data). On the embedded log, with the node stopped.",
+          specs, argc, argv);
+      rc >= 0)
+    return rc;
+  if (flags.enabled("no-encryption")) {
+    std::cerr << "contacts rotate-master-key: --no-encryption: there is no key store\n";
+    return 2;
+  }
+  auto log = open_log(flags, /*with_keys=*/true);
+  if (!log) return 1;
+  auto rewrapped = log.keys()->rewrap();
+  if (!rewrapped.ok()) {
+    std::cerr << "contacts rotate-master-key: " << rewrapped.status().message() << "\n";
+    return 1;
+  }
+  std::cout << "wrapped " << *rewrapped << " keys under the current master key\n";
   return 0;
 }
 

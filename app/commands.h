@@ -24,6 +24,7 @@ int run_keys(int argc, char** argv);
 int run_rebuild(int argc, char** argv);
 int run_compact(int argc, char** argv);
 int run_seal(int argc, char** argv);
+int run_rotate_master_key(int argc, char** argv);
 int run_dlq(int argc, char** argv);
 int run_bench(int argc, char** argv);
 

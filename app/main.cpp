@@ -18,6 +18,7 @@ commands:
   rebuild   rebuild the views from offset 0 and swap them in
   compact   the erasure compaction, now: erased people's bytes leave the node's files
   seal      seal the personal fields of NDJSON commands, for producers writing to Kafka
+  rotate-master-key  wrap the key store's keys again under a new master key
   dlq       list the dead letters (records that are not commands), replay them after a fix
   token     mint a JWT for a user with the configured secret
   keys      create a workspace API key without going through HTTP
@@ -48,6 +49,7 @@ int main(int argc, char** argv) {
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
   if (command == "compact") return run_compact(rest_argc, rest);
   if (command == "seal") return run_seal(rest_argc, rest);
+  if (command == "rotate-master-key") return run_rotate_master_key(rest_argc, rest);
   if (command == "dlq") return run_dlq(rest_argc, rest);
   if (command == "token") return run_token(rest_argc, rest);
   if (command == "keys") return run_keys(rest_argc, rest);

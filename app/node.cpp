@@ -30,6 +30,7 @@ std::vector<FlagSpec> node_flags() {
       key_flags()[0],
       key_flags()[1],
       key_flags()[2],
+      key_flags()[3],
       {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
       {"ingest-token", "CONTACTS_INGEST_TOKEN", "",
        "bearer token of POST /v1/commands (none: refuse all)"},

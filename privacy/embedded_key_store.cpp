@@ -192,6 +192,22 @@ Status EmbeddedKeyStore::destroy(std::string_view subject,
   return {};
 }
 
+Result<size_t> EmbeddedKeyStore::rewrap() {
+  std::lock_guard lock(mutex_);
+  rocksdb::WriteBatch batch;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string name = it->key().ToString();
+    auto secret = key_records::unwrap(master_, name, it->value().ToStringView());
+    if (!secret.ok()) return secret.status();
+    batch.Put(name, key_records::wrap(master_, name, *secret));
+  }
+  if (!it->status().ok()) return rocks_status(it->status(), "cannot read");
+  if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot rewrap");
+  if (auto s = compact(); !s.ok()) return s;  // the old wrappings leave the files
+  return static_cast<size_t>(batch.Count());
+}
+
 Status EmbeddedKeyStore::compact() {
   if (auto s = db_->Flush(rocksdb::FlushOptions()); !s.ok()) return rocks_status(s, "flush");
   rocksdb::CompactRangeOptions options;

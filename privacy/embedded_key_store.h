@@ -32,6 +32,7 @@ class EmbeddedKeyStore : public KeyStore {
                                           std::chrono::steady_clock::time_point) override;
   Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) override;
   Status compact() override;
+  Result<size_t> rewrap() override;
 
  private:
   EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string master, std::string index_key);

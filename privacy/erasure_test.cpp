@@ -35,6 +35,7 @@ class CrashAfterDestroy final : public KeyStore {
     return {Code::kUnavailable, "killed after destroying the keys"};
   }
   Status compact() override { return keys_.compact(); }
+  Result<size_t> rewrap() override { return keys_.rewrap(); }
 
  private:
   KeyStore& keys_;

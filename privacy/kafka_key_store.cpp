@@ -187,6 +187,7 @@ void KafkaKeyStore::apply(const RdKafka::Message& m) {
       if (secret.ok()) {
         first_index_.emplace(m.offset(), *wrapped);
         index_key_ = std::move(*secret);
+        index_name_ = name;
       } else {
         consume_error_ = secret.status().message() + " (topic " + options_.topic + ")";
       }
@@ -310,6 +311,19 @@ Status KafkaKeyStore::destroy(std::string_view subject,
   if (destroyed && !roll_due_)
     roll_due_ = std::chrono::steady_clock::now() + options_.erasure_window + std::chrono::seconds(1);
   return {};
+}
+
+Result<size_t> KafkaKeyStore::rewrap() {
+  if (auto s = sync(); !s.ok()) return s;
+  std::vector<std::pair<std::string, std::string>> records;
+  {
+    std::lock_guard lock(mutex_);
+    records.emplace_back(index_name_, index_key_);
+    for (const auto& [name, secret] : secrets_) records.emplace_back(name, secret);
+  }
+  for (const auto& [name, secret] : records)
+    if (auto s = put(name, key_records::wrap(master_, name, secret)); !s.ok()) return s;
+  return records.size();
 }
 
 }  // namespace contacts

@@ -47,6 +47,9 @@ class KafkaKeyStore : public KeyStore {
   Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) override;
   // Nothing to do here: the brokers compact the topic (see above).
   Status compact() override { return {}; }
+  // Appends every live record again under the current master key (compaction then drops the
+  // old wrappings).
+  Result<size_t> rewrap() override;
 
  private:
   class Reports;
@@ -73,6 +76,7 @@ class KafkaKeyStore : public KeyStore {
   std::optional<std::pair<int64_t, std::string>> first_index_;  // offset, wrapped
   std::unordered_map<std::string, std::string> secrets_;  // record name -> unwrapped secret
   std::unordered_map<std::string, std::vector<std::string>> subject_keys_;  // subject -> key ids
+  std::string index_name_;  // the record of the index key
   std::chrono::steady_clock::time_point last_sync_started_{};
   std::string consume_error_;  // a record the master key does not open
   std::optional<std::chrono::steady_clock::time_point> roll_due_;

@@ -53,14 +53,18 @@ std::string subject_prefix(std::string_view subject) {
 }
 
 std::string wrap(std::string_view master, std::string_view name, std::string_view secret) {
-  return aead_seal(master, std::string("contacts.key.v1\n") + std::string(name), secret);
+  return aead_seal(master.substr(0, kAeadKeyBytes),
+                   std::string("contacts.key.v1\n") + std::string(name), secret);
 }
 
 Result<std::string> unwrap(std::string_view master, std::string_view name,
                            std::string_view wrapped) {
   std::string secret;
-  if (!aead_open(master, std::string("contacts.key.v1\n") + std::string(name), wrapped, secret) ||
-      secret.size() != kAeadKeyBytes)
+  const std::string aad = std::string("contacts.key.v1\n") + std::string(name);
+  bool opened = aead_open(master.substr(0, kAeadKeyBytes), aad, wrapped, secret);
+  if (!opened && master.size() == 2 * kAeadKeyBytes)  // the previous key, during a rotation
+    opened = aead_open(master.substr(kAeadKeyBytes), aad, wrapped, secret);
+  if (!opened || secret.size() != kAeadKeyBytes)
     return Status{Code::kInvalid,
                   "the master key does not open the key store: it is not the key the store was "
                   "written with (a lost master key cannot be recovered; see README, Personal data)"};

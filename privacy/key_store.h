@@ -54,10 +54,15 @@ class KeyStore {
   // Makes destroyed keys leave no byte behind where the store keeps them (a RocksDB compaction;
   // for Kafka, the topic's compaction does it on the broker's schedule).
   virtual Status compact() = 0;
+  // Wraps every record again under the current master key (the rotation's last step: README,
+  // Personal data), durably; returns how many.
+  virtual Result<size_t> rewrap() = 0;
 };
 
 // The master key: 32 bytes, given as base64 (`openssl rand -base64 32`). An error names what is
-// wrong with `text`.
+// wrong with `text`. A store's `master` is the current key, optionally followed by the previous
+// one (64 bytes in all, during a rotation): records are wrapped under the current key and opened
+// under either.
 Result<std::string> parse_master_key(std::string_view text);
 // A new master key, as base64.
 std::string new_master_key_text();

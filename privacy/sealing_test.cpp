@@ -101,6 +101,24 @@ TEST_CASE("key store: keys survive a reopen, are destroyed for good, and a wrong
     auto bob = (*store)->current_key("bob");
     REQUIRE(bob.ok());
   }
+  // A rotation: the new key with the previous one after it opens the store and wraps everything
+  // again; then the new key alone opens it, and the old one no longer does.
+  const std::string next(32, 'n');
+  {
+    auto store = EmbeddedKeyStore::open(dir.path(), next + kMaster);
+    REQUIRE(store.ok());
+    auto rewrapped = (*store)->rewrap();
+    REQUIRE(rewrapped.ok());
+    CHECK(*rewrapped >= 3);  // the index key, and bob's and alice's newer key
+  }
+  {
+    auto store = EmbeddedKeyStore::open(dir.path(), next);
+    REQUIRE(store.ok());
+    CHECK((*store)->index_key() == index);
+    auto bob = (*store)->current_key("bob");
+    REQUIRE(bob.ok());
+  }
+  CHECK_FALSE(EmbeddedKeyStore::open(dir.path(), kMaster).ok());
   auto wrong = EmbeddedKeyStore::open(dir.path(), std::string(32, 'x'));
   REQUIRE_FALSE(wrong.ok());
   CHECK(wrong.status().message().find("master key does not open the key store") !=
