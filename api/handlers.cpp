@@ -152,8 +152,8 @@ HttpResponse export_contact(Request& r) {
       break;
   }
   events.end_array();
-  std::string out = "{\"contact\":" + contact_json.take() + ",\"events\":" + events.take() +
-                    ",\"deliveries\":";
+  std::string out =
+      "{\"contact\":" + contact_json.take() + ",\"events\":" + events.take() + ",\"deliveries\":";
   if (r.ctx.deliveries) {
     out += "[";
     bool first = true;

@@ -21,8 +21,8 @@
 #include "app/commands.h"
 #include "core/command_codec.h"
 #include "core/crypto.h"
-#include "privacy/embedded_key_store.h"
 #include "ingest/intake.h"
+#include "privacy/embedded_key_store.h"
 #include "privacy/sealing.h"
 #include "projector/projector.h"
 
@@ -292,8 +292,7 @@ int run_bench(int argc, char** argv) {
       std::string body;
       for (size_t i = at; i < end; ++i) body += w.records[i].value + "\n";
       Intake intake = intake_ndjson(body, 0, keys.get());
-      if (intake.error_count > 0 || !intake.unavailable.ok() ||
-          intake.records.size() != end - at) {
+      if (intake.error_count > 0 || !intake.unavailable.ok() || intake.records.size() != end - at) {
         std::cerr << "contacts bench: sealing failed: "
                   << (intake.errors.empty() ? intake.unavailable.message()
                                             : intake.errors[0].reason)

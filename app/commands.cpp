@@ -116,11 +116,12 @@ Result<std::string> master_key(const Flags& flags) {
   auto current = key_from(flags, "CONTACTS_MASTER_KEY", "master-key-file");
   if (!current.ok()) return current.status();
   if (!*current)
-    return Status{Code::kInvalid,
-                  "no master key. Personal data is sealed under keys that a master key wraps: set "
-                  "CONTACTS_MASTER_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`) "
-                  "or --master-key-file FILE, and keep it apart from the data; or --no-encryption "
-                  "for a deployment that holds no personal data (README, Personal data)"};
+    return Status{
+        Code::kInvalid,
+        "no master key. Personal data is sealed under keys that a master key wraps: set "
+        "CONTACTS_MASTER_KEY to the base64 of 32 random bytes (`openssl rand -base64 32`) "
+        "or --master-key-file FILE, and keep it apart from the data; or --no-encryption "
+        "for a deployment that holds no personal data (README, Personal data)"};
   auto previous = key_from(flags, "CONTACTS_MASTER_KEY_PREVIOUS", "previous-master-key-file");
   if (!previous.ok()) return previous.status();
   return **current + previous->value_or("");
@@ -142,8 +143,8 @@ Result<std::unique_ptr<KeyStore>> open_key_store(const Flags& flags, const Opene
     if (!store.ok()) return store.status();
     return std::unique_ptr<KeyStore>(std::move(*store));
   }
-  auto store = EmbeddedKeyStore::open((fs::path(flags.get("data")) / "keys").string(),
-                                      std::move(*master));
+  auto store =
+      EmbeddedKeyStore::open((fs::path(flags.get("data")) / "keys").string(), std::move(*master));
   if (!store.ok()) return store.status();
   return std::unique_ptr<KeyStore>(std::move(*store));
 }
@@ -229,42 +230,66 @@ Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Fla
   return ViewStore::open(path, *options);
 }
 
-int run_produce(int argc, char** argv) {
-  Flags flags;
+namespace {
+
+// The log's flags and the key store's: produce, seal, compact, rotate-master-key.
+std::vector<FlagSpec> log_and_key_flags() {
   std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
                                  topic_prefix_flag()};
   for (auto& spec : key_flags()) specs.push_back(spec);
-  if (int rc = parse_or_exit(flags, "produce",
-                             "Appends NDJSON commands from FILE (or stdin) to the log, all or "
-                             "nothing, with personal fields sealed.",
-                             specs, argc, argv);
-      rc >= 0)
-    return rc;
+  return specs;
+}
+
+// The file named by the first argument (stdin without one, or "-"), whole; nullopt, said why,
+// when it cannot be read.
+std::optional<std::string> read_input(const Flags& flags, const std::string& command) {
   std::stringstream buffer;
   if (flags.positional().empty() || flags.positional()[0] == "-") {
     buffer << std::cin.rdbuf();
-  } else {
-    std::ifstream in(flags.positional()[0], std::ios::binary);
-    if (!in) {
-      std::cerr << "contacts produce: cannot read " << flags.positional()[0] << "\n";
-      return 1;
-    }
-    buffer << in.rdbuf();
+    return buffer.str();
   }
-  std::string body = buffer.str();
-  auto log = open_log(flags, /*with_keys=*/true);
-  if (!log) return 1;
-  Intake intake = intake_ndjson(body, SystemClock().now_seconds(), log.keys());
+  std::ifstream in(flags.positional()[0], std::ios::binary);
+  if (!in) {
+    std::cerr << "contacts " << command << ": cannot read " << flags.positional()[0] << "\n";
+    return std::nullopt;
+  }
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+// Says why `intake` is not to be used (its bad lines, or the key store's failure), ending with
+// "; nothing <what>"; false when it is whole.
+bool intake_failed(const Intake& intake, const std::string& command, const std::string& what) {
   if (intake.error_count > 0) {
     for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
-    std::cerr << "contacts produce: " << intake.error_count
-              << " invalid line(s); nothing appended\n";
-    return 1;
+    std::cerr << "contacts " << command << ": " << intake.error_count
+              << " invalid line(s); nothing " << what << "\n";
+    return true;
   }
   if (!intake.unavailable.ok()) {
-    std::cerr << "contacts produce: " << intake.unavailable.message() << "; nothing appended\n";
-    return 1;
+    std::cerr << "contacts " << command << ": " << intake.unavailable.message() << "; nothing "
+              << what << "\n";
+    return true;
   }
+  return false;
+}
+
+}  // namespace
+
+int run_produce(int argc, char** argv) {
+  Flags flags;
+  if (int rc = parse_or_exit(flags, "produce",
+                             "Appends NDJSON commands from FILE (or stdin) to the log, all or "
+                             "nothing, with personal fields sealed.",
+                             log_and_key_flags(), argc, argv);
+      rc >= 0)
+    return rc;
+  auto body = read_input(flags, "produce");
+  if (!body) return 1;
+  auto log = open_log(flags, /*with_keys=*/true);
+  if (!log) return 1;
+  Intake intake = intake_ndjson(*body, SystemClock().now_seconds(), log.keys());
+  if (intake_failed(intake, "produce", "appended")) return 1;
   // Validated as a whole above; appended in bounded batches so that one huge file never becomes
   // one huge write (the log would have to replay it in memory after a restart).
   size_t appended = 0;
@@ -595,9 +620,7 @@ int run_lag(int argc, char** argv) {
 
 int run_compact(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
-                                 topic_prefix_flag()};
-  for (auto& spec : key_flags()) specs.push_back(spec);
+  const auto specs = log_and_key_flags();
   if (int rc = parse_or_exit(flags, "compact",
                              "Runs the erasure compaction now: what erased people left in the "
                              "views, the key store and the webhook store leaves their files. The "
@@ -658,44 +681,24 @@ int run_compact(int argc, char** argv) {
 
 int run_seal(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
-                                 topic_prefix_flag()};
-  for (auto& spec : key_flags()) specs.push_back(spec);
   if (int rc = parse_or_exit(
           flags, "seal",
           "Reads NDJSON commands from FILE (or stdin) and writes them to stdout with personal "
           "fields sealed under the key store's keys (docs/sealing.md), for a producer that "
           "writes to Kafka itself. All or nothing: a bad line writes nothing.",
-          specs, argc, argv);
+          log_and_key_flags(), argc, argv);
       rc >= 0)
     return rc;
-  std::stringstream buffer;
-  if (flags.positional().empty() || flags.positional()[0] == "-") {
-    buffer << std::cin.rdbuf();
-  } else {
-    std::ifstream in(flags.positional()[0], std::ios::binary);
-    if (!in) {
-      std::cerr << "contacts seal: cannot read " << flags.positional()[0] << "\n";
-      return 1;
-    }
-    buffer << in.rdbuf();
-  }
+  auto body = read_input(flags, "seal");
+  if (!body) return 1;
   auto log = open_log(flags, /*with_keys=*/true);
   if (!log) return 1;
   if (!log.keys()) {
     std::cerr << "contacts seal: nothing to seal with: --no-encryption is set\n";
     return 2;
   }
-  Intake intake = intake_ndjson(buffer.str(), SystemClock().now_seconds(), log.keys());
-  if (intake.error_count > 0) {
-    for (const auto& e : intake.errors) std::cerr << "line " << e.line << ": " << e.reason << "\n";
-    std::cerr << "contacts seal: " << intake.error_count << " invalid line(s); nothing written\n";
-    return 1;
-  }
-  if (!intake.unavailable.ok()) {
-    std::cerr << "contacts seal: " << intake.unavailable.message() << "; nothing written\n";
-    return 1;
-  }
+  Intake intake = intake_ndjson(*body, SystemClock().now_seconds(), log.keys());
+  if (intake_failed(intake, "seal", "written")) return 1;
   std::string out;
   for (const auto& record : intake.records) out += record.value + "\n";
   std::cout << out << std::flush;
@@ -704,9 +707,7 @@ int run_seal(int argc, char** argv) {
 
 int run_rotate_master_key(int argc, char** argv) {
   Flags flags;
-  std::vector<FlagSpec> specs = {data_flag(), partitions_flag(), brokers_flag(),
-                                 topic_prefix_flag()};
-  for (auto& spec : key_flags()) specs.push_back(spec);
+  const auto specs = log_and_key_flags();
   if (int rc = parse_or_exit(
           flags, "rotate-master-key",
           "Wraps every key of the key store again under the current master key, given with the "

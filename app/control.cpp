@@ -72,8 +72,7 @@ std::string control_path(const std::string& data_dir) {
   return (std::filesystem::path(data_dir) / "control.sock").string();
 }
 
-Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path,
-                                                           LiveFold& fold,
+Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path, LiveFold& fold,
                                                            std::function<Status()> compact) {
   auto addr = address_of(path);
   if (!addr.ok()) return addr.status();

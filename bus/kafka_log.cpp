@@ -287,7 +287,8 @@ Result<std::unique_ptr<KafkaLog>> KafkaLog::open(const KafkaOptions& options) {
                     {{log->commands_topic_, options.partitions, {{"retention.ms", "-1"}}},
                      {log->dlq_topic_, 1, {{"retention.ms", "-1"}}},
                      // Changes carry names and emails: kept for the erasure window, no longer.
-                     {log->changes_topic_, options.partitions,
+                     {log->changes_topic_,
+                      options.partitions,
                       {{"retention.ms", std::to_string(options.changes_retention.count())},
                        {"segment.ms", std::to_string(options.changes_retention.count())}}}});
   if (!created.ok()) return created;

@@ -7,11 +7,10 @@
 // `<prefix>contacts.dlq`, and `<prefix>contacts.changes`.
 #pragma once
 
-#include <chrono>
-
 #include <librdkafka/rdkafkacpp.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>

@@ -136,12 +136,12 @@ bool lower_hex(std::string_view s, size_t digits) {
 }
 
 // 64 lower-case hex digits: the blind index of an email, kept as its 32 bytes.
-Status decode_email_index(const FieldReader& r, std::string_view key, Command& c,
-                          bool required) {
+Status decode_email_index(const FieldReader& r, std::string_view key, Command& c, bool required) {
   std::optional<std::string> text;
   if (auto s = r.text(key, text, 64, required, false); !s.ok()) return s;
   if (!text) return {};
-  if (!lower_hex(*text, 64)) return invalid("\"" + r.name(key) + "\" must be 64 lower-case hex digits");
+  if (!lower_hex(*text, 64))
+    return invalid("\"" + r.name(key) + "\" must be 64 lower-case hex digits");
   c.email_index = hex_decode(*text);
   return {};
 }
@@ -315,14 +315,14 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kContactErase: {
       if (auto s = r.known({"contact_id", "email", "email_index", "actor"}); !s.ok()) return s;
       if (auto s = r.integer("contact_id", c.contact_id, 1, false); !s.ok()) return s;
-      if (auto s = r.text("email", c.erase_email, kMaxEmailLength, false, false); !s.ok())
-        return s;
+      if (auto s = r.text("email", c.erase_email, kMaxEmailLength, false, false); !s.ok()) return s;
       if (c.erase_email && normalize_email(*c.erase_email).empty())
         return invalid("\"email\" must not be blank");
       if (auto s = decode_email_index(r, "email_index", c, false); !s.ok()) return s;
       int named = (c.contact_id != 0) + c.erase_email.has_value() + !c.email_index.empty();
       if (named != 1)
-        return invalid("contact_erase names its person by exactly one of contact_id, email, email_index");
+        return invalid(
+            "contact_erase names its person by exactly one of contact_id, email, email_index");
       return decode_actor(r, c);
     }
     case CommandType::kMemberUpsert:
@@ -421,11 +421,11 @@ namespace {
 // The fields of a room_join or booking after the common ones.
 void add_visit_fields(const Command& c, json& j) {
   if (c.sealed)
-    j["participant"] = {{"sealed", c.sealed_data},
-                        {"subject", c.subject},
-                        {"key_id", c.data_key_id},
-                        {"email_index", c.email_index.empty() ? json(nullptr)
-                                                              : json(hex_encode(c.email_index))}};
+    j["participant"] = {
+        {"sealed", c.sealed_data},
+        {"subject", c.subject},
+        {"key_id", c.data_key_id},
+        {"email_index", c.email_index.empty() ? json(nullptr) : json(hex_encode(c.email_index))}};
   else
     j["participant"] = {{"name", c.participant_name}, {"email", nullable(c.participant_email)}};
   if (c.type == CommandType::kRoomJoin)

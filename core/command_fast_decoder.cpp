@@ -160,9 +160,8 @@ bool hex_digits(std::string_view s, size_t n) {
 }
 
 // A sealed participant (privacy/sealing.h), checked as the reference decoder checks it.
-bool sealed_participant(std::string_view sealed, std::string_view subject,
-                        std::string_view key_id, std::optional<std::string_view> email_index,
-                        Command& out) {
+bool sealed_participant(std::string_view sealed, std::string_view subject, std::string_view key_id,
+                        std::optional<std::string_view> email_index, Command& out) {
   if (sealed.empty() || sealed.size() > kMaxSealedBytes || subject.empty() ||
       subject.size() > kMaxSubjectLength || !hex_digits(key_id, 32))
     return false;

@@ -227,16 +227,16 @@ std::vector<Sample> samples() {
     p.erase(field);
     s.push_back(sealed_visit(p, false, false));
   }
-  for (auto [field, value] : std::vector<std::pair<std::string, json>>{
-           {"name", "Alice"},
-           {"email", "a@x"},
-           {"subject", "Upper"},
-           {"subject", ""},
-           {"key_id", "abc"},
-           {"key_id", std::string(32, 'A')},
-           {"email_index", std::string(63, 'b')},
-           {"sealed", ""},
-           {"sealed", 5}}) {
+  for (auto [field, value] :
+       std::vector<std::pair<std::string, json>>{{"name", "Alice"},
+                                                 {"email", "a@x"},
+                                                 {"subject", "Upper"},
+                                                 {"subject", ""},
+                                                 {"key_id", "abc"},
+                                                 {"key_id", std::string(32, 'A')},
+                                                 {"email_index", std::string(63, 'b')},
+                                                 {"sealed", ""},
+                                                 {"sealed", 5}}) {
     json p = sealed;
     p[field] = value;
     s.push_back(sealed_visit(p, false, false));

@@ -1,8 +1,8 @@
 #include "core/crypto.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/core_names.h>
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
@@ -118,8 +118,8 @@ std::string aead_seal(std::string_view key, std::string_view aad, std::string_vi
   EVP_CIPHER_CTX* ctx = cipher_context();
   int len = 0;
   bool ok = EVP_EncryptInit_ex(ctx, aes_256_gcm(), nullptr, bytes(key), data) == 1 &&
-            (aad.empty() ||
-             EVP_EncryptUpdate(ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1) &&
+            (aad.empty() || EVP_EncryptUpdate(ctx, nullptr, &len, bytes(aad),
+                                              static_cast<int>(aad.size())) == 1) &&
             EVP_EncryptUpdate(ctx, data + kNonceBytes, &len, bytes(plaintext),
                               static_cast<int>(plaintext.size())) == 1 &&
             EVP_EncryptFinal_ex(ctx, data + kNonceBytes + len, &len) == 1 &&
@@ -138,14 +138,14 @@ bool aead_open(std::string_view key, std::string_view aad, std::string_view seal
   int len = 0;
   // The tag is only read by the call, though its parameter is not const.
   auto* tag = const_cast<unsigned char*>(bytes(sealed.substr(kNonceBytes + n)));
-  bool ok = EVP_DecryptInit_ex(ctx, aes_256_gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
-            (aad.empty() ||
-             EVP_DecryptUpdate(ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1) &&
-            EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plaintext.data()), &len,
-                              bytes(sealed.substr(kNonceBytes)), static_cast<int>(n)) == 1 &&
-            EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1 &&
-            EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plaintext.data()) + len,
-                                &len) == 1;
+  bool ok =
+      EVP_DecryptInit_ex(ctx, aes_256_gcm(), nullptr, bytes(key), bytes(sealed)) == 1 &&
+      (aad.empty() ||
+       EVP_DecryptUpdate(ctx, nullptr, &len, bytes(aad), static_cast<int>(aad.size())) == 1) &&
+      EVP_DecryptUpdate(ctx, reinterpret_cast<unsigned char*>(plaintext.data()), &len,
+                        bytes(sealed.substr(kNonceBytes)), static_cast<int>(n)) == 1 &&
+      EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, kTagBytes, tag) == 1 &&
+      EVP_DecryptFinal_ex(ctx, reinterpret_cast<unsigned char*>(plaintext.data()) + len, &len) == 1;
   if (!ok) plaintext.clear();
   return ok;
 }

@@ -267,9 +267,7 @@ bool base64_decode(std::string_view text, std::string& out) {
 std::string normalize_email(std::string_view email) { return unicode_lower(trim(email)); }
 
 std::string hex_decode(std::string_view hex) {
-  auto value = [](char c) {
-    return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
-  };
+  auto value = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::string out;
   out.reserve(hex.size() / 2);
   for (size_t i = 0; i + 1 < hex.size(); i += 2)

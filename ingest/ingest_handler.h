@@ -7,9 +7,9 @@
 #include <string>
 
 #include "bus/log.h"
-#include "privacy/key_store.h"
 #include "core/clock.h"
 #include "http/server.h"
+#include "privacy/key_store.h"
 
 namespace contacts {
 

@@ -1,9 +1,9 @@
 #include "ingest/intake.h"
 
-#include "core/command_codec.h"
-#include "core/text.h"
 #include <unordered_map>
 
+#include "core/command_codec.h"
+#include "core/text.h"
 #include "privacy/sealing.h"
 
 namespace contacts {
@@ -18,8 +18,8 @@ struct ToSeal {
   size_t deletes_before = 0;  // deletes and erasures before it in the request
 };
 
-void take_line(Intake& intake, std::string_view line, size_t number, int64_t now,
-               KeyStore* keys, std::vector<ToSeal>& to_seal, size_t& deletes) {
+void take_line(Intake& intake, std::string_view line, size_t number, int64_t now, KeyStore* keys,
+               std::vector<ToSeal>& to_seal, size_t& deletes) {
   auto command = decode_command(line, UnknownFields::kRefuseTypos);
   if (!command.ok()) {
     if (intake.errors.size() < kMaxReportedErrors)
@@ -61,12 +61,11 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
   if (!keys) return;
   const CommandType type = command->type;
   if (type == CommandType::kContactDelete || type == CommandType::kContactErase) ++deletes;
-  const bool clear_visit = (type == CommandType::kRoomJoin || type == CommandType::kBooking) &&
-                           !command->sealed;
+  const bool clear_visit =
+      (type == CommandType::kRoomJoin || type == CommandType::kBooking) && !command->sealed;
   if (!clear_visit && !(type == CommandType::kContactErase && command->erase_email)) return;
   std::string subject = clear_visit ? subject_of(keys->index_key(), *command) : std::string();
-  to_seal.push_back(
-      {intake.records.size() - 1, std::move(*command), std::move(subject), deletes});
+  to_seal.push_back({intake.records.size() - 1, std::move(*command), std::move(subject), deletes});
 }
 
 // Seals the records of `to_seal`. The people's keys come in one durable write; after a delete

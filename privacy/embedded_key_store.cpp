@@ -46,8 +46,7 @@ Result<std::unique_ptr<EmbeddedKeyStore>> EmbeddedKeyStore::open(const std::stri
     return rocks_status(s, "cannot read the index key");
   } else {
     auto opened = key_records::unwrap(master_key, key_records::kIndexName, wrapped);
-    if (!opened.ok())
-      return Status{Code::kInvalid, opened.status().message() + " (" + path + ")"};
+    if (!opened.ok()) return Status{Code::kInvalid, opened.status().message() + " (" + path + ")"};
     index_key = std::move(*opened);
   }
   return std::unique_ptr<EmbeddedKeyStore>(

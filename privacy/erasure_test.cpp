@@ -112,8 +112,8 @@ TEST_CASE("erasure: a delete destroys the keys; a replay after it gives the same
   CHECK(zeb.event_count == 3);
   CHECK(zeb.email == std::optional<std::string>("zeb@quax.example"));
   const std::string subject = zeb.subject;
-  CHECK(subject == email_subject(blind_index(f.keys->index_key(), fold_testing::kWs,
-                                             "zeb@quax.example")));
+  CHECK(subject ==
+        email_subject(blind_index(f.keys->index_key(), fold_testing::kWs, "zeb@quax.example")));
 
   // Killed after the keys went, before the delete committed: the restart completes the erasure.
   f.append_clear(delete_contact("del", zeb.id));

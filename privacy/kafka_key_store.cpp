@@ -30,12 +30,12 @@ Status create_topic(rd_kafka_t* rk, const KafkaKeyStoreOptions& options) {
   if (!t) return kafka_status("topic " + options.topic, errstr);
   const std::string window_ms =
       std::to_string(std::chrono::milliseconds(options.erasure_window).count());
-  for (const auto& [k, v] : std::vector<std::pair<std::string, std::string>>{
-           {"cleanup.policy", "compact"},
-           {"segment.ms", window_ms},
-           {"max.compaction.lag.ms", window_ms},
-           {"delete.retention.ms", window_ms},
-           {"min.cleanable.dirty.ratio", "0.01"}})
+  for (const auto& [k, v] :
+       std::vector<std::pair<std::string, std::string>>{{"cleanup.policy", "compact"},
+                                                        {"segment.ms", window_ms},
+                                                        {"max.compaction.lag.ms", window_ms},
+                                                        {"delete.retention.ms", window_ms},
+                                                        {"min.cleanable.dirty.ratio", "0.01"}})
     rd_kafka_NewTopic_set_config(t, k.c_str(), v.c_str());
   rd_kafka_queue_t* queue = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* admin = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
@@ -117,7 +117,8 @@ Result<std::unique_ptr<KafkaKeyStore>> KafkaKeyStore::open(const KafkaKeyStoreOp
   if (!consumer_conf) return kafka_status("settings", error);
   store->consumer_.reset(RdKafka::Consumer::create(consumer_conf.get(), error));
   if (!store->consumer_) return kafka_status("consumer", error);
-  store->topic_.reset(RdKafka::Topic::create(store->consumer_.get(), options.topic, nullptr, error));
+  store->topic_.reset(
+      RdKafka::Topic::create(store->consumer_.get(), options.topic, nullptr, error));
   if (!store->topic_) return kafka_status("topic " + options.topic, error);
   if (auto err = store->consumer_->start(store->topic_.get(), 0, RdKafka::Topic::OFFSET_BEGINNING);
       err != RdKafka::ERR_NO_ERROR)
@@ -128,8 +129,8 @@ Result<std::unique_ptr<KafkaKeyStore>> KafkaKeyStore::open(const KafkaKeyStoreOp
   if (!store->first_index_) {
     lock.unlock();
     std::string name = std::string(key_records::kIndexName) + "/" + key_records::new_key_id();
-    if (auto s = store->put(name, key_records::wrap(store->master_, name,
-                                                    random_bytes(kAeadKeyBytes)));
+    if (auto s =
+            store->put(name, key_records::wrap(store->master_, name, random_bytes(kAeadKeyBytes)));
         !s.ok())
       return s;
     if (auto s = store->sync(); !s.ok()) return s;
@@ -176,8 +177,7 @@ void KafkaKeyStore::consume_loop() {
 void KafkaKeyStore::apply(const RdKafka::Message& m) {
   std::string name = m.key() ? *m.key() : std::string();
   std::optional<std::string> wrapped;
-  if (m.payload())
-    wrapped.emplace(static_cast<const char*>(m.payload()), m.len());
+  if (m.payload()) wrapped.emplace(static_cast<const char*>(m.payload()), m.len());
   std::lock_guard lock(mutex_);
   next_offset_ = m.offset() + 1;
   std::string subject, key_id;
@@ -223,9 +223,8 @@ Status KafkaKeyStore::sync() {
   if (err != RdKafka::ERR_NO_ERROR)
     return kafka_status("the end of " + options_.topic, RdKafka::err2str(err));
   std::unique_lock lock(mutex_);
-  if (!advanced_.wait_for(lock, std::chrono::milliseconds(kTimeoutMs), [&] {
-        return next_offset_ >= high || stopping_.load();
-      }))
+  if (!advanced_.wait_for(lock, std::chrono::milliseconds(kTimeoutMs),
+                          [&] { return next_offset_ >= high || stopping_.load(); }))
     return kafka_status("reading " + options_.topic, "not at its end after 30 s");
   last_sync_started_ = std::max(last_sync_started_, started);
   return {};
@@ -293,8 +292,7 @@ Result<std::optional<std::string>> KafkaKeyStore::find(
   return std::optional<std::string>();
 }
 
-Status KafkaKeyStore::destroy(std::string_view subject,
-                              const std::vector<std::string>& key_ids) {
+Status KafkaKeyStore::destroy(std::string_view subject, const std::vector<std::string>& key_ids) {
   bool destroyed = false;
   for (const auto& id : key_ids) {
     const std::string name = key_records::data_key_name(subject, id);
@@ -309,7 +307,8 @@ Status KafkaKeyStore::destroy(std::string_view subject,
   }
   std::lock_guard lock(mutex_);
   if (destroyed && !roll_due_)
-    roll_due_ = std::chrono::steady_clock::now() + options_.erasure_window + std::chrono::seconds(1);
+    roll_due_ =
+        std::chrono::steady_clock::now() + options_.erasure_window + std::chrono::seconds(1);
   return {};
 }
 

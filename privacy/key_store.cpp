@@ -18,7 +18,9 @@ Result<std::string> parse_master_key(std::string_view text) {
   return key;
 }
 
-std::string new_master_key_text() { return base64_encode(random_bytes(kAeadKeyBytes), false, true); }
+std::string new_master_key_text() {
+  return base64_encode(random_bytes(kAeadKeyBytes), false, true);
+}
 
 Result<std::vector<DataKey>> KeyStore::current_keys(const std::vector<std::string>& subjects) {
   std::vector<DataKey> out;
@@ -48,9 +50,7 @@ std::string data_key_name(std::string_view subject, std::string_view key_id) {
   return subject_prefix(subject) + std::string(key_id);
 }
 
-std::string subject_prefix(std::string_view subject) {
-  return "key/" + std::string(subject) + "/";
-}
+std::string subject_prefix(std::string_view subject) { return "key/" + std::string(subject) + "/"; }
 
 std::string wrap(std::string_view master, std::string_view name, std::string_view secret) {
   return aead_seal(master.substr(0, kAeadKeyBytes),
@@ -65,9 +65,10 @@ Result<std::string> unwrap(std::string_view master, std::string_view name,
   if (!opened && master.size() == 2 * kAeadKeyBytes)  // the previous key, during a rotation
     opened = aead_open(master.substr(kAeadKeyBytes), aad, wrapped, secret);
   if (!opened || secret.size() != kAeadKeyBytes)
-    return Status{Code::kInvalid,
-                  "the master key does not open the key store: it is not the key the store was "
-                  "written with (a lost master key cannot be recovered; see README, Personal data)"};
+    return Status{
+        Code::kInvalid,
+        "the master key does not open the key store: it is not the key the store was "
+        "written with (a lost master key cannot be recovered; see README, Personal data)"};
   return secret;
 }
 

@@ -75,7 +75,8 @@ std::string data_key_name(std::string_view subject, std::string_view key_id);
 std::string subject_prefix(std::string_view subject);
 std::string wrap(std::string_view master, std::string_view name, std::string_view secret);
 // The secret of a record, or an error saying the master key does not open it.
-Result<std::string> unwrap(std::string_view master, std::string_view name, std::string_view wrapped);
+Result<std::string> unwrap(std::string_view master, std::string_view name,
+                           std::string_view wrapped);
 std::string new_key_id();
 }  // namespace key_records
 

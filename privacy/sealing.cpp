@@ -175,8 +175,7 @@ Result<std::string> seal_record(KeyStore& keys, const Command& command, std::str
     auto record = ordered_json::parse(line);
     std::string email = normalize_email(*command.erase_email);
     record.erase("email");
-    record["email_index"] =
-        hex_encode(blind_index(keys.index_key(), command.workspace_id, email));
+    record["email_index"] = hex_encode(blind_index(keys.index_key(), command.workspace_id, email));
     return record.dump();
   }
   Command sealed = command;
@@ -189,11 +188,10 @@ Result<std::string> seal_record(KeyStore& keys, const Command& command, std::str
   sealed.data_key_id = key->id;
   std::string data = aead_seal(key->secret, sealed_aad(sealed), encode_sealed_fields(command));
   // Every value here is ASCII without escapes.
-  std::string participant = "{\"sealed\":\"" + base64_encode(data, false, true) +
-                            "\",\"subject\":\"" + sealed.subject + "\",\"key_id\":\"" +
-                            sealed.data_key_id + "\",\"email_index\":" +
-                            (index.empty() ? std::string("null") : "\"" + hex_encode(index) + "\"") +
-                            "}";
+  std::string participant =
+      "{\"sealed\":\"" + base64_encode(data, false, true) + "\",\"subject\":\"" + sealed.subject +
+      "\",\"key_id\":\"" + sealed.data_key_id + "\",\"email_index\":" +
+      (index.empty() ? std::string("null") : "\"" + hex_encode(index) + "\"") + "}";
   // The producer's other members as they were (fields this version does not know stay), without
   // the participant and metadata, then the sealed participant.
   std::vector<Member> members;

@@ -58,9 +58,7 @@ std::string sealed_aad(const Command& command);
 class Unsealer {
  public:
   explicit Unsealer(KeyStore* keys) : keys_(keys) {}
-  const std::string& index_key() const {
-    return keys_ ? keys_->index_key() : unkeyed_index_key();
-  }
+  const std::string& index_key() const { return keys_ ? keys_->index_key() : unkeyed_index_key(); }
   bool has_keys() const { return keys_ != nullptr; }
   // Fills the participant and metadata of a sealed `command`, or sets `key_gone` (no name, no
   // email, no metadata) when its key was destroyed: a record of an erased person. kInvalid when

@@ -47,7 +47,8 @@ TEST_CASE("master key: 32 bytes in base64, anything else refused with how to mak
   auto ok = parse_master_key(new_master_key_text());
   REQUIRE(ok.ok());
   CHECK(ok->size() == 32);
-  for (std::string bad : {std::string(), std::string("not base64 !"), std::string("c2hvcnQ="), std::string(64, 'A')}) {
+  for (std::string bad : {std::string(), std::string("not base64 !"), std::string("c2hvcnQ="),
+                          std::string(64, 'A')}) {
     auto refused = parse_master_key(bad);
     REQUIRE_FALSE(refused.ok());
     CHECK(refused.status().message().find("openssl rand -base64 32") != std::string::npos);
@@ -223,23 +224,24 @@ TEST_CASE("decoding: a sealed participant's fields are checked alike by both dec
                            std::string(32, 'a') + R"(","email_index":null}})";
   CHECK(decode_command(good).ok());
   CHECK(decode_command_reference(good).ok());
-  for (std::string bad :
-       {base + R"("participant":{"sealed":"AAAA","subject":"Anon","key_id":")" +
-            std::string(32, 'a') + R"("}})",
-        base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":"abc"}})",
-        base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
-            std::string(32, 'a') + R"(","email_index":"00"}})",
-        base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
-            std::string(32, 'a') + R"(","name":"Alice"}})",
-        base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
-            std::string(32, 'a') + R"("},"metadata":{"a":1}})"}) {
+  for (std::string bad : {base + R"("participant":{"sealed":"AAAA","subject":"Anon","key_id":")" +
+                              std::string(32, 'a') + R"("}})",
+                          base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":"abc"}})",
+                          base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
+                              std::string(32, 'a') + R"(","email_index":"00"}})",
+                          base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
+                              std::string(32, 'a') + R"(","name":"Alice"}})",
+                          base + R"("participant":{"sealed":"AAAA","subject":"s","key_id":")" +
+                              std::string(32, 'a') + R"("},"metadata":{"a":1}})"}) {
     CAPTURE(bad);
     CHECK_FALSE(decode_command(bad).ok());
     CHECK_FALSE(decode_command_reference(bad).ok());
   }
-  for (std::string bad : std::vector<std::string>{R"({"type":"contact_erase","command_id":"e","workspace_id":2})",
-                          R"({"type":"contact_erase","command_id":"e","workspace_id":2,"contact_id":1,"email":"a@x"})",
-                          R"({"type":"contact_erase","command_id":"e","workspace_id":2,"email":"  "})"}) {
+  for (
+      std::string bad : std::vector<std::string>{
+          R"({"type":"contact_erase","command_id":"e","workspace_id":2})",
+          R"({"type":"contact_erase","command_id":"e","workspace_id":2,"contact_id":1,"email":"a@x"})",
+          R"({"type":"contact_erase","command_id":"e","workspace_id":2,"email":"  "})"}) {
     CAPTURE(bad);
     CHECK_FALSE(decode_command(bad).ok());
   }

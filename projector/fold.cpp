@@ -282,8 +282,7 @@ void derive_facts(const Command& command, int64_t position_id, std::string_view 
           blind_index(index_key, command.workspace_id, normalize_email(*command.erase_email));
     else
       out.email_index = command.email_index;
-    if (!out.email_index.empty())
-      out.email_key = email_key(command.workspace_id, out.email_index);
+    if (!out.email_index.empty()) out.email_key = email_key(command.workspace_id, out.email_index);
     return;
   }
   if (command.type != CommandType::kRoomJoin && command.type != CommandType::kBooking) return;

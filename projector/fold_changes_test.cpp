@@ -277,12 +277,12 @@ TEST_CASE("outbox entries are change events as schemas/change_event.json states"
              0)
           .ok());
   ViewBatch batch = f.store->begin_batch();
-  CHECK(record_into(batch,
-                    Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100, "", ""}));
   CHECK(record_into(
-      batch,
-      Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"), id_at(10), 0, "", ""},
-      ChangeScope::kAll));
+      batch, Change{Change::Kind::kCreated, kWs, 42, "Zoë", std::nullopt, id_at(9), 100, "", ""}));
+  CHECK(record_into(batch,
+                    Change{Change::Kind::kDeleted, WorkspaceId(3), 43, "A", std::string("a@x"),
+                           id_at(10), 0, "", ""},
+                    ChangeScope::kAll));
   REQUIRE(f.store->commit(batch).ok());
   auto entries = f.store->outbox(10);
   REQUIRE(entries.size() == 2);

@@ -58,7 +58,8 @@ TEST_CASE(
   REQUIRE(alice.has_value());
   CHECK(alice->email == std::optional<std::string>("alice@example.com"));
   CHECK(alice->event_count == 1);
-  CHECK(views.contact_by_email(email_key(kWs, blind_index(unkeyed_index_key(), kWs, "alice@example.com"))) ==
+  CHECK(views.contact_by_email(
+            email_key(kWs, blind_index(unkeyed_index_key(), kWs, "alice@example.com"))) ==
         std::optional<ContactId>(ContactId(11)));
   CHECK(views.contact_counts[kWs.value] == 1);
   CHECK(views.events.size() == 1);
@@ -106,7 +107,8 @@ TEST_CASE(
   CHECK(changes[0].kind == Change::Kind::kDeleted);
   CHECK(changes[0].email == std::optional<std::string>("a@x"));
   CHECK_FALSE(views.contact(kWs, ContactId(11)).has_value());
-  CHECK_FALSE(views.contact_by_email(email_key(kWs, blind_index(unkeyed_index_key(), kWs, "a@x"))).has_value());
+  CHECK_FALSE(views.contact_by_email(email_key(kWs, blind_index(unkeyed_index_key(), kWs, "a@x")))
+                  .has_value());
   CHECK(views.events.size() == 1);  // Bob's
   CHECK(views.contact_counts[kWs.value] == 1);
   REQUIRE(views.audit.size() == 1);

@@ -42,8 +42,8 @@ void prepare(const LogEntry& entry, int32_t partitions, PreparedRecord& out,
     }
   }
   out.command_id = command_id_key(c.workspace_id, c.command_id);
-  derive_facts(c, id_from_position(entry.partition, entry.offset, partitions),
-               unsealer.index_key(), out.facts);
+  derive_facts(c, id_from_position(entry.partition, entry.offset, partitions), unsealer.index_key(),
+               out.facts);
 }
 
 Status fold_prepared(ViewWriter& views, PreparedRecord& prepared, std::vector<Change>& changes) {
