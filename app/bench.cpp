@@ -202,7 +202,7 @@ int run_bench(int argc, char** argv) {
       {"compact", "", "", "compact the views after the fold, before measuring reads", true},
       {"no-encryption", "", "",
        "append the commands in clear (default: sealed, as ingest seals them, under a key store in "
-       "the bench's directory with a master key of its own)",
+       "the bench's directory with CONTACTS_MASTER_KEY, or a master key of its own)",
        true},
       brokers_flag(),
       {"topic-prefix", "", "",
@@ -278,7 +278,18 @@ int run_bench(int argc, char** argv) {
   std::unique_ptr<EmbeddedKeyStore> keys;
   if (!flags.enabled("no-encryption")) {
     // What ingest does to each command: seal its participant and metadata.
-    auto store = EmbeddedKeyStore::open((dir / "keys").string(), random_bytes(kAeadKeyBytes));
+    // CONTACTS_MASTER_KEY when set (a server started on --dir afterwards opens the same store),
+    // else a key of the bench's own.
+    std::string master = random_bytes(kAeadKeyBytes);
+    if (const char* text = std::getenv("CONTACTS_MASTER_KEY"); text && *text) {
+      auto parsed = parse_master_key(text);
+      if (!parsed.ok()) {
+        std::cerr << "contacts bench: " << parsed.status().message() << "\n";
+        return 2;
+      }
+      master = std::move(*parsed);
+    }
+    auto store = EmbeddedKeyStore::open((dir / "keys").string(), master);
     if (!store.ok()) {
       std::cerr << "contacts bench: " << store.status().message() << "\n";
       return 1;

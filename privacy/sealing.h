@@ -59,7 +59,6 @@ class Unsealer {
  public:
   explicit Unsealer(KeyStore* keys) : keys_(keys) {}
   const std::string& index_key() const { return keys_ ? keys_->index_key() : unkeyed_index_key(); }
-  bool has_keys() const { return keys_ != nullptr; }
   // Fills the participant and metadata of a sealed `command`, or sets `key_gone` (no name, no
   // email, no metadata) when its key was destroyed: a record of an erased person. kInvalid when
   // the sealed bytes do not open under their key (changed or truncated) or there is no key

@@ -249,3 +249,19 @@ def test_the_master_key_rotates_and_the_sealed_records_still_open(server_factory
         with pytest.raises(Exception):
             stale.start(timeout=60)
         assert "master key does not open the key store" in stale.logs()
+
+
+def test_records_in_clear_are_applied_and_counted(server_factory):
+    server = server_factory()
+    server.ingest_ok([member_upsert(WS, OWNER, "owner"), room_join(WS, NAME, EMAIL)])
+    assert server.stop() == 0
+    # A producer that does not seal (here `produce --no-encryption`; on Kafka, any client).
+    proc = run_cli("produce", "--data", server.data_dir, *server.log_args(), "--no-encryption",
+                   input=json.dumps(booking(WS, "Clara Clear", "clara@example.com")) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    server.start()
+    server.wait_ready()
+    names = {c["name"] for c in server.list_all(WS, token_for(OWNER))}
+    assert names == {NAME, "Clara Clear"}
+    metrics = server.get("/metrics").body.decode()
+    assert "contacts_clear_visits_total 1\n" in metrics, metrics
