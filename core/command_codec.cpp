@@ -160,7 +160,15 @@ Status decode_sealed_participant(const FieldReader& r, Command& c) {
   if (auto s = r.required_text("key_id", c.data_key_id, 32); !s.ok()) return s;
   if (!lower_hex(c.data_key_id, 32))
     return invalid("\"" + r.name("key_id") + "\" must be 32 lower-case hex digits");
-  return decode_email_index(r, "email_index", c, false);
+  if (auto s = decode_email_index(r, "email_index", c, false); !s.ok()) return s;
+  // The subject is the email index (the person's keys are found and erased by it), or an
+  // anonymous one without an email.
+  if (!c.email_index.empty() ? c.subject != hex_encode(c.email_index)
+                             : !(c.subject.rfind("anon-", 0) == 0 &&
+                                 lower_hex(std::string_view(c.subject).substr(5), 32)))
+    return invalid("\"" + r.name("subject") +
+                   "\" must be the email_index, or anon- and 32 hex digits without one");
+  return {};
 }
 
 Status decode_participant(const FieldReader& top, Command& c) {

@@ -168,8 +168,10 @@ bool sealed_participant(std::string_view sealed, std::string_view subject, std::
   for (char ch : subject)
     if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') || ch == '-')) return false;
   if (email_index) {
-    if (!hex_digits(*email_index, 64)) return false;
+    if (!hex_digits(*email_index, 64) || subject != *email_index) return false;
     out.email_index = hex_decode(*email_index);
+  } else if (subject.substr(0, 5) != "anon-" || !hex_digits(subject.substr(5), 32)) {
+    return false;
   }
   out.sealed = true;
   out.sealed_data = std::string(sealed);

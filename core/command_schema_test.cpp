@@ -210,7 +210,7 @@ std::vector<Sample> samples() {
   s.push_back({rj, "{\"type\":\"room_join\",", false});
   // A sealed participant (privacy/sealing.h).
   const json sealed = {{"sealed", "AAAA"},
-                       {"subject", "anon-" + std::string(32, '0')},
+                       {"subject", std::string(64, 'b')},
                        {"key_id", std::string(32, 'a')},
                        {"email_index", std::string(64, 'b')}};
   auto sealed_visit = [&](json participant, bool with_metadata, bool is_valid) {
@@ -244,7 +244,13 @@ std::vector<Sample> samples() {
   {
     json p = sealed;
     p["email_index"] = nullptr;
+    s.push_back(sealed_visit(p, false, false));  // a subject of an email without its index
+    p["subject"] = "anon-" + std::string(32, '0');
     s.push_back(sealed_visit(p, false, true));
+    p.erase("email_index");
+    s.push_back(sealed_visit(p, false, true));
+    p["email_index"] = std::string(64, 'b');
+    s.push_back(sealed_visit(p, false, false));  // anonymous, with an email index
   }
   // contact_erase: exactly one of contact_id, email, email_index.
   const std::string ce = "contact_erase";

@@ -15,9 +15,9 @@ struct ToSeal {
   size_t record = 0;
   Command command;
   std::string subject;
-  // 1 when a delete or erasure came before it in the request: it is sealed under a key made for
-  // the request (one per person, however many deletes follow), which no earlier record used.
-  size_t after_delete = 0;
+  // Deletes and erasures before it in the request: after each, a person's records are sealed under
+  // a new key, which no record before that delete used.
+  size_t deletes_before = 0;
 };
 
 void take_line(Intake& intake, std::string_view line, size_t number, int64_t now, KeyStore* keys,
@@ -73,21 +73,20 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
 // Seals the records of `to_seal`. The people's keys come in one durable write; after a delete
 // or an erasure in the request, a person gets a new key instead (which one the delete is about is
 // not known here): the erasure destroys the keys of the records before it, and those after it
-// (the person came back) must outlive it. A second delete of the same person in the same request
-// would destroy the new key too: a request that deletes someone twice loses the visit between.
+// (the person came back) must outlive it.
 void seal_all(Intake& intake, KeyStore& keys, std::vector<ToSeal>& to_seal) {
-  // The subjects before the request's first delete (their current keys) and after it (new keys),
-  // each set's keys in one durable write.
+  // Per stretch between deletes, the subjects in it: the first stretch's current keys, and new ones
+  // for each stretch after a delete, each stretch's in one durable write.
   std::vector<std::vector<std::string>> stretches;
   std::vector<std::unordered_map<std::string, DataKey>> chosen;
   for (const auto& item : to_seal) {
     if (item.subject.empty()) continue;
-    if (stretches.size() <= item.after_delete) {
-      stretches.resize(item.after_delete + 1);
-      chosen.resize(item.after_delete + 1);
+    if (stretches.size() <= item.deletes_before) {
+      stretches.resize(item.deletes_before + 1);
+      chosen.resize(item.deletes_before + 1);
     }
-    if (chosen[item.after_delete].emplace(item.subject, DataKey{}).second)
-      stretches[item.after_delete].push_back(item.subject);
+    if (chosen[item.deletes_before].emplace(item.subject, DataKey{}).second)
+      stretches[item.deletes_before].push_back(item.subject);
   }
   for (size_t s = 0; s < stretches.size(); ++s) {
     if (stretches[s].empty()) continue;
@@ -101,7 +100,7 @@ void seal_all(Intake& intake, KeyStore& keys, std::vector<ToSeal>& to_seal) {
   }
   for (auto& item : to_seal) {
     auto choose = [&](std::string_view subject) -> Result<DataKey> {
-      return chosen[item.after_delete].at(std::string(subject));
+      return chosen[item.deletes_before].at(std::string(subject));
     };
     std::string& value = intake.records[item.record].value;
     auto sealed = seal_record(keys, item.command, value, choose, item.subject);

@@ -206,5 +206,37 @@ TEST_CASE("erasure: a person who comes back in the request that erased them keep
   CHECK(projector.stats().erased_records.load() == 0);
 }
 
+TEST_CASE("erasure: a record sealed under a key its delete destroys folds alike live and replayed") {
+  ErasureFixture f;
+  f.produce({visit("a1", 100, "Early Visit", "late@example.com")});
+  auto live = f.views("live");
+  {
+    Projector projector(*f.log, *live);
+    projector.set_keys(f.keys.get(), true);
+    REQUIRE(projector.catch_up().ok());
+  }
+  // Two requests before the fold gets to the delete: the second is sealed under the key the
+  // delete is about to destroy (it is still the person's current one).
+  f.produce({delete_contact("del", fold_testing::id_at(0))});
+  f.produce({visit("a2", 200, "Late Visit", "late@example.com")});
+  {
+    Projector projector(*f.log, *live);
+    projector.set_keys(f.keys.get(), true);
+    REQUIRE(projector.catch_up().ok());
+  }
+  auto contacts = live->list(fold_testing::kWs, 1, 10, "").contacts;
+  REQUIRE(contacts.size() == 1);
+  CHECK(contacts[0].name.empty());  // the erased key's record: no name, no email
+  CHECK_FALSE(contacts[0].email.has_value());
+  CHECK_FALSE(contains_bytes(dump(*live), "Late Visit"));
+  auto replayed = f.views("replayed");
+  {
+    Projector projector(*f.log, *replayed);
+    projector.set_keys(f.keys.get(), false);
+    REQUIRE(projector.catch_up().ok());
+  }
+  CHECK(dump(*replayed) == dump(*live));
+}
+
 }  // namespace
 }  // namespace contacts

@@ -21,6 +21,9 @@
 
 namespace contacts {
 
+// A data key's id: 32 lower-case hex digits.
+inline constexpr size_t kKeyIdLength = 32;
+
 struct DataKey {
   std::string id;      // 32 hex digits: the creation time, then random; newer sorts later
   std::string secret;  // 32 bytes

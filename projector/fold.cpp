@@ -24,6 +24,10 @@ struct Context {
   const Command& command;
   const CommandFacts& facts;
   std::vector<Change>& changes;
+  // A visit of an erased person: sealed under a key that is destroyed, or that an erasure folded
+  // before it destroyed (apply_visit). Folded by its blind index alone, with no name, email or
+  // metadata.
+  bool erased = false;
   int64_t position_id() const { return facts.position_id; }
 };
 
@@ -63,8 +67,10 @@ Contact new_contact(const Context& ctx) {
   Contact contact;
   contact.id = ctx.position_id();
   contact.workspace_id = c.workspace_id.value;
-  contact.name = c.participant_name;
-  contact.email = ctx.facts.email;
+  if (!ctx.erased) {
+    contact.name = c.participant_name;
+    contact.email = ctx.facts.email;
+  }
   contact.last_seen_at = contact.created_at = contact.updated_at = contact.name_at = c.occurred_at;
   contact.name_position = ctx.position_id();
   contact.folded_name = casefold(contact.name);
@@ -75,12 +81,10 @@ Contact new_contact(const Context& ctx) {
 }
 
 // Remembers the key a sealed record was sealed under: the contact's erasure destroys it.
+bool holds_key(const std::string& key_ids, const std::string& key_id);
+
 void remember_key(Contact& contact, const Command& c) {
-  if (!c.sealed) return;
-  for (size_t at = 0; at + c.data_key_id.size() <= contact.key_ids.size();
-       at += c.data_key_id.size())
-    if (contact.key_ids.compare(at, c.data_key_id.size(), c.data_key_id) == 0) return;
-  contact.key_ids += c.data_key_id;
+  if (c.sealed && !holds_key(contact.key_ids, c.data_key_id)) contact.key_ids += c.data_key_id;
 }
 
 // Returns whether the contact's name changed (its search text then changes too).
@@ -92,7 +96,7 @@ bool record_visit(Contact& contact, const Context& ctx) {
   contact.updated_at = std::max(contact.updated_at, c.occurred_at);
   contact.created_at = std::min(contact.created_at, c.occurred_at);
   bool renamed = false;
-  if (c.key_gone) return renamed;  // a record of an erased person: its name is gone
+  if (ctx.erased) return renamed;  // a record of an erased person: its name is gone
   if (!contact.email && ctx.facts.email) {
     // Made by a record whose key was destroyed (sealed just before its person was erased): the
     // person came back, and now has an email again.
@@ -122,7 +126,7 @@ ContactEvent event_of(const Context& ctx, int64_t contact_id) {
   e.workspace_id = c.workspace_id.value;
   e.event_type = c.type;
   e.created_at = c.occurred_at;
-  e.metadata = c.metadata;
+  if (!ctx.erased) e.metadata = c.metadata;
   if (c.type == CommandType::kRoomJoin) {
     e.room_id = c.room_id;
     e.room_name = c.room_name;
@@ -135,8 +139,22 @@ ContactEvent event_of(const Context& ctx, int64_t contact_id) {
   return e;
 }
 
+// Whether a contact's key ids hold `key_id`.
+bool holds_key(const std::string& key_ids, const std::string& key_id) {
+  for (size_t at = 0; at + key_id.size() <= key_ids.size(); at += key_id.size())
+    if (key_ids.compare(at, key_id.size(), key_id) == 0) return true;
+  return false;
+}
+
 void apply_visit(Context& ctx) {
   auto existing = find_participant(ctx);
+  const Command& c = ctx.command;
+  // A key its contact uses is not destroyed (keys are destroyed with their contact); any other
+  // may be one an erasure folded before this record: then the record is an erased person's, as a
+  // replay (whose key store no longer has the key) will fold it.
+  ctx.erased = c.key_gone ||
+               (c.sealed && !(existing && holds_key(existing->key_ids, c.data_key_id)) &&
+                ctx.views.key_destroyed(c.data_key_id));
   Contact contact;
   std::optional<ContactBefore> before;
   if (existing) {
@@ -169,6 +187,10 @@ void apply_contact_delete(Context& ctx) {
   if (!contact) return;  // deleting a missing contact is a no-op
   ctx.views.delete_contact(*contact);
   ctx.views.add_contact_count(ws, -1);
+  // Its keys are destroyed with it: a record sealed under one and folded later is an erased
+  // person's, whether the key store has destroyed it by then or not (live) or long since (replay).
+  for (size_t at = 0; at + kKeyIdLength <= contact->key_ids.size(); at += kKeyIdLength)
+    ctx.views.put_destroyed_key(std::string_view(contact->key_ids).substr(at, kKeyIdLength));
   write_audit(ctx, c.type == CommandType::kContactErase ? "contact.erase" : "contact.delete",
               "contact", contact->id, ordered_json::object());
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));

@@ -39,8 +39,6 @@ inline constexpr size_t kKeysPerRecord = 5;
 // sends by default: a larger one is a dead letter ("too large to forward"), where a forward
 // that can never succeed would stop the fold.
 inline constexpr size_t kMaxForwardBytes = 1000000;
-// A data key's id: 32 hex digits (privacy/key_store.h).
-inline constexpr size_t kKeyIdLength = 32;
 
 struct ProjectorStats {
   std::atomic<uint64_t> applied_records{0};

@@ -66,6 +66,14 @@ void BatchViewWriter::put_contact(const Contact& contact,
   batch_.put_new(std::move(list_key), encode_search_text(contact));
 }
 
+bool BatchViewWriter::key_destroyed(std::string_view key_id) {
+  return batch_.get(keys::destroyed_key_key(key_id)).has_value();
+}
+
+void BatchViewWriter::put_destroyed_key(std::string_view key_id) {
+  batch_.put(keys::destroyed_key_key(key_id), "");
+}
+
 void BatchViewWriter::put_email(const EmailKey& key, ContactId id) {
   batch_.put(key.bytes, encode_counter(id.value));
 }

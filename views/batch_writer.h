@@ -21,6 +21,8 @@ class BatchViewWriter final : public ViewWriter {
   bool first_sight(CommandIdKey&& key) override;
   void put_contact(const Contact& contact, const std::optional<ContactBefore>& before) override;
   void put_email(const EmailKey& key, ContactId id) override;
+  bool key_destroyed(std::string_view key_id) override;
+  void put_destroyed_key(std::string_view key_id) override;
   void add_contact_count(WorkspaceId ws, int64_t delta) override;
   void delete_contact(const Contact& contact) override;
   void put_event(const ContactEvent& event) override;

@@ -31,6 +31,10 @@ std::string contact_key(WorkspaceId ws, int64_t contact) {
   return k;
 }
 
+std::string destroyed_key_key(std::string_view key_id) {
+  return std::string(1, kDestroyedKey) + std::string(key_id);
+}
+
 std::string email_key(WorkspaceId ws, std::string_view email) {
   std::string k = with_ws(kEmail, ws, email.size());
   k.append(email);

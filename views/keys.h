@@ -31,6 +31,7 @@ enum Tag : char {
   kWebhook = 'w',       // w ws webhook -> Webhook (JSON, with its secret)
   kWebhookSet = 'W',    // W ws -> the workspace's subscriptions: webhook id + event bits each
   kOutbox = 'g',  // g position -> a change that subscriptions wait for (drained by the dispatcher)
+  kDestroyedKey = 'z',  // z key id -> "": a data key its contact's erasure destroyed
 };
 
 using bytes::get_u32;
@@ -44,6 +45,7 @@ std::string offset_key(Partition p);
 std::string dedup_key(WorkspaceId ws, std::string_view command_id);
 std::string contact_key(WorkspaceId ws, int64_t contact);
 std::string email_key(WorkspaceId ws, std::string_view email);
+std::string destroyed_key_key(std::string_view key_id);
 std::string list_prefix(WorkspaceId ws);
 std::string list_key(WorkspaceId ws, int64_t last_seen, int64_t contact);
 std::string timeline_prefix(WorkspaceId ws, int64_t contact);

@@ -25,6 +25,12 @@ class MemoryViews final : public ViewWriter {
   bool first_sight(CommandIdKey&& key) override;
   void put_contact(const Contact& contact, const std::optional<ContactBefore>& before) override;
   void put_email(const EmailKey& key, ContactId id) override;
+  bool key_destroyed(std::string_view key_id) override {
+    return destroyed_keys.count(std::string(key_id)) > 0;
+  }
+  void put_destroyed_key(std::string_view key_id) override {
+    destroyed_keys.emplace(key_id);
+  }
   void add_contact_count(WorkspaceId ws, int64_t delta) override;
   void delete_contact(const Contact& contact) override;
   void put_event(const ContactEvent& event) override;
@@ -46,6 +52,7 @@ class MemoryViews final : public ViewWriter {
   // Contacts in list order as the fold keeps it: (workspace, last_seen_at, id).
   std::set<std::tuple<int64_t, int64_t, int64_t>> list_order;
   std::map<std::string, ContactId> emails;  // by EmailKey bytes
+  std::set<std::string> destroyed_keys;
   std::map<int64_t, int64_t> contact_counts;
   std::map<std::tuple<int64_t, int64_t, int64_t>, ContactEvent>
       events;  // workspace, contact, event id

@@ -57,6 +57,10 @@ class ViewWriter : public ViewReader {
   // contact), so its list position moves rather than being duplicated.
   virtual void put_contact(const Contact& contact, const std::optional<ContactBefore>& before) = 0;
   virtual void put_email(const EmailKey& key, ContactId id) = 0;
+  // Data keys an erasure destroyed (privacy/): a record sealed under one folds as an erased
+  // person's, live as in a replay, whether or not the key store has destroyed it yet.
+  virtual bool key_destroyed(std::string_view key_id) = 0;
+  virtual void put_destroyed_key(std::string_view key_id) = 0;
   virtual void add_contact_count(WorkspaceId ws, int64_t delta) = 0;
   // Removes the contact, its list order, its email index entry and all its events.
   virtual void delete_contact(const Contact& contact) = 0;
