@@ -179,12 +179,17 @@ int run_node(Node node, int argc, char** argv) {
 
 }  // namespace
 
-// Runs the erasure compaction every kErasureCompactionInterval when the live projector erased
-// someone since the last one; stops with the node.
+// Runs the erasure compaction every kErasureCompactionInterval when the node deleted a contact
+// (every node with views folds deletes: the writer's, a replica's, a dispatcher's) or finished a
+// webhook delivery (whose body it then dropped) since the last one; stops with the node.
 class ErasureCompactor {
  public:
-  ErasureCompactor(LiveFold& fold, std::function<Status()> compact)
-      : fold_(fold), compact_(std::move(compact)), thread_([this] { run(); }) {}
+  ErasureCompactor(LiveFold& fold, const DispatcherStats* dispatcher,
+                   std::function<Status()> compact)
+      : fold_(fold),
+        dispatcher_(dispatcher),
+        compact_(std::move(compact)),
+        thread_([this] { run(); }) {}
   ~ErasureCompactor() {
     {
       std::lock_guard lock(mutex_);
@@ -200,19 +205,21 @@ class ErasureCompactor {
     std::unique_lock lock(mutex_);
     while (!wake_.wait_for(lock, kErasureCompactionInterval, [&] { return stopping_; })) {
       auto projector = fold_.projector();
-      const uint64_t erasures = projector ? projector->stats().erasures.load() : 0;
-      if (erasures == compacted_at) continue;
+      uint64_t activity = projector ? projector->stats().deletes.load() : 0;
+      if (dispatcher_) activity += dispatcher_->succeeded.load() + dispatcher_->failed.load();
+      if (activity == compacted_at) continue;
       lock.unlock();
       if (auto s = compact_(); !s.ok())
         std::cerr << "contacts: the erasure compaction failed (retried in an hour): " << s.message()
                   << "\n";
       else
-        compacted_at = erasures;
+        compacted_at = activity;
       lock.lock();
     }
   }
 
   LiveFold& fold_;
+  const DispatcherStats* dispatcher_;
   std::function<Status()> compact_;
   std::mutex mutex_;
   std::condition_variable wake_;
@@ -344,7 +351,7 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
                      [&] { return fold.state_json(); }};
   auto compact = [&] { return compact_erased(&fold.views(), log.keys(), parts.deliveries); };
   // Erased people's bytes leave the files within the interval: a compaction after erasures.
-  ErasureCompactor compactor(fold, compact);
+  ErasureCompactor compactor(fold, parts.dispatcher, compact);
   // Without it the node serves all the same; only rebuilds while serving are out of reach.
   auto control = ControlSocket::open(control_path(flags.get("data")), fold, compact);
   if (!control.ok())

@@ -76,17 +76,20 @@ bool split_key_name(const std::string& name, std::string& subject, std::string& 
 
 }  // namespace
 
-// The outcome of the one append under way (appends go one at a time).
+// The outcomes of appends under way, by the token each was produced with: a late report of an
+// append that timed out is not taken for another's.
 class KafkaKeyStore::Reports final : public RdKafka::DeliveryReportCb {
  public:
   void dr_cb(RdKafka::Message& message) override {
     std::lock_guard lock(mutex);
-    error = message.err() == RdKafka::ERR_NO_ERROR ? "" : message.errstr();
-    done = true;
+    auto token = reinterpret_cast<uintptr_t>(message.msg_opaque());
+    if (token >= first_pending && token < next_token)
+      outcomes[token] = message.err() == RdKafka::ERR_NO_ERROR ? "" : message.errstr();
   }
   std::mutex mutex;
-  bool done = false;
-  std::string error;
+  uintptr_t next_token = 1;
+  uintptr_t first_pending = 1;
+  std::unordered_map<uintptr_t, std::string> outcomes;  // token -> error ("" = taken)
 };
 
 KafkaKeyStore::KafkaKeyStore(KafkaKeyStoreOptions options, std::string master)
@@ -195,16 +198,21 @@ void KafkaKeyStore::apply(const RdKafka::Message& m) {
   } else if (split_key_name(name, subject, key_id)) {
     if (!wrapped) {
       secrets_.erase(name);
+      unopened_.erase(name);
+      if (rewrapping_) tombstones_seen_.insert(name);
       auto it = subject_keys_.find(subject);
       if (it != subject_keys_.end()) {
         std::erase(it->second, key_id);
         if (it->second.empty()) subject_keys_.erase(it);
       }
     } else if (auto secret = key_records::unwrap(master_, name, *wrapped); secret.ok()) {
+      unopened_.erase(name);
       if (secrets_.insert_or_assign(name, std::move(*secret)).second)
         subject_keys_[subject].push_back(key_id);
-    } else {
-      consume_error_ = secret.status().message() + " (topic " + options_.topic + ")";
+    } else if (!secrets_.count(name)) {
+      // Wrapped under a master key this process was not given (a rotation under way): the key
+      // exists, and its records are not an erased person's.
+      unopened_[name] = secret.status().message();
     }
   }
   advanced_.notify_all();
@@ -231,22 +239,33 @@ Status KafkaKeyStore::sync() {
 }
 
 Status KafkaKeyStore::put(const std::string& name, const std::optional<std::string>& value) {
+  return put_all({{name, value}});
+}
+
+Status KafkaKeyStore::put_all(const std::vector<Put>& puts) {
   std::lock_guard put_lock(put_mutex_);
+  uintptr_t first = 0;
   {
     std::lock_guard lock(reports_->mutex);
-    reports_->done = false;
-    reports_->error.clear();
+    reports_->outcomes.clear();
+    first = reports_->first_pending = reports_->next_token;
+    reports_->next_token += puts.size();
   }
-  auto err = producer_->produce(options_.topic, 0, RdKafka::Producer::RK_MSG_COPY,
-                                value ? const_cast<char*>(value->data()) : nullptr,
-                                value ? value->size() : 0, name.data(), name.size(), 0, nullptr);
-  if (err != RdKafka::ERR_NO_ERROR) return kafka_status("appending", RdKafka::err2str(err));
+  for (size_t i = 0; i < puts.size(); ++i) {
+    const auto& [name, value] = puts[i];
+    auto err = producer_->produce(options_.topic, 0, RdKafka::Producer::RK_MSG_COPY,
+                                  value ? const_cast<char*>(value->data()) : nullptr,
+                                  value ? value->size() : 0, name.data(), name.size(), 0,
+                                  reinterpret_cast<void*>(first + i));
+    if (err != RdKafka::ERR_NO_ERROR) return kafka_status("appending", RdKafka::err2str(err));
+  }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kTimeoutMs);
   while (true) {
     producer_->poll(10);
     std::lock_guard lock(reports_->mutex);
-    if (reports_->done) {
-      if (!reports_->error.empty()) return kafka_status("appending", reports_->error);
+    if (reports_->outcomes.size() == puts.size()) {
+      for (const auto& [token, error] : reports_->outcomes)
+        if (!error.empty()) return kafka_status("appending", error);
       return {};
     }
     if (std::chrono::steady_clock::now() >= deadline)
@@ -285,6 +304,9 @@ Result<std::optional<std::string>> KafkaKeyStore::find(
     {
       std::lock_guard lock(mutex_);
       if (auto it = secrets_.find(name); it != secrets_.end()) return std::optional(it->second);
+      if (auto it = unopened_.find(name); it != unopened_.end())
+        return Status{Code::kUnavailable,
+                      it->second + " (key " + name + ", topic " + options_.topic + ")"};
       if (last_sync_started_ >= fresh_as_of) return std::optional<std::string>();
     }
     if (auto s = sync(); !s.ok()) return s;
@@ -314,15 +336,29 @@ Status KafkaKeyStore::destroy(std::string_view subject, const std::vector<std::s
 
 Result<size_t> KafkaKeyStore::rewrap() {
   if (auto s = sync(); !s.ok()) return s;
-  std::vector<std::pair<std::string, std::string>> records;
+  std::vector<Put> puts;
   {
     std::lock_guard lock(mutex_);
-    records.emplace_back(index_name_, index_key_);
-    for (const auto& [name, secret] : secrets_) records.emplace_back(name, secret);
+    rewrapping_ = true;
+    tombstones_seen_.clear();
+    puts.push_back({index_name_, key_records::wrap(master_, index_name_, index_key_)});
+    for (const auto& [name, secret] : secrets_)
+      puts.push_back({name, key_records::wrap(master_, name, secret)});
   }
-  for (const auto& [name, secret] : records)
-    if (auto s = put(name, key_records::wrap(master_, name, secret)); !s.ok()) return s;
-  return records.size();
+  if (auto s = put_all(puts); !s.ok()) return s;
+  // A key destroyed while its new wrapping was on its way would come back after its tombstone:
+  // every key destroyed meanwhile is tombstoned again, after the new wrappings.
+  if (auto s = sync(); !s.ok()) return s;
+  std::vector<Put> again;
+  {
+    std::lock_guard lock(mutex_);
+    rewrapping_ = false;
+    for (const auto& name : tombstones_seen_) again.push_back({name, std::nullopt});
+    tombstones_seen_.clear();
+  }
+  if (!again.empty())
+    if (auto s = put_all(again); !s.ok()) return s;
+  return puts.size();
 }
 
 }  // namespace contacts

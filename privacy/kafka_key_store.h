@@ -19,6 +19,7 @@
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "privacy/key_store.h"
@@ -53,6 +54,12 @@ class KafkaKeyStore : public KeyStore {
 
  private:
   class Reports;
+  struct Put {
+    std::string name;
+    std::optional<std::string> value;  // nullopt: a tombstone
+  };
+  // Appends `puts` in order and waits until the brokers took every one of them.
+  Status put_all(const std::vector<Put>& puts);
   KafkaKeyStore(KafkaKeyStoreOptions options, std::string master);
   // Reads the topic up to the end it has now (at most 30 s).
   Status sync();
@@ -77,6 +84,10 @@ class KafkaKeyStore : public KeyStore {
   std::unordered_map<std::string, std::string> secrets_;        // record name -> unwrapped secret
   std::unordered_map<std::string, std::vector<std::string>> subject_keys_;  // subject -> key ids
   std::string index_name_;  // the record of the index key
+  // Records the master key did not open (another process rotated it first): never "destroyed".
+  std::unordered_map<std::string, std::string> unopened_;  // name -> why
+  std::unordered_set<std::string> tombstones_seen_;        // since a rewrap started
+  bool rewrapping_ = false;
   std::chrono::steady_clock::time_point last_sync_started_{};
   std::string consume_error_;  // a record the master key does not open
   std::optional<std::chrono::steady_clock::time_point> roll_due_;

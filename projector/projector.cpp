@@ -266,6 +266,8 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
         forward_end = entry.offset.value + 1;
       }
     }
+    for (size_t k = first_change; k < result.changes.size(); ++k)
+      if (result.changes[k].kind == Change::Kind::kDeleted) result.deletes += 1;
     if (entry.offset.value >= quiet) {
       if (const auto& c = prepared[i].command; c.ok() && c->sealed && c->key_gone)
         result.erased_records += 1;
@@ -321,6 +323,7 @@ void Projector::publish(GroupResult& part) {
   stats_.clear_visits.fetch_add(part.clear_visits);
   stats_.erased_records.fetch_add(part.erased_records);
   stats_.erasures.fetch_add(part.erasures.size());
+  stats_.deletes.fetch_add(part.deletes);
   stats_.batches.fetch_add(1);
   if (change_sink_ && !part.changes.empty()) change_sink_->applied(part.changes);
 }

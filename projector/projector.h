@@ -51,6 +51,8 @@ struct ProjectorStats {
   std::atomic<uint64_t> clear_visits{0};
   std::atomic<uint64_t> erased_records{0};
   std::atomic<uint64_t> erasures{0};
+  // Contacts deleted (erased or not) by committed batches: what the erasure compaction follows.
+  std::atomic<uint64_t> deletes{0};
   std::atomic<uint64_t> steps{
       0};  // steps that applied something (a step commits up to kRoundsPerStep batches per group)
 };
@@ -159,6 +161,7 @@ class Projector {
     uint64_t dead_letters = 0;
     uint64_t clear_visits = 0;
     uint64_t erased_records = 0;
+    uint64_t deletes = 0;
     // Subjects and key ids destroyed before the batch commits.
     std::vector<std::pair<std::string, std::vector<std::string>>> erasures;
   };
