@@ -230,6 +230,22 @@ Status Unsealer::open(Command& c, std::chrono::steady_clock::time_point fresh_as
     return {Code::kInvalid, "\"participant.sealed\" does not open under its key"};
   if (!decode_sealed_fields(plaintext, c))
     return {Code::kInvalid, "\"participant.sealed\" holds no participant"};
+  // What the decoder checks of a participant in clear, checked here of a sealed one (a producer
+  // that seals by itself may get it wrong).
+  if (!valid_utf8(c.participant_name) ||
+      (c.participant_email && !valid_utf8(*c.participant_email)) ||
+      (c.metadata && !valid_utf8(*c.metadata)))
+    return {Code::kInvalid, "\"participant.sealed\" holds invalid UTF-8"};
+  c.participant_name = std::string(trim(c.participant_name));
+  if (c.participant_name.empty() || utf8_length(c.participant_name) > kMaxNameLength)
+    return {Code::kInvalid, "the sealed participant's name must be 1 to " +
+                                std::to_string(kMaxNameLength) + " characters"};
+  if (c.participant_email && utf8_length(*c.participant_email) > kMaxEmailLength)
+    return {Code::kInvalid, "the sealed participant's email is longer than " +
+                                std::to_string(kMaxEmailLength) + " characters"};
+  if (c.metadata && c.metadata->size() > kMaxMetadataBytes)
+    return {Code::kInvalid,
+            "the sealed metadata is larger than " + std::to_string(kMaxMetadataBytes) + " bytes"};
   return {};
 }
 

@@ -181,6 +181,19 @@ TEST_CASE("sealing: a visit's participant and metadata leave the record; the fol
   CHECK_FALSE(erased.metadata.has_value());
   CHECK(erased.email_index == index);
 
+  // A producer that seals by itself gets the same checks as one in clear: a blank name is
+  // refused (a dead letter), not folded.
+  Command blank = decoded(*sealed);
+  blank.participant_name = "   ";
+  blank.participant_email.reset();
+  blank.metadata.reset();
+  blank.data_key_id = keys.new_key(blank.subject)->id;
+  auto blank_key = keys.find(blank.subject, blank.data_key_id, {});
+  REQUIRE(blank_key.ok());
+  blank.sealed_data = base64_encode(
+      aead_seal(**blank_key, sealed_aad(blank), encode_sealed_fields(blank)), false, true);
+  CHECK(unsealer.open(blank, std::chrono::steady_clock::now()).code() == Code::kInvalid);
+
   // Without a key store, a sealed record is refused, saying why.
   Command unopened = decoded(*sealed);
   CHECK(Unsealer(nullptr).open(unopened, {}).code() == Code::kInvalid);
@@ -219,9 +232,10 @@ TEST_CASE("sealing: participants without email get a subject of their own; erase
 TEST_CASE("decoding: a sealed participant's fields are checked alike by both decoders") {
   const std::string base =
       R"({"type":"room_join","command_id":"x","workspace_id":2,"occurred_at":1,"room":{"id":1,"name":"r"},)";
-  const std::string good = base +
-                           R"("participant":{"sealed":"AAAA","subject":"anon-00000000000000000000000000000000","key_id":")" +
-                           std::string(32, 'a') + R"(","email_index":null}})";
+  const std::string good =
+      base +
+      R"("participant":{"sealed":"AAAA","subject":"anon-00000000000000000000000000000000","key_id":")" +
+      std::string(32, 'a') + R"(","email_index":null}})";
   CHECK(decode_command(good).ok());
   CHECK(decode_command_reference(good).ok());
   for (std::string bad : {base + R"("participant":{"sealed":"AAAA","subject":"Anon","key_id":")" +
