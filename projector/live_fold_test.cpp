@@ -94,7 +94,7 @@ std::unique_ptr<LiveFold> open_fold(Log& log, const std::string& data,
 }
 
 RebuildProgress wait_over(LiveFold& fold) {
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 12000; ++i) {
     auto p = fold.progress();
     if (p.phase != RebuildPhase::kFolding && p.phase != RebuildPhase::kSwapping) return p;
     std::this_thread::sleep_for(10ms);
@@ -103,8 +103,9 @@ RebuildProgress wait_over(LiveFold& fold) {
   return {};
 }
 
+// Bounds on waits, not timings: generous for the sanitizer build on two busy cores.
 bool wait_caught_up(LiveFold& fold) {
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 24000; ++i) {
     if (fold.caught_up()) return true;
     std::this_thread::sleep_for(5ms);
   }
