@@ -2,11 +2,13 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "app/flags.h"
 #include "bus/embedded_log.h"
 #include "bus/kafka_log.h"
+#include "ingest/intake.h"
 #include "privacy/key_store.h"
 #include "views/view_store.h"
 
@@ -35,8 +37,11 @@ FlagSpec cache_flag();
 FlagSpec key_filter_flag();
 FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
-// The master key's file, --no-encryption and the erasure window: what opens the key store.
+// The master key's files, --no-encryption and the erasure window: what opens the key store
+// (app/key_commands.cpp).
 std::vector<FlagSpec> key_flags();
+// The log's flags and the key store's: produce, seal, compact, rotate-master-key.
+std::vector<FlagSpec> log_and_key_flags();
 
 std::string log_path(const std::string& data);
 std::string webhooks_path(const std::string& data);
@@ -71,12 +76,21 @@ class OpenedLog {
 // it), and, `with_keys`, its key store (key_flags: refused without a master key unless
 // --no-encryption). Prints the reason on failure (and returns an empty OpenedLog).
 OpenedLog open_log(const Flags& flags, bool with_keys = false);
+// The key store of `log` the key flags say (null with --no-encryption); an error without a
+// master key, or with one that does not open the store.
+Result<std::unique_ptr<KeyStore>> open_key_store(const Flags& flags, const OpenedLog& log);
+// The file named by the first argument (stdin without one, or "-"), whole; nullopt, said why,
+// when it cannot be read.
+std::optional<std::string> read_input(const Flags& flags, const std::string& command);
 // "embedded log, 8 partitions" or "Kafka at HOST:PORT, topic contacts.commands, 8 partitions".
 std::string describe_log(const Flags& flags, const OpenedLog& log);
 // The view store's sizes the flags give (an error names a bad one).
 Result<ViewStoreOptions> view_options(const Flags& flags);
 // Opens the views at `path` with the sizes the flags give (an error names a bad one).
 Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Flags& flags);
+// Says why `intake` is not to be used (its bad lines, or the key store's failure), ending with
+// "; nothing <what>"; false when it is whole.
+bool intake_failed(const Intake& intake, const std::string& command, const std::string& what);
 // Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv);

@@ -206,7 +206,8 @@ TEST_CASE("erasure: a person who comes back in the request that erased them keep
   CHECK(projector.stats().erased_records.load() == 0);
 }
 
-TEST_CASE("erasure: a record sealed under a key its delete destroys folds alike live and replayed") {
+TEST_CASE(
+    "erasure: a record sealed under a key its delete destroys folds alike live and replayed") {
   ErasureFixture f;
   f.produce({visit("a1", 100, "Early Visit", "late@example.com")});
   auto live = f.views("live");

@@ -129,7 +129,7 @@ Result<std::unique_ptr<KafkaKeyStore>> KafkaKeyStore::open(const KafkaKeyStoreOp
   store->consumer_thread_ = std::thread([raw = store.get()] { raw->consume_loop(); });
   if (auto s = store->sync(); !s.ok()) return s;
   std::unique_lock lock(store->mutex_);
-  if (!store->first_index_) {
+  if (store->index_name_.empty()) {
     lock.unlock();
     std::string name = std::string(key_records::kIndexName) + "/" + key_records::new_key_id();
     if (auto s =
@@ -140,7 +140,8 @@ Result<std::unique_ptr<KafkaKeyStore>> KafkaKeyStore::open(const KafkaKeyStoreOp
     lock.lock();
   }
   if (!store->consume_error_.empty()) return Status{Code::kInvalid, store->consume_error_};
-  if (!store->first_index_) return kafka_status("the index key", "not found after storing it");
+  if (store->index_name_.empty())
+    return kafka_status("the index key", "not found after storing it");
   return store;
 }
 
@@ -185,10 +186,9 @@ void KafkaKeyStore::apply(const RdKafka::Message& m) {
   next_offset_ = m.offset() + 1;
   std::string subject, key_id;
   if (name.rfind(key_records::kIndexName, 0) == 0 && wrapped) {
-    if (!first_index_) {
+    if (index_name_.empty()) {
       auto secret = key_records::unwrap(master_, name, *wrapped);
       if (secret.ok()) {
-        first_index_.emplace(m.offset(), *wrapped);
         index_key_ = std::move(*secret);
         index_name_ = name;
       } else {

@@ -79,11 +79,10 @@ class KafkaKeyStore : public KeyStore {
 
   mutable std::mutex mutex_;
   std::condition_variable advanced_;
-  int64_t next_offset_ = 0;                                     // of the topic, read up to here
-  std::optional<std::pair<int64_t, std::string>> first_index_;  // offset, wrapped
-  std::unordered_map<std::string, std::string> secrets_;        // record name -> unwrapped secret
+  int64_t next_offset_ = 0;                               // of the topic, read up to here
+  std::unordered_map<std::string, std::string> secrets_;  // record name -> unwrapped secret
   std::unordered_map<std::string, std::vector<std::string>> subject_keys_;  // subject -> key ids
-  std::string index_name_;  // the record of the index key
+  std::string index_name_;  // the record of the index key: the first index record read
   // Records the master key did not open (another process rotated it first): never "destroyed".
   std::unordered_map<std::string, std::string> unopened_;  // name -> why
   std::unordered_set<std::string> tombstones_seen_;        // since a rewrap started

@@ -18,30 +18,36 @@ Result<std::string> parse_master_key(std::string_view text) {
   return key;
 }
 
-std::string new_master_key_text() {
-  return base64_encode(random_bytes(kAeadKeyBytes), false, true);
-}
+namespace {
 
-Result<std::vector<DataKey>> KeyStore::current_keys(const std::vector<std::string>& subjects) {
+// `make` of each subject, in order; the first failure.
+template <typename Make>
+Result<std::vector<DataKey>> each_subject(const std::vector<std::string>& subjects, Make make) {
   std::vector<DataKey> out;
   out.reserve(subjects.size());
   for (const auto& subject : subjects) {
-    auto key = current_key(subject);
+    auto key = make(subject);
     if (!key.ok()) return key.status();
     out.push_back(std::move(*key));
   }
   return out;
+}
+
+}  // namespace
+
+Result<std::vector<DataKey>> KeyStore::current_keys(const std::vector<std::string>& subjects) {
+  return each_subject(subjects, [&](const std::string& s) { return current_key(s); });
 }
 
 Result<std::vector<DataKey>> KeyStore::new_keys(const std::vector<std::string>& subjects) {
-  std::vector<DataKey> out;
-  out.reserve(subjects.size());
-  for (const auto& subject : subjects) {
-    auto key = new_key(subject);
-    if (!key.ok()) return key.status();
-    out.push_back(std::move(*key));
-  }
-  return out;
+  return each_subject(subjects, [&](const std::string& s) { return new_key(s); });
+}
+
+std::vector<std::string> split_key_ids(std::string_view key_ids) {
+  std::vector<std::string> ids;
+  for (size_t at = 0; at + kKeyIdLength <= key_ids.size(); at += kKeyIdLength)
+    ids.emplace_back(key_ids.substr(at, kKeyIdLength));
+  return ids;
 }
 
 namespace key_records {

@@ -24,6 +24,9 @@ namespace contacts {
 // A data key's id: 32 lower-case hex digits.
 inline constexpr size_t kKeyIdLength = 32;
 
+// The key ids of a contact (Contact::key_ids: ids one after the other), one by one.
+std::vector<std::string> split_key_ids(std::string_view key_ids);
+
 struct DataKey {
   std::string id;      // 32 hex digits: the creation time, then random; newer sorts later
   std::string secret;  // 32 bytes
@@ -67,8 +70,6 @@ class KeyStore {
 // one (64 bytes in all, during a rotation): records are wrapped under the current key and opened
 // under either.
 Result<std::string> parse_master_key(std::string_view text);
-// A new master key, as base64.
-std::string new_master_key_text();
 
 // The names and the wrapping of a store's records, shared by every store.
 namespace key_records {

@@ -154,9 +154,13 @@ bool decode_sealed_fields(std::string_view in, Command& c) {
   return true;
 }
 
+std::string sealed_aad(WorkspaceId ws, std::string_view subject, std::string_view key_id) {
+  return "contacts.seal.v1\n" + std::to_string(ws.value) + "\n" + std::string(subject) + "\n" +
+         std::string(key_id);
+}
+
 std::string sealed_aad(const Command& c) {
-  return "contacts.seal.v1\n" + std::to_string(c.workspace_id.value) + "\n" + c.subject + "\n" +
-         c.data_key_id;
+  return sealed_aad(c.workspace_id, c.subject, c.data_key_id);
 }
 
 std::string subject_of(std::string_view index_key, const Command& command) {
@@ -178,20 +182,18 @@ Result<std::string> seal_record(KeyStore& keys, const Command& command, std::str
     record["email_index"] = hex_encode(blind_index(keys.index_key(), command.workspace_id, email));
     return record.dump();
   }
-  Command sealed = command;
-  std::string email = normalize_email(command.participant_email.value_or(""));
-  std::string index;
-  if (!email.empty()) index = blind_index(keys.index_key(), command.workspace_id, email);
-  sealed.subject = subject.empty() ? subject_of(keys.index_key(), command) : std::move(subject);
-  auto key = choose ? choose(sealed.subject) : keys.current_key(sealed.subject);
+  if (subject.empty()) subject = subject_of(keys.index_key(), command);
+  // An emailed participant's subject is its email index in hex (the decoders hold them equal).
+  const bool anonymous = subject.rfind("anon-", 0) == 0;
+  auto key = choose ? choose(subject) : keys.current_key(subject);
   if (!key.ok()) return key.status();
-  sealed.data_key_id = key->id;
-  std::string data = aead_seal(key->secret, sealed_aad(sealed), encode_sealed_fields(command));
+  std::string data = aead_seal(key->secret, sealed_aad(command.workspace_id, subject, key->id),
+                               encode_sealed_fields(command));
   // Every value here is ASCII without escapes.
   std::string participant =
-      "{\"sealed\":\"" + base64_encode(data, false, true) + "\",\"subject\":\"" + sealed.subject +
-      "\",\"key_id\":\"" + sealed.data_key_id + "\",\"email_index\":" +
-      (index.empty() ? std::string("null") : "\"" + hex_encode(index) + "\"") + "}";
+      "{\"sealed\":\"" + base64_encode(data, false, true) + "\",\"subject\":\"" + subject +
+      "\",\"key_id\":\"" + key->id +
+      "\",\"email_index\":" + (anonymous ? std::string("null") : "\"" + subject + "\"") + "}";
   // The producer's other members as they were (fields this version does not know stay), without
   // the participant and metadata, then the sealed participant.
   std::vector<Member> members;

@@ -51,6 +51,8 @@ std::string subject_of(std::string_view index_key, const Command& command);
 // The sealed bytes' plaintext: the participant and metadata, as decoded.
 std::string encode_sealed_fields(const Command& command);
 bool decode_sealed_fields(std::string_view plaintext, Command& command);
+// The associated data of a sealed participant: its workspace, subject and key id.
+std::string sealed_aad(WorkspaceId ws, std::string_view subject, std::string_view key_id);
 std::string sealed_aad(const Command& command);
 
 // Opens sealed visits for the fold. Without a key store (sealing off), the index key is the

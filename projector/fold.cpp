@@ -152,9 +152,9 @@ void apply_visit(Context& ctx) {
   // A key its contact uses is not destroyed (keys are destroyed with their contact); any other
   // may be one an erasure folded before this record: then the record is an erased person's, as a
   // replay (whose key store no longer has the key) will fold it.
-  ctx.erased = c.key_gone ||
-               (c.sealed && !(existing && holds_key(existing->key_ids, c.data_key_id)) &&
-                ctx.views.key_destroyed(c.data_key_id));
+  ctx.erased =
+      c.key_gone || (c.sealed && !(existing && holds_key(existing->key_ids, c.data_key_id)) &&
+                     ctx.views.key_destroyed(c.data_key_id));
   Contact contact;
   std::optional<ContactBefore> before;
   if (existing) {
@@ -189,8 +189,7 @@ void apply_contact_delete(Context& ctx) {
   ctx.views.add_contact_count(ws, -1);
   // Its keys are destroyed with it: a record sealed under one and folded later is an erased
   // person's, whether the key store has destroyed it by then or not (live) or long since (replay).
-  for (size_t at = 0; at + kKeyIdLength <= contact->key_ids.size(); at += kKeyIdLength)
-    ctx.views.put_destroyed_key(std::string_view(contact->key_ids).substr(at, kKeyIdLength));
+  for (const auto& id : split_key_ids(contact->key_ids)) ctx.views.put_destroyed_key(id);
   write_audit(ctx, c.type == CommandType::kContactErase ? "contact.erase" : "contact.delete",
               "contact", contact->id, ordered_json::object());
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));

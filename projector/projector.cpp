@@ -266,23 +266,20 @@ void Projector::fold_entries(size_t group, ViewBatch& batch, int32_t p,
         forward_end = entry.offset.value + 1;
       }
     }
-    for (size_t k = first_change; k < result.changes.size(); ++k)
-      if (result.changes[k].kind == Change::Kind::kDeleted) result.deletes += 1;
-    if (entry.offset.value >= quiet) {
+    const bool loud = entry.offset.value >= quiet;
+    for (size_t k = first_change; k < result.changes.size(); ++k) {
+      const Change& change = result.changes[k];
+      if (change.kind != Change::Kind::kDeleted) continue;
+      result.deletes += 1;
+      if (loud && destroy_keys_ && !change.key_ids.empty())
+        result.erasures.emplace_back(change.subject, split_key_ids(change.key_ids));
+    }
+    if (loud) {
       if (const auto& c = prepared[i].command; c.ok() && c->sealed && c->key_gone)
         result.erased_records += 1;
       else if (c.ok() && !c->sealed && !prepared[i].misplaced &&
                (c->type == CommandType::kRoomJoin || c->type == CommandType::kBooking))
         result.clear_visits += 1;
-      if (destroy_keys_)
-        for (size_t k = first_change; k < result.changes.size(); ++k)
-          if (const Change& change = result.changes[k];
-              change.kind == Change::Kind::kDeleted && !change.key_ids.empty()) {
-            std::vector<std::string> ids;
-            for (size_t at = 0; at + kKeyIdLength <= change.key_ids.size(); at += kKeyIdLength)
-              ids.push_back(change.key_ids.substr(at, kKeyIdLength));
-            result.erasures.emplace_back(change.subject, std::move(ids));
-          }
       // Each change goes to the outbox as of its own position: a subscription created later
       // in the same batch does not receive it.
       queue_changes(writer, result, first_change);
@@ -423,20 +420,16 @@ Offset Projector::applied(Partition partition) const {
 }
 
 void Projector::render_metrics(std::string& out) {
-  out += "# TYPE contacts_applied_records_total counter\ncontacts_applied_records_total " +
-         std::to_string(stats_.applied_records.load()) + "\n";
-  out += "# TYPE contacts_dead_letters_total counter\ncontacts_dead_letters_total " +
-         std::to_string(stats_.dead_letters.load()) + "\n";
-  out += "# TYPE contacts_forwarded_records_total counter\ncontacts_forwarded_records_total " +
-         std::to_string(stats_.forwarded_records.load()) + "\n";
-  out += "# TYPE contacts_fold_batches_total counter\ncontacts_fold_batches_total " +
-         std::to_string(stats_.batches.load()) + "\n";
-  out += "# TYPE contacts_clear_visits_total counter\ncontacts_clear_visits_total " +
-         std::to_string(stats_.clear_visits.load()) + "\n";
-  out += "# TYPE contacts_erased_records_total counter\ncontacts_erased_records_total " +
-         std::to_string(stats_.erased_records.load()) + "\n";
-  out += "# TYPE contacts_erasures_total counter\ncontacts_erasures_total " +
-         std::to_string(stats_.erasures.load()) + "\n";
+  for (const auto& [name, value] :
+       {std::pair{"contacts_applied_records_total", &stats_.applied_records},
+        {"contacts_dead_letters_total", &stats_.dead_letters},
+        {"contacts_forwarded_records_total", &stats_.forwarded_records},
+        {"contacts_fold_batches_total", &stats_.batches},
+        {"contacts_clear_visits_total", &stats_.clear_visits},
+        {"contacts_erased_records_total", &stats_.erased_records},
+        {"contacts_erasures_total", &stats_.erasures}})
+    out += std::string("# TYPE ") + name + " counter\n" + name + " " +
+           std::to_string(value->load()) + "\n";
 }
 
 void Projector::render_lag(std::string& out) {
