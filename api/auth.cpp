@@ -28,12 +28,16 @@ Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int6
   if (second == std::string_view::npos || token.find('.', second + 1) != std::string_view::npos)
     return bad;
   std::string header_text, payload_text, signature;
-  if (!base64_decode(token.substr(0, first), header_text) ||
-      !base64_decode(token.substr(first + 1, second - first - 1), payload_text) ||
-      !base64_decode(token.substr(second + 1), signature))
+  // One spelling per token: padding, the standard alphabet or stray bits are refused, not read
+  // past (a deny-list or cache keyed on the token text sees every token once).
+  if (!base64url_decode_canonical(token.substr(0, first), header_text) ||
+      !base64url_decode_canonical(token.substr(first + 1, second - first - 1), payload_text) ||
+      !base64url_decode_canonical(token.substr(second + 1), signature))
     return bad;
   auto header = nlohmann::json::parse(header_text, nullptr, false);
-  if (!header.is_object() || header.value("alg", std::string()) != "HS256") return bad;
+  if (!header.is_object()) return bad;
+  auto alg = header.find("alg");  // of any JSON type: only the string "HS256" is taken
+  if (alg == header.end() || !alg->is_string() || *alg != "HS256") return bad;
   if (!constant_time_equal(signature, hmac_sha256(secret, token.substr(0, second)))) return bad;
   auto payload = nlohmann::json::parse(payload_text, nullptr, false);
   if (!payload.is_object()) return bad;
@@ -47,7 +51,9 @@ Result<int64_t> verify_jwt(std::string_view token, std::string_view secret, int6
     user = sub->get<int64_t>();
   } else if (sub->is_string()) {
     const auto& s = sub->get_ref<const std::string&>();
-    if (s.empty() || s.size() > 16 || s.find_first_not_of("0123456789") != std::string::npos)
+    // Decimal digits without a leading zero: one spelling per user id.
+    if (s.empty() || s.size() > 16 || s[0] == '0' ||
+        s.find_first_not_of("0123456789") != std::string::npos)
       return bad;
     user = std::stoll(s);
   } else {
@@ -73,10 +79,9 @@ Result<Principal> Authenticator::authenticate(const ViewStore& views,
                                               std::string_view authorization) const {
   if (authorization.empty()) return Status{Code::kUnauthorized, "Authentication required"};
   const Status bad{Code::kUnauthorized, "Invalid token"};
-  constexpr std::string_view kBearer = "Bearer ";
-  if (authorization.size() <= kBearer.size() || authorization.substr(0, kBearer.size()) != kBearer)
-    return bad;
-  std::string_view token = trim(authorization.substr(kBearer.size()));
+  auto bearer = bearer_token(authorization);
+  if (!bearer) return bad;
+  std::string_view token = *bearer;
   Principal principal;
   if (token.substr(0, 4) == "lnx_") {
     auto key = views.api_key_by_hash(sha256_hex(token));

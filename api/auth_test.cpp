@@ -90,8 +90,8 @@ TEST_CASE("a numeric sub is accepted like a decimal string") {
   CHECK(*user == 42);
 }
 
-TEST_CASE("sub must be a positive id below 2^53") {
-  for (const char* sub : {R"("0")", "0", "-3", R"("-3")", R"("abc")", R"("")", R"("12a")", "1.5",
+TEST_CASE("sub must be a positive id below 2^53, spelled without leading zeros") {
+  for (const char* sub : {R"("0")", "0", R"("0001")", R"("01")", "-3", R"("-3")", R"("abc")", R"("")", R"("12a")", "1.5",
                           R"("9007199254740992")", "9007199254740992", "null", "[1]"}) {
     std::string payload = std::string(R"({"sub":)") + sub + R"(,"exp":9999999999})";
     INFO(payload);
@@ -147,6 +147,58 @@ TEST_CASE(
     seen.insert(key.full_key);
   }
   CHECK(seen.size() == 20);  // random, not repeated
+}
+
+}  // namespace
+}  // namespace contacts
+
+namespace contacts {
+namespace {
+
+TEST_CASE("a header whose alg is not a string is refused, not thrown on") {
+  const std::string payload = R"({"sub":"42","exp":9999999999})";
+  for (const char* header : {R"({"alg":1})", R"({"alg":null})", R"({"alg":["HS256"]})",
+                             R"({"alg":{"a":1}})", R"({"alg":true})", R"([])", R"("HS256")"}) {
+    INFO(header);
+    auto user = verify_jwt(signed_token(header, payload, kSecret), kSecret, kNow);
+    REQUIRE_FALSE(user.ok());
+    CHECK(user.status().code() == Code::kUnauthorized);
+  }
+  // The probe's token: {"alg":1}.{}.AAAA
+  CHECK_FALSE(verify_jwt("eyJhbGciOjF9.e30.AAAA", kSecret, kNow).ok());
+}
+
+TEST_CASE("a token has one spelling: padding, junk after it, the standard alphabet are refused") {
+  std::string token = mint_jwt(kSecret, 42, kNow + 60);
+  REQUIRE(verify_jwt(token, kSecret, kNow).ok());
+  auto last_dot = token.rfind('.');
+  std::string signature = token.substr(last_dot + 1);
+  std::string raw;
+  REQUIRE(base64_decode(signature, raw));
+  std::string standard = base64_encode(raw, false, true);
+  REQUIRE(standard != signature);  // 32 bytes: a pad and, often, + or /
+  for (const std::string& variant :
+       {token + "=", token + "=junk", token.substr(0, last_dot + 1) + standard,
+        token.substr(0, last_dot + 1) + signature + "AA"}) {
+    INFO(variant);
+    CHECK_FALSE(verify_jwt(variant, kSecret, kNow).ok());
+  }
+  // The last character of a 32-byte signature carries 2 unused bits: setting one is refused.
+  std::string flipped = token;
+  char& last = flipped.back();
+  std::string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  last = alphabet[alphabet.find(last) ^ 1];
+  CHECK_FALSE(verify_jwt(flipped, kSecret, kNow).ok());
+}
+
+TEST_CASE("bearer_token takes the scheme in any case, and nothing else") {
+  CHECK(bearer_token("Bearer abc") == std::optional<std::string_view>("abc"));
+  CHECK(bearer_token("bearer abc") == std::optional<std::string_view>("abc"));
+  CHECK(bearer_token("BEARER  abc") == std::optional<std::string_view>("abc"));
+  CHECK_FALSE(bearer_token("Basic abc").has_value());
+  CHECK_FALSE(bearer_token("Bearerabc").has_value());
+  CHECK_FALSE(bearer_token("Bearer ").has_value());
+  CHECK_FALSE(bearer_token("Bearer").has_value());
 }
 
 }  // namespace

@@ -461,6 +461,17 @@ std::string new_command_id(std::string_view prefix) {
          hex_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
 }
 
+std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
+                                             const http::request_header<>& header) {
+  if (!declares_body(header)) return std::nullopt;
+  const std::shared_ptr<ViewStore> views = ctx.views.get();
+  if (!views)
+    return error_response(503, "The views are being rebuilt before this node serves; see /readyz");
+  auto principal = ctx.auth.authenticate(*views, header[http::field::authorization]);
+  if (!principal.ok()) return from_status(principal.status());
+  return std::nullopt;
+}
+
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_request) {
   Target target = parse_target(http_request.target());
   const auto& s = target.segments;

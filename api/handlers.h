@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "api/auth.h"
@@ -41,6 +42,10 @@ struct ApiContext {
 };
 
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& request);
+// Refuses a request that announces a body without valid credentials, from its head alone and
+// before the body is read (401 as the handler would answer, or 503 while no views are served).
+std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
+                                             const http::request_header<>& header);
 
 // A fresh command_id for commands the API produces.
 std::string new_command_id(std::string_view prefix);

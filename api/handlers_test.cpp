@@ -101,6 +101,22 @@ class ApiFixture : public CommandSubmitter {
     return send(http::verb::get, target, user);
   }
 
+  // check_api_header on a request head carrying `authorization` (none when empty) and a body.
+  std::optional<unsigned> header_refusal(const std::string& authorization,
+                                         const std::string& target = kContactsTarget) {
+    HttpRequest header{http::verb::post, target, 11};
+    if (!authorization.empty()) header.set(http::field::authorization, authorization);
+    header.set(http::field::content_length, "1048576");
+    auto refused = check_api_header(*ctx_, header);
+    if (!refused) return std::nullopt;
+    return refused->result_int();
+  }
+  std::optional<HttpResponse> check(const http::request_header<>& header) {
+    return check_api_header(*ctx_, header);
+  }
+  std::string jwt(int64_t user) { return "Bearer " + mint_jwt(kSecret, user, kNow + 3600); }
+  static constexpr const char* kContactsTarget = "/api/workspaces/2/contacts";
+
   bool ready = true;
 
  private:
@@ -391,6 +407,46 @@ TEST_CASE("api: healthz, readyz (503 while catching up) and metrics need no cred
   auto metrics = f.get("/metrics", 0);
   CHECK(metrics.status == 200);
   CHECK(metrics.body == "contacts_up 1\n");
+}
+
+}  // namespace
+}  // namespace contacts
+
+namespace contacts {
+namespace {
+
+TEST_CASE("api: a body without valid credentials is refused from the head, on every path") {
+  ApiFixture f;
+  CHECK(f.header_refusal("") == 401u);
+  CHECK(f.header_refusal("Bearer nonsense") == 401u);
+  CHECK(f.header_refusal("Bearer eyJhbGciOjF9.e30.AAAA") == 401u);
+  CHECK(f.header_refusal("Bearer lnx_unknown") == 401u);
+  for (const char* path : {"/healthz", "/metrics", "/nowhere", "/api/workspaces/0002/contacts"})
+    CHECK(f.header_refusal("", path) == 401u);
+  // Credentials that authenticate pass to the handler (which checks the role).
+  CHECK_FALSE(f.header_refusal(f.jwt(1)));
+  CHECK_FALSE(f.header_refusal(f.jwt(99)));
+  // A request without a body buffers nothing: the handler answers it.
+  HttpRequest no_body{http::verb::get, ApiFixture::kContactsTarget, 11};
+  CHECK_FALSE(f.check(no_body));
+}
+
+TEST_CASE("api: the Bearer scheme is taken in any case") {
+  ApiFixture f;
+  CHECK(f.send_with("bearer " + mint_jwt(kSecret, 1, kNow + 3600), kContacts).status == 200);
+  CHECK(f.send_with("BEARER " + mint_jwt(kSecret, 1, kNow + 3600), kContacts).status == 200);
+}
+
+TEST_CASE("api: a malformed JWT header is a 401 with the documented body, never a 500") {
+  ApiFixture f;
+  auto a = f.send_with("Bearer eyJhbGciOjF9.e30.AAAA", kContacts);
+  CHECK(a.status == 401);
+  CHECK(error_of(a) == "Invalid token");
+}
+
+TEST_CASE("api: an id with leading zeros names no workspace") {
+  ApiFixture f;
+  CHECK(f.get("/api/workspaces/0002/contacts").status == 404);
 }
 
 }  // namespace

@@ -94,7 +94,8 @@ Target parse_target(std::string_view target) {
 }
 
 std::optional<int64_t> parse_id(std::string_view text) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
+  // No leading zero: one spelling per id (/workspaces/0002 is not /workspaces/2).
+  if (text.empty() || text.size() > 16 || text[0] == '0') return std::nullopt;
   int64_t v = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;

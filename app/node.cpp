@@ -39,6 +39,15 @@ std::vector<FlagSpec> node_flags() {
       {"http-threads", "CONTACTS_HTTP_THREADS", "8",
        "API I/O threads (ingest gets half as many); handlers that wait for the projector block "
        "one"},
+      {"max-connections", "CONTACTS_MAX_CONNECTIONS", "auto",
+       "most open API connections; auto: three quarters of the open-file limit (raised to its "
+       "hard limit at start) after a reserve for the stores, at most 16384"},
+      {"ingest-max-connections", "CONTACTS_INGEST_MAX_CONNECTIONS", "auto",
+       "most open ingest connections; auto: a quarter of that share, at most 4096"},
+      {"max-connections-per-client", "CONTACTS_MAX_CONNECTIONS_PER_CLIENT",
+       std::to_string(kDefaultMaxConnectionsPerClient),
+       "most open connections of one source address on each listener (0: no limit, for a "
+       "trusted proxy in front)"},
       cache_flag(),
       key_filter_flag(),
       {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
@@ -78,8 +87,17 @@ std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) 
   if (!split_host_port(flags.get("ingest-listen"), config.ingest_host, config.ingest_port))
     return "--ingest-listen must be HOST:PORT";
   if (!flags.integer("ingest-max-body", 1024, 1LL << 32, config.max_body, error) ||
-      !flags.integer("http-threads", 1, 256, config.threads, error))
+      !flags.integer("http-threads", 1, 256, config.threads, error) ||
+      !flags.integer("max-connections-per-client", 0, 1 << 20, config.per_client, error))
     return error;
+  ConnectionBudget budget = connection_budget(raise_open_file_limit());
+  config.api_connections = static_cast<long long>(budget.api);
+  config.ingest_connections = static_cast<long long>(budget.ingest);
+  if ((flags.get("max-connections") != "auto" &&
+       !flags.integer("max-connections", 1, 1 << 20, config.api_connections, error)) ||
+      (flags.get("ingest-max-connections") != "auto" &&
+       !flags.integer("ingest-max-connections", 1, 1 << 20, config.ingest_connections, error)))
+    return error + " (or auto)";
   config.hooks.allow_private = flags.enabled("webhook-allow-private");
   auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
   if (!schedule.ok()) return "--webhook-retry-schedule: " + schedule.status().message();
@@ -287,6 +305,8 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
 IngestParts::IngestParts(const OpenedLog& log, const Flags& flags, const NodeConfig& config)
     : context{*log, optional_flag(flags, "ingest-token"), clock, &accepted, log.keys()} {
   options.body_limit = static_cast<size_t>(config.max_body);
+  options.max_connections = static_cast<size_t>(config.ingest_connections);
+  options.max_connections_per_client = static_cast<size_t>(config.per_client);
   options.header_check = [this](const http::request_header<>& h) {
     return check_ingest_header(context, h);
   };
@@ -358,10 +378,16 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
     std::cerr << "contacts " << command << ": " << control.status().message()
               << " (no rebuild while serving on this node)\n";
   boost::asio::io_context api_ioc, ingest_ioc;
+  HttpServerOptions api_options;
+  api_options.max_connections = static_cast<size_t>(config.api_connections);
+  api_options.max_connections_per_client = static_cast<size_t>(config.per_client);
+  api_options.header_check = [&](const http::request_header<>& h) {
+    return check_api_header(api_ctx, h);
+  };
   HttpServer api(
       api_ioc,
       measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
-      HttpServerOptions{});
+      api_options);
   HttpServer ingest_server(ingest_ioc, ingest.handler(), ingest.options);
   std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
   if (parts.ingest) servers.emplace_back(&ingest_server, &ingest_ioc);

@@ -264,6 +264,27 @@ bool base64_decode(std::string_view text, std::string& out) {
   return true;
 }
 
+bool base64url_decode_canonical(std::string_view text, std::string& out) {
+  if (text.size() % 4 == 1 || text.find_first_of("+/=") != std::string_view::npos) return false;
+  if (!base64_decode(text, out)) return false;
+  // The last character's bits past the final byte must be zero: 2 of them after 2 characters
+  // of a group (one byte), 4 after 3 (two bytes).
+  if (text.size() % 4 == 0) return true;
+  return base64_encode(out, true, false).back() == text.back();
+}
+
+std::optional<std::string_view> bearer_token(std::string_view authorization) {
+  constexpr std::string_view kScheme = "bearer";
+  if (authorization.size() <= kScheme.size() || authorization[kScheme.size()] != ' ')
+    return std::nullopt;
+  for (size_t i = 0; i < kScheme.size(); ++i)
+    if ((authorization[i] | 0x20) != kScheme[i]) return std::nullopt;
+  std::string_view token = authorization.substr(kScheme.size());
+  token.remove_prefix(std::min(token.find_first_not_of(' '), token.size()));
+  if (token.empty()) return std::nullopt;
+  return token;
+}
+
 std::string normalize_email(std::string_view email) { return unicode_lower(trim(email)); }
 
 std::string hex_decode(std::string_view hex) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +15,9 @@ bool valid_utf8(std::string_view s);
 size_t utf8_length(std::string_view s);
 // Drops leading and trailing ASCII and Unicode white space.
 std::string_view trim(std::string_view s);
+// The credentials of an Authorization value with the scheme `Bearer` (any case, RFC 9110
+// section 11.1) and one or more spaces; nothing for another scheme or an empty token.
+std::optional<std::string_view> bearer_token(std::string_view authorization);
 // Unicode lower case of each code point (how emails are normalized).
 std::string unicode_lower(std::string_view s);
 // An email as contacts are identified by it: trimmed, Unicode lower case; empty when blank.
@@ -27,6 +31,10 @@ uint32_t murmur2(std::string_view data);
 std::string base64_encode(std::string_view bytes, bool url_safe, bool pad);
 // Accepts both alphabets, with or without padding; false on any other character.
 bool base64_decode(std::string_view text, std::string& out);
+// The one spelling of `base64_encode(bytes, true, false)`: the URL alphabet, no padding, no
+// length that leaves a lone character, zero unused bits; false on any other text (a JWT's
+// parts, so that one token has one spelling).
+bool base64url_decode_canonical(std::string_view text, std::string& out);
 std::string hex_encode(std::string_view bytes);
 // Of lower- or upper-case hex digits, an even number of them (checked by the caller).
 std::string hex_decode(std::string_view hex);

@@ -224,6 +224,25 @@ TEST_CASE("base64_decode refuses characters outside both alphabets") {
   CHECK_FALSE(base64_decode("Zm9v.", out));
 }
 
+TEST_CASE("base64url_decode_canonical takes only the spelling base64_encode gives") {
+  std::string out;
+  for (std::string plain : {"", "f", "fo", "foo", "foob", "fooba", "foobar", "\xFB\xFF\xBF"}) {
+    std::string encoded = base64_encode(plain, true, false);
+    REQUIRE(base64url_decode_canonical(encoded, out));
+    CHECK(out == plain);
+    CHECK_FALSE(base64url_decode_canonical(encoded + "=", out));
+    CHECK_FALSE(base64url_decode_canonical(encoded + "=junk", out));
+    CHECK_FALSE(base64url_decode_canonical(base64_encode(plain, true, true) + "x", out));
+  }
+  CHECK_FALSE(base64url_decode_canonical("Zm8=", out));      // padded
+  CHECK_FALSE(base64url_decode_canonical("-_-_+/", out));    // the standard alphabet
+  CHECK_FALSE(base64url_decode_canonical("Zm9vY", out));     // a lone last character
+  CHECK(base64url_decode_canonical("Zg", out));              // "f"
+  CHECK_FALSE(base64url_decode_canonical("Zh", out));        // "f" with an unused bit set
+  CHECK(base64url_decode_canonical("Zm8", out));             // "fo"
+  CHECK_FALSE(base64url_decode_canonical("Zm9", out));       // "fo" with unused bits set
+}
+
 TEST_CASE("hex_encode writes two lower-case digits per byte") {
   CHECK(hex_encode(std::string("\x00\x0F\xA0\xFF", 4)) == "000fa0ff");
   CHECK(hex_encode("") == "");

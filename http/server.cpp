@@ -1,12 +1,20 @@
 #include "http/server.h"
 
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <iostream>
+#include <limits>
+#include <mutex>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
+
+#include "http/framing.h"
 
 namespace contacts {
 
@@ -23,6 +31,12 @@ HttpResponse json_response(unsigned status, std::string body, unsigned version, 
   return res;
 }
 
+bool declares_body(const http::request_header<>& header) {
+  if (header.count(http::field::transfer_encoding) > 0) return true;
+  std::string_view length = header[http::field::content_length];
+  return !length.empty() && length.find_first_not_of('0') != std::string_view::npos;
+}
+
 HttpResponse error_response(unsigned status, std::string_view message) {
   return json_response(status, nlohmann::json{{"error", message}}.dump());
 }
@@ -35,15 +49,37 @@ struct ServerState {
   HttpServerOptions options;
   std::atomic<size_t> sessions{0};
   std::atomic<bool> draining{false};
+  std::mutex clients_mutex;
+  std::unordered_map<asio::ip::address, size_t> clients;  // open connections per source
+
+  // Counts a connection from `client`; false (nothing counted) when that source has its limit.
+  bool admit(const asio::ip::address& client) {
+    if (options.max_connections_per_client == 0) return true;
+    std::lock_guard lock(clients_mutex);
+    size_t& open = clients[client];
+    if (open >= options.max_connections_per_client) return false;
+    ++open;
+    return true;
+  }
+  void release(const asio::ip::address& client) {
+    if (options.max_connections_per_client == 0) return;
+    std::lock_guard lock(clients_mutex);
+    auto it = clients.find(client);
+    if (it != clients.end() && --it->second == 0) clients.erase(it);
+  }
+  bool under_pressure() const { return sessions.load() > options.max_connections / 2; }
 };
 
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket&& socket, std::shared_ptr<ServerState> state)
-      : stream_(std::move(socket)), state_(std::move(state)) {
+  Session(tcp::socket&& socket, asio::ip::address client, std::shared_ptr<ServerState> state)
+      : stream_(std::move(socket)), client_(std::move(client)), state_(std::move(state)) {
     state_->sessions.fetch_add(1);
   }
-  ~Session() { state_->sessions.fetch_sub(1); }
+  ~Session() {
+    state_->sessions.fetch_sub(1);
+    state_->release(client_);
+  }
 
   void run() {
     asio::dispatch(stream_.get_executor(),
@@ -55,15 +91,39 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(state_->options.body_limit);
     parser_->header_limit(kHeaderLimit);
-    stream_.expires_after(state_->options.read_timeout);
+    if (buffer_.size() > 0) return read_header();  // the next request is already here
+    // Waiting for a request: a connection that sends nothing is closed at the first-byte
+    // timeout (new ones, and kept-alive ones while the listener is half full) or the idle one.
+    const auto& o = state_->options;
+    stream_.expires_after(first_request_ || state_->under_pressure() ? o.first_byte_timeout
+                                                                     : o.idle_timeout);
+    first_request_ = false;
+    stream_.async_read_some(
+        buffer_.prepare(kBodyPiece),
+        beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
+  }
+
+  void on_first_bytes(beast::error_code ec, std::size_t n) {
+    if (ec == asio::error::eof) return do_close();
+    if (ec) return on_error(ec);
+    buffer_.commit(n);
+    read_header();
+  }
+
+  void read_header() {
+    stream_.expires_after(state_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
+    const auto& header = parser_->get().base();
+    // Refused from the head alone: nothing of the body is read, and the connection closes.
+    if (auto error = check_framing(header))
+      return send(error_response(error->status, error->message), true);
     if (state_->options.header_check) {
-      if (auto refused = state_->options.header_check(parser_->get().base()))
+      if (auto refused = state_->options.header_check(header))
         return send(std::move(*refused), true);
     }
     // Beast reads as much as the buffer has room for, up to 64 KiB: without room made here, a
@@ -71,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto length = parser_->content_length();
     if ((length && *length > kBodyPiece) || parser_->chunked())
       buffer_.reserve(buffer_.size() + kBodyPiece);
+    stream_.expires_after(state_->options.read_timeout);
     http::async_read(stream_, buffer_, *parser_,
                      beast::bind_front_handler(&Session::on_read, shared_from_this()));
   }
@@ -125,6 +186,8 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   beast::tcp_stream stream_;
+  asio::ip::address client_;
+  bool first_request_ = true;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
@@ -156,11 +219,12 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       retry.async_wait([self = shared_from_this()](beast::error_code) { self->do_accept(); });
       return;
     }
-    if (state->sessions.load() >= state->options.max_connections) {
-      beast::error_code ignored;
+    beast::error_code ignored;
+    auto client = socket.remote_endpoint(ignored).address();
+    if (state->sessions.load() >= state->options.max_connections || !state->admit(client)) {
       socket.close(ignored);
     } else {
-      std::make_shared<Session>(std::move(socket), state)->run();
+      std::make_shared<Session>(std::move(socket), std::move(client), state)->run();
     }
     do_accept();
   }
@@ -170,6 +234,24 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
   asio::steady_timer retry;
   std::shared_ptr<ServerState> state;
 };
+
+size_t raise_open_file_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return std::numeric_limits<size_t>::max();
+  return static_cast<size_t>(limit.rlim_cur);
+}
+
+ConnectionBudget connection_budget(size_t open_files) {
+  size_t reserve = std::min<size_t>(1024, open_files / 4);
+  size_t rest = open_files - reserve;
+  return {std::clamp<size_t>(rest / 4 * 3, 1, 16384), std::clamp<size_t>(rest / 4, 1, 4096)};
+}
 
 HttpServer::HttpServer(asio::io_context& ioc, Handler handler, HttpServerOptions options)
     : listener_(std::make_shared<Listener>(ioc, std::move(handler), options)) {}

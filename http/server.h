@@ -1,6 +1,8 @@
 // HttpServer: a Boost.Beast listener and sessions around a pure handler function.
 // The handler maps a parsed request to a response and may run on any I/O thread at once.
-// Bounded: header and body size (413 past the body limit), read timeout, open connections.
+// Bounded: header and body size (413 past the body limit), timeouts for idle connections, a
+// request's head and its body, open connections in all and per source address. Requests are
+// framed strictly (http/framing.h).
 #pragma once
 
 #include <boost/asio/io_context.hpp>
@@ -29,15 +31,45 @@ inline constexpr size_t kHeaderLimit = 16 * 1024;
 // The most Beast reads from a socket at once: a big body is read in pieces of this size.
 inline constexpr size_t kBodyPiece = 64 * 1024;
 inline constexpr std::chrono::seconds kDefaultReadTimeout{30};
+inline constexpr std::chrono::seconds kDefaultIdleTimeout{30};
+inline constexpr std::chrono::seconds kDefaultFirstByteTimeout{5};
+inline constexpr std::chrono::seconds kDefaultHeaderTimeout{10};
 inline constexpr size_t kDefaultMaxConnections = 4096;
+inline constexpr size_t kDefaultMaxConnectionsPerClient = 256;
 inline constexpr std::chrono::milliseconds kAcceptRetryDelay{100};
 
 struct HttpServerOptions {
   size_t body_limit = kDefaultApiBodyLimit;
+  // A body must arrive, and a response be taken, within it.
   std::chrono::seconds read_timeout = kDefaultReadTimeout;
+  // A new connection must send its first byte within it; so must a kept-alive one once the
+  // listener holds more than half its connections (idle ones are then reclaimed).
+  std::chrono::seconds first_byte_timeout = kDefaultFirstByteTimeout;
+  // How long a kept-alive connection may wait for its next request otherwise.
+  std::chrono::seconds idle_timeout = kDefaultIdleTimeout;
+  // A request's head must be complete within it of its first byte (slow senders).
+  std::chrono::seconds header_timeout = kDefaultHeaderTimeout;
   size_t max_connections = kDefaultMaxConnections;  // past it, new connections are closed
-  HeaderCheck header_check;                         // optional
+  // Past it, a source address's new connections are closed; 0: no limit (behind a proxy).
+  size_t max_connections_per_client = kDefaultMaxConnectionsPerClient;
+  HeaderCheck header_check;  // optional; runs after the framing rules of http/framing.h
 };
+
+// Raises this process's soft open-file limit to its hard limit (best effort); the soft limit
+// then in force.
+size_t raise_open_file_limit();
+
+// How many connections each listener may hold, given the open-file limit: a quarter (at most
+// 1,024) is kept for the stores and the log, of the rest three quarters go to the API (at most
+// 16,384) and one to ingest (at most 4,096), so one listener's flood never takes the other's.
+struct ConnectionBudget {
+  size_t api = 0;
+  size_t ingest = 0;
+};
+ConnectionBudget connection_budget(size_t open_files);
+
+// Whether a request's head announces a body (a Content-Length above 0, or a transfer coding).
+bool declares_body(const http::request_header<>& header);
 
 // A JSON response with the given status and body.
 HttpResponse json_response(unsigned status, std::string body, unsigned version = 11,

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
+#include "core/text.h"
 #include "ingest/intake.h"
 
 namespace contacts {
@@ -10,9 +11,8 @@ namespace contacts {
 namespace {
 
 bool authorized(const IngestContext& ctx, std::string_view header) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!ctx.token || header.substr(0, kBearer.size()) != kBearer) return false;
-  return constant_time_equal(header.substr(kBearer.size()), *ctx.token);
+  auto token = bearer_token(header);
+  return ctx.token && token && constant_time_equal(*token, *ctx.token);
 }
 
 bool is_ndjson(const HttpRequest& request) {
@@ -25,7 +25,8 @@ bool is_ndjson(const HttpRequest& request) {
 
 std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
                                                 const http::request_header<>& header) {
-  if (header.method() != http::verb::post) return std::nullopt;  // the handler answers 404/405
+  // Without a body there is nothing to buffer: the handler answers (404, 405, 401).
+  if (header.method() != http::verb::post && !declares_body(header)) return std::nullopt;
   if (!authorized(ctx, header[http::field::authorization]))
     return error_response(401, "Invalid ingest token");
   return std::nullopt;

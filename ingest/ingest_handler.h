@@ -24,7 +24,8 @@ struct IngestContext {
 };
 
 HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request);
-// Refuses a POST without the token from its header alone, before its body is read.
+// Refuses a POST, or any request with a body, without the token from its header alone,
+// before its body is read (the connection then closes).
 std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
                                                 const http::request_header<>& header);
 
