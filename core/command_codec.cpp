@@ -84,6 +84,9 @@ class FieldReader {
     const auto& s = it->get_ref<const std::string&>();
     std::string_view v = trimmed ? trim(s) : std::string_view(s);
     if (required && v.empty()) return invalid("\"" + name(key) + "\" must not be empty");
+    if (trimmed && !printable_name(v))
+      return invalid("\"" + name(key) +
+                     "\" must show a character and hold no control characters");
     if (utf8_length(v) > max)
       return invalid("\"" + name(key) + "\" is longer than " + std::to_string(max) + " characters");
     out = std::string(v);

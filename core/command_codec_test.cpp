@@ -134,6 +134,10 @@ TEST_CASE("decode failures name the field path") {
                R"(missing field "participant.name")");
   check_reason(head + R"("participant":{"name":"  "},)" + room + "}",
                R"("participant.name" must not be empty)");
+  for (const char* hidden : {R"(\u200b\u200b)", R"(\u0000)", R"(A\u0000B)", R"(\u2060\ufeff)",
+                             R"(\u0007Bell)", R"(A\u009fB)"})
+    check_reason(head + R"("participant":{"name":")" + hidden + "\"}," + room + "}",
+                 R"("participant.name" must show a character and hold no control characters)");
   check_reason(head + R"("participant":{"name":5},)" + room + "}",
                R"("participant.name" must be a string)");
   check_reason(head + R"("participant":{"name":")" + std::string(201, 'n') + "\"}," + room + "}",

@@ -92,6 +92,18 @@ void append_utf8(std::string& out, int32_t cp) {
 
 }  // namespace
 
+bool printable_name(std::string_view s) {
+  bool shows = false;
+  for (size_t i = 0; i < s.size();) {
+    int32_t cp = next_code_point(s, i);
+    if (cp < 0) return false;
+    auto category = utf8proc_category(cp);
+    if (category == UTF8PROC_CATEGORY_CC) return false;
+    shows = shows || (!is_space(cp) && category != UTF8PROC_CATEGORY_CF);
+  }
+  return shows;
+}
+
 std::string_view trim(std::string_view s) {
   size_t begin = 0;
   while (begin < s.size()) {

@@ -12,6 +12,7 @@ import http.client
 import itertools
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -242,7 +243,7 @@ class ContactsServer:
 
     def __init__(self, data_dir, log_dir=None, partitions=PARTITIONS, jwt_secret=JWT_SECRET,
                  ingest_token=INGEST_TOKEN, extra_args=(), command="serve", topic_prefix=None, env=None,
-                 brokers=MISSING, binary=None):
+                 brokers=MISSING, binary=None, open_files=None):
         self.data_dir = str(data_dir)
         # The contacts binary this server runs (default BIN; e.g. a build with another fold version).
         self.binary = str(binary or BIN)
@@ -258,6 +259,8 @@ class ContactsServer:
         # embedded log in data_dir, whatever the environment).
         self.brokers = BROKERS if brokers is MISSING else brokers
         self.topic_prefix = topic_prefix or (f"t{os.getpid()}-{time.monotonic_ns()}." if self.brokers else None)
+        # A soft and hard open-file limit (RLIMIT_NOFILE) to start the process under; None: ours.
+        self.open_files = open_files
         self.proc = None
         self.port = None
         self.ingest_port = None
@@ -300,8 +303,13 @@ class ContactsServer:
         env = {k: v for k, v in os.environ.items() if not k.startswith("CONTACTS_")}
         env["CONTACTS_MASTER_KEY"] = TEST_MASTER_KEY
         env.update(self.extra_env)
+        limit = self.open_files
+
+        def limit_open_files():
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, limit))
+
         self.proc = subprocess.Popen(args, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
-                                     env=env)
+                                     env=env, preexec_fn=limit_open_files if limit else None)
         if wait_health:
             self.wait_healthy(timeout)
         return self
@@ -341,6 +349,14 @@ class ContactsServer:
                 rc = "killed after SIGTERM timeout"
         self._close_files()
         return rc
+
+    def rss_bytes(self):
+        """The process's resident memory, from /proc."""
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise ServerError("no VmRSS in /proc status")
 
     def kill9(self):
         if self.proc is not None and self.proc.poll() is None:
