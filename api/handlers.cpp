@@ -279,17 +279,26 @@ Result<std::string> webhook_url(const nlohmann::json& body, bool allow_private) 
   return text;
 }
 
+// "contact.created, contact.updated, contact.deleted": the names a client may subscribe to.
+std::string known_webhook_events() {
+  std::string names;
+  for (std::string_view name : webhook_event_names(kAllWebhookEvents))
+    names += (names.empty() ? "" : ", ") + std::string(name);
+  return names;
+}
+
 Result<uint8_t> webhook_events(const nlohmann::json& body) {
-  const Status bad{
-      Code::kInvalid,
-      "events must be a non-empty list of contact.created, contact.updated, contact.deleted"};
+  const Status bad{Code::kInvalid, "events must be a non-empty list of " + known_webhook_events()};
   auto events = body.find("events");
   if (events == body.end() || !events->is_array() || events->empty()) return bad;
   uint8_t bits = 0;
   for (const auto& e : *events) {
     if (!e.is_string()) return bad;
     auto event = webhook_event_from(e.get_ref<const std::string&>());
-    if (!event) return Status{Code::kInvalid, "Unknown event: " + e.get<std::string>()};
+    // The client's text is not echoed: an error message is no place to reflect input.
+    if (!event)
+      return Status{Code::kInvalid,
+                    "events contains an unknown event name; known: " + known_webhook_events()};
     bits |= *event;  // a repeated name means the same subscription
   }
   return bits;

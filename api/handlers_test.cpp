@@ -369,10 +369,23 @@ TEST_CASE("api: webhook bodies: name, events and url are checked") {
   CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":[]})")) ==
         "events must be a non-empty list of contact.created, contact.updated, contact.deleted");
   CHECK(error_of(post(R"({"name":"h","url":"http://127.0.0.1:9/","events":["contact.merged"]})")) ==
-        "Unknown event: contact.merged");
+        "events contains an unknown event name; known: contact.created, contact.updated, "
+        "contact.deleted");
   CHECK(error_of(post(R"({"name":"h","events":["contact.created"]})")) == "url is required");
   CHECK(post(R"({"name":"h","url":"ftp://127.0.0.1/","events":["contact.created"]})").status ==
         400);
+}
+
+TEST_CASE("api: an unknown webhook event name is refused without echoing the client's text") {
+  ApiFixture f;
+  auto refused = f.send(http::verb::post, "/api/workspaces/2/webhooks", 1,
+                        R"({"name":"h","url":"http://127.0.0.1:9/",)"
+                        R"("events":["contact.created","<script>alert(1)</script>"]})");
+  CHECK(refused.status == 400);
+  std::string error = error_of(refused);
+  CHECK(error.find("unknown event name") != std::string::npos);
+  CHECK(error.find("script") == std::string::npos);
+  CHECK(error.find("alert") == std::string::npos);
 }
 
 TEST_CASE(

@@ -1,10 +1,13 @@
 #include "webhooks/url.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cctype>
 #include <charconv>
+#include <span>
+#include <vector>
 
 namespace contacts {
 
@@ -68,36 +71,146 @@ Result<Url> parse_url(std::string_view text) {
   return url;
 }
 
-bool is_private_address(const boost::asio::ip::address& address) {
-  if (address.is_v6()) {
-    auto v6 = address.to_v6();
-    if (v6.is_v4_mapped())
-      return is_private_address(boost::asio::ip::make_address_v4(boost::asio::ip::v4_mapped, v6));
-    auto b = v6.to_bytes();
-    if (v6.is_loopback() || v6.is_unspecified() || v6.is_link_local() || v6.is_multicast() ||
-        v6.is_site_local() || (b[0] & 0xFE) == 0xFC)  // fc00::/7 unique local
-      return true;
-    // Forms that carry an IPv4 address: judged by that address. IPv4-compatible ::a.b.c.d,
-    // NAT64 64:ff9b::a.b.c.d, and 6to4 2002:aabb:ccdd::/48.
-    auto embedded = [&](size_t at) {
-      return is_private_address(
-          boost::asio::ip::address_v4({b[at], b[at + 1], b[at + 2], b[at + 3]}));
-    };
-    bool zeros_to_12 =
-        std::all_of(b.begin(), b.begin() + 12, [](unsigned char x) { return x == 0; });
-    if (zeros_to_12) return embedded(12);
-    static constexpr unsigned char kNat64[12] = {0, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0};
-    if (std::equal(b.begin(), b.begin() + 12, kNat64)) return embedded(12);
-    if (b[0] == 0x20 && b[1] == 0x02) return embedded(2);
-    return false;
+namespace {
+
+// A refused block as the registries write it: its first address, its prefix length, its name.
+struct SpecialRange {
+  std::string_view prefix;
+  unsigned length;
+  std::string_view name;
+};
+
+// Every entry of the IANA IPv4 Special-Purpose Address Registry (RFC 6890 and its updates),
+// nested entries included, plus multicast. All are refused, including the blocks the registry
+// marks globally reachable (192.0.0.9/32, 192.31.196.0/24, ...): no webhook receiver lives in
+// them, and one rule without exceptions is simpler to check and safer.
+constexpr SpecialRange kSpecialV4[] = {
+    {"0.0.0.0", 8, "this network"},
+    {"0.0.0.0", 32, "this host on this network"},
+    {"10.0.0.0", 8, "private-use"},
+    {"100.64.0.0", 10, "shared address space (carrier-grade NAT)"},
+    {"127.0.0.0", 8, "loopback"},
+    {"169.254.0.0", 16, "link-local"},
+    {"172.16.0.0", 12, "private-use"},
+    {"192.0.0.0", 24, "IETF protocol assignments"},
+    {"192.0.0.0", 29, "IPv4 service continuity prefix"},
+    {"192.0.0.8", 32, "IPv4 dummy address"},
+    {"192.0.0.9", 32, "port control protocol anycast"},
+    {"192.0.0.10", 32, "TURN anycast"},
+    {"192.0.0.170", 32, "NAT64/DNS64 discovery"},
+    {"192.0.0.171", 32, "NAT64/DNS64 discovery"},
+    {"192.0.2.0", 24, "documentation (TEST-NET-1)"},
+    {"192.31.196.0", 24, "AS112-v4"},
+    {"192.52.193.0", 24, "AMT"},
+    {"192.88.99.0", 24, "deprecated 6to4 relay anycast"},
+    {"192.88.99.2", 32, "6a44 relay anycast"},
+    {"192.168.0.0", 16, "private-use"},
+    {"192.175.48.0", 24, "direct delegation AS112 service"},
+    {"198.18.0.0", 15, "benchmarking"},
+    {"198.51.100.0", 24, "documentation (TEST-NET-2)"},
+    {"203.0.113.0", 24, "documentation (TEST-NET-3)"},
+    {"224.0.0.0", 4, "multicast"},
+    {"240.0.0.0", 4, "reserved"},
+    {"255.255.255.255", 32, "limited broadcast"},
+};
+
+// Every entry of the IANA IPv6 Special-Purpose Address Registry, refused like the IPv4 ones
+// whether or not marked globally reachable, plus older or unlisted forms. Outside global
+// unicast 2000::/3 nothing passes anyway (see special_purpose_range); the entries there only
+// name what they refuse. Every form that embeds an IPv4 address (IPv4-compatible, -mapped,
+// SIIT, NAT64 well-known and local-use, 6to4, Teredo) is refused whole, so no embedded IPv4
+// address needs judging. A network-specific NAT64 prefix cannot be recognised by its address.
+constexpr SpecialRange kSpecialV6[] = {
+    {"::", 128, "unspecified"},
+    {"::1", 128, "loopback"},
+    {"::", 96, "IPv4-compatible (deprecated)"},
+    {"::ffff:0:0", 96, "IPv4-mapped"},
+    {"::ffff:0:0:0", 96, "IPv4-translated (SIIT)"},
+    {"64:ff9b::", 96, "IPv4-IPv6 translation (NAT64 well-known prefix)"},
+    {"64:ff9b:1::", 48, "IPv4-IPv6 translation (NAT64 local-use)"},
+    {"100::", 64, "discard-only"},
+    {"100:0:0:1::", 64, "dummy IPv6 prefix"},
+    {"2001::", 23, "IETF protocol assignments"},
+    {"2001::", 32, "Teredo"},
+    {"2001:1::1", 128, "port control protocol anycast"},
+    {"2001:1::2", 128, "TURN anycast"},
+    {"2001:1::3", 128, "DNS-SD service registration protocol anycast"},
+    {"2001:2::", 48, "benchmarking"},
+    {"2001:3::", 32, "AMT"},
+    {"2001:4:112::", 48, "AS112-v6"},
+    {"2001:10::", 28, "deprecated ORCHID"},
+    {"2001:20::", 28, "ORCHIDv2"},
+    {"2001:30::", 28, "drone remote ID entity tags"},
+    {"2001:db8::", 32, "documentation"},
+    {"2002::", 16, "6to4"},
+    {"2620:4f:8000::", 48, "direct delegation AS112 service"},
+    {"3fff::", 20, "documentation"},
+    {"5f00::", 16, "segment routing (SRv6) SIDs"},
+    {"fc00::", 7, "unique-local"},
+    {"fe80::", 10, "link-local unicast"},
+    {"fec0::", 10, "site-local (deprecated)"},
+    {"ff00::", 8, "multicast"},
+};
+
+// Whether the first `length` bits of `address` and `prefix` agree.
+template <size_t N>
+bool has_prefix(const std::array<unsigned char, N>& address,
+                const std::array<unsigned char, N>& prefix, unsigned length) {
+  size_t whole = length / 8;
+  if (!std::equal(address.begin(), address.begin() + whole, prefix.begin())) return false;
+  if (length % 8 == 0) return true;
+  auto mask = static_cast<unsigned char>(0xFF << (8 - length % 8));
+  return (address[whole] & mask) == (prefix[whole] & mask);
+}
+
+template <size_t N>
+struct ParsedRange {
+  std::array<unsigned char, N> prefix;
+  unsigned length;
+  std::string_view name;
+};
+
+// The table with its prefixes parsed; a prefix that does not parse is a broken invariant.
+template <size_t N, typename Parse>
+std::vector<ParsedRange<N>> parse_table(std::span<const SpecialRange> table, Parse parse) {
+  std::vector<ParsedRange<N>> parsed;
+  for (const auto& range : table) parsed.push_back({parse(range.prefix), range.length, range.name});
+  return parsed;
+}
+
+// The name of the longest prefix in `table` that `address` has, so that a nested entry (Teredo
+// in 2001::/23) is named rather than the block around it.
+template <size_t N>
+std::optional<std::string_view> longest_match(const std::array<unsigned char, N>& address,
+                                              const std::vector<ParsedRange<N>>& table) {
+  const ParsedRange<N>* best = nullptr;
+  for (const auto& range : table)
+    if (has_prefix(address, range.prefix, range.length) && (!best || range.length > best->length))
+      best = &range;
+  if (!best) return std::nullopt;
+  return best->name;
+}
+
+}  // namespace
+
+std::optional<std::string_view> special_purpose_range(const boost::asio::ip::address& address) {
+  namespace ip = boost::asio::ip;
+  if (address.is_v4()) {
+    static const auto table = parse_table<4>(
+        kSpecialV4, [](std::string_view text) { return ip::make_address_v4(text).to_bytes(); });
+    return longest_match(address.to_v4().to_bytes(), table);
   }
-  auto b = address.to_v4().to_bytes();
-  return b[0] == 0 || b[0] == 10 || b[0] == 127 ||  // this network, private, loopback
-         (b[0] == 169 && b[1] == 254) ||            // link-local (cloud metadata)
-         (b[0] == 172 && (b[1] & 0xF0) == 16) ||    // 172.16/12
-         (b[0] == 192 && b[1] == 168) ||            // 192.168/16
-         (b[0] == 100 && (b[1] & 0xC0) == 64) ||    // 100.64/10 carrier-grade NAT
-         b[0] >= 224;                               // multicast, reserved, broadcast
+  static const auto table = parse_table<16>(
+      kSpecialV6, [](std::string_view text) { return ip::make_address_v6(text).to_bytes(); });
+  auto bytes = address.to_v6().to_bytes();
+  if (auto name = longest_match(bytes, table)) return name;
+  // Only global unicast may pass: the rest of the space is unassigned or reserved by the IETF.
+  if ((bytes[0] & 0xE0) != 0x20) return "outside global unicast 2000::/3";
+  return std::nullopt;
+}
+
+bool is_private_address(const boost::asio::ip::address& address) {
+  return special_purpose_range(address).has_value();
 }
 
 Status check_destination(const Url& url, bool allow_private) {
@@ -109,7 +222,9 @@ Status check_destination(const Url& url, bool allow_private) {
   if (allow_private) return {};
   for (const auto& entry : results)
     if (is_private_address(entry.endpoint().address()))
-      return invalid("url must not resolve to a private, loopback or link-local address");
+      return invalid(
+          "url must not resolve to a private, loopback, link-local or other special-purpose "
+          "address");
   return {};
 }
 

@@ -3,6 +3,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -22,8 +23,14 @@ struct Url {
 // An absolute http:// or https:// URL without user info or fragment; kInvalid with the reason.
 Result<Url> parse_url(std::string_view text);
 
-// Loopback, private (RFC 1918, unique local), link-local, carrier-grade NAT, unspecified,
-// multicast and broadcast addresses: a webhook must not reach them unless the operator allows.
+// When `address` is in a block a webhook must not reach unless the operator allows: every
+// entry of the IANA IPv4 and IPv6 Special-Purpose Address Registries (loopback, private-use,
+// link-local, carrier-grade NAT, documentation, benchmarking, translation and tunnelling
+// prefixes, ...), multicast, reserved space, and in IPv6 everything outside global unicast
+// 2000::/3. The name of the most specific such block; nullopt for an address that may be used.
+std::optional<std::string_view> special_purpose_range(const boost::asio::ip::address& address);
+
+// special_purpose_range(address).has_value(). Thread-safe, like the function above.
 bool is_private_address(const boost::asio::ip::address& address);
 
 // Resolves the URL's host (blocking) and checks that it resolves, and, unless
