@@ -2,10 +2,15 @@
 
 #include <algorithm>
 #include <array>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <cctype>
 #include <charconv>
+#include <future>
+#include <memory>
+#include <thread>
 #include <span>
 #include <vector>
 
@@ -213,11 +218,42 @@ bool is_private_address(const boost::asio::ip::address& address) {
   return special_purpose_range(address).has_value();
 }
 
-Status check_destination(const Url& url, bool allow_private) {
+namespace {
+
+// One resolver thread for the process: a webhook's creation waits on it at most
+// kResolveTimeout, so a slow or silent DNS server holds an API thread no longer than that.
+struct ResolverThread {
   boost::asio::io_context ioc;
-  boost::asio::ip::tcp::resolver resolver(ioc);
-  boost::system::error_code ec;
-  auto results = resolver.resolve(url.host, std::to_string(url.port), ec);
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
+      ioc.get_executor()};
+  std::thread thread{[this] { ioc.run(); }};
+  ~ResolverThread() {
+    work.reset();
+    ioc.stop();
+    thread.join();
+  }
+};
+
+using Resolved = std::pair<boost::system::error_code, boost::asio::ip::tcp::resolver::results_type>;
+
+}  // namespace
+
+Status check_destination(const Url& url, bool allow_private) {
+  static ResolverThread resolving;
+  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(resolving.ioc);
+  auto answer = std::make_shared<std::promise<Resolved>>();
+  auto resolved = answer->get_future();
+  resolver->async_resolve(url.host, std::to_string(url.port),
+                          [resolver, answer](const boost::system::error_code& ec,
+                                             boost::asio::ip::tcp::resolver::results_type r) {
+                            answer->set_value({ec, std::move(r)});
+                          });
+  if (resolved.wait_for(kResolveTimeout) != std::future_status::ready) {
+    boost::asio::post(resolving.ioc, [resolver] { resolver->cancel(); });
+    return invalid("url host " + url.host + " was not resolved within " +
+                   std::to_string(kResolveTimeout.count()) + " s");
+  }
+  auto [ec, results] = resolved.get();
   if (ec || results.empty()) return invalid("url host " + url.host + " could not be resolved");
   if (allow_private) return {};
   for (const auto& entry : results)

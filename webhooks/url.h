@@ -2,6 +2,7 @@
 #pragma once
 
 #include <boost/asio/ip/address.hpp>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -33,8 +34,11 @@ std::optional<std::string_view> special_purpose_range(const boost::asio::ip::add
 // special_purpose_range(address).has_value(). Thread-safe, like the function above.
 bool is_private_address(const boost::asio::ip::address& address);
 
-// Resolves the URL's host (blocking) and checks that it resolves, and, unless
-// `allow_private`, that none of its addresses is private. kInvalid with the reason.
+inline constexpr std::chrono::seconds kResolveTimeout{3};
+
+// Resolves the URL's host (waiting at most kResolveTimeout, on a resolver thread of its own)
+// and checks that it resolves, and, unless `allow_private`, that none of its addresses is
+// private. kInvalid with the reason. Thread-safe.
 Status check_destination(const Url& url, bool allow_private);
 
 }  // namespace contacts
