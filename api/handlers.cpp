@@ -236,13 +236,22 @@ HttpResponse create_api_key(Request& r) {
   return error_response(500, "API key was not stored");
 }
 
+// Only a key of at most the caller's role: an admin does not revoke an owner key. The fold
+// judges the revoke again at its position in the log (projector/fold.cpp).
 HttpResponse revoke_api_key(Request& r) {
   auto id = parse_id(r.target.segments[4]);
-  if (!id || !r.views.api_key(r.ws, *id)) return error_response(404, "API key not found");
+  auto key = id ? r.views.api_key(r.ws, *id) : std::nullopt;
+  if (!key) return error_response(404, "API key not found");
+  if (key->role > r.role) return error_response(403, "Only owners can revoke owner keys");
   Command c = command_for(r, CommandType::kApiKeyRevoke);
   c.key_id = *id;
   auto applied = r.ctx.submitter.submit(std::move(c));
   if (!applied.ok()) return from_status(applied.status());
+  // Still active: the caller's role fell between the check above and the revoke's turn in the
+  // log, and the fold refused it. The set live now, as in create_api_key.
+  auto after = r.ctx.views.get()->api_key(r.ws, *id);
+  if (after && after->is_active)
+    return error_response(403, "Your role no longer allows revoking this key");
   return ok_json(200, {{"ok", true}});
 }
 

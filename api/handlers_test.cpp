@@ -69,6 +69,13 @@ class ApiFixture : public CommandSubmitter {
             {"user_id", user},
             {"role", role}};
   }
+  static json member_remove(int64_t ws, int64_t user) {
+    json c = member(ws, user, "member");
+    c.erase("role");
+    c["type"] = "member_remove";
+    c["command_id"] = "r" + std::to_string(ws) + "-" + std::to_string(user);
+    return c;
+  }
   static json visit(const std::string& id, int64_t at, const std::string& name,
                     const std::string& email, int64_t ws = 2) {
     return {{"type", "room_join"},
@@ -92,9 +99,11 @@ class ApiFixture : public CommandSubmitter {
     request.body() = body;
     return answer(request);
   }
-  Answer send_with(const std::string& authorization, const std::string& target) {
-    HttpRequest request{http::verb::get, target, 11};
+  Answer send_with(const std::string& authorization, const std::string& target,
+                   http::verb method = http::verb::get, const std::string& body = "") {
+    HttpRequest request{method, target, 11};
     request.set(http::field::authorization, authorization);
+    request.body() = body;
     return answer(request);
   }
   Answer get(const std::string& target, int64_t user = 1) {
@@ -327,6 +336,80 @@ TEST_CASE("api: API key bodies: name required and bounded, role valid and at mos
   CHECK(error_of(higher) == "Cannot create a key with a higher role than your own");
   CHECK(post(R"({"name":"k"})").body["api_key"]["role"] == "member");  // the default
   CHECK(post(R"({"name":"k"})", 3).status == 403);                     // members manage no keys
+}
+
+const std::string kKeys = "/api/workspaces/2/api-keys";
+
+// A key made through the API by `user`: its id and full key.
+std::pair<int64_t, std::string> make_key(ApiFixture& f, int64_t user, const std::string& role) {
+  auto created = f.send(http::verb::post, kKeys, user, R"({"name":"k","role":")" + role + "\"}");
+  REQUIRE(created.status == 201);
+  return {created.body["api_key"]["id"].get<int64_t>(),
+          created.body["api_key"]["full_key"].get<std::string>()};
+}
+
+TEST_CASE(
+    "api: an admin's keys stop working when the admin is removed, and keys their keys made too") {
+  ApiFixture f;
+  auto [admin_key_id, admin_key] = make_key(f, 2, "admin");
+  auto made = f.send_with("Bearer " + admin_key, kKeys, http::verb::post,
+                          R"({"name":"by-key","role":"member"})");
+  REQUIRE(made.status == 201);
+  const std::string made_key = made.body["api_key"]["full_key"];
+  auto [owner_key_id, owner_key] = make_key(f, 1, "admin");  // the owner's: unaffected
+  f.append({ApiFixture::member_remove(2, 2)});
+  for (const auto& key : {admin_key, made_key}) {
+    auto gone = f.send_with("Bearer " + key, kContacts);
+    CHECK(gone.status == 401);
+    CHECK(error_of(gone) == "Invalid token");
+  }
+  CHECK(f.send_with("Bearer " + owner_key, kContacts).status == 200);
+  auto rows = f.get(kKeys).body["api_keys"];
+  CHECK(rows.size() == 3);
+  for (const auto& row : rows) CHECK(row["is_active"] == (row["id"] == owner_key_id));
+  CHECK(f.send(http::verb::delete_, kKeys + "/" + std::to_string(admin_key_id), 1).status == 200);
+}
+
+TEST_CASE(
+    "api: a demoted admin's key acts as a member; promoting the admin again does not raise it") {
+  ApiFixture f;
+  auto [id, key] = make_key(f, 2, "admin");
+  auto demoted = ApiFixture::member(2, 2, "member");
+  demoted["command_id"] = "demote";  // the fixture's "m2-2" made user 2 an admin
+  f.append({demoted});
+  auto manage = f.send_with("Bearer " + key, kKeys);
+  CHECK(manage.status == 403);
+  CHECK(error_of(manage) == "Only owners and admins can manage API keys");
+  f.append({ApiFixture::visit("v", 100, "Alice", "alice@x.org")});
+  const auto contact = f.get(kContacts).body["contacts"][0]["id"].get<int64_t>();
+  auto remove =
+      f.send_with("Bearer " + key, kContacts + "/" + std::to_string(contact), http::verb::delete_);
+  CHECK(remove.status == 403);
+  CHECK(error_of(remove) == "Only owners and admins can delete contacts");
+  auto promoted = ApiFixture::member(2, 2, "admin");
+  promoted["command_id"] = "promote";
+  f.append({promoted});
+  CHECK(f.send_with("Bearer " + key, kKeys).status == 403);
+  CHECK(f.get(kKeys).body["api_keys"][0]["role"] == "member");
+  CHECK(f.get(kKeys).body["api_keys"][0]["id"] == id);
+}
+
+TEST_CASE("api: only owners revoke owner keys; admins and admin keys get 403") {
+  ApiFixture f;
+  auto [owner_key_id, owner_key] = make_key(f, 1, "owner");
+  auto [admin_key_id, admin_key] = make_key(f, 2, "admin");
+  const std::string path = kKeys + "/" + std::to_string(owner_key_id);
+  auto by_admin = f.send(http::verb::delete_, path, 2);
+  CHECK(by_admin.status == 403);
+  CHECK(by_admin.body == json{{"error", "Only owners can revoke owner keys"}});
+  auto by_admin_key = f.send_with("Bearer " + admin_key, path, http::verb::delete_);
+  CHECK(by_admin_key.status == 403);
+  CHECK(error_of(by_admin_key) == "Only owners can revoke owner keys");
+  CHECK(f.send_with("Bearer " + owner_key, kContacts).status == 200);
+  // An admin still revokes an admin key; an owner key revokes an owner key.
+  CHECK(f.send(http::verb::delete_, kKeys + "/" + std::to_string(admin_key_id), 2).status == 200);
+  CHECK(f.send_with("Bearer " + owner_key, path, http::verb::delete_).status == 200);
+  CHECK(f.send_with("Bearer " + owner_key, kContacts).status == 401);
 }
 
 TEST_CASE(

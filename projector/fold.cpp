@@ -195,23 +195,77 @@ void apply_contact_delete(Context& ctx) {
   ctx.changes.push_back(change_of(Change::Kind::kDeleted, std::move(*contact), ctx));
 }
 
+// The role `actor` acts with in the command's workspace now: a user's membership, an API key's
+// own role while it is active. A command without an actor comes from the operator (`contacts keys
+// create`; the API always names one), who holds every role.
+Role authority(Context& ctx, const Actor& actor) {
+  const WorkspaceId ws = ctx.command.workspace_id;
+  if (actor.user_id != 0) return ctx.views.member_role(ws, UserId(actor.user_id));
+  if (actor.api_key_id != 0) {
+    auto key = ctx.views.api_key(ws, actor.api_key_id);
+    return key && key->is_active ? key->role : Role::kNone;
+  }
+  return Role::kOwner;
+}
+
+// A key acts with at most its creator's current role (docs/decisions.md, issue 20): lowers the
+// keys `creator` made to `ceiling`, or deactivates them when it is kNone, and likewise the keys
+// those made, down the chain. A lowered or deactivated key stays so: a later promotion of its
+// creator does not raise it again. A key left unchanged already is within `ceiling`, and so are
+// the keys it made (each is within its creator's role from its creation on), so the walk stops
+// there.
+void limit_keys_created_by(Context& ctx, const Actor& creator, Role ceiling) {
+  const WorkspaceId ws = ctx.command.workspace_id;
+  std::vector<int64_t> pending = ctx.views.api_keys_created_by(ws, creator);
+  while (!pending.empty()) {
+    const int64_t id = pending.back();
+    pending.pop_back();
+    auto key = ctx.views.api_key(ws, id);
+    if (!key || !key->is_active) continue;
+    if (ceiling == Role::kNone)
+      key->is_active = false;
+    else if (key->role > ceiling)
+      key->role = ceiling;
+    else
+      continue;
+    ctx.views.put_api_key(*key);
+    for (int64_t made : ctx.views.api_keys_created_by(ws, Actor{0, id})) pending.push_back(made);
+  }
+}
+
+// The key gets at most its creator's role at this position (the API checked it earlier; the
+// creator may have been demoted or removed since), and none when the creator holds none: then
+// it is stored inactive.
 void apply_api_key_create(Context& ctx) {
   const Command& c = ctx.command;
   // First writer wins: a hash already bound to a key keeps its binding.
   if (ctx.views.api_key_hash_exists(c.key_hash)) return;
-  ctx.views.put_api_key(ApiKey{ctx.position_id(), c.workspace_id, c.key_name, c.key_prefix, c.role,
-                               true, c.occurred_at});
+  const Role ceiling = authority(ctx, c.actor);
+  const bool active = ceiling != Role::kNone;
+  const Role role = active ? std::min(c.role, ceiling) : c.role;
+  ctx.views.put_api_key(ApiKey{ctx.position_id(), c.workspace_id, c.key_name, c.key_prefix, role,
+                               active, c.occurred_at});
   ctx.views.put_api_key_hash(c.key_hash, ApiKeyRef{c.workspace_id, ctx.position_id()});
+  if (c.actor.known()) {
+    auto made = ctx.views.api_keys_created_by(c.workspace_id, c.actor);
+    made.push_back(ctx.position_id());
+    ctx.views.put_api_keys_created_by(c.workspace_id, c.actor, made);
+  }
   write_audit(ctx, "api_key.create", "api_key", ctx.position_id(),
-              {{"name", c.key_name}, {"role", to_string(c.role)}});
+              {{"name", c.key_name}, {"role", to_string(role)}});
 }
 
+// Only an owner or admin revokes a key, and only a key of at most their own role (only owners
+// revoke owner keys), judged at this position. The keys it made go with it.
 void apply_api_key_revoke(Context& ctx) {
   const Command& c = ctx.command;
   auto key = ctx.views.api_key(c.workspace_id, c.key_id);
   if (!key || !key->is_active) return;
+  const Role actor_role = authority(ctx, c.actor);
+  if (!can_manage(actor_role) || key->role > actor_role) return;
   key->is_active = false;
   ctx.views.put_api_key(*key);
+  limit_keys_created_by(ctx, Actor{0, c.key_id}, Role::kNone);
   write_audit(ctx, "api_key.revoke", "api_key", c.key_id,
               {{"name", key->name}, {"role", to_string(key->role)}});
 }
@@ -242,12 +296,18 @@ void apply_webhook_delete(Context& ctx) {
               {{"name", webhook->name}, {"url", webhook->url}});
 }
 
+// A member's keys follow their role down in the same batch: lowered with a demotion,
+// deactivated with a removal (limit_keys_created_by).
 void apply_member(Context& ctx) {
   const Command& c = ctx.command;
-  if (c.type == CommandType::kMemberUpsert)
+  const Actor user{c.user_id, 0};
+  if (c.type == CommandType::kMemberUpsert) {
     ctx.views.put_member(c.workspace_id, UserId(c.user_id), c.role);
-  else
+    limit_keys_created_by(ctx, user, c.role);
+  } else {
     ctx.views.remove_member(c.workspace_id, UserId(c.user_id));
+    limit_keys_created_by(ctx, user, Role::kNone);
+  }
 }
 
 void apply_command(Context& ctx) {

@@ -166,5 +166,133 @@ TEST_CASE("fold rules: an API key's hash binds once; revoking deactivates it") {
   CHECK(views.audit.size() == 2);
 }
 
+// API keys and their creators (docs/decisions.md, issue 20).
+Command member_upsert(int64_t user, Role role) {
+  Command c;
+  c.type = CommandType::kMemberUpsert;
+  c.workspace_id = kWs;
+  c.user_id = user;
+  c.role = role;
+  return c;
+}
+
+Command member_remove(int64_t user) {
+  Command c = member_upsert(user, Role::kNone);
+  c.type = CommandType::kMemberRemove;
+  return c;
+}
+
+Command key_create(std::string hash, Role role, Actor actor) {
+  Command c;
+  c.type = CommandType::kApiKeyCreate;
+  c.workspace_id = kWs;
+  c.key_name = "k-" + hash;
+  c.key_hash = std::move(hash);
+  c.role = role;
+  c.actor = actor;
+  return c;
+}
+
+Command key_revoke(int64_t key_id, Actor actor) {
+  Command c;
+  c.type = CommandType::kApiKeyRevoke;
+  c.workspace_id = kWs;
+  c.key_id = key_id;
+  c.actor = actor;
+  return c;
+}
+
+const Actor kOwnerUser{1, 0}, kAdminUser{2, 0};
+
+void owner_and_admin(MemoryViews& views) {
+  fold(views, member_upsert(1, Role::kOwner), 1);
+  fold(views, member_upsert(2, Role::kAdmin), 2);
+}
+
+TEST_CASE(
+    "fold rules: removing a member deactivates the keys they created and the keys those keys "
+    "created, and no one else's") {
+  MemoryViews views;
+  owner_and_admin(views);
+  fold(views, key_create("a", Role::kAdmin, kAdminUser), 10);
+  fold(views, key_create("b", Role::kMember, Actor{0, 10}), 11);  // made by the admin's key
+  fold(views, key_create("c", Role::kAdmin, kOwnerUser), 12);
+  fold(views, key_create("d", Role::kOwner, Actor{}), 13);  // the operator's
+  CHECK(views.api_keys_created_by(kWs, kAdminUser) == std::vector<int64_t>{10});
+  CHECK(views.api_keys_created_by(kWs, Actor{0, 10}) == std::vector<int64_t>{11});
+  fold(views, member_remove(2), 20);
+  CHECK_FALSE(views.api_key(kWs, 10)->is_active);
+  CHECK_FALSE(views.api_key(kWs, 11)->is_active);
+  CHECK(views.api_key(kWs, 12)->is_active);
+  CHECK(views.api_key(kWs, 13)->is_active);
+  // Back in the workspace, the admin's old keys stay off.
+  fold(views, member_upsert(2, Role::kAdmin), 21);
+  CHECK_FALSE(views.api_key(kWs, 10)->is_active);
+  CHECK_FALSE(views.api_key(kWs, 11)->is_active);
+}
+
+TEST_CASE(
+    "fold rules: a demotion lowers the member's keys to the new role, down the chain; a later "
+    "promotion does not raise them") {
+  MemoryViews views;
+  owner_and_admin(views);
+  fold(views, member_upsert(3, Role::kOwner), 3);
+  fold(views, key_create("o", Role::kOwner, Actor{3, 0}), 10);
+  fold(views, key_create("a", Role::kAdmin, Actor{0, 10}), 11);
+  fold(views, key_create("m", Role::kMember, Actor{3, 0}), 12);
+  fold(views, member_upsert(3, Role::kAdmin), 20);
+  CHECK(views.api_key(kWs, 10)->role == Role::kAdmin);
+  CHECK(views.api_key(kWs, 11)->role == Role::kAdmin);
+  CHECK(views.api_key(kWs, 12)->role == Role::kMember);
+  fold(views, member_upsert(3, Role::kMember), 21);
+  CHECK(views.api_key(kWs, 10)->role == Role::kMember);
+  CHECK(views.api_key(kWs, 11)->role == Role::kMember);
+  fold(views, member_upsert(3, Role::kOwner), 22);
+  CHECK(views.api_key(kWs, 10)->role == Role::kMember);
+  CHECK(views.api_key(kWs, 11)->role == Role::kMember);
+  for (int64_t id : {10, 11, 12}) CHECK(views.api_key(kWs, id)->is_active);
+}
+
+TEST_CASE(
+    "fold rules: only an owner revokes an owner key; a revoke takes the keys the revoked key "
+    "made with it") {
+  MemoryViews views;
+  owner_and_admin(views);
+  fold(views, key_create("o", Role::kOwner, kOwnerUser), 10);
+  fold(views, key_create("a", Role::kAdmin, kOwnerUser), 11);
+  fold(views, key_create("b", Role::kMember, Actor{0, 11}), 12);
+  fold(views, key_revoke(10, kAdminUser), 20);    // an admin user
+  fold(views, key_revoke(10, Actor{0, 11}), 21);  // an admin key
+  CHECK(views.api_key(kWs, 10)->is_active);
+  CHECK(views.audit.size() == 3);                // the creates only
+  fold(views, key_revoke(12, Actor{7, 0}), 22);  // not a member
+  CHECK(views.api_key(kWs, 12)->is_active);
+  fold(views, key_revoke(11, kAdminUser), 23);
+  CHECK_FALSE(views.api_key(kWs, 11)->is_active);
+  CHECK_FALSE(views.api_key(kWs, 12)->is_active);
+  fold(views, key_revoke(10, kOwnerUser), 24);
+  CHECK_FALSE(views.api_key(kWs, 10)->is_active);
+  CHECK(views.audit.size() == 5);
+}
+
+TEST_CASE(
+    "fold rules: a key gets at most its creator's role where its create folds, and is inactive "
+    "when the creator holds none") {
+  MemoryViews views;
+  owner_and_admin(views);
+  fold(views, member_upsert(2, Role::kMember), 3);  // demoted after the API checked the create
+  fold(views, key_create("a", Role::kAdmin, kAdminUser), 10);
+  CHECK(views.api_key(kWs, 10)->role == Role::kMember);
+  CHECK(views.api_key(kWs, 10)->is_active);
+  fold(views, key_create("o", Role::kOwner, Actor{0, 10}), 11);  // a key above its creator key
+  CHECK(views.api_key(kWs, 11)->role == Role::kMember);
+  fold(views, member_remove(2), 12);
+  fold(views, key_create("late", Role::kMember, kAdminUser), 13);
+  CHECK_FALSE(views.api_key(kWs, 13)->is_active);
+  fold(views, key_create("by-revoked", Role::kMember, Actor{0, 10}), 14);
+  CHECK_FALSE(views.api_key(kWs, 14)->is_active);
+  CHECK(views.api_key(kWs, 14)->role == Role::kMember);
+}
+
 }  // namespace
 }  // namespace contacts

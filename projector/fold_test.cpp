@@ -252,6 +252,43 @@ TEST_CASE("api_key_create and api_key_revoke keep the key row, its hash index an
   CHECK(f.store->audit(kWs, 1, 10).total == 2);
 }
 
+json key_create(const std::string& command_id, char hash, const std::string& role,
+                const json& actor) {
+  return simple("api_key_create", command_id,
+                {{"name", command_id},
+                 {"role", role},
+                 {"key_hash", std::string(64, hash)},
+                 {"key_prefix", "lnx_abcdefgh"},
+                 {"actor", actor}});
+}
+
+TEST_CASE(
+    "a key follows its creator's role: removed with them in one batch, lowered with a demotion, "
+    "never raised again") {
+  Fixture f;
+  const std::vector<json> log = {
+      simple("member_upsert", "m1", {{"user_id", 8}, {"role", "admin"}}),
+      simple("member_upsert", "m2", {{"user_id", 9}, {"role", "owner"}}),
+      key_create("k1", 'a', "admin", {{"user_id", 8}}),
+      key_create("k2", 'b', "member", {{"api_key_id", id_at(2)}}),
+      key_create("k3", 'c', "owner", {{"user_id", 9}}),
+      simple("member_remove", "m3", {{"user_id", 8}}),
+      simple("member_upsert", "m4", {{"user_id", 9}, {"role", "admin"}}),
+      simple("member_upsert", "m5", {{"user_id", 9}, {"role", "owner"}})};
+  ViewBatch batch = f.store->begin_batch();  // one batch: each record reads the ones before
+  for (size_t i = 0; i < log.size(); ++i)
+    REQUIRE(fold_into(batch,
+                      LogEntry{kPartition, Offset(static_cast<int64_t>(i)), "2", log[i].dump()},
+                      kPartitions, f.changes)
+                .ok());
+  REQUIRE(f.store->commit(batch).ok());
+  auto by_hash = [&](char hash) { return *f.store->api_key_by_hash(std::string(64, hash)); };
+  CHECK_FALSE(by_hash('a').is_active);
+  CHECK_FALSE(by_hash('b').is_active);
+  CHECK(by_hash('c').is_active);
+  CHECK(by_hash('c').role == Role::kAdmin);
+}
+
 TEST_CASE("a bad record returns kInvalid and changes nothing") {
   Fixture f;
   REQUIRE(f.feed(visit("a", 100, "Alice", "a@x"), 0).ok());

@@ -902,6 +902,73 @@ def test_bad_key_body_is_400(api, body):
     assert isinstance(r.json, dict) and isinstance(r.json.get("error"), str)
 
 
+# A key acts with at most its creator's current role; only owners revoke owner keys
+# (docs/decisions.md, issue 20). Workspace 6 and users 30+ are these tests' own.
+WS_ROLES = 6
+
+
+def _key_ok(api, key, ws=WS_ROLES):
+    return api.s.get(contacts_path(ws), key).status == 200
+
+
+def test_a_removed_admins_keys_stop_working(api):
+    admin = 30
+    api.s.ingest_ok([member_upsert(WS_ROLES, OWNER, "owner"),
+                     member_upsert(WS_ROLES, admin, "admin")])
+    created = _create_key(api, "admin-made", "admin", token=token_for(admin), ws=WS_ROLES)
+    made_by_key = _create_key(api, "key-made", "member", token=created["full_key"], ws=WS_ROLES)
+    owners = _create_key(api, "owner-made", "admin", ws=WS_ROLES)
+    assert _key_ok(api, created["full_key"]) and _key_ok(api, made_by_key["full_key"])
+    api.s.ingest_ok([member_remove(WS_ROLES, admin, occurred_at=1700000100)])
+    for key in (created, made_by_key):
+        r = api.s.get(contacts_path(WS_ROLES), key["full_key"])
+        assert (r.status, r.json) == (401, {"error": "Invalid token"})
+    assert _key_ok(api, owners["full_key"])
+    listed = {k["id"]: k for k in api.s.get(_keys_path(WS_ROLES), api.owner).json["api_keys"]}
+    assert listed[created["id"]]["is_active"] is False
+    assert listed[made_by_key["id"]]["is_active"] is False
+    assert listed[owners["id"]]["is_active"] is True
+    # Back in the workspace, the old keys stay off.
+    api.s.ingest_ok([member_upsert(WS_ROLES, admin, "admin", occurred_at=1700000200)])
+    assert api.s.get(contacts_path(WS_ROLES), created["full_key"]).status == 401
+
+
+def test_a_demoted_admins_key_can_no_longer_do_admin_things(api):
+    admin = 31
+    api.s.ingest_ok([member_upsert(WS_ROLES, OWNER, "owner"),
+                     member_upsert(WS_ROLES, admin, "admin"),
+                     room_join(WS_ROLES, "Demotion Target", "demotion@example.com")])
+    created = _create_key(api, "to-demote", "admin", token=token_for(admin), ws=WS_ROLES)
+    key = created["full_key"]
+    assert api.s.get(_keys_path(WS_ROLES), key).status == 200
+    api.s.ingest_ok([member_upsert(WS_ROLES, admin, "member", occurred_at=1700000100)])
+    r = api.s.get(_keys_path(WS_ROLES), key)
+    assert (r.status, r.json) == (403, {"error": "Only owners and admins can manage API keys"})
+    c = api.s.find_by_email(WS_ROLES, "demotion@example.com", key)  # reading is still allowed
+    r = api.s.delete(f"{contacts_path(WS_ROLES)}/{c['id']}", key)
+    assert (r.status, r.json) == (403, {"error": "Only owners and admins can delete contacts"})
+    # A later promotion does not raise the key again.
+    api.s.ingest_ok([member_upsert(WS_ROLES, admin, "admin", occurred_at=1700000200)])
+    assert api.s.get(_keys_path(WS_ROLES), key).status == 403
+    listed = [k for k in api.s.get(_keys_path(WS_ROLES), api.owner).json["api_keys"]
+              if k["id"] == created["id"]]
+    assert listed[0]["role"] == "member" and listed[0]["is_active"] is True
+
+
+def test_an_admin_or_admin_key_cannot_revoke_an_owner_key(api):
+    owner_key = _create_key(api, "owner-key", "owner")
+    admin_key = _create_key(api, "admin-key", "admin", token=api.admin)
+    path = f"{_keys_path()}/{owner_key['id']}"
+    for token in (admin_key["full_key"], api.admin):
+        r = api.s.delete(path, token)
+        assert (r.status, r.json) == (403, {"error": "Only owners can revoke owner keys"})
+    assert _key_ok(api, owner_key["full_key"], ws=WS_KEYS)
+    # The owner does revoke it; an admin still revokes an admin key.
+    assert api.s.delete(f"{_keys_path()}/{admin_key['id']}", api.admin).status == 200
+    assert api.s.delete(path, api.owner).status == 200
+    assert api.s.get(contacts_path(WS_KEYS), owner_key["full_key"]).status == 401
+
+
 def test_keys_cli_appends_a_working_owner_key(server_factory):
     server = server_factory()
     server.ingest_ok([member_upsert(2, OWNER, "owner"),

@@ -34,6 +34,26 @@ bool BatchViewWriter::api_key_hash_exists(std::string_view sha256_hex) {
   return batch_.get(keys::api_key_hash_key(sha256_hex)).has_value();
 }
 
+namespace {
+std::string keys_by_creator_key(WorkspaceId ws, const Actor& creator) {
+  return creator.user_id != 0
+             ? keys::keys_by_creator_key(ws, keys::kCreatorUser, creator.user_id)
+             : keys::keys_by_creator_key(ws, keys::kCreatorApiKey, creator.api_key_id);
+}
+}  // namespace
+
+std::vector<int64_t> BatchViewWriter::api_keys_created_by(WorkspaceId ws, const Actor& creator) {
+  auto v = batch_.get(keys_by_creator_key(ws, creator));
+  if (!v) return {};
+  return decode_key_ids(*v);
+}
+
+Role BatchViewWriter::member_role(WorkspaceId ws, UserId user) {
+  auto v = batch_.get(keys::member_key(ws, user.value));
+  if (!v) return Role::kNone;
+  return role_from(*v).value_or(Role::kNone);
+}
+
 std::optional<Webhook> BatchViewWriter::webhook(WorkspaceId ws, int64_t webhook_id) {
   auto v = batch_.get(keys::webhook_key(ws, webhook_id));
   if (!v) return std::nullopt;
@@ -131,6 +151,11 @@ void BatchViewWriter::put_api_key(const ApiKey& key) {
 
 void BatchViewWriter::put_api_key_hash(std::string_view sha256_hex, const ApiKeyRef& ref) {
   batch_.put(keys::api_key_hash_key(sha256_hex), encode(ref));
+}
+
+void BatchViewWriter::put_api_keys_created_by(WorkspaceId ws, const Actor& creator,
+                                              const std::vector<int64_t>& key_ids) {
+  batch_.put(keys_by_creator_key(ws, creator), encode_key_ids(key_ids));
 }
 
 void BatchViewWriter::put_webhook(const Webhook& webhook) {

@@ -15,6 +15,8 @@ class BatchViewWriter final : public ViewWriter {
   std::optional<ContactId> contact_by_email(const EmailKey& key) override;
   std::optional<ApiKey> api_key(WorkspaceId ws, int64_t key_id) override;
   bool api_key_hash_exists(std::string_view sha256_hex) override;
+  std::vector<int64_t> api_keys_created_by(WorkspaceId ws, const Actor& creator) override;
+  Role member_role(WorkspaceId ws, UserId user) override;
   std::optional<Webhook> webhook(WorkspaceId ws, int64_t webhook_id) override;
   std::vector<Subscription> subscriptions(WorkspaceId ws) override;
 
@@ -32,6 +34,8 @@ class BatchViewWriter final : public ViewWriter {
   void mark_booking_page_deleted(WorkspaceId ws, int64_t page_id, int64_t position_id) override;
   void put_api_key(const ApiKey& key) override;
   void put_api_key_hash(std::string_view sha256_hex, const ApiKeyRef& ref) override;
+  void put_api_keys_created_by(WorkspaceId ws, const Actor& creator,
+                               const std::vector<int64_t>& key_ids) override;
   void put_webhook(const Webhook& webhook) override;
   void delete_webhook(WorkspaceId ws, int64_t webhook_id) override;
   void put_subscriptions(WorkspaceId ws, const std::vector<Subscription>& subscriptions) override;

@@ -92,6 +92,13 @@ std::string api_key_hash_key(std::string_view sha256_hex) {
   return k;
 }
 
+std::string keys_by_creator_key(WorkspaceId ws, CreatorKind kind, int64_t creator) {
+  std::string k = with_ws(kKeyCreator, ws, 9);
+  k.push_back(kind);
+  put_u64(k, static_cast<uint64_t>(creator));
+  return k;
+}
+
 std::string audit_prefix(WorkspaceId ws) { return with_ws(kAudit, ws); }
 
 std::string audit_key(WorkspaceId ws, int64_t audit) {

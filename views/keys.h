@@ -26,6 +26,7 @@ enum Tag : char {
   kMember = 'm',        // m ws user -> role
   kApiKey = 'k',        // k ws key -> ApiKey
   kApiKeyHash = 'h',    // h sha256 -> ws key
+  kKeyCreator = 'K',    // K ws u|k creator -> ids of the API keys the user (key) created
   kAudit = 'a',         // a ws ~audit -> AuditEntry
   kAuditCount = 'q',    // q ws -> number of audit entries
   kWebhook = 'w',       // w ws webhook -> Webhook (JSON, with its secret)
@@ -57,6 +58,9 @@ std::string member_key(WorkspaceId ws, int64_t user);
 std::string api_key_prefix(WorkspaceId ws);
 std::string api_key_key(WorkspaceId ws, int64_t key);
 std::string api_key_hash_key(std::string_view sha256_hex);
+// The creator of API keys in kKeyCreator: a user (by a JWT) or another API key.
+enum CreatorKind : char { kCreatorUser = 'u', kCreatorApiKey = 'k' };
+std::string keys_by_creator_key(WorkspaceId ws, CreatorKind kind, int64_t creator);
 std::string audit_prefix(WorkspaceId ws);
 std::string audit_key(WorkspaceId ws, int64_t audit);
 std::string audit_count_key(WorkspaceId ws);

@@ -105,6 +105,9 @@ TEST_CASE("every key starts with its one-byte tag") {
   CHECK(email_key(kWs, "a@b")[0] == kEmail);
   CHECK(member_key(kWs, 1)[0] == kMember);
   CHECK(api_key_hash_key("ab")[0] == kApiKeyHash);
+  CHECK(keys_by_creator_key(kWs, kCreatorUser, 7)[0] == kKeyCreator);
+  // A user and a key with the same id are different creators.
+  CHECK(keys_by_creator_key(kWs, kCreatorUser, 7) != keys_by_creator_key(kWs, kCreatorApiKey, 7));
   CHECK(audit_key(kWs, 1)[0] == kAudit);
   CHECK(audit_key(kWs, 2) < audit_key(kWs, 1));  // newest audit entry first
   CHECK(contact_count_key(kWs)[0] == kContactCount);

@@ -31,6 +31,15 @@ bool MemoryViews::api_key_hash_exists(std::string_view sha256_hex) {
   return api_key_hashes.count(std::string(sha256_hex)) > 0;
 }
 
+std::vector<int64_t> MemoryViews::api_keys_created_by(WorkspaceId ws, const Actor& creator) {
+  return found(keys_by_creator, std::tuple{ws.value, creator.user_id, creator.api_key_id})
+      .value_or(std::vector<int64_t>{});
+}
+
+Role MemoryViews::member_role(WorkspaceId ws, UserId user) {
+  return found(members, WsId{ws.value, user.value}).value_or(Role::kNone);
+}
+
 std::optional<Webhook> MemoryViews::webhook(WorkspaceId ws, int64_t webhook_id) {
   return found(webhooks, WsId{ws.value, webhook_id});
 }
@@ -92,6 +101,11 @@ void MemoryViews::put_api_key(const ApiKey& key) {
 
 void MemoryViews::put_api_key_hash(std::string_view sha256_hex, const ApiKeyRef& ref) {
   api_key_hashes[std::string(sha256_hex)] = ref;
+}
+
+void MemoryViews::put_api_keys_created_by(WorkspaceId ws, const Actor& creator,
+                                          const std::vector<int64_t>& key_ids) {
+  keys_by_creator[{ws.value, creator.user_id, creator.api_key_id}] = key_ids;
 }
 
 void MemoryViews::put_webhook(const Webhook& webhook) {

@@ -75,6 +75,21 @@ std::optional<ApiKeyRef> decode_api_key_ref(std::string_view in) {
                    static_cast<int64_t>(bytes::get_u64(in, 8))};
 }
 
+std::string encode_key_ids(const std::vector<int64_t>& ids) {
+  std::string out;
+  out.reserve(ids.size() * 8);
+  for (int64_t id : ids) bytes::put_u64(out, static_cast<uint64_t>(id));
+  return out;
+}
+
+std::vector<int64_t> decode_key_ids(std::string_view in) {
+  std::vector<int64_t> out;
+  out.reserve(in.size() / 8);
+  for (size_t at = 0; at + 8 <= in.size(); at += 8)
+    out.push_back(static_cast<int64_t>(bytes::get_u64(in, at)));
+  return out;
+}
+
 ordered_json webhook_events_json(uint8_t events) {
   ordered_json names = ordered_json::array();
   for (auto name : webhook_event_names(events)) names.push_back(name);

@@ -9,6 +9,7 @@
 //   events         timeline_key(ws, contact, ~at, ~id)     ContactEvent (records.h)
 //   members        member_key(ws, user)                    Role
 //   api keys       api_key_key(ws, id), api_key_hash_key   ApiKey, ApiKeyRef
+//                  keys_by_creator_key(ws, kind, creator)  the ids of the keys it created
 //   webhooks       webhook_key(ws, id), webhook_set_key    Webhook, Subscription list
 //   audit          audit_key(ws, ~id), audit_count_key     AuditEntry
 //   outbox         outbox_key(position)                    the change event JSON (projector)
@@ -46,6 +47,10 @@ struct ApiKeyRef {
 };
 std::string encode(const ApiKeyRef& ref);
 std::optional<ApiKeyRef> decode_api_key_ref(std::string_view bytes);
+// The ids of the API keys one creator (a user or a key) made in a workspace, oldest first: the
+// fold lowers or deactivates them when their creator's role falls (docs/decisions.md, issue 20).
+std::string encode_key_ids(const std::vector<int64_t>& ids);
+std::vector<int64_t> decode_key_ids(std::string_view bytes);
 
 // A webhook subscription's row, secret included (the API shows it once, at creation).
 struct Webhook {

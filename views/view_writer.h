@@ -44,6 +44,10 @@ class ViewReader {
   virtual std::optional<ApiKey> api_key(WorkspaceId ws, int64_t key_id) = 0;
   // Whether a key with this hash (hex SHA-256) exists, in any workspace.
   virtual bool api_key_hash_exists(std::string_view sha256_hex) = 0;
+  // The ids of the API keys `creator` (a user or a key; known()) created in `ws`, oldest first.
+  virtual std::vector<int64_t> api_keys_created_by(WorkspaceId ws, const Actor& creator) = 0;
+  // A user's role in the workspace; kNone when not a member.
+  virtual Role member_role(WorkspaceId ws, UserId user) = 0;
   virtual std::optional<Webhook> webhook(WorkspaceId ws, int64_t webhook_id) = 0;
   virtual std::vector<Subscription> subscriptions(WorkspaceId ws) = 0;
 };
@@ -74,6 +78,9 @@ class ViewWriter : public ViewReader {
 
   virtual void put_api_key(const ApiKey& key) = 0;
   virtual void put_api_key_hash(std::string_view sha256_hex, const ApiKeyRef& ref) = 0;
+  // Replaces the list of the keys `creator` created in `ws` (api_keys_created_by).
+  virtual void put_api_keys_created_by(WorkspaceId ws, const Actor& creator,
+                                       const std::vector<int64_t>& key_ids) = 0;
   virtual void put_webhook(const Webhook& webhook) = 0;
   virtual void delete_webhook(WorkspaceId ws, int64_t webhook_id) = 0;
   // An empty list removes the workspace's set.
