@@ -91,8 +91,9 @@ TEST_CASE("a numeric sub is accepted like a decimal string") {
 }
 
 TEST_CASE("sub must be a positive id below 2^53, spelled without leading zeros") {
-  for (const char* sub : {R"("0")", "0", R"("0001")", R"("01")", "-3", R"("-3")", R"("abc")", R"("")", R"("12a")", "1.5",
-                          R"("9007199254740992")", "9007199254740992", "null", "[1]"}) {
+  for (const char* sub :
+       {R"("0")", "0", R"("0001")", R"("01")", "-3", R"("-3")", R"("abc")", R"("")", R"("12a")",
+        "1.5", R"("9007199254740992")", "9007199254740992", "null", "[1]"}) {
     std::string payload = std::string(R"({"sub":)") + sub + R"(,"exp":9999999999})";
     INFO(payload);
     CHECK_FALSE(verify_jwt(signed_token(kHeader, payload, kSecret), kSecret, kNow).ok());

@@ -50,8 +50,9 @@ TEST_CASE("parse_id accepts decimal ids from 1 to 2^53 - 1") {
 }
 
 TEST_CASE("parse_id rejects non-digits, zero, leading zeros, signs, exponents and 2^53") {
-  for (const char* bad : {"", "abc", "0", "00", "0002", "01", "1e3", "-1", "+1", " 1", "1 ", "1.0", "0x1", "١",
-                          "9007199254740992", "99999999999999999", "18446744073709551617"}) {
+  for (const char* bad :
+       {"", "abc", "0", "00", "0002", "01", "1e3", "-1", "+1", " 1", "1 ", "1.0", "0x1", "١",
+        "9007199254740992", "99999999999999999", "18446744073709551617"}) {
     INFO(bad);
     CHECK_FALSE(parse_id(bad).has_value());
   }

@@ -22,8 +22,8 @@ http::request_header<> head(const std::string& text) {
 }
 
 std::optional<unsigned> refusal(const std::string& fields, const char* version = "HTTP/1.1") {
-  auto error = check_framing(head(std::string("POST /v1/commands ") + version + "\r\n" + fields +
-                                  "\r\n"));
+  auto error =
+      check_framing(head(std::string("POST /v1/commands ") + version + "\r\n" + fields + "\r\n"));
   if (!error) return std::nullopt;
   return error->status;
 }

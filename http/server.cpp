@@ -11,8 +11,8 @@
 #include <iostream>
 #include <limits>
 #include <mutex>
-#include <unordered_map>
 #include <nlohmann/json.hpp>
+#include <unordered_map>
 
 #include "http/framing.h"
 

@@ -4,14 +4,14 @@
 #include <array>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <cctype>
 #include <charconv>
 #include <future>
 #include <memory>
-#include <thread>
 #include <span>
+#include <thread>
 #include <vector>
 
 namespace contacts {
@@ -224,8 +224,7 @@ namespace {
 // kResolveTimeout, so a slow or silent DNS server holds an API thread no longer than that.
 struct ResolverThread {
   boost::asio::io_context ioc;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{
-      ioc.get_executor()};
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
   std::thread thread{[this] { ioc.run(); }};
   ~ResolverThread() {
     work.reset();
