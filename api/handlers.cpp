@@ -210,6 +210,8 @@ HttpResponse create_api_key(Request& r) {
   std::string trimmed(trim(name->get_ref<const std::string&>()));
   if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxKeyNameLength)
     return error_response(400, "name must be at most 100 characters");
+  if (!printable_name(trimmed))
+    return error_response(400, "name must show a character and hold no NUL");
   Role role = Role::kMember;
   if (auto it = body.find("role"); it != body.end() && !it->is_null()) {
     auto parsed = it->is_string() ? role_from(it->get_ref<const std::string&>()) : std::nullopt;
@@ -323,6 +325,8 @@ HttpResponse create_webhook(Request& r) {
   std::string trimmed(trim(name->get_ref<const std::string&>()));
   if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxWebhookNameLength)
     return error_response(400, "name must be at most 100 characters");
+  if (!printable_name(trimmed))
+    return error_response(400, "name must show a character and hold no NUL");
   auto events = webhook_events(*body);
   if (!events.ok()) return from_status(events.status());
   auto url = webhook_url(*body, r.ctx.webhook_allow_private);

@@ -540,6 +540,25 @@ TEST_CASE("api: a malformed JWT header is a 401 with the documented body, never 
   CHECK(error_of(a) == "Invalid token");
 }
 
+TEST_CASE("api: key and webhook names that show nothing or hold a NUL are a 400") {
+  ApiFixture f;
+  for (const char* name : {R"("\u200b\u200b")", R"("a\u0000b")", R"("\u2060")"}) {
+    INFO(name);
+    auto key = f.send(http::verb::post, "/api/workspaces/2/api-keys", 1,
+                      std::string(R"({"name":)") + name + R"(,"role":"member"})");
+    CHECK(key.status == 400);
+    CHECK(error_of(key) == "name must show a character and hold no NUL");
+    auto hook = f.send(http::verb::post, "/api/workspaces/2/webhooks", 1,
+                       std::string(R"({"name":)") + name +
+                           R"(,"url":"http://127.0.0.1:9/h","events":["contact.created"]})");
+    CHECK(hook.status == 400);
+    CHECK(error_of(hook) == "name must show a character and hold no NUL");
+  }
+  CHECK(f.send(http::verb::post, "/api/workspaces/2/api-keys", 1,
+               R"({"name":"ci\tkey","role":"member"})")
+            .status == 201);
+}
+
 TEST_CASE("api: an id with leading zeros names no workspace") {
   ApiFixture f;
   CHECK(f.get("/api/workspaces/0002/contacts").status == 404);

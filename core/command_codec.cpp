@@ -85,7 +85,7 @@ class FieldReader {
     std::string_view v = trimmed ? trim(s) : std::string_view(s);
     if (required && v.empty()) return invalid("\"" + name(key) + "\" must not be empty");
     if (trimmed && !printable_name(v))
-      return invalid("\"" + name(key) + "\" must show a character and hold no control characters");
+      return invalid("\"" + name(key) + "\" must show a character and hold no NUL");
     if (utf8_length(v) > max)
       return invalid("\"" + name(key) + "\" is longer than " + std::to_string(max) + " characters");
     out = std::string(v);

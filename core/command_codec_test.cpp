@@ -135,9 +135,13 @@ TEST_CASE("decode failures name the field path") {
   check_reason(head + R"("participant":{"name":"  "},)" + room + "}",
                R"("participant.name" must not be empty)");
   for (const char* hidden : {R"(\u200b\u200b)", R"(\u0000)", R"(A\u0000B)", R"(\u2060\ufeff)",
-                             R"(\u0007Bell)", R"(A\u009fB)"})
+                             R"(\u0007\u009f)", R"(\u200b\u0007)"})
     check_reason(head + R"("participant":{"name":")" + hidden + "\"}," + room + "}",
-                 R"("participant.name" must show a character and hold no control characters)");
+                 R"("participant.name" must show a character and hold no NUL)");
+  // What shows stays, with the rest of its characters: a tab, a zero-width joiner, a mark.
+  for (const char* shown :
+       {R"(Ann\tLee)", R"(\ud83d\udc69\u200d\ud83d\udcbb)", R"(e\u0301)", R"(\u200fSara)"})
+    CHECK(decode_command(head + R"("participant":{"name":")" + shown + "\"}," + room + "}").ok());
   check_reason(head + R"("participant":{"name":5},)" + room + "}",
                R"("participant.name" must be a string)");
   check_reason(head + R"("participant":{"name":")" + std::string(201, 'n') + "\"}," + room + "}",

@@ -97,9 +97,10 @@ bool printable_name(std::string_view s) {
   for (size_t i = 0; i < s.size();) {
     int32_t cp = next_code_point(s, i);
     if (cp < 0) return false;
+    if (cp == 0) return false;
     auto category = utf8proc_category(cp);
-    if (category == UTF8PROC_CATEGORY_CC) return false;
-    shows = shows || (!is_space(cp) && category != UTF8PROC_CATEGORY_CF);
+    shows = shows ||
+            (!is_space(cp) && category != UTF8PROC_CATEGORY_CF && category != UTF8PROC_CATEGORY_CC);
   }
   return shows;
 }

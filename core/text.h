@@ -15,8 +15,9 @@ bool valid_utf8(std::string_view s);
 size_t utf8_length(std::string_view s);
 // Drops leading and trailing ASCII and Unicode white space.
 std::string_view trim(std::string_view s);
-// Whether valid UTF-8 `s` can stand as a name: no control character (C0, DEL, C1) and at least
-// one character that shows (not white space, nor a format character such as U+200B).
+// Whether valid UTF-8 `s` can stand as a name: no NUL, and at least one character that shows
+// (not white space, a control or a format character such as U+200B). Other controls inside a
+// name that shows (a tab pasted from a spreadsheet) stay: records that hold them are in logs.
 bool printable_name(std::string_view s);
 // The credentials of an Authorization value with the scheme `Bearer` (any case, RFC 9110
 // section 11.1) and one or more spaces; nothing for another scheme or an empty token.

@@ -52,6 +52,14 @@ struct ServerState {
   std::mutex clients_mutex;
   std::unordered_map<asio::ip::address, size_t> clients;  // open connections per source
 
+  // A source: an IPv4 address, or the /64 of an IPv6 one (what one subscriber holds).
+  static asio::ip::address source_of(const asio::ip::address& address) {
+    if (!address.is_v6() || address.to_v6().is_v4_mapped()) return address;
+    auto bytes = address.to_v6().to_bytes();
+    std::fill(bytes.begin() + 8, bytes.end(), 0);
+    return asio::ip::address_v6(bytes);
+  }
+
   // Counts a connection from `client`; false (nothing counted) when that source has its limit.
   bool admit(const asio::ip::address& client) {
     if (options.max_connections_per_client == 0) return true;
@@ -99,7 +107,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                                                      : o.idle_timeout);
     first_request_ = false;
     stream_.async_read_some(
-        buffer_.prepare(kBodyPiece),
+        buffer_.prepare(kFirstRead),
         beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
   }
 
@@ -126,6 +134,20 @@ class Session : public std::enable_shared_from_this<Session> {
       if (auto refused = state_->options.header_check(header))
         return send(std::move(*refused), true);
     }
+    // A client that waits for leave to send its body gets it now, past every check: one that is
+    // refused never sent its body (RFC 9110 section 10.1.1).
+    if (beast::iequals(header[http::field::expect], "100-continue") && header.version() >= 11) {
+      continue_.emplace(http::status::continue_, header.version());
+      stream_.expires_after(state_->options.read_timeout);
+      return http::async_write(stream_, *continue_,
+                               [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                                 if (!ec) self->read_body();
+                               });
+    }
+    read_body();
+  }
+
+  void read_body() {
     // Beast reads as much as the buffer has room for, up to 64 KiB: without room made here, a
     // big body came in pieces the size of its headers, each a system call and a timer update.
     auto length = parser_->content_length();
@@ -191,6 +213,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
+  std::optional<http::response<http::empty_body>> continue_;
   std::shared_ptr<ServerState> state_;
 };
 
@@ -219,9 +242,9 @@ struct HttpServer::Listener : std::enable_shared_from_this<HttpServer::Listener>
       retry.async_wait([self = shared_from_this()](beast::error_code) { self->do_accept(); });
       return;
     }
-    beast::error_code ignored;
-    auto client = socket.remote_endpoint(ignored).address();
-    if (state->sessions.load() >= state->options.max_connections || !state->admit(client)) {
+    beast::error_code ignored, gone;
+    auto client = ServerState::source_of(socket.remote_endpoint(gone).address());
+    if (gone || state->sessions.load() >= state->options.max_connections || !state->admit(client)) {
       socket.close(ignored);
     } else {
       std::make_shared<Session>(std::move(socket), std::move(client), state)->run();

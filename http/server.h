@@ -30,6 +30,9 @@ inline constexpr size_t kDefaultApiBodyLimit = 1 << 20;
 inline constexpr size_t kHeaderLimit = 16 * 1024;
 // The most Beast reads from a socket at once: a big body is read in pieces of this size.
 inline constexpr size_t kBodyPiece = 64 * 1024;
+// What a connection reads first: room for a usual request head, not a body's piece (an idle
+// connection keeps its buffer).
+inline constexpr size_t kFirstRead = 4096;
 inline constexpr std::chrono::seconds kDefaultReadTimeout{30};
 inline constexpr std::chrono::seconds kDefaultIdleTimeout{30};
 inline constexpr std::chrono::seconds kDefaultFirstByteTimeout{5};
@@ -50,7 +53,8 @@ struct HttpServerOptions {
   // A request's head must be complete within it of its first byte (slow senders).
   std::chrono::seconds header_timeout = kDefaultHeaderTimeout;
   size_t max_connections = kDefaultMaxConnections;  // past it, new connections are closed
-  // Past it, a source address's new connections are closed; 0: no limit (behind a proxy).
+  // Past it, a source's new connections are closed (an IPv4 address, or an IPv6 /64); 0: no
+  // limit (behind a proxy).
   size_t max_connections_per_client = kDefaultMaxConnectionsPerClient;
   HeaderCheck header_check;  // optional; runs after the framing rules of http/framing.h
 };

@@ -243,8 +243,7 @@ Status Unsealer::open(Command& c, std::chrono::steady_clock::time_point fresh_as
     return {Code::kInvalid, "the sealed participant's name must be 1 to " +
                                 std::to_string(kMaxNameLength) + " characters"};
   if (!printable_name(c.participant_name))
-    return {Code::kInvalid,
-            "the sealed participant's name must show a character and hold no control characters"};
+    return {Code::kInvalid, "the sealed participant's name must show a character and hold no NUL"};
   if (c.participant_email && utf8_length(*c.participant_email) > kMaxEmailLength)
     return {Code::kInvalid, "the sealed participant's email is longer than " +
                                 std::to_string(kMaxEmailLength) + " characters"};

@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/executor_work_guard.hpp>
+#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/post.hpp>
 #include <cctype>
 #include <charconv>
 #include <future>
@@ -220,38 +219,33 @@ bool is_private_address(const boost::asio::ip::address& address) {
 
 namespace {
 
-// One resolver thread for the process: a webhook's creation waits on it at most
-// kResolveTimeout, so a slow or silent DNS server holds an API thread no longer than that.
-struct ResolverThread {
-  boost::asio::io_context ioc;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work{ioc.get_executor()};
-  std::thread thread{[this] { ioc.run(); }};
-  ~ResolverThread() {
-    work.reset();
-    ioc.stop();
-    thread.join();
-  }
-};
-
 using Resolved = std::pair<boost::system::error_code, boost::asio::ip::tcp::resolver::results_type>;
+
+// Lookups in flight, each on a thread of its own: a name whose servers never answer holds its
+// thread (getaddrinfo cannot be cancelled), never an API thread past kResolveTimeout, and never
+// another tenant's lookup. Past kMaxLookups the creation is refused until some return.
+std::atomic<int> lookups_in_flight{0};
 
 }  // namespace
 
 Status check_destination(const Url& url, bool allow_private) {
-  static ResolverThread resolving;
-  auto resolver = std::make_shared<boost::asio::ip::tcp::resolver>(resolving.ioc);
+  if (lookups_in_flight.fetch_add(1) >= kMaxLookups) {
+    lookups_in_flight.fetch_sub(1);
+    return {Code::kUnavailable, "Too many webhook URLs are being resolved; try again shortly"};
+  }
   auto answer = std::make_shared<std::promise<Resolved>>();
   auto resolved = answer->get_future();
-  resolver->async_resolve(url.host, std::to_string(url.port),
-                          [resolver, answer](const boost::system::error_code& ec,
-                                             boost::asio::ip::tcp::resolver::results_type r) {
-                            answer->set_value({ec, std::move(r)});
-                          });
-  if (resolved.wait_for(kResolveTimeout) != std::future_status::ready) {
-    boost::asio::post(resolving.ioc, [resolver] { resolver->cancel(); });
+  std::thread([answer, host = url.host, port = std::to_string(url.port)] {
+    boost::asio::io_context ioc;
+    boost::asio::ip::tcp::resolver resolver(ioc);
+    Resolved r;
+    r.second = resolver.resolve(host, port, r.first);
+    answer->set_value(std::move(r));
+    lookups_in_flight.fetch_sub(1);
+  }).detach();
+  if (resolved.wait_for(kResolveTimeout) != std::future_status::ready)
     return invalid("url host " + url.host + " was not resolved within " +
                    std::to_string(kResolveTimeout.count()) + " s");
-  }
   auto [ec, results] = resolved.get();
   if (ec || results.empty()) return invalid("url host " + url.host + " could not be resolved");
   if (allow_private) return {};

@@ -35,10 +35,11 @@ std::optional<std::string_view> special_purpose_range(const boost::asio::ip::add
 bool is_private_address(const boost::asio::ip::address& address);
 
 inline constexpr std::chrono::seconds kResolveTimeout{3};
+inline constexpr int kMaxLookups = 16;
 
-// Resolves the URL's host (waiting at most kResolveTimeout, on a resolver thread of its own)
-// and checks that it resolves, and, unless `allow_private`, that none of its addresses is
-// private. kInvalid with the reason. Thread-safe.
+// Resolves the URL's host (on a thread of its own, waiting at most kResolveTimeout) and checks
+// that it resolves, and, unless `allow_private`, that none of its addresses is private.
+// kInvalid with the reason; kUnavailable while kMaxLookups lookups are in flight. Thread-safe.
 Status check_destination(const Url& url, bool allow_private);
 
 }  // namespace contacts
