@@ -25,14 +25,17 @@ using fold_testing::visit;
 using namespace std::chrono_literals;
 
 constexpr int32_t kLogPartitions = 4;
-// A log long enough that a rebuild is still folding when a test acts in its middle (cancels,
-// fails the log, stops). A sanitized build folds several times slower: a quarter of the records
-// gives it the same window, in a quarter of the time.
+// A log long enough that a rebuild is still folding when a test cancels it or waits out an
+// outage in its middle. A sanitized build folds several times slower: a quarter of the records
+// gives it the same window, in a quarter of the time. (The tests that fail the log or stop the
+// fold mid-way need the whole length whatever the build: the rebuild's reader must still have
+// records to read.)
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int kLongLog = 75000;
 #else
 constexpr int kLongLog = 300000;
 #endif
+constexpr int kReadLongLog = 300000;
 const ViewStoreOptions kSmall{8 << 20, 4 << 20};
 
 std::vector<LogRecord> visits(int from, int count, int workspaces = 5) {
@@ -238,7 +241,7 @@ TEST_CASE("a log that stays unreadable past the grace aborts a rebuild; the old 
   TempDir dir("live_fold_test");
   MemoryLog memory(kLogPartitions);
   FaultInjectingLog log(memory);
-  REQUIRE(memory.append(visits(0, kLongLog)).ok());
+  REQUIRE(memory.append(visits(0, kReadLongLog)).ok());
   auto fold = open_fold(log, dir.path(), 300ms);
   REQUIRE(fold->start().ok());
   REQUIRE(wait_caught_up(*fold));
@@ -253,7 +256,7 @@ TEST_CASE("a log that stays unreadable past the grace aborts a rebuild; the old 
   CHECK(fold->views().get().get() == live);
   CHECK_FALSE(std::filesystem::exists(dir.path() + "/views.2"));
   // The live projector went on once the log came back.
-  auto more = memory.append(visits(kLongLog, 5));
+  auto more = memory.append(visits(kReadLongLog, 5));
   REQUIRE(more.ok());
   CHECK(fold->wait_applied(more->back(), 5s));
   fold->stop();
@@ -280,7 +283,7 @@ TEST_CASE("a rebuild waits out a short outage of the log and completes") {
 TEST_CASE("a rebuild a stop interrupted resumes at the next start from what it folded") {
   TempDir dir("live_fold_test");
   MemoryLog log(kLogPartitions);
-  REQUIRE(log.append(visits(0, kLongLog)).ok());
+  REQUIRE(log.append(visits(0, kReadLongLog)).ok());
   {
     auto fold = open_fold(log, dir.path());
     REQUIRE(fold->start().ok());
