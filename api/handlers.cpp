@@ -199,19 +199,27 @@ HttpResponse list_api_keys(Request& r) {
   return json_response(200, page_of_rows("api_keys", rows, 0, nullptr));
 }
 
+// A body's "name": trimmed, 1 to `max` characters of UTF-8 that show something (the decoder's
+// rule for names, so the command folds); kInvalid with the answer's message.
+Result<std::string> name_field(const nlohmann::json& body, size_t max) {
+  auto name = body.find("name");
+  if (name == body.end() || !name->is_string() || trim(name->get_ref<const std::string&>()).empty())
+    return Status{Code::kInvalid, "name is required"};
+  std::string trimmed(trim(name->get_ref<const std::string&>()));
+  if (!valid_utf8(trimmed) || utf8_length(trimmed) > max)
+    return Status{Code::kInvalid, "name must be at most " + std::to_string(max) + " characters"};
+  if (!printable_name(trimmed))
+    return Status{Code::kInvalid, "name must show a character and hold no NUL"};
+  return trimmed;
+}
+
 HttpResponse create_api_key(Request& r) {
   if (!json_depth_within(r.http.body(), kMaxJsonDepth))
     return error_response(400, "Body must be a JSON object");
   auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
   if (!body.is_object()) return error_response(400, "Body must be a JSON object");
-  auto name = body.find("name");
-  if (name == body.end() || !name->is_string() || trim(name->get_ref<const std::string&>()).empty())
-    return error_response(400, "name is required");
-  std::string trimmed(trim(name->get_ref<const std::string&>()));
-  if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxKeyNameLength)
-    return error_response(400, "name must be at most 100 characters");
-  if (!printable_name(trimmed))
-    return error_response(400, "name must show a character and hold no NUL");
+  auto trimmed = name_field(body, kMaxKeyNameLength);
+  if (!trimmed.ok()) return from_status(trimmed.status());
   Role role = Role::kMember;
   if (auto it = body.find("role"); it != body.end() && !it->is_null()) {
     auto parsed = it->is_string() ? role_from(it->get_ref<const std::string&>()) : std::nullopt;
@@ -222,7 +230,7 @@ HttpResponse create_api_key(Request& r) {
     return error_response(403, "Cannot create a key with a higher role than your own");
   NewApiKey key = generate_api_key();
   Command c = command_for(r, CommandType::kApiKeyCreate);
-  c.key_name = trimmed;
+  c.key_name = std::move(*trimmed);
   c.role = role;
   c.key_hash = key.hash;
   c.key_prefix = key.prefix;
@@ -318,21 +326,14 @@ Result<uint8_t> webhook_events(const nlohmann::json& body) {
 HttpResponse create_webhook(Request& r) {
   auto body = json_body(r);
   if (!body.ok()) return from_status(body.status());
-  auto name = body->find("name");
-  if (name == body->end() || !name->is_string() ||
-      trim(name->get_ref<const std::string&>()).empty())
-    return error_response(400, "name is required");
-  std::string trimmed(trim(name->get_ref<const std::string&>()));
-  if (!valid_utf8(trimmed) || utf8_length(trimmed) > kMaxWebhookNameLength)
-    return error_response(400, "name must be at most 100 characters");
-  if (!printable_name(trimmed))
-    return error_response(400, "name must show a character and hold no NUL");
+  auto trimmed = name_field(*body, kMaxWebhookNameLength);
+  if (!trimmed.ok()) return from_status(trimmed.status());
   auto events = webhook_events(*body);
   if (!events.ok()) return from_status(events.status());
   auto url = webhook_url(*body, r.ctx.webhook_allow_private);
   if (!url.ok()) return from_status(url.status());
   Command c = command_for(r, CommandType::kWebhookCreate);
-  c.webhook_name = trimmed;
+  c.webhook_name = std::move(*trimmed);
   c.webhook_url = *url;
   c.webhook_events = *events;
   c.webhook_secret = new_webhook_secret();

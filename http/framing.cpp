@@ -1,27 +1,14 @@
 #include "http/framing.h"
 
-#include <algorithm>
-#include <cctype>
 #include <string_view>
+
+#include "core/text.h"
 
 namespace contacts {
 
 namespace http = boost::beast::http;
 
 namespace {
-
-std::string_view trim_ows(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 // The transfer codings of every Transfer-Encoding field, in order (parameters included).
 std::optional<FramingError> check_transfer_codings(const http::request_header<>& header) {
@@ -36,12 +23,12 @@ std::optional<FramingError> check_transfer_codings(const http::request_header<>&
     std::string_view list = it->value();
     while (true) {
       auto comma = list.find(',');
-      std::string_view coding = trim_ows(list.substr(0, comma));
+      std::string_view coding = trim(list.substr(0, comma));
       if (!coding.empty()) {
         if (chunked_last)
           return FramingError{400, "chunked must be the final transfer coding, applied once"};
         ++codings;
-        chunked_last = iequals(coding, "chunked");
+        chunked_last = boost::beast::iequals(coding, "chunked");
       }
       if (comma == std::string_view::npos) break;
       list.remove_prefix(comma + 1);
