@@ -5,14 +5,17 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <iostream>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <vector>
 
 #include "http/framing.h"
 
@@ -43,6 +46,8 @@ HttpResponse error_response(unsigned status, std::string_view message) {
 
 namespace {
 
+class Session;
+
 // What the listener and its sessions share; outlives both.
 struct ServerState {
   Handler handler;
@@ -51,6 +56,9 @@ struct ServerState {
   std::atomic<bool> draining{false};
   std::mutex clients_mutex;
   std::unordered_map<asio::ip::address, size_t> clients;  // open connections per source
+  // Every open session, so a drain can close the idle ones at once (each on its own strand).
+  std::mutex sessions_mutex;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> open_sessions;
 
   // A source: an IPv4 address, or the /64 of an IPv6 one (what one subscriber holds).
   static asio::ip::address source_of(const asio::ip::address& address) {
@@ -85,13 +93,29 @@ class Session : public std::enable_shared_from_this<Session> {
     state_->sessions.fetch_add(1);
   }
   ~Session() {
+    {
+      std::lock_guard lock(state_->sessions_mutex);
+      state_->open_sessions.erase(this);
+    }
     state_->sessions.fetch_sub(1);
     state_->release(client_);
   }
 
   void run() {
+    {
+      std::lock_guard lock(state_->sessions_mutex);
+      state_->open_sessions.emplace(this, weak_from_this());
+    }
     asio::dispatch(stream_.get_executor(),
                    beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  // During a drain: a connection waiting for its next request is closed now, not at its idle
+  // timeout; one inside a request finishes it (Connection: close). Any thread.
+  void close_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->stream_.close();
+    });
   }
 
  private:
@@ -99,19 +123,22 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(state_->options.body_limit);
     parser_->header_limit(kHeaderLimit);
-    if (buffer_.size() > 0) return read_header();  // the next request is already here
+    if (buffer_.size() > 0) return read_header();    // the next request is already here
+    if (state_->draining.load()) return do_close();  // no next request once the drain began
     // Waiting for a request: a connection that sends nothing is closed at the first-byte
     // timeout (new ones, and kept-alive ones while the listener is half full) or the idle one.
     const auto& o = state_->options;
     stream_.expires_after(first_request_ || state_->under_pressure() ? o.first_byte_timeout
                                                                      : o.idle_timeout);
     first_request_ = false;
+    idle_ = true;
     stream_.async_read_some(
         buffer_.prepare(kFirstRead),
         beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code ec, std::size_t n) {
+    idle_ = false;
     if (ec == asio::error::eof) return do_close();
     if (ec) return on_error(ec);
     buffer_.commit(n);
@@ -210,6 +237,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::ip::address client_;
   bool first_request_ = true;
+  bool idle_ = false;  // waiting for the first bytes of a request (on the strand only)
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;
@@ -306,7 +334,16 @@ uint16_t HttpServer::port() const {
 size_t HttpServer::open_connections() const { return listener_->state->sessions.load(); }
 
 void HttpServer::stop() {
-  listener_->state->draining = true;
+  auto& state = *listener_->state;
+  state.draining = true;
+  std::vector<std::weak_ptr<Session>> open;
+  {
+    std::lock_guard lock(state.sessions_mutex);
+    for (const auto& [session, weak] : state.open_sessions) open.push_back(weak);
+  }
+  // Outside the lock: the last reference to a session may go here, and its destructor locks.
+  for (const auto& weak : open)
+    if (auto session = weak.lock()) session->close_if_idle();
   asio::post(listener_->acceptor.get_executor(), [l = listener_] {
     beast::error_code ignored;
     l->acceptor.close(ignored);

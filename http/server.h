@@ -89,7 +89,8 @@ class HttpServer {
   // Binds and listens on host:port; kUnavailable when that fails.
   Status listen(const std::string& host, uint16_t port);
   uint16_t port() const;
-  // Stops accepting; open connections close after their current response.
+  // Stops accepting (a drain): connections waiting for a request close at once, the others
+  // after their current response (sent with Connection: close).
   void stop();
   size_t open_connections() const;
 
