@@ -44,6 +44,21 @@ HttpResponse error_response(unsigned status, std::string_view message) {
   return json_response(status, nlohmann::json{{"error", message}}.dump());
 }
 
+HttpResponse unauthorized(std::string_view message, std::string_view realm,
+                          bool credentials_given) {
+  HttpResponse res = error_response(401, message);
+  std::string challenge = "Bearer realm=\"" + std::string(realm) + "\"";
+  if (credentials_given) challenge += ", error=\"invalid_token\"";
+  res.set(http::field::www_authenticate, challenge);
+  return res;
+}
+
+HttpResponse method_not_allowed(std::string_view allow) {
+  HttpResponse res = error_response(405, "Method not allowed");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 namespace {
 
 class Session;
@@ -191,6 +206,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // (Only then: a small request's buffer is kept for the next one on the connection.)
     if (buffer_.capacity() > kBodyPiece) buffer_.shrink_to_fit();
     HttpRequest request = parser_->release();
+    // HEAD is GET without the body (RFC 9110 section 9.3.2): the same status and headers.
+    const bool head = request.method() == http::verb::head;
+    if (head) request.method(http::verb::get);
     HttpResponse response;
     try {
       response = state_->handler(request);
@@ -199,6 +217,11 @@ class Session : public std::enable_shared_from_this<Session> {
       response = error_response(500, "Internal server error");
     }
     response.version(request.version());
+    if (head) {
+      const auto length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
     bool close = !request.keep_alive() || state_->draining.load();
     send(std::move(response), close);
   }
