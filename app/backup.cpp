@@ -275,8 +275,10 @@ int backup_stopped_node(const Flags& flags, const std::string& dir) {
 int run_backup(int argc, char** argv) {
   Flags flags;
   std::vector<FlagSpec> specs = {
-      data_flag(),  brokers_flag(),    topic_prefix_flag(),
-      cache_flag(), key_filter_flag(), {"to", "", "", "the backup's directory: new, or empty"}};
+      data_flag(),         {"to", "", "", "the backup's directory: new, or empty"},
+      partitions_flag(),   brokers_flag(),
+      topic_prefix_flag(), cache_flag(),
+      key_filter_flag()};
   for (auto& spec : key_flags()) specs.push_back(spec);
   if (int rc = parse_or_exit(
           flags, "backup",
