@@ -10,7 +10,9 @@ These tests check:
     folds new commands;
   - a data directory with no node running is backed up by the command itself;
   - a backup refuses a target that is not empty, a restore a data directory that is not empty,
-    one a node runs on, and a directory that is no backup.
+    one a node runs on, and a directory that is no backup;
+  - on Kafka (CONTACTS_TEST_BROKERS), the views and deliveries are backed up, the manifest says
+    the log is Kafka's, and a node restored from them resumes from their offsets in its topics.
 """
 
 import json
@@ -24,7 +26,7 @@ import pytest
 
 from helpers import BROKERS, contact_delete, member_upsert, qs, room_join, run_cli, token_for
 
-pytestmark = pytest.mark.skipif(bool(BROKERS), reason="backs up the embedded log's data directory")
+embedded_only = pytest.mark.skipif(bool(BROKERS), reason="the embedded log's data directory")
 
 OWNER = 7
 WORKSPACES = (2, 3)
@@ -46,7 +48,8 @@ def visits(rnd, n, tag):
 
 
 def start_node(server_factory, **kwargs):
-    server = server_factory(brokers=None, **kwargs)
+    kwargs.setdefault("brokers", None)
+    server = server_factory(**kwargs)
     server.wait_ready(timeout=WAIT)
     return server
 
@@ -156,6 +159,7 @@ def clean_fold(server_factory, data_dir):
     return start_node(server_factory, data_dir=fresh)
 
 
+@embedded_only
 def test_a_backup_under_ingest_load_restores_to_a_clean_fold_of_its_log_that_folds_on(
         server_factory, tmp_path):
     server = start_node(server_factory)
@@ -203,6 +207,7 @@ def test_a_backup_under_ingest_load_restores_to_a_clean_fold_of_its_log_that_fol
     assert restored.get(f"/api/workspaces/2/contacts/{cid}", token).status == 404
 
 
+@embedded_only
 def test_a_data_directory_no_node_runs_on_is_backed_up_by_the_command(server_factory, tmp_path):
     server = start_node(server_factory)
     seed(server, random.Random(2))
@@ -222,6 +227,7 @@ def test_a_data_directory_no_node_runs_on_is_backed_up_by_the_command(server_fac
                 "the restored node against the one backed up")
 
 
+@embedded_only
 def test_a_backup_refuses_a_target_that_is_not_empty(server_factory, tmp_path):
     server = start_node(server_factory)
     seed(server, random.Random(3))
@@ -242,6 +248,7 @@ def test_a_backup_refuses_a_target_that_is_not_empty(server_factory, tmp_path):
     assert os.path.exists(target / "manifest.json")
 
 
+@embedded_only
 def test_a_restore_refuses_a_data_directory_in_use_or_not_empty_and_what_is_no_backup(
         server_factory, tmp_path):
     server = start_node(server_factory)
@@ -265,3 +272,29 @@ def test_a_restore_refuses_a_data_directory_in_use_or_not_empty_and_what_is_no_b
     assert r.returncode == 1
     assert "not a backup" in r.stderr
     assert not os.path.exists(tmp_path / "fresh")
+
+
+@pytest.mark.skipif(not BROKERS, reason="needs CONTACTS_TEST_BROKERS")
+def test_on_kafka_the_views_and_deliveries_are_backed_up_and_resume_in_the_topics(
+        server_factory, tmp_path):
+    server = start_node(server_factory, brokers=BROKERS)
+    seed(server, random.Random(5))
+    backup = str(tmp_path / "backup")
+    taken = run_cli("backup", "--data", server.data_dir, "--to", backup, *server.log_args())
+    assert taken.returncode == 0, taken.stderr
+    manifest = manifest_of(backup)
+    assert manifest["log"] == "kafka"
+    assert manifest["commands_topic"] == server.topic_prefix + "contacts.commands"
+    assert sorted(manifest["stores"]) == ["views", "webhooks"]
+    assert "log_end_offsets" not in manifest and "not_in_backup" in manifest
+    before = capture(server)
+    server.stop()
+    restored_dir = server_factory.new_data_dir("restored")
+    assert restore(backup, restored_dir).returncode == 0
+    restored = start_node(server_factory, data_dir=restored_dir, brokers=BROKERS,
+                          topic_prefix=server.topic_prefix)
+    assert_same(capture(restored), before, "the restored node against the one backed up")
+    restored.ingest_ok([room_join(2, "After Restore", "after@example.org", command_id="after-1")])
+    found = restored.get(qs("/api/workspaces/2/contacts", search="after@example.org"),
+                         token_for(OWNER))
+    assert found.status == 200 and found.json["total"] == 1, found
