@@ -279,7 +279,9 @@ int run_backup(int argc, char** argv) {
       partitions_flag(),   brokers_flag(),
       topic_prefix_flag(), cache_flag(),
       key_filter_flag()};
-  for (auto& spec : key_flags()) specs.push_back(spec);
+  // The master key opens the key store when no node runs (the erasure window is Kafka's).
+  for (auto& spec : key_flags())
+    if (spec.name != "erasure-window") specs.push_back(spec);
   if (int rc = parse_or_exit(
           flags, "backup",
           "Copies the stores of --data (log, views, key store, webhook deliveries) into --to, "
