@@ -36,6 +36,10 @@ std::string utc_now() {
   return text;
 }
 
+int64_t milliseconds(std::chrono::steady_clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
+
 bool empty_or_absent(const fs::path& dir) {
   std::error_code ec;
   if (!fs::exists(dir, ec)) return true;
@@ -167,6 +171,8 @@ Result<nlohmann::json> write_backup(const BackupSources& sources, const std::str
 
 std::string backup_running_node(LiveFold& fold, const OpenedLog& log,
                                 const DeliveryStore* deliveries, const std::string& dir) {
+  const auto started = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::duration held_for{};
   auto backed_up = [&]() -> Result<nlohmann::json> {
     // A swap would retire the set being copied: one at a time. (Rebuilds started through this
     // socket wait for the backup: it answers one request at a time.)
@@ -182,6 +188,7 @@ std::string backup_running_node(LiveFold& fold, const OpenedLog& log,
     sources.deliveries = deliveries;
     sources.partitions = log->partitions();
     std::shared_ptr<Projector> held;
+    std::chrono::steady_clock::time_point held_at;
     if (const auto* kafka = log.kafka()) {
       sources.kafka_topic = kafka->commands_topic();
     } else {
@@ -189,14 +196,23 @@ std::string backup_running_node(LiveFold& fold, const OpenedLog& log,
       sources.keys = dynamic_cast<const EmbeddedKeyStore*>(log.keys());
       // Between its batches: no key is destroyed while the log and key store are copied.
       sources.hold_fold = [&] {
+        held_at = std::chrono::steady_clock::now();
         if ((held = fold.projector())) held->stop();
       };
       sources.resume = [&] {
         if (held) held->start();
+        held_for = std::chrono::steady_clock::now() - held_at;
       };
     }
     return write_backup(sources, dir);
   }();
+  const auto took = std::chrono::steady_clock::now() - started;
+  if (backed_up.ok())
+    std::cerr << "contacts: backed up into " << dir << " in " << milliseconds(took)
+              << " ms (the fold held still for " << milliseconds(held_for) << " ms of them)\n";
+  else
+    std::cerr << "contacts: the backup into " << dir << " failed: " << backed_up.status().message()
+              << "\n";
   nlohmann::json reply = {{"backed_up", backed_up.ok()}};
   if (backed_up.ok())
     reply["manifest"] = *backed_up;
