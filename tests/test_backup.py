@@ -10,7 +10,7 @@ These tests check:
     folds new commands;
   - a data directory with no node running is backed up by the command itself;
   - a backup refuses a target that is not empty, a restore a data directory that is not empty,
-    one a node runs on, and a directory that is no backup;
+    one a node runs on, a directory that is no backup, and one its manifest does not match;
   - on Kafka (CONTACTS_TEST_BROKERS), the views and deliveries are backed up, the manifest says
     the log is Kafka's, and a node restored from them resumes from their offsets in its topics.
 """
@@ -272,6 +272,29 @@ def test_a_restore_refuses_a_data_directory_in_use_or_not_empty_and_what_is_no_b
     assert r.returncode == 1
     assert "not a backup" in r.stderr
     assert not os.path.exists(tmp_path / "fresh")
+
+    # A manifest whose views applied more than its log holds, or a backup without a store its
+    # manifest names, is refused before anything is copied.
+    manifest = manifest_of(backup)
+    whole = dict(manifest)
+    manifest["view_offsets"] = [end + 1 for end in manifest["log_end_offsets"]]
+    write_manifest(backup, manifest)
+    assert_restore_refused(backup, tmp_path / "fresh", "than its log holds")
+    write_manifest(backup, whole)
+    shutil.rmtree(os.path.join(backup, "keys"))
+    assert_restore_refused(backup, tmp_path / "fresh", "lacks its store keys")
+
+
+def write_manifest(backup, manifest):
+    with open(os.path.join(backup, "manifest.json"), "w") as f:
+        json.dump(manifest, f)
+
+
+def assert_restore_refused(backup, data, message):
+    r = restore(backup, str(data))
+    assert r.returncode == 1
+    assert message in r.stderr
+    assert not os.path.exists(data)
 
 
 @pytest.mark.skipif(not BROKERS, reason="needs CONTACTS_TEST_BROKERS")
