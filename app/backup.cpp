@@ -164,6 +164,7 @@ Result<nlohmann::json> write_backup(const BackupSources& sources, const std::str
   if (!manifest.ok()) {
     for (const auto& name : {kViewsDir, kWebhooksDir, kLogDir, kKeysDir, kManifestFile})
       fs::remove_all(dir / name, ec);
+    fs::remove(dir / (std::string(kManifestFile) + ".tmp"), ec);
     if (created) fs::remove(dir, ec);
   }
   return manifest;
