@@ -5,6 +5,7 @@
 #include <cstring>
 #include <iostream>
 
+#include "app/backup.h"
 #include "app/commands.h"
 #include "core/version.h"
 
@@ -21,6 +22,8 @@ commands:
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
   compact   the erasure compaction, now: erased people's bytes leave the node's files
+  backup    a consistent copy of the data directory's stores, of a running node too
+  restore   a backup into an empty data directory
   seal      seal the personal fields of NDJSON commands, for producers writing to Kafka
   rotate-master-key  wrap the key store's keys again under a new master key
   dlq       list the dead letters (records that are not commands), replay them after a fix
@@ -58,6 +61,8 @@ int main(int argc, char** argv) {
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
   if (command == "compact") return run_compact(rest_argc, rest);
+  if (command == "backup") return run_backup(rest_argc, rest);
+  if (command == "restore") return run_restore(rest_argc, rest);
   if (command == "seal") return run_seal(rest_argc, rest);
   if (command == "rotate-master-key") return run_rotate_master_key(rest_argc, rest);
   if (command == "dlq") return run_dlq(rest_argc, rest);

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "api/auth.h"
+#include "app/backup.h"
 #include "app/control.h"
 #include "core/command_codec.h"
 #include "core/console.h"
@@ -391,7 +392,10 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
   // Erased people's bytes leave the files within the interval: a compaction after erasures.
   ErasureCompactor compactor(fold, parts.dispatcher, compact);
   // Without it the node serves all the same; only rebuilds while serving are out of reach.
-  auto control = ControlSocket::open(control_path(flags.get("data")), fold, compact);
+  auto backup = [&](const std::string& dir) {
+    return backup_running_node(fold, log, parts.deliveries, dir);
+  };
+  auto control = ControlSocket::open(control_path(flags.get("data")), fold, compact, backup);
   if (!control.ok())
     std::cerr << "contacts " << command << ": " << control.status().message()
               << " (no rebuild while serving on this node)\n";
