@@ -552,8 +552,11 @@ TEST_CASE(
   f.sender.answer(FakeHttpSender::status(500));
   f.changes.push(change(10, {1}));
   f.start();
+  REQUIRE(f.after_attempts(1, 10, 1).state == DeliveryState::kPending);
+  f.clock.set(kStart + 5);
+  REQUIRE(f.after_attempts(1, 10, 2).state == DeliveryState::kPending);
   f.clock.set(kStart + 65);
-  REQUIRE(eventually([&] { return f.delivery(1, 10).state == DeliveryState::kFailed; }));
+  REQUIRE(f.after_attempts(1, 10, 3).state == DeliveryState::kFailed);
   CHECK(f.delivery(1, 10).body.empty());  // a delivery that is done keeps no body
 
   f.clock.set(kStart + 1000);
