@@ -504,6 +504,23 @@ TEST_CASE(
   CHECK(f.store->pending() == 0);
 }
 
+TEST_CASE("Dispatcher sends deliveries parked before a restart once their subscription resumes") {
+  Fixture f;
+  set_active(f, 1, false);
+  f.changes.push(change(5, {1}));
+  f.start();
+  REQUIRE(eventually([&] {
+    return f.store->exists(DeliveryRef{kWs, 1, 5}) && !f.delivery(1, 5).next_attempt_ms;
+  }));
+  f.dispatcher->stop();
+  f.dispatcher.reset();
+
+  set_active(f, 1, true);  // resumed while no dispatcher ran
+  f.start();
+  CHECK(f.after_attempts(1, 5, 1).state == DeliveryState::kSucceeded);
+  CHECK(f.sender.request_count() == 1);
+}
+
 TEST_CASE("Dispatcher does not use up a delivery's retries while its subscription is paused") {
   Fixture f;  // schedule 5, 60: three attempts at most
   f.put_webhook(1);
