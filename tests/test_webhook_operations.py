@@ -16,8 +16,8 @@ import time
 
 import pytest
 
-from helpers import (AUDIT_FIELDS, DELIVERY_FIELDS, WEBHOOK_FIELDS, Receiver, contact_delete,
-                     qs, room_join, token_for)
+from helpers import (AUDIT_FIELDS, BROKERS, DELIVERY_FIELDS, WEBHOOK_FIELDS, Receiver,
+                     contact_delete, member_upsert, produce, qs, room_join, token_for, wait_for)
 from test_webhooks import (ADMIN, ALL_EVENTS, ISO_MS, MEMBER, OWNER, SCHEDULE, WS, create,
                            deliveries, members, unique_email, wait_deliveries)
 
@@ -333,3 +333,66 @@ def test_ingest_refuses_the_operations_commands(server):
     r = server.ingest(cmds)
     assert r.status == 400, r
     assert [e["line"] for e in r.json["errors"]] == [1, 2]
+
+
+# --------------------------------------------------------------------------- split deployment
+
+@pytest.mark.skipif(BROKERS is None, reason="needs CONTACTS_TEST_BROKERS (a Kafka broker)")
+def test_in_a_split_deployment_the_webhooks_process_operates_its_deliveries(server_factory, tmp_path):
+    receiver = Receiver(tmp_path).start()
+    try:
+        writer = server_factory(command="project")
+        hooks = server_factory(command="webhooks", topic_prefix=writer.topic_prefix,
+                               extra_args=["--webhook-allow-private", "--webhook-retry-schedule", "1"])
+        replica = server_factory(command="api", topic_prefix=writer.topic_prefix)
+        ws, token = 2, token_for(OWNER)
+        assert produce(writer.data_dir, [member_upsert(ws, OWNER, "owner")],
+                       log_args=writer.log_args()).returncode == 0
+        for node in (writer, hooks, replica):
+            node.wait_ready(timeout=60)
+        r = hooks.post(f"/api/workspaces/{ws}/webhooks", token=token,
+                       body={"name": "crm", "url": receiver.url("/split-ops"), "events": ["contact.created"]})
+        assert r.status == 201, r
+        hook = r.json["webhook"]
+        receiver.register("/split-ops", hook["secret"])
+        path = f"/api/workspaces/{ws}/webhooks/{hook['id']}"
+        wait_for(lambda: any(h["id"] == hook["id"] for h in
+                             replica.get(f"/api/workspaces/{ws}/webhooks", token=token).json["webhooks"]),
+                 timeout=30, what="the replica to fold the webhook")
+
+        # Paused through a replica: the dispatcher's views fold it before the change after it.
+        r = replica.request("PATCH", path, token=token, body={"is_active": False})
+        assert r.status == 200 and r.json["webhook"]["is_active"] is False, r
+        assert produce(writer.data_dir, [room_join(ws, "Split", "split@example.com")],
+                       log_args=writer.log_args()).returncode == 0
+        wait_for(lambda: hooks.get(path + "/deliveries", token=token).json["total"] == 1, timeout=60,
+                 what="the dispatcher to record the delivery")
+        time.sleep(1.5)
+        d = hooks.get(path + "/deliveries", token=token).json["deliveries"][0]
+        assert d["state"] == "pending" and d["attempts"] == 0, d
+        assert receiver.received("/split-ops") == []
+        r = replica.request("PATCH", path, token=token, body={"is_active": True})
+        assert r.status == 200, r
+        got = receiver.wait_for(lambda g: len(g) >= 1, path="/split-ops", timeout=60)
+        assert got[0]["id"] == d["message_id"] and got[0]["standard_ok"]
+
+        # Test events and redeliveries answer where the deliveries are kept.
+        r = replica.post(path + "/test", token=token)
+        assert r.status == 404 and r.json == {"error": "Deliveries are kept by the webhooks process"}, r
+        r = hooks.post(path + "/test", token=token)
+        assert r.status == 202, r
+        test_id = r.json["delivery"]["message_id"]
+        r = hooks.post(path + f"/deliveries/{d['message_id']}/redeliver", token=token)
+        assert r.status == 202, r
+        got = receiver.wait_for(lambda g: len(g) >= 3, path="/split-ops", timeout=60)
+        assert sorted(g["id"] for g in got) == sorted([d["message_id"], d["message_id"], test_id])
+        assert all(g["standard_ok"] and g["hmac_ok"] for g in got)
+
+        def actions():
+            entries = writer.get(qs(f"/api/workspaces/{ws}/audit-log", limit=100), token=token).json["entries"]
+            return [e["action"] for e in entries if e["target_id"] == hook["id"]]
+        wait_for(lambda: len(actions()) == 5, timeout=30, what="the writer to fold every audit entry")
+        assert actions() == ["webhook.redeliver", "webhook.test", "webhook.resume", "webhook.pause",
+                             "webhook.create"]
+    finally:
+        receiver.stop()
