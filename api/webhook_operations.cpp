@@ -137,7 +137,7 @@ HttpResponse send_test_event(const WebhookCall& call) {
   d.body = test_event_body(d.timestamp, call.webhook_id);
   d.next_attempt_ms = call.ctx.clock.now_millis();
   if (auto added = call.ctx.deliveries->add({d}); !added.ok()) return from_status(added.status());
-  return delivery_answer(call.ctx.deliveries->get(d.ref).value_or(d));
+  return delivery_answer(d);  // as recorded: the dispatcher may have attempted it already
 }
 
 HttpResponse redeliver(const WebhookCall& call, std::string_view message_id) {
