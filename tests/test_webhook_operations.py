@@ -320,10 +320,11 @@ def test_every_operation_on_an_unknown_webhook_is_404(server, receiver, method, 
 
 def test_other_methods_on_the_operations_are_405(server, receiver):
     hook = create(server, receiver, "/ops-405")
-    for method, suffix in (("GET", "/rotate-secret"), ("PUT", "/test"), ("GET", "/test"),
-                           ("PUT", ""), ("GET", "/deliveries/msg_1/redeliver")):
+    for method, suffix, allow in (("GET", "/rotate-secret", "POST"), ("PUT", "/test", "POST"),
+                                  ("GET", "/test", "POST"), ("PUT", "", "PATCH, DELETE"),
+                                  ("GET", "/deliveries/msg_1/redeliver", "POST")):
         r = server.request(method, hook_path(hook["id"], suffix), token=token_for(OWNER))
-        assert r.status == 405, (method, suffix, r)
+        assert r.status == 405 and r.headers["allow"] == allow, (method, suffix, r)
 
 
 def test_ingest_refuses_the_operations_commands(server):
