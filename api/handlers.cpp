@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/router.h"
+#include "api/webhook_operations.h"
 #include "core/json_writer.h"
 #include "core/text.h"
 #include "webhooks/signing.h"
@@ -347,7 +348,7 @@ HttpResponse create_webhook(Request& r) {
   if (!id.ok()) return from_status(id.status());
   auto row = r.ctx.views.get()->webhook(r.ws, *id);  // the set live now, as above
   if (!row) return error_response(500, "Webhook was not stored");
-  return ok_json(201, {{"webhook", ordered_json::parse(encode(*row))}});
+  return ok_json(201, {{"webhook", ordered_json::parse(encode(*row, WithSecret::kYes))}});
 }
 
 Result<int64_t> existing_webhook(Request& r) {
@@ -413,7 +414,10 @@ enum class Route {
   kAudit,
   kWebhooks,
   kWebhook,
-  kDeliveries
+  kDeliveries,
+  kRotateSecret,
+  kTestEvent,
+  kRedeliver
 };
 
 Route match(const std::vector<std::string>& s) {
@@ -433,8 +437,28 @@ Route match(const std::vector<std::string>& s) {
     if (s.size() == 4) return Route::kWebhooks;
     if (s.size() == 5) return Route::kWebhook;
     if (s.size() == 6 && s[5] == "deliveries") return Route::kDeliveries;
+    if (s.size() == 6 && s[5] == "rotate-secret") return Route::kRotateSecret;
+    if (s.size() == 6 && s[5] == "test") return Route::kTestEvent;
+    if (s.size() == 8 && s[5] == "deliveries" && s[7] == "redeliver") return Route::kRedeliver;
   }
   return Route::kNone;
+}
+
+// PATCH, rotate-secret, test and redeliver (api/webhook_operations.h), on an existing webhook.
+HttpResponse operate_webhook(Request& r, Route route) {
+  auto id = existing_webhook(r);
+  if (!id.ok()) return from_status(id.status());
+  const WebhookCall call{r.ctx, r.views, r.ws, r.principal.actor(), *id};
+  switch (route) {
+    case Route::kWebhook:
+      return update_webhook(call, r.http.body());
+    case Route::kRotateSecret:
+      return rotate_webhook_secret(call, r.http.body());
+    case Route::kTestEvent:
+      return send_test_event(call);
+    default:
+      return redeliver(call, r.target.segments[6]);
+  }
 }
 
 // What a route answers (the Allow header of its 405); HEAD is GET without the body.
@@ -446,8 +470,13 @@ std::string_view allowed_methods(Route route) {
     case Route::kWebhooks:
       return "GET, HEAD, POST";
     case Route::kApiKey:
-    case Route::kWebhook:
       return "DELETE";
+    case Route::kWebhook:
+      return "PATCH, DELETE";
+    case Route::kRotateSecret:
+    case Route::kTestEvent:
+    case Route::kRedeliver:
+      return "POST";
     default:
       return "GET, HEAD";
   }
@@ -482,12 +511,19 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
     case Route::kWebhooks:
     case Route::kWebhook:
     case Route::kDeliveries:
+    case Route::kRotateSecret:
+    case Route::kTestEvent:
+    case Route::kRedeliver:
       if (!can_manage(r.role))
         return error_response(403, "Only owners and admins can manage webhooks");
       if (route == Route::kDeliveries)
         return method == http::verb::get ? webhook_deliveries(r) : not_allowed();
-      if (route == Route::kWebhook)
-        return method == http::verb::delete_ ? delete_webhook(r) : not_allowed();
+      if (route == Route::kWebhook) {
+        if (method == http::verb::delete_) return delete_webhook(r);
+        return method == http::verb::patch ? operate_webhook(r, route) : not_allowed();
+      }
+      if (route != Route::kWebhooks)  // rotate-secret, test, redeliver
+        return method == http::verb::post ? operate_webhook(r, route) : not_allowed();
       if (method == http::verb::get) return list_webhooks(r);
       if (method == http::verb::post) return create_webhook(r);
       return not_allowed();

@@ -33,7 +33,7 @@ struct ApiContext {
   const Clock& clock;
   std::function<bool()> ready;                // views have applied the whole log
   std::function<std::string()> metrics_text;  // Prometheus exposition
-  const DeliveryStore* deliveries = nullptr;  // the dispatcher's records; null: none kept here
+  DeliveryStore* deliveries = nullptr;        // the dispatcher's records; null: none kept here
   bool webhook_allow_private = false;         // webhook URLs may resolve to private addresses
   // Whether this node's views hold the workspace (a writer holds the partitions it owns); null:
   // every workspace. Requests for one it does not hold answer 503 before anything else.

@@ -77,7 +77,7 @@ void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_cont
 
 // What a role adds to the HTTP side of a node with views.
 struct RoleParts {
-  const DeliveryStore* deliveries = nullptr;    // webhook deliveries kept here, if any
+  DeliveryStore* deliveries = nullptr;          // webhook deliveries kept here, if any
   std::function<bool(WorkspaceId)> holds;       // null: every workspace
   std::function<void(std::string&)> metrics;    // the role's own series, rendered first
   const DispatcherStats* dispatcher = nullptr;  // null: zeros

@@ -6,7 +6,7 @@
 namespace contacts {
 
 namespace {
-constexpr std::array<std::pair<CommandType, std::string_view>, 12> kTypeNames{{
+constexpr std::array<std::pair<CommandType, std::string_view>, 16> kTypeNames{{
     {CommandType::kRoomJoin, "room_join"},
     {CommandType::kBooking, "booking"},
     {CommandType::kContactDelete, "contact_delete"},
@@ -19,6 +19,10 @@ constexpr std::array<std::pair<CommandType, std::string_view>, 12> kTypeNames{{
     {CommandType::kWebhookCreate, "webhook_create"},
     {CommandType::kWebhookDelete, "webhook_delete"},
     {CommandType::kContactErase, "contact_erase"},
+    {CommandType::kWebhookUpdate, "webhook_update"},
+    {CommandType::kWebhookRotateSecret, "webhook_rotate_secret"},
+    {CommandType::kWebhookTest, "webhook_test"},
+    {CommandType::kWebhookRedeliver, "webhook_redeliver"},
 }};
 constexpr std::array<std::pair<WebhookEvent, std::string_view>, 3> kEventNames{{
     {kContactCreated, "contact.created"},

@@ -25,6 +25,10 @@ enum class CommandType {
   kWebhookCreate,
   kWebhookDelete,
   kContactErase,
+  kWebhookUpdate,
+  kWebhookRotateSecret,
+  kWebhookTest,
+  kWebhookRedeliver,
 };
 
 // Ordered by power: a role may grant at most itself.
@@ -35,6 +39,13 @@ std::optional<CommandType> command_type_from(std::string_view name);
 std::string_view to_string(Role role);
 std::optional<Role> role_from(std::string_view name);
 inline bool can_manage(Role role) { return role >= Role::kAdmin; }
+// The commands of webhook subscriptions: the API alone produces them (it draws secrets, checks
+// URLs and keeps the deliveries).
+inline bool is_webhook_command(CommandType type) {
+  return type == CommandType::kWebhookCreate || type == CommandType::kWebhookDelete ||
+         type == CommandType::kWebhookUpdate || type == CommandType::kWebhookRotateSecret ||
+         type == CommandType::kWebhookTest || type == CommandType::kWebhookRedeliver;
+}
 
 // Webhook event types, as bits of a subscription's event set.
 enum WebhookEvent : uint8_t {
@@ -74,6 +85,10 @@ inline constexpr size_t kMaxWebhookNameLength = 100;
 inline constexpr size_t kMaxUrlLength = 2048;
 // "whsec_" + base64 of 32 bytes.
 inline constexpr size_t kWebhookSecretLength = 6 + 44;
+// How long a rotated-out secret still signs deliveries (webhook_rotate_secret): at most a week.
+inline constexpr int64_t kMaxSecretOverlapSeconds = 7 * 24 * 3600;
+// A delivery's message id: "msg_" and the decimal log position of its change, below 2^53.
+inline constexpr size_t kMaxMessageIdLength = 4 + 16;
 
 struct Command {
   CommandType type = CommandType::kRoomJoin;
@@ -120,12 +135,15 @@ struct Command {
   std::string key_prefix;  // the first characters of the key, shown in listings
   int64_t key_id = 0;
 
-  // webhook_create, webhook_delete
+  // webhook_create, and webhook_delete, _update, _rotate_secret, _test, _redeliver (webhook_id)
   std::string webhook_name;  // trimmed
   std::string webhook_url;
   uint8_t webhook_events = 0;  // WebhookEvent bits
-  std::string webhook_secret;
+  std::string webhook_secret;  // also webhook_rotate_secret: the new one
   int64_t webhook_id = 0;
+  bool webhook_active = true;           // webhook_update: false pauses, true resumes
+  int64_t webhook_overlap_seconds = 0;  // webhook_rotate_secret: how long the old one signs
+  std::string webhook_message_id;       // webhook_redeliver: msg_<position>
 };
 
 }  // namespace contacts

@@ -68,6 +68,14 @@ class FieldReader {
     return {};
   }
 
+  Status boolean(std::string_view key, bool& out) const {
+    auto it = object_.find(key);
+    if (it == object_.end()) return missing(key);
+    if (!it->is_boolean()) return invalid("\"" + name(key) + "\" must be true or false");
+    out = it->get<bool>();
+    return {};
+  }
+
   // A string of 1..max code points after trimming when `trimmed`; absent or null is an
   // error when `required`, else leaves `out` empty.
   Status text(std::string_view key, std::optional<std::string>& out, size_t max, bool required,
@@ -313,6 +321,42 @@ Status decode_webhook_create(const FieldReader& r, Command& c) {
   return decode_actor(r, c);
 }
 
+// The commands that name an existing subscription: webhook_delete, _update, _rotate_secret, _test
+// and _redeliver.
+Status decode_webhook_change(const FieldReader& r, Command& c) {
+  switch (c.type) {
+    case CommandType::kWebhookUpdate:
+      if (auto s = r.known({"webhook_id", "is_active", "actor"}); !s.ok()) return s;
+      if (auto s = r.boolean("is_active", c.webhook_active); !s.ok()) return s;
+      break;
+    case CommandType::kWebhookRotateSecret:
+      if (auto s = r.known({"webhook_id", "secret", "overlap_seconds", "actor"}); !s.ok()) return s;
+      if (auto s = decode_secret(r, c); !s.ok()) return s;
+      if (auto s = r.integer("overlap_seconds", c.webhook_overlap_seconds, 0); !s.ok()) return s;
+      if (c.webhook_overlap_seconds > kMaxSecretOverlapSeconds)
+        return invalid("\"overlap_seconds\" must be between 0 and " +
+                       std::to_string(kMaxSecretOverlapSeconds));
+      break;
+    case CommandType::kWebhookRedeliver: {
+      if (auto s = r.known({"webhook_id", "message_id", "actor"}); !s.ok()) return s;
+      if (auto s = r.required_text("message_id", c.webhook_message_id, kMaxMessageIdLength);
+          !s.ok())
+        return s;
+      std::string_view digits = c.webhook_message_id;
+      bool ok = digits.rfind("msg_", 0) == 0 && digits.size() > 4 && digits[4] != '0' &&
+                digits.size() <= kMaxMessageIdLength;
+      for (size_t i = 4; ok && i < digits.size(); ++i) ok = digits[i] >= '0' && digits[i] <= '9';
+      if (!ok) return invalid("\"message_id\" must be msg_ followed by a delivery's position");
+      break;
+    }
+    default:  // webhook_delete, webhook_test
+      if (auto s = r.known({"webhook_id", "actor"}); !s.ok()) return s;
+      break;
+  }
+  if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
+  return decode_actor(r, c);
+}
+
 Status decode_body(const FieldReader& r, Command& c) {
   switch (c.type) {
     case CommandType::kRoomJoin:
@@ -357,9 +401,11 @@ Status decode_body(const FieldReader& r, Command& c) {
     case CommandType::kWebhookCreate:
       return decode_webhook_create(r, c);
     case CommandType::kWebhookDelete:
-      if (auto s = r.known({"webhook_id", "actor"}); !s.ok()) return s;
-      if (auto s = r.integer("webhook_id", c.webhook_id, 1); !s.ok()) return s;
-      return decode_actor(r, c);
+    case CommandType::kWebhookUpdate:
+    case CommandType::kWebhookRotateSecret:
+    case CommandType::kWebhookTest:
+    case CommandType::kWebhookRedeliver:
+      return decode_webhook_change(r, c);
   }
   return invalid("unknown command type");
 }
@@ -507,7 +553,24 @@ std::string encode_command(const Command& c) {
       add_webhook_fields(c, j);
       break;
     case CommandType::kWebhookDelete:
+    case CommandType::kWebhookTest:
       j["webhook_id"] = c.webhook_id;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kWebhookUpdate:
+      j["webhook_id"] = c.webhook_id;
+      j["is_active"] = c.webhook_active;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kWebhookRotateSecret:
+      j["webhook_id"] = c.webhook_id;
+      j["secret"] = c.webhook_secret;
+      j["overlap_seconds"] = c.webhook_overlap_seconds;
+      j["actor"] = actor_json(c.actor);
+      break;
+    case CommandType::kWebhookRedeliver:
+      j["webhook_id"] = c.webhook_id;
+      j["message_id"] = c.webhook_message_id;
       j["actor"] = actor_json(c.actor);
       break;
   }

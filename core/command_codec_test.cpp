@@ -35,6 +35,15 @@ const std::vector<std::string> kCommands = {
         "key_prefix":"lnx_AbCdEfGh","actor":{"api_key_id":4}})",
     R"({"type":"api_key_revoke","command_id":"k-2","workspace_id":2,"occurred_at":6,"key_id":11,
         "actor":null})",
+    R"({"type":"webhook_update","command_id":"w-1","workspace_id":2,"occurred_at":7,"webhook_id":21,
+        "is_active":false,"actor":{"user_id":7}})",
+    R"({"type":"webhook_rotate_secret","command_id":"w-2","workspace_id":2,"occurred_at":8,
+        "webhook_id":21,"secret":"whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=",
+        "overlap_seconds":3600,"actor":{"api_key_id":4}})",
+    R"({"type":"webhook_test","command_id":"w-3","workspace_id":2,"occurred_at":9,"webhook_id":21,
+        "actor":{"user_id":7}})",
+    R"({"type":"webhook_redeliver","command_id":"w-4","workspace_id":2,"occurred_at":10,
+        "webhook_id":21,"message_id":"msg_1234","actor":{"user_id":7}})",
 };
 
 auto fields(const Command& c) {
@@ -42,7 +51,8 @@ auto fields(const Command& c) {
                   c.participant_name, c.participant_email, c.room_id, c.room_name,
                   c.room_display_name, c.booking_page_id, c.booking_page_title, c.booking_page_slug,
                   c.metadata, c.contact_id, c.actor.user_id, c.actor.api_key_id, c.user_id, c.role,
-                  c.key_name, c.key_hash, c.key_prefix, c.key_id);
+                  c.key_name, c.key_hash, c.key_prefix, c.key_id, c.webhook_id, c.webhook_secret,
+                  c.webhook_active, c.webhook_overlap_seconds, c.webhook_message_id);
 }
 
 Command decoded(const std::string& text) {
@@ -61,6 +71,26 @@ TEST_CASE("decode, encode, decode gives back the same command for every type") {
     CHECK(fields(first) == fields(second));
     CHECK(encode_command(second) == canonical);  // the encoding is canonical
   }
+}
+
+TEST_CASE("decode keeps what the webhook operations say: pause, the new secret and its overlap") {
+  Command pause = decoded(kCommands[11]);
+  CHECK(pause.type == CommandType::kWebhookUpdate);
+  CHECK(pause.webhook_id == 21);
+  CHECK_FALSE(pause.webhook_active);
+  Command rotate = decoded(kCommands[12]);
+  CHECK(rotate.type == CommandType::kWebhookRotateSecret);
+  CHECK(rotate.webhook_secret == "whsec_QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVphYmNkZWY=");
+  CHECK(rotate.webhook_overlap_seconds == 3600);
+  CHECK(rotate.actor.api_key_id == 4);
+  CHECK(decoded(kCommands[13]).type == CommandType::kWebhookTest);
+  Command redeliver = decoded(kCommands[14]);
+  CHECK(redeliver.type == CommandType::kWebhookRedeliver);
+  CHECK(redeliver.webhook_message_id == "msg_1234");
+  auto bad = decode_command(R"({"type":"webhook_update","command_id":"w","workspace_id":2,
+      "webhook_id":21,"is_active":"no"})");
+  REQUIRE_FALSE(bad.ok());
+  CHECK(bad.status().message() == R"("is_active" must be true or false)");
 }
 
 TEST_CASE("decode keeps the trimmed name, the compact metadata and absent values as nullopt") {

@@ -24,10 +24,14 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kTypes[] = {"room_join",           "booking",        "contact_delete",
-                                  "member_upsert",       "member_remove",  "room_delete",
-                                  "booking_page_delete", "api_key_create", "api_key_revoke",
-                                  "webhook_create",      "webhook_delete", "contact_erase"};
+constexpr const char* kTypes[] = {"room_join",           "booking",
+                                  "contact_delete",      "member_upsert",
+                                  "member_remove",       "room_delete",
+                                  "booking_page_delete", "api_key_create",
+                                  "api_key_revoke",      "webhook_create",
+                                  "webhook_delete",      "contact_erase",
+                                  "webhook_update",      "webhook_rotate_secret",
+                                  "webhook_test",        "webhook_redeliver"};
 constexpr uint64_t kMaxSafe = 9007199254740991ULL;
 
 // Loads every schemas/<type>.json once.
@@ -117,6 +121,22 @@ json valid(const std::string& type) {
   } else if (type == "contact_erase") {
     c["email"] = "alice@example.com";
     c["actor"] = {{"user_id", 7}};
+  } else if (type == "webhook_update") {
+    c["webhook_id"] = 12;
+    c["is_active"] = false;
+    c["actor"] = {{"user_id", 7}};
+  } else if (type == "webhook_rotate_secret") {
+    c["webhook_id"] = 12;
+    c["secret"] = "whsec_" + std::string(43, 'B') + "=";
+    c["overlap_seconds"] = 86400;
+    c["actor"] = {{"api_key_id", 3}};
+  } else if (type == "webhook_test") {
+    c["webhook_id"] = 12;
+    c["actor"] = {{"user_id", 7}};
+  } else if (type == "webhook_redeliver") {
+    c["webhook_id"] = 12;
+    c["message_id"] = "msg_9007199254740991";
+    c["actor"] = {{"user_id", 7}};
   }
   return c;
 }
@@ -160,7 +180,8 @@ std::vector<Sample> samples() {
   const std::string rj = "room_join", bk = "booking", cd = "contact_delete", mu = "member_upsert",
                     mr = "member_remove", rd = "room_delete", pd = "booking_page_delete",
                     kc = "api_key_create", kr = "api_key_revoke", wc = "webhook_create",
-                    wd = "webhook_delete";
+                    wd = "webhook_delete", wu = "webhook_update", ws = "webhook_rotate_secret",
+                    wt = "webhook_test", wr = "webhook_redeliver";
   std::vector<Sample> s;
   for (const char* type : kTypes) s.push_back(ok(type));
   // Common fields.
@@ -421,6 +442,39 @@ std::vector<Sample> samples() {
   s.push_back(with(wd, "/webhook_id", "12", false));
   s.push_back(without(wd, "/webhook_id", false));
   s.push_back(with(wd, "/url", "https://example.com/", true));
+  // webhook_update
+  s.push_back(with(wu, "/is_active", true, true));
+  s.push_back(with(wu, "/is_active", 1, false));
+  s.push_back(with(wu, "/is_active", "false", false));
+  s.push_back(with(wu, "/is_active", nullptr, false));
+  s.push_back(without(wu, "/is_active", false));
+  s.push_back(without(wu, "/webhook_id", false));
+  s.push_back(without(wu, "/actor", true));
+  // webhook_rotate_secret
+  s.push_back(with(ws, "/overlap_seconds", 0, true));
+  s.push_back(with(ws, "/overlap_seconds", 604800, true));
+  s.push_back(with(ws, "/overlap_seconds", 604801, false));
+  s.push_back(with(ws, "/overlap_seconds", -1, false));
+  s.push_back(with(ws, "/overlap_seconds", "60", false));
+  s.push_back(without(ws, "/overlap_seconds", false));
+  s.push_back(with(ws, "/secret", "whsec_" + std::string(44, 'A'), false));
+  s.push_back(without(ws, "/secret", false));
+  s.push_back(with(ws, "/webhook_id", 0, false));
+  // webhook_test
+  s.push_back(without(wt, "/actor", true));
+  s.push_back(with(wt, "/webhook_id", "12", false));
+  s.push_back(without(wt, "/webhook_id", false));
+  // webhook_redeliver
+  s.push_back(with(wr, "/message_id", "msg_1", true));
+  s.push_back(with(wr, "/message_id", "msg_0", false));
+  s.push_back(with(wr, "/message_id", "msg_01", false));
+  s.push_back(with(wr, "/message_id", "msg_", false));
+  s.push_back(with(wr, "/message_id", "msg_12a", false));
+  s.push_back(with(wr, "/message_id", "MSG_12", false));
+  s.push_back(with(wr, "/message_id", "msg_" + std::string(17, '1'), false));
+  s.push_back(with(wr, "/message_id", 12, false));
+  s.push_back(without(wr, "/message_id", false));
+  s.push_back(without(wr, "/webhook_id", false));
   return s;
 }
 

@@ -39,8 +39,7 @@ void take_line(Intake& intake, std::string_view line, size_t number, int64_t now
     ++intake.error_count;
     return;
   }
-  if (command->type == CommandType::kWebhookCreate ||
-      command->type == CommandType::kWebhookDelete) {
+  if (is_webhook_command(command->type)) {
     // The API draws the secret and refuses URLs that reach private addresses.
     if (intake.errors.size() < kMaxReportedErrors)
       intake.errors.push_back({number, "webhook commands come from the API, not from producers"});

@@ -272,8 +272,11 @@ void apply_api_key_revoke(Context& ctx) {
 
 void apply_webhook_create(Context& ctx) {
   const Command& c = ctx.command;
-  Webhook webhook{ctx.position_id(), c.workspace_id, c.webhook_name, c.webhook_url,
-                  c.webhook_events,  true,           c.occurred_at,  c.webhook_secret};
+  Webhook webhook{ctx.position_id(), c.workspace_id,
+                  c.webhook_name,    c.webhook_url,
+                  c.webhook_events,  true,
+                  c.occurred_at,     c.webhook_secret,
+                  std::string(),     0};
   ctx.views.put_webhook(webhook);
   auto subscriptions = ctx.views.subscriptions(c.workspace_id);
   subscriptions.push_back({ctx.position_id(), c.webhook_events});
@@ -294,6 +297,45 @@ void apply_webhook_delete(Context& ctx) {
   ctx.views.put_subscriptions(c.workspace_id, subscriptions);
   write_audit(ctx, "webhook.delete", "webhook", c.webhook_id,
               {{"name", webhook->name}, {"url", webhook->url}});
+}
+
+// Pause (is_active false) or resume. The subscription set is unchanged: a paused subscription
+// still gets its deliveries, which wait in the dispatcher until it is resumed.
+void apply_webhook_update(Context& ctx) {
+  const Command& c = ctx.command;
+  auto webhook = ctx.views.webhook(c.workspace_id, c.webhook_id);
+  if (!webhook) return;  // a deleted webhook: a no-op
+  webhook->is_active = c.webhook_active;
+  ctx.views.put_webhook(*webhook);
+  write_audit(ctx, c.webhook_active ? "webhook.resume" : "webhook.pause", "webhook", c.webhook_id,
+              {{"name", webhook->name}});
+}
+
+// The new secret signs from now on; the one it replaces still signs, in a second signature, until
+// occurred_at + overlap (only the latest replaced secret: a second rotation drops the first). The
+// audit entry never holds a secret.
+void apply_webhook_rotate_secret(Context& ctx) {
+  const Command& c = ctx.command;
+  auto webhook = ctx.views.webhook(c.workspace_id, c.webhook_id);
+  if (!webhook) return;
+  webhook->previous_secret = std::move(webhook->secret);
+  webhook->previous_secret_expires_at = c.occurred_at + c.webhook_overlap_seconds;
+  webhook->secret = c.webhook_secret;
+  ctx.views.put_webhook(*webhook);
+  write_audit(ctx, "webhook.rotate_secret", "webhook", c.webhook_id,
+              {{"name", webhook->name}, {"overlap_seconds", c.webhook_overlap_seconds}});
+}
+
+// webhook_test and webhook_redeliver: acts on the delivery store of the process that answered the
+// API, recorded here so that the audit log has them. A test delivery's message id is this
+// record's position.
+void apply_webhook_delivery_request(Context& ctx) {
+  const Command& c = ctx.command;
+  if (!ctx.views.webhook(c.workspace_id, c.webhook_id)) return;
+  const bool test = c.type == CommandType::kWebhookTest;
+  write_audit(
+      ctx, test ? "webhook.test" : "webhook.redeliver", "webhook", c.webhook_id,
+      {{"message_id", test ? "msg_" + std::to_string(ctx.position_id()) : c.webhook_message_id}});
 }
 
 // A member's keys follow their role down in the same batch: lowered with a demotion,
@@ -344,6 +386,16 @@ void apply_command(Context& ctx) {
       break;
     case CommandType::kWebhookDelete:
       apply_webhook_delete(ctx);
+      break;
+    case CommandType::kWebhookUpdate:
+      apply_webhook_update(ctx);
+      break;
+    case CommandType::kWebhookRotateSecret:
+      apply_webhook_rotate_secret(ctx);
+      break;
+    case CommandType::kWebhookTest:
+    case CommandType::kWebhookRedeliver:
+      apply_webhook_delivery_request(ctx);
       break;
   }
 }

@@ -145,6 +145,117 @@ TEST_CASE("fold rules: webhooks subscribe their workspace and unsubscribe when d
   CHECK(views.audit.size() == 2);
 }
 
+// The audit entry the fold wrote at `position`.
+const AuditEntry& audit_at(const MemoryViews& views, int64_t position) {
+  for (const auto& [key, entry] : views.audit)
+    if (entry.id == position) return entry;
+  FAIL("no audit entry at ", position);
+  return views.audit.begin()->second;
+}
+
+TEST_CASE(
+    "fold rules: a webhook is paused and resumed, keeps its subscription, and each is audited") {
+  MemoryViews views;
+  Command create;
+  create.type = CommandType::kWebhookCreate;
+  create.workspace_id = kWs;
+  create.webhook_name = "CRM";
+  create.webhook_url = "https://example.com/in";
+  create.webhook_events = kContactCreated;
+  create.webhook_secret = "whsec_x";
+  fold(views, create, 21);
+  Command pause;
+  pause.type = CommandType::kWebhookUpdate;
+  pause.workspace_id = kWs;
+  pause.webhook_id = 21;
+  pause.webhook_active = false;
+  pause.actor.user_id = 7;
+  fold(views, pause, 22);
+  CHECK_FALSE(views.webhook(kWs, 21)->is_active);
+  REQUIRE(views.subscriptions(kWs).size() == 1);  // its changes still make deliveries
+  CHECK(audit_at(views, 22).action == "webhook.pause");
+  CHECK(audit_at(views, 22).target_id == 21);
+  CHECK(audit_at(views, 22).actor.user_id == 7);
+  Command resume = pause;
+  resume.webhook_active = true;
+  fold(views, resume, 23);
+  CHECK(views.webhook(kWs, 21)->is_active);
+  CHECK(audit_at(views, 23).action == "webhook.resume");
+  // A webhook that does not exist: nothing changes, nothing is audited.
+  resume.webhook_id = 99;
+  fold(views, resume, 24);
+  CHECK_FALSE(views.webhook(kWs, 99).has_value());
+  CHECK(views.audit.size() == 3);
+}
+
+TEST_CASE(
+    "fold rules: a rotated secret keeps the old one until occurred_at + overlap, and the audit "
+    "entry holds neither") {
+  MemoryViews views;
+  Command create;
+  create.type = CommandType::kWebhookCreate;
+  create.workspace_id = kWs;
+  create.webhook_name = "CRM";
+  create.webhook_url = "https://example.com/in";
+  create.webhook_events = kContactCreated;
+  create.webhook_secret = "whsec_first";
+  fold(views, create, 21);
+  Command rotate;
+  rotate.type = CommandType::kWebhookRotateSecret;
+  rotate.workspace_id = kWs;
+  rotate.webhook_id = 21;
+  rotate.occurred_at = 1000;
+  rotate.webhook_overlap_seconds = 3600;
+  rotate.webhook_secret = "whsec_second";
+  fold(views, rotate, 22);
+  auto hook = views.webhook(kWs, 21);
+  CHECK(hook->secret == "whsec_second");
+  CHECK(hook->previous_secret == "whsec_first");
+  CHECK(hook->previous_secret_expires_at == 4600);
+  const AuditEntry& entry = audit_at(views, 22);
+  CHECK(entry.action == "webhook.rotate_secret");
+  CHECK(entry.details.dump().find("whsec_") == std::string::npos);
+  CHECK(entry.details["overlap_seconds"] == 3600);
+  // A second rotation keeps only the secret it replaces.
+  rotate.occurred_at = 2000;
+  rotate.webhook_overlap_seconds = 0;
+  rotate.webhook_secret = "whsec_third";
+  fold(views, rotate, 23);
+  hook = views.webhook(kWs, 21);
+  CHECK(hook->secret == "whsec_third");
+  CHECK(hook->previous_secret == "whsec_second");
+  CHECK(hook->previous_secret_expires_at == 2000);
+}
+
+TEST_CASE(
+    "fold rules: a test event and a redelivery are audited with their message id and change "
+    "nothing else") {
+  MemoryViews views;
+  Command create;
+  create.type = CommandType::kWebhookCreate;
+  create.workspace_id = kWs;
+  create.webhook_name = "CRM";
+  create.webhook_url = "https://example.com/in";
+  create.webhook_events = kContactCreated;
+  create.webhook_secret = "whsec_x";
+  fold(views, create, 21);
+  const std::string before = encode(*views.webhook(kWs, 21));
+  Command test;
+  test.type = CommandType::kWebhookTest;
+  test.workspace_id = kWs;
+  test.webhook_id = 21;
+  CHECK(fold(views, test, 22).empty());  // no change: the API records the delivery itself
+  CHECK(audit_at(views, 22).action == "webhook.test");
+  CHECK(audit_at(views, 22).details["message_id"] == "msg_22");
+  Command redeliver = test;
+  redeliver.type = CommandType::kWebhookRedeliver;
+  redeliver.webhook_message_id = "msg_5";
+  CHECK(fold(views, redeliver, 23).empty());
+  CHECK(audit_at(views, 23).action == "webhook.redeliver");
+  CHECK(audit_at(views, 23).details["message_id"] == "msg_5");
+  CHECK(encode(*views.webhook(kWs, 21)) == before);
+}
+
 TEST_CASE("fold rules: an API key's hash binds once; revoking deactivates it") {
   MemoryViews views;
   Command create;

@@ -103,7 +103,11 @@ std::string encode(const Webhook& webhook, WithSecret secret) {
                       {"events", webhook_events_json(webhook.events)},
                       {"is_active", webhook.is_active},
                       {"created_at", webhook.created_at}};
-  if (secret == WithSecret::kYes) row["secret"] = webhook.secret;
+  if (secret != WithSecret::kNo) row["secret"] = webhook.secret;
+  if (secret == WithSecret::kStored && !webhook.previous_secret.empty()) {
+    row["previous_secret"] = webhook.previous_secret;
+    row["previous_secret_expires_at"] = webhook.previous_secret_expires_at;
+  }
   return row.dump();
 }
 
@@ -119,6 +123,8 @@ std::optional<Webhook> decode_webhook(WorkspaceId ws, std::string_view json) {
   webhook.is_active = j.value("is_active", true);
   webhook.created_at = j.value("created_at", int64_t{0});
   webhook.secret = j.value("secret", std::string());
+  webhook.previous_secret = j.value("previous_secret", std::string());
+  webhook.previous_secret_expires_at = j.value("previous_secret_expires_at", int64_t{0});
   return webhook;
 }
 

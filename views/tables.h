@@ -52,7 +52,8 @@ std::optional<ApiKeyRef> decode_api_key_ref(std::string_view bytes);
 std::string encode_key_ids(const std::vector<int64_t>& ids);
 std::vector<int64_t> decode_key_ids(std::string_view bytes);
 
-// A webhook subscription's row, secret included (the API shows it once, at creation).
+// A webhook subscription's row, secret included (the API shows it once, at creation or rotation).
+// A paused one (is_active false) still gets deliveries, which wait until it is resumed.
 struct Webhook {
   int64_t id = 0;
   WorkspaceId workspace_id;
@@ -62,12 +63,19 @@ struct Webhook {
   bool is_active = true;
   int64_t created_at = 0;
   std::string secret;
+  // The secret a rotation replaced: it still signs deliveries, beside the new one, until
+  // previous_secret_expires_at (unix seconds). Empty when none.
+  std::string previous_secret;
+  int64_t previous_secret_expires_at = 0;
 };
-enum class WithSecret { kNo, kYes };
+// kNo: the API's listing. kYes: with the current secret (the answer to a creation or a rotation).
+// kStored: the row as stored, with the previous secret too while there is one.
+enum class WithSecret { kNo, kYes, kStored };
 // The names of `events` (WebhookEvent bits) as a JSON array, in the canonical order.
 nlohmann::ordered_json webhook_events_json(uint8_t events);
-// {id, name, url, events, is_active, created_at[, secret]}: stored with the secret.
-std::string encode(const Webhook& webhook, WithSecret secret = WithSecret::kYes);
+// {id, name, url, events, is_active, created_at[, secret[, previous_secret,
+// previous_secret_expires_at]]}.
+std::string encode(const Webhook& webhook, WithSecret secret = WithSecret::kStored);
 std::optional<Webhook> decode_webhook(WorkspaceId ws, std::string_view json);
 
 // A workspace's subscriptions as the fold sees them: which events each wants. The set is one

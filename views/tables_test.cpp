@@ -41,9 +41,16 @@ TEST_CASE("tables: an API key's hash points at its workspace and id in 16 bytes"
 TEST_CASE(
     "tables: a webhook is stored with its secret and served without it; events in canonical "
     "order") {
-  Webhook hook{
-      12,   kWs,        "CRM",      "https://crm.example.com/in", kContactDeleted | kContactCreated,
-      true, 1711600000, "whsec_abc"};
+  Webhook hook{12,
+               kWs,
+               "CRM",
+               "https://crm.example.com/in",
+               kContactDeleted | kContactCreated,
+               true,
+               1711600000,
+               "whsec_abc",
+               "",
+               0};
   CHECK(
       encode(hook) ==
       R"({"id":12,"name":"CRM","url":"https://crm.example.com/in","events":["contact.created","contact.deleted"],"is_active":true,"created_at":1711600000,"secret":"whsec_abc"})");
@@ -57,6 +64,29 @@ TEST_CASE(
   CHECK(decoded->secret == "whsec_abc");
   CHECK(decoded->is_active);
   CHECK(encode(*decoded) == encode(hook));
+}
+
+TEST_CASE(
+    "tables: a rotated webhook is stored with its previous secret, which no answer of the API "
+    "shows") {
+  Webhook hook{12,
+               kWs,
+               "CRM",
+               "https://crm.example.com/in",
+               kContactCreated,
+               false,
+               1711600000,
+               "whsec_new",
+               "whsec_old",
+               1711686400};
+  auto decoded = decode_webhook(kWs, encode(hook));
+  REQUIRE(decoded.has_value());
+  CHECK_FALSE(decoded->is_active);
+  CHECK(decoded->previous_secret == "whsec_old");
+  CHECK(decoded->previous_secret_expires_at == 1711686400);
+  CHECK(encode(hook, WithSecret::kYes).find("whsec_old") == std::string::npos);
+  CHECK(encode(hook, WithSecret::kYes).find("whsec_new") != std::string::npos);
+  CHECK(encode(hook, WithSecret::kNo).find("whsec_") == std::string::npos);
 }
 
 TEST_CASE("tables: an audit entry keeps its actor and details as written") {

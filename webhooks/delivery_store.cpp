@@ -17,10 +17,12 @@ namespace {
 using nlohmann::json;
 using nlohmann::ordered_json;
 
-// D ws webhook ~position -> Delivery; S due_ms ws webhook position -> ""; N ws webhook -> count.
+// D ws webhook ~position -> Delivery; S due_ms ws webhook position -> ""; N ws webhook -> count;
+// P ws webhook position -> "": parked while the subscription is paused.
 constexpr char kDelivery = 'D';
 constexpr char kDue = 'S';
 constexpr char kCount = 'N';
+constexpr char kParked = 'P';
 
 std::string webhook_scope(char tag, WorkspaceId ws, int64_t webhook) {
   std::string k(1, tag);
@@ -40,6 +42,12 @@ std::string due_key(int64_t due_ms, const DeliveryRef& r) {
   bytes::put_u64(k, static_cast<uint64_t>(due_ms));
   bytes::put_u64(k, static_cast<uint64_t>(r.workspace_id.value));
   bytes::put_u64(k, static_cast<uint64_t>(r.webhook_id));
+  bytes::put_u64(k, static_cast<uint64_t>(r.position));
+  return k;
+}
+
+std::string parked_key(const DeliveryRef& r) {
+  std::string k = webhook_scope(kParked, r.workspace_id, r.webhook_id);
   bytes::put_u64(k, static_cast<uint64_t>(r.position));
   return k;
 }
@@ -70,6 +78,7 @@ std::string encode(const Delivery& d) {
             {"last_error", nullable(d.last_error)},
             {"last_attempt_at", nullable(d.last_attempt_at)},
             {"next_attempt_ms", nullable(d.next_attempt_ms)}};
+  if (d.round != 0) j["round"] = d.round;
   return j.dump();
 }
 
@@ -97,6 +106,7 @@ std::optional<Delivery> decode(const DeliveryRef& ref, std::string_view text) {
     d.last_error = optional_field<std::string>(j, "last_error");
     d.last_attempt_at = optional_field<int64_t>(j, "last_attempt_at");
     d.next_attempt_ms = optional_field<int64_t>(j, "next_attempt_ms");
+    d.round = optional_field<int64_t>(j, "round").value_or(0);
     return d;
   } catch (const json::exception&) {
     return std::nullopt;
@@ -172,6 +182,7 @@ std::optional<Delivery> DeliveryStore::get(const DeliveryRef& ref) const {
 }
 
 Result<size_t> DeliveryStore::add(const std::vector<Delivery>& deliveries) {
+  std::lock_guard lock(write_mutex_);
   rocksdb::WriteBatch batch;
   std::map<std::string, int64_t> counts;
   std::vector<DeliveryRef> added;
@@ -198,6 +209,9 @@ Result<size_t> DeliveryStore::add(const std::vector<Delivery>& deliveries) {
 }
 
 Status DeliveryStore::update(const Delivery& delivery, int64_t due_ms) {
+  std::lock_guard lock(write_mutex_);
+  auto stored = get(delivery.ref);
+  if (stored && stored->round != delivery.round) return {};  // redelivered meanwhile
   rocksdb::WriteBatch batch;
   batch.Delete(due_key(due_ms, delivery.ref)).PermitUncheckedError();
   if (delivery.state == DeliveryState::kPending && delivery.next_attempt_ms)
@@ -206,6 +220,94 @@ Status DeliveryStore::update(const Delivery& delivery, int64_t due_ms) {
   auto s = db_->Write(synced(), &batch);
   if (!s.ok()) return {Code::kInternal, "record webhook attempt: " + s.ToString()};
   return {};
+}
+
+Status DeliveryStore::park(const std::vector<std::pair<int64_t, DeliveryRef>>& due) {
+  std::lock_guard lock(write_mutex_);
+  rocksdb::WriteBatch batch;
+  for (const auto& [due_ms, ref] : due) {
+    auto d = get(ref);
+    if (!d || d->state != DeliveryState::kPending || d->next_attempt_ms != due_ms) continue;
+    d->next_attempt_ms.reset();
+    batch.Delete(due_key(due_ms, ref)).PermitUncheckedError();
+    batch.Put(parked_key(ref), "").PermitUncheckedError();
+    batch.Put(delivery_key(ref), encode(*d)).PermitUncheckedError();
+  }
+  auto s = db_->Write(synced(), &batch);
+  if (!s.ok()) return {Code::kInternal, "park webhook deliveries: " + s.ToString()};
+  return {};
+}
+
+Result<size_t> DeliveryStore::unpark(WorkspaceId ws, int64_t webhook_id, int64_t now_ms,
+                                     size_t max) {
+  std::lock_guard lock(write_mutex_);
+  const std::string prefix = webhook_scope(kParked, ws, webhook_id);
+  const std::string upper = bytes::prefix_end(prefix);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  rocksdb::WriteBatch batch;
+  size_t moved = 0;
+  for (it->Seek(prefix); it->Valid() && moved < max; it->Next(), ++moved) {
+    std::string_view k = it->key().ToStringView();
+    const DeliveryRef ref{ws, webhook_id, static_cast<int64_t>(bytes::get_u64(k, k.size() - 8))};
+    batch.Delete(it->key()).PermitUncheckedError();
+    auto d = get(ref);
+    if (!d || d->state != DeliveryState::kPending) continue;
+    d->next_attempt_ms = now_ms;
+    batch.Put(due_key(now_ms, ref), "").PermitUncheckedError();
+    batch.Put(delivery_key(ref), encode(*d)).PermitUncheckedError();
+  }
+  auto s = db_->Write(synced(), &batch);
+  if (!s.ok()) return Status{Code::kInternal, "resume webhook deliveries: " + s.ToString()};
+  return moved;
+}
+
+std::vector<std::pair<WorkspaceId, int64_t>> DeliveryStore::parked_webhooks() const {
+  std::vector<std::pair<WorkspaceId, int64_t>> out;
+  const std::string start(1, kParked);
+  const std::string upper = bytes::prefix_end(start);
+  rocksdb::Slice upper_slice(upper);
+  rocksdb::ReadOptions ro;
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+  for (it->Seek(start); it->Valid();) {
+    std::string_view k = it->key().ToStringView();
+    if (k.size() != 25) break;
+    WorkspaceId ws(static_cast<int64_t>(bytes::get_u64(k, 1)));
+    const auto webhook_id = static_cast<int64_t>(bytes::get_u64(k, 9));
+    out.emplace_back(ws, webhook_id);
+    it->Seek(bytes::prefix_end(webhook_scope(kParked, ws, webhook_id)));
+  }
+  return out;
+}
+
+Result<Delivery> DeliveryStore::redeliver(const DeliveryRef& ref, std::string body,
+                                          int64_t now_ms) {
+  std::lock_guard lock(write_mutex_);
+  auto d = get(ref);
+  if (!d) return Status{Code::kNotFound, "Delivery not found"};
+  rocksdb::WriteBatch batch;
+  if (d->state == DeliveryState::kPending) {
+    if (d->next_attempt_ms)
+      batch.Delete(due_key(*d->next_attempt_ms, ref)).PermitUncheckedError();
+    else
+      batch.Delete(parked_key(ref)).PermitUncheckedError();
+  }
+  d->body = std::move(body);
+  d->state = DeliveryState::kPending;
+  d->attempts = 0;
+  d->last_status.reset();
+  d->last_error.reset();
+  d->last_attempt_at.reset();
+  d->next_attempt_ms = now_ms;
+  d->round += 1;
+  batch.Put(due_key(now_ms, ref), "").PermitUncheckedError();
+  batch.Put(delivery_key(ref), encode(*d)).PermitUncheckedError();
+  auto s = db_->Write(synced(), &batch);
+  if (!s.ok()) return Status{Code::kInternal, "record webhook redelivery: " + s.ToString()};
+  return *d;
 }
 
 std::vector<std::pair<int64_t, DeliveryRef>> DeliveryStore::due(
@@ -262,13 +364,15 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
 
 int64_t DeliveryStore::pending() const {
   int64_t n = 0;
-  std::string start(1, kDue);
-  std::string upper = bytes::prefix_end(start);
-  rocksdb::Slice upper_slice(upper);
-  rocksdb::ReadOptions ro;
-  ro.iterate_upper_bound = &upper_slice;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-  for (it->Seek(start); it->Valid(); it->Next()) ++n;
+  for (char tag : {kDue, kParked}) {
+    std::string start(1, tag);
+    std::string upper = bytes::prefix_end(start);
+    rocksdb::Slice upper_slice(upper);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
+    for (it->Seek(start); it->Valid(); it->Next()) ++n;
+  }
   return n;
 }
 

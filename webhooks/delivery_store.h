@@ -2,6 +2,8 @@
 // rebuild of the views keeps it. One record per (subscription, change), an index of due
 // attempts, and a count per subscription. Written with a synced WAL: a delivery recorded as
 // succeeded is never sent again, and one not yet recorded is sent again after a crash.
+// Thread-safe: the dispatcher's thread and the API's (a test event, a redelivery) write to it;
+// every write that reads a record first holds one mutex.
 #pragma once
 
 #include <rocksdb/db.h>
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +44,10 @@ struct Delivery {
   std::optional<int> last_status;
   std::optional<std::string> last_error;
   std::optional<int64_t> last_attempt_at;  // unix seconds
-  std::optional<int64_t> next_attempt_ms;  // unix milliseconds; set while pending
+  std::optional<int64_t> next_attempt_ms;  // unix milliseconds; set while pending and due
+  // How many times it was redelivered: the outcome of an attempt of an earlier round, which
+  // ended after the redelivery, is not recorded.
+  int64_t round = 0;
   std::string message_id() const { return "msg_" + std::to_string(ref.position); }
   // The row served by GET .../deliveries.
   std::string to_api_json() const;
@@ -63,8 +69,20 @@ class DeliveryStore {
   // Returns how many were new.
   Result<size_t> add(const std::vector<Delivery>& deliveries);
   // Stores `delivery` after an attempt, moving its entry in the due index from `due_ms` to
-  // its next_attempt_ms (or out of the index once it is no longer pending).
+  // its next_attempt_ms (or out of the index once it is no longer pending). Records nothing when
+  // the delivery was redelivered since the attempt began (its round has moved on).
   Status update(const Delivery& delivery, int64_t due_ms);
+  // Parks due deliveries of a paused subscription, (due_ms, ref) as due() gave them: out of the
+  // due index, still pending, with no next attempt, until unpark().
+  Status park(const std::vector<std::pair<int64_t, DeliveryRef>>& due);
+  // Makes up to `max` parked deliveries of a subscription due at `now_ms`, oldest change first;
+  // returns how many. Fewer than `max`: none is left parked.
+  Result<size_t> unpark(WorkspaceId ws, int64_t webhook_id, int64_t now_ms, size_t max);
+  // The subscriptions with parked deliveries.
+  std::vector<std::pair<WorkspaceId, int64_t>> parked_webhooks() const;
+  // Sends a delivery again, whatever its state: pending with `body`, no attempt yet, due at
+  // `now_ms`, in a new round. kNotFound when there is no such delivery.
+  Result<Delivery> redeliver(const DeliveryRef& ref, std::string body, int64_t now_ms);
   // Due attempts up to `now_ms`, earliest first: (due_ms, ref); at most `max`, not counting the
   // ones `skip` says to step over.
   std::vector<std::pair<int64_t, DeliveryRef>> due(
@@ -72,7 +90,7 @@ class DeliveryStore {
       const std::function<bool(const DeliveryRef&)>& skip = nullptr) const;
   // Newest first.
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
-  // Deliveries waiting in the due index.
+  // Deliveries pending: due, or parked while their subscription is paused.
   int64_t pending() const;
   // Every delivery about a contact, newest first per subscription (the contact's export).
   std::vector<Delivery> about(WorkspaceId ws, int64_t contact_id) const;
@@ -85,6 +103,7 @@ class DeliveryStore {
  private:
   explicit DeliveryStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
   std::unique_ptr<rocksdb::DB> db_;
+  std::mutex write_mutex_;  // held by every write
 };
 
 }  // namespace contacts

@@ -207,6 +207,70 @@ TEST_CASE("DeliveryStore: update moves the due entry to the next attempt, and ou
   CHECK(f.store->get({kWs, 1, 11})->state == DeliveryState::kFailed);
 }
 
+TEST_CASE(
+    "DeliveryStore: parked deliveries are pending but never due, and unpark makes them due in "
+    "the order of their changes, at most max at a time") {
+  StoreFixture f;
+  REQUIRE(f.store
+              ->add({pending_delivery(1, 30, 100), pending_delivery(1, 10, 200),
+                     pending_delivery(1, 20, 300), pending_delivery(2, 5, 100)})
+              .ok());
+  auto due = f.store->due(1000, 10);
+  std::erase_if(due, [](const auto& entry) { return entry.second.webhook_id != 1; });
+  REQUIRE(f.store->park(due).ok());
+  CHECK(positions_of(f.store->due(1000, 10)) == std::vector<int64_t>{5});
+  CHECK(f.store->pending() == 4);
+  CHECK_FALSE(f.store->get({kWs, 1, 10})->next_attempt_ms.has_value());
+  CHECK(f.store->get({kWs, 1, 10})->state == DeliveryState::kPending);
+  REQUIRE(f.store->parked_webhooks().size() == 1);
+  CHECK(f.store->parked_webhooks()[0].second == 1);
+
+  auto moved = f.store->unpark(kWs, 1, 5000, 2);
+  REQUIRE(moved.ok());
+  CHECK(*moved == 2);
+  CHECK(positions_of(f.store->due(5000, 10)) == std::vector<int64_t>{5, 10, 20});
+  CHECK(f.store->get({kWs, 1, 20})->next_attempt_ms == 5000);
+  moved = f.store->unpark(kWs, 1, 6000, 2);
+  REQUIRE(moved.ok());
+  CHECK(*moved == 1);
+  CHECK(f.store->parked_webhooks().empty());
+  CHECK(positions_of(f.store->due(6000, 10)) == std::vector<int64_t>{5, 10, 20, 30});
+  CHECK(f.store->pending() == 4);
+}
+
+TEST_CASE(
+    "DeliveryStore: redeliver makes any delivery pending and due now in a new round; an update "
+    "of the round before records nothing") {
+  StoreFixture f;
+  Delivery d = pending_delivery(1, 10, 100);
+  REQUIRE(f.store->add({d}).ok());
+  Delivery done = d;
+  done.state = DeliveryState::kFailed;
+  done.attempts = 3;
+  done.last_error = "HTTP 500";
+  done.next_attempt_ms.reset();
+  REQUIRE(f.store->update(done, 100).ok());
+  CHECK(f.store->get(d.ref)->body.empty());
+
+  auto again = f.store->redeliver(d.ref, d.body, 900);
+  REQUIRE(again.ok());
+  CHECK(again->state == DeliveryState::kPending);
+  CHECK(again->attempts == 0);
+  CHECK(again->round == 1);
+  CHECK_FALSE(again->last_error.has_value());
+  CHECK(f.store->get(d.ref)->body == d.body);
+  CHECK(positions_of(f.store->due(1000, 10)) == std::vector<int64_t>{10});
+  CHECK(f.store->list(kWs, 1, 1, 10).total == 1);
+
+  REQUIRE(f.store->update(done, 100).ok());  // an attempt of round 0 ending late
+  CHECK(f.store->get(d.ref)->state == DeliveryState::kPending);
+  CHECK(positions_of(f.store->due(1000, 10)) == std::vector<int64_t>{10});
+
+  auto missing = f.store->redeliver({kWs, 1, 11}, "x", 900);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Code::kNotFound);
+}
+
 TEST_CASE("DeliveryStore: list is newest first (higher position first), paged, with the total") {
   StoreFixture f;
   std::vector<Delivery> batch;

@@ -9,23 +9,28 @@
 
 namespace contacts {
 
+// A subscription as an attempt needs it (declared in dispatcher.h).
+struct WebhookTarget {
+  std::string url;
+  std::string secret;
+  bool is_active = true;
+  std::string previous_secret;  // signs too until it expires (a rotation's overlap)
+  int64_t previous_secret_expires_at = 0;
+};
+
 namespace {
 
 constexpr size_t kOutboxBatch = 1000;
 constexpr size_t kDueScan = 10000;
 
-struct WebhookTarget {
-  std::string url;
-  std::string secret;
-};
-
-// The subscription's URL and secret, from its row in the views; nullopt once it is deleted. The
-// only place the dispatcher reads a subscription.
+// The subscription's URL, secrets and state, from its row in the views; nullopt once it is
+// deleted. The only place the dispatcher reads a subscription.
 std::optional<WebhookTarget> find_webhook(const ViewStore& views, WorkspaceId ws,
                                           int64_t webhook_id) {
   auto webhook = views.webhook(ws, webhook_id);
   if (!webhook) return std::nullopt;
-  return WebhookTarget{std::move(webhook->url), std::move(webhook->secret)};
+  return WebhookTarget{std::move(webhook->url), std::move(webhook->secret), webhook->is_active,
+                       std::move(webhook->previous_secret), webhook->previous_secret_expires_at};
 }
 
 // Appends the deliveries of one outbox entry, due at `now_ms`: one per subscription it names
@@ -53,8 +58,16 @@ void add_deliveries_of(const ViewStore& views, const TakenChange& entry, int64_t
 }
 
 // One attempt's POST: the headers of DESIGN.md section 7, signed at `timestamp` (unix seconds).
-HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string& secret,
+// While a rotated-out secret has not expired, webhook-signature carries its signature too, after
+// the new one (Standard Webhooks: space-separated); X-Webhook-Signature has room for one, the new.
+HttpPost signed_post(const Delivery& delivery, const Url& url, const WebhookTarget& webhook,
                      int64_t timestamp) {
+  const std::string& secret = webhook.secret;
+  std::string signatures =
+      standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body);
+  if (!webhook.previous_secret.empty() && timestamp < webhook.previous_secret_expires_at)
+    signatures += " " + standard_webhook_signature(webhook.previous_secret, delivery.message_id(),
+                                                   timestamp, delivery.body);
   HttpPost post;
   post.url = url;
   post.headers = {
@@ -65,8 +78,7 @@ HttpPost signed_post(const Delivery& delivery, const Url& url, const std::string
       {"X-Webhook-Signature", x_webhook_signature(secret, delivery.body)},
       {"webhook-id", delivery.message_id()},
       {"webhook-timestamp", std::to_string(timestamp)},
-      {"webhook-signature",
-       standard_webhook_signature(secret, delivery.message_id(), timestamp, delivery.body)},
+      {"webhook-signature", std::move(signatures)},
   };
   post.body = delivery.body;
   return post;
@@ -104,6 +116,8 @@ Dispatcher::~Dispatcher() { stop(); }
 
 void Dispatcher::start() {
   stopping_ = false;
+  for (const auto& [ws, webhook_id] : store_.parked_webhooks())
+    parked_.insert({ws.value, webhook_id});
   schedule_tick(std::chrono::milliseconds(0));
   thread_ = std::thread([this] { ioc_.run(); });
 }
@@ -132,6 +146,7 @@ void Dispatcher::tick() {
   notified_ = false;
   try {
     take_changes();
+    resume_parked();
     start_due();
   } catch (const std::exception& e) {
     std::cerr << "contacts: webhooks: " << e.what() << "\n";
@@ -163,6 +178,35 @@ void Dispatcher::take_changes() {
   if (entries.size() == kOutboxBatch) notified_ = true;
 }
 
+// A paused subscription's deliveries wait parked, neither attempted nor counted against their
+// retries; once it is resumed (or deleted: start_due then cancels them) they are due at once, in
+// the order of their changes.
+void Dispatcher::resume_parked() {
+  if (parked_.empty()) return;
+  auto views = views_.get();
+  if (!views) return;
+  const int64_t now = clock_.now_millis();
+  for (auto it = parked_.begin(); it != parked_.end();) {
+    const WorkspaceId ws(it->first);
+    auto webhook = find_webhook(*views, ws, it->second);
+    if (webhook && !webhook->is_active) {
+      ++it;
+      continue;
+    }
+    auto moved = store_.unpark(ws, it->second, now, kDueScan);
+    if (!moved.ok()) {
+      std::cerr << "contacts: webhooks: " << moved.status().message() << "\n";
+      return;
+    }
+    if (*moved == kDueScan) {
+      notified_ = true;  // more next tick
+      ++it;
+    } else {
+      it = parked_.erase(it);
+    }
+  }
+}
+
 void Dispatcher::start_due() {
   if (in_flight_.size() >= options_.max_in_flight) return;
   // Rows of subscriptions already at their in-flight bound are stepped over, so one endpoint's
@@ -173,6 +217,7 @@ void Dispatcher::start_due() {
   };
   auto views = views_.get();
   if (!views) return;
+  std::vector<std::pair<int64_t, DeliveryRef>> paused;
   for (const auto& [due_ms, ref] : store_.due(clock_.now_millis(), kDueScan, saturated)) {
     if (in_flight_.size() >= options_.max_in_flight) break;
     auto flight = std::make_tuple(ref.workspace_id.value, ref.webhook_id, ref.position);
@@ -184,8 +229,16 @@ void Dispatcher::start_due() {
       cancel(due_ms, std::move(*delivery));
       continue;
     }
-    attempt(due_ms, std::move(*delivery), webhook->url, webhook->secret);
+    if (!webhook->is_active) {
+      paused.emplace_back(due_ms, ref);
+      parked_.insert({ref.workspace_id.value, ref.webhook_id});
+      continue;
+    }
+    attempt(due_ms, std::move(*delivery), *webhook);
   }
+  if (paused.empty()) return;
+  if (auto s = store_.park(paused); !s.ok())
+    std::cerr << "contacts: webhooks: " << s.message() << "\n";
 }
 
 // A delivery whose subscription was deleted is never attempted.
@@ -196,11 +249,10 @@ void Dispatcher::cancel(int64_t due_ms, Delivery delivery) {
   record(delivery, due_ms);
 }
 
-void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const std::string& url_text,
-                         const std::string& secret) {
-  auto url = parse_url(url_text);
+void Dispatcher::attempt(int64_t due_ms, Delivery delivery, const WebhookTarget& webhook) {
+  auto url = parse_url(webhook.url);
   if (!url.ok()) return finish(due_ms, std::move(delivery), HttpOutcome{0, url.status().message()});
-  HttpPost post = signed_post(delivery, *url, secret, clock_.now_seconds());
+  HttpPost post = signed_post(delivery, *url, webhook, clock_.now_seconds());
 
   const DeliveryRef ref = delivery.ref;
   in_flight_.insert({ref.workspace_id.value, ref.webhook_id, ref.position});

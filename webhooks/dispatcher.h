@@ -29,6 +29,8 @@
 
 namespace contacts {
 
+struct WebhookTarget;
+
 struct DispatcherOptions {
   // For the AsioHttpSender that the four-argument constructor builds; a given sender decides.
   bool allow_private = false;
@@ -76,10 +78,10 @@ class Dispatcher {
   void tick();
   void schedule_tick(std::chrono::milliseconds after);
   void take_changes();
+  void resume_parked();
   void start_due();
   void cancel(int64_t due_ms, Delivery delivery);
-  void attempt(int64_t due_ms, Delivery delivery, const std::string& url,
-               const std::string& secret);
+  void attempt(int64_t due_ms, Delivery delivery, const WebhookTarget& webhook);
   void finish(int64_t due_ms, Delivery delivery, const HttpOutcome& outcome);
   void record(const Delivery& delivery, int64_t due_ms);
 
@@ -96,6 +98,7 @@ class Dispatcher {
   boost::asio::steady_timer timer_;
   std::map<int64_t, size_t> in_flight_per_webhook_;
   std::set<std::tuple<int64_t, int64_t, int64_t>> in_flight_;  // ws, webhook, position
+  std::set<std::pair<int64_t, int64_t>> parked_;  // ws, webhook: paused, with parked deliveries
   std::atomic<bool> stopping_{false};
   std::atomic<bool> notified_{false};
   DispatcherStats stats_;

@@ -24,5 +24,19 @@ TEST_CASE("delivery bodies validate against schemas/webhook_event.json") {
       R"({"event":"contact.created","timestamp":"2024-03-28T00:40:00.000Z","data":{"id":1,"name":"A"}})"));
 }
 
+TEST_CASE(
+    "a test event's body validates against schemas/webhook_event.json, and only its own data") {
+  std::string ts = iso8601_millis(1711586400);
+  CHECK(accepts(test_event_body(ts, 21)));
+  CHECK(
+      test_event_body(ts, 21) ==
+      R"({"event":"webhook.test","timestamp":"2024-03-28T00:40:00.000Z","data":{"webhook_id":21}})");
+  CHECK_FALSE(accepts(test_event_body(ts, 0)));
+  CHECK_FALSE(accepts(
+      R"({"event":"webhook.test","timestamp":"2024-03-28T00:40:00.000Z","data":{"id":1,"name":"A","email":null}})"));
+  CHECK_FALSE(accepts(
+      R"({"event":"contact.created","timestamp":"2024-03-28T00:40:00.000Z","data":{"webhook_id":1}})"));
+}
+
 }  // namespace
 }  // namespace contacts

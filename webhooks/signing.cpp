@@ -30,6 +30,12 @@ std::string delivery_body(std::string_view event, std::string_view timestamp, in
   return body.dump();
 }
 
+std::string test_event_body(std::string_view timestamp, int64_t webhook_id) {
+  nlohmann::ordered_json body = {
+      {"event", "webhook.test"}, {"timestamp", timestamp}, {"data", {{"webhook_id", webhook_id}}}};
+  return body.dump();
+}
+
 std::string x_webhook_signature(std::string_view secret, std::string_view body) {
   return hex_encode(hmac_sha256(secret, body));
 }

@@ -19,6 +19,9 @@ std::string iso8601_millis(int64_t unix_seconds);
 std::string delivery_body(std::string_view event, std::string_view timestamp, int64_t contact_id,
                           std::string_view name, const std::optional<std::string>& email);
 
+// {"event":"webhook.test", "timestamp":..., "data":{"webhook_id"}}: a test event's body.
+std::string test_event_body(std::string_view timestamp, int64_t webhook_id);
+
 // X-Webhook-Signature: hex HMAC-SHA256 keyed with the whole secret string, of the raw body.
 std::string x_webhook_signature(std::string_view secret, std::string_view body);
 

@@ -9,7 +9,8 @@
 //   POST /_config {"fail_first": {"/a": 2}, "fail_every": 3, "delay_ms": {"/b": 5000}}
 //       a request to path P whose message number n % fail_every == 0 (all when fail_every = 1)
 //       gets 500 on its first fail_first[P] attempts; delay_ms holds the answer that long.
-//   GET /_received  -> [{path, id, attempt, event, body, standard_ok, hmac_ok, answered}]
+//   GET /_received  -> [{path, id, attempt, event, body, standard_ok, hmac_ok, answered,
+//                        signature, timestamp (the webhook-signature/-timestamp headers), ...}]
 "use strict";
 const http = require("http");
 const crypto = require("crypto");
@@ -77,6 +78,7 @@ const server = http.createServer(async (req, res) => {
     path, id, attempt: attempts[attemptKey], event, body, standard_ok: standardOk, hmac_ok: hmacOk, answered,
     x_event: req.headers["x-webhook-event"] || null, x_timestamp: req.headers["x-webhook-timestamp"] || null,
     content_type: req.headers["content-type"] || null,
+    signature: req.headers["webhook-signature"] || null, timestamp: req.headers["webhook-timestamp"] || null,
   };
   const delay = (config.delay_ms || {})[path] || 0;
   setTimeout(() => {
