@@ -1,9 +1,12 @@
 """The OpenAPI document, schemas/openapi.yaml (issue 21): a valid OpenAPI 3.1 document, served as
 built by both listeners, and a true one: every live answer the calls below provoke, successes and
 errors, has a status the document lists for its operation, a content type it lists for that
-status, and a body valid against that response's schema (JSON Schema 2020-12, with jsonschema).
+status, and a body valid against that response's schema (JSON Schema 2020-12, with jsonschema);
+every request body that succeeded is valid against the request schema; and every delivery a
+local receiver gets matches the document's `webhooks` entry.
 
-The last test checks that every operation of the document was called; run the module whole.
+The last test checks that every operation of the document was called (skipped when only part of
+the module ran).
 The webhook operations of issue 21 item 7 (pause/resume, rotate-secret, test, redeliver) skip
 while this build does not route them (404 "Not found" / 405 "Method not allowed" for the route).
 """
