@@ -442,25 +442,6 @@ def test_audit_log_answers_match(server):
     assert api(server, "GET", base, user=None).status == 401
 
 
-def test_deliveries_match_the_documents_webhook(server, receiver_url):
-    hook = create_webhook(server, receiver_url, events=["contact.created"], name="delivered")
-    server.ingest_ok([room_join(WS, "Delivered", "delivered@example.com")])
-    wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["state"] == "succeeded")
-    operation = "/webhooks/delivery/post"
-    assert RECEIVED
-    for headers, body in list(RECEIVED):
-        for i, parameter in enumerate(lookup(operation)["parameters"]):
-            name = parameter["name"].lower()
-            assert name in headers, (name, headers)
-            errors = schema_errors(f"{operation}/parameters/{i}/schema", headers[name])
-            assert not errors, (name, headers[name], errors)
-        assert headers["content-type"].split(";")[0] == "application/json"
-        errors = schema_errors(
-            f"{operation}/requestBody/content/application~1json/schema", json.loads(body))
-        assert not errors, (body, errors)
-        assert json.loads(body)["event"] == headers["x-webhook-event"]
-
-
 # --------------------------------------------------------------------------- webhook operations
 
 def routed_or_skip(method, template, response):
@@ -540,6 +521,27 @@ def test_redeliver_answers_match(server, receiver_url):
     assert api(server, "POST", missing).json == {"error": "Delivery not found"}
     assert api(server, "POST", f"/api/workspaces/{WS}/webhooks/999999/deliveries/"
                f"{delivery['message_id']}/redeliver").json == {"error": "Webhook not found"}
+
+
+def test_deliveries_match_the_documents_webhook(server, receiver_url):
+    # After the webhook operations: their test deliveries and the two signatures of a rotated
+    # secret are among what the receiver got, once they are routed.
+    hook = create_webhook(server, receiver_url, events=["contact.created"], name="delivered")
+    server.ingest_ok([room_join(WS, "Delivered", "delivered@example.com")])
+    wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["state"] == "succeeded")
+    operation = "/webhooks/delivery/post"
+    assert RECEIVED
+    for headers, body in list(RECEIVED):
+        for i, parameter in enumerate(lookup(operation)["parameters"]):
+            name = parameter["name"].lower()
+            assert name in headers, (name, headers)
+            errors = schema_errors(f"{operation}/parameters/{i}/schema", headers[name])
+            assert not errors, (name, headers[name], errors)
+        assert headers["content-type"].split(";")[0] == "application/json"
+        errors = schema_errors(
+            f"{operation}/requestBody/content/application~1json/schema", json.loads(body))
+        assert not errors, (body, errors)
+        assert json.loads(body)["event"] == headers["x-webhook-event"]
 
 
 # --------------------------------------------------------------------------- coverage
