@@ -143,8 +143,10 @@ def route_absent(response):
 
 # --------------------------------------------------------------------------- servers
 
-# Every delivery the receiver took: (headers with lower-case names, raw body).
+# Every delivery the receiver took: (path, headers with lower-case names, raw body).
 RECEIVED = []
+# The receiver path of a webhook whose previous secret still signs (set once rotated).
+ROTATED_PATH = []
 
 
 class Hook(http.server.BaseHTTPRequestHandler):
@@ -152,7 +154,7 @@ class Hook(http.server.BaseHTTPRequestHandler):
 
     def do_POST(self):  # noqa: N802  (the name http.server calls)
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        RECEIVED.append(({k.lower(): v for k, v in self.headers.items()}, body))
+        RECEIVED.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
         self.send_response(204)
         self.end_headers()
 
@@ -475,7 +477,7 @@ def test_pause_and_resume_answers_match(server, receiver_url):
 
 
 def test_rotate_secret_answers_match(server, receiver_url):
-    hook = create_webhook(server, receiver_url, name="rotating")
+    hook = create_webhook(server, receiver_url + "-rotated", name="rotating")
     path = f"/api/workspaces/{WS}/webhooks/{hook['id']}/rotate-secret"
     r = probe(server, "POST", path)
     routed_or_skip("POST", template_of(path), r)
@@ -489,6 +491,9 @@ def test_rotate_secret_answers_match(server, receiver_url):
     assert api(server, "POST", path, user=MEMBER).status == 403
     assert api(server, "POST", path, user=None).status == 401
     assert api(server, "POST", f"/api/workspaces/{WS}/webhooks/999999/rotate-secret").status == 404
+    # Deliveries from now on carry the new and the previous secret's signatures.
+    assert api(server, "POST", path, body={"overlap_seconds": 3600}).status == 200
+    ROTATED_PATH.append("/hook-rotated")
 
 
 def test_test_delivery_answers_match(server, receiver_url):
@@ -531,7 +536,13 @@ def test_deliveries_match_the_documents_webhook(server, receiver_url):
     wait_deliveries(server, hook["id"], lambda ds: ds and ds[0]["state"] == "succeeded")
     operation = "/webhooks/delivery/post"
     assert RECEIVED
-    for headers, body in list(RECEIVED):
+    deadline = time.monotonic() + 30
+    while ROTATED_PATH and not any(p in ROTATED_PATH for p, _, _ in RECEIVED):
+        assert time.monotonic() < deadline, "no delivery to the rotated webhook"
+        time.sleep(0.1)
+    for path, headers, body in list(RECEIVED):
+        if path in ROTATED_PATH:
+            assert len(headers["webhook-signature"].split(" ")) == 2, headers
         for i, parameter in enumerate(lookup(operation)["parameters"]):
             name = parameter["name"].lower()
             assert name in headers, (name, headers)
