@@ -16,7 +16,7 @@ namespace contacts::app {
 namespace {
 
 constexpr int kPollMillis = 200;
-constexpr size_t kMaxRequest = 256;
+constexpr size_t kMaxRequest = 4200;  // "backup " and a path of up to PATH_MAX
 constexpr int kRequestMillis = 2000;
 
 Result<sockaddr_un> address_of(const std::string& path) {
@@ -73,7 +73,8 @@ std::string control_path(const std::string& data_dir) {
 }
 
 Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& path, LiveFold& fold,
-                                                           std::function<Status()> compact) {
+                                                           std::function<Status()> compact,
+                                                           Backup backup) {
   auto addr = address_of(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -87,7 +88,8 @@ Result<std::unique_ptr<ControlSocket>> ControlSocket::open(const std::string& pa
     ::close(fd);
     return s;
   }
-  std::unique_ptr<ControlSocket> socket(new ControlSocket(path, fd, fold, std::move(compact)));
+  std::unique_ptr<ControlSocket> socket(
+      new ControlSocket(path, fd, fold, std::move(compact), std::move(backup)));
   socket->thread_ = std::thread([s = socket.get()] { s->run(); });
   return socket;
 }
@@ -128,13 +130,17 @@ std::string ControlSocket::answer(const std::string& request) {
     if (!s.ok()) reply["error"] = s.message();
   } else if (request == "status") {
     reply = nlohmann::json::parse(fold_.state_json());
+  } else if (request.starts_with("backup /") && backup_) {
+    return backup_(request.substr(7));
   } else {
-    reply["error"] = "unknown request \"" + request + "\": rebuild, status, cancel or compact";
+    reply["error"] = "unknown request \"" + request +
+                     "\": rebuild, status, cancel, compact or backup /ABSOLUTE/DIR";
   }
   return reply.dump();
 }
 
-Result<std::string> control_request(const std::string& path, const std::string& request) {
+Result<std::string> control_request(const std::string& path, const std::string& request,
+                                    std::chrono::seconds timeout) {
   auto addr = address_of(path);
   if (!addr.ok()) return addr.status();
   int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -143,7 +149,7 @@ Result<std::string> control_request(const std::string& path, const std::string& 
     ::close(fd);
     return Status{Code::kUnavailable, "no node listens on " + path};
   }
-  set_timeout(fd, 10);
+  set_timeout(fd, static_cast<int>(timeout.count()));
   write_all(fd, request + "\n");
   std::string reply;
   char buffer[4096];

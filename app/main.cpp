@@ -1,8 +1,13 @@
 // contacts: the one binary. Dispatches to a subcommand (DESIGN.md section 8).
+#include <librdkafka/rdkafka.h>
+#include <rocksdb/version.h>
+
 #include <cstring>
 #include <iostream>
 
+#include "app/backup.h"
 #include "app/commands.h"
+#include "core/version.h"
 
 namespace {
 
@@ -17,6 +22,8 @@ commands:
   produce   append NDJSON commands from a file or stdin to the log
   rebuild   rebuild the views from offset 0 and swap them in
   compact   the erasure compaction, now: erased people's bytes leave the node's files
+  backup    a consistent copy of the data directory's stores, of a running node too
+  restore   a backup into an empty data directory
   seal      seal the personal fields of NDJSON commands, for producers writing to Kafka
   rotate-master-key  wrap the key store's keys again under a new master key
   dlq       list the dead letters (records that are not commands), replay them after a fix
@@ -25,7 +32,7 @@ commands:
   bench     fold a generated workload and measure reads
   lag       a Kafka consumer group's committed offsets and lag per partition
 
-Run 'contacts COMMAND --help' for the flags of a command.
+Run 'contacts COMMAND --help' for the flags of a command; 'contacts --version' for the version.
 )";
 
 }  // namespace
@@ -35,6 +42,12 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0) {
+    std::cout << "contacts " << contacts::kVersion << " (RocksDB " << ROCKSDB_MAJOR << "."
+              << ROCKSDB_MINOR << "." << ROCKSDB_PATCH << ", librdkafka " << rd_kafka_version_str()
+              << ")\n";
+    return 0;
   }
   std::string command = argv[1];
   int rest_argc = argc - 2;
@@ -48,6 +61,8 @@ int main(int argc, char** argv) {
   if (command == "produce") return run_produce(rest_argc, rest);
   if (command == "rebuild") return run_rebuild(rest_argc, rest);
   if (command == "compact") return run_compact(rest_argc, rest);
+  if (command == "backup") return run_backup(rest_argc, rest);
+  if (command == "restore") return run_restore(rest_argc, rest);
   if (command == "seal") return run_seal(rest_argc, rest);
   if (command == "rotate-master-key") return run_rotate_master_key(rest_argc, rest);
   if (command == "dlq") return run_dlq(rest_argc, rest);

@@ -1,10 +1,12 @@
 #include "bus/embedded_log.h"
 
 #include <rocksdb/slice_transform.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <limits>
 #include <numeric>
 #include <optional>
 #include <string_view>
@@ -87,6 +89,17 @@ Status from_rocks(const rocksdb::Status& s, const std::string& what) {
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open(const std::string& path,
                                                        int32_t partitions) {
   return open(path, partitions, false);
+}
+
+Status EmbeddedLog::checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return from_rocks(s, "checkpoint of the log");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // No flush: appends are synced to the WAL, which the checkpoint copies.
+  s = checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max());
+  if (!s.ok()) return from_rocks(s, "checkpoint of the log into " + dir);
+  return {};
 }
 
 Result<std::unique_ptr<EmbeddedLog>> EmbeddedLog::open_read_only(const std::string& path) {

@@ -46,6 +46,11 @@ class EmbeddedLog final : public Log, public DeadLetterQueue {
   uint64_t wait_for_append(uint64_t seen_appends, std::chrono::milliseconds timeout) override;
   uint64_t append_count() const override { return appends_.load(); }
 
+  // Writes a RocksDB checkpoint of the log into `dir` (which must not exist): hard links to
+  // its files on the same filesystem, copies otherwise, and a copy of its synced WAL. Every
+  // record appended before the call is in it; appends go on meanwhile.
+  Status checkpoint(const std::string& dir) const;
+
   Status put(const LogEntry& entry, const std::string& reason) override;
   Result<std::vector<DeadLetter>> list() override;
 

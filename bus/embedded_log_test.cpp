@@ -219,5 +219,30 @@ TEST_CASE("positions are named partition/offset and parsed back, nothing else") 
     CHECK_FALSE(parse_position(bad));
 }
 
+TEST_CASE(
+    "a checkpoint of the log holds every record appended before it, and the log appends on "
+    "after it") {
+  TempDir dir("embedded_log_test");
+  auto log = EmbeddedLog::open(dir.path() + "/log", 2);
+  REQUIRE(log.ok());
+  REQUIRE((*log)->append({{"1", "a"}, {"2", "b"}, {"1", "c"}}).ok());
+  REQUIRE((*log)->checkpoint(dir.path() + "/copy").ok());
+  REQUIRE((*log)->append({{"1", "d"}}).ok());
+  auto copy = EmbeddedLog::open_read_only(dir.path() + "/copy");
+  REQUIRE(copy.ok());
+  CHECK((*copy)->partitions() == 2);
+  const Partition p = partition_for("1", 2);
+  const bool shared = partition_for("2", 2) == p;  // "b" then sits between "a" and "c"
+  CHECK((*log)->end_offset(p).value == (shared ? 4 : 3));
+  CHECK((*copy)->end_offset(p).value == (shared ? 3 : 2));
+  auto entries = (*copy)->read(p, Offset(0), 10);
+  REQUIRE(entries.ok());
+  REQUIRE(entries->size() == (shared ? 3u : 2u));
+  CHECK(entries->front().value == "a");
+  CHECK(entries->back().value == "c");
+  if (partition_for("2", 2) != p) CHECK((*copy)->end_offset(partition_for("2", 2)).value == 1);
+  CHECK_FALSE((*log)->checkpoint(dir.path() + "/copy").ok());  // never into one that exists
+}
+
 }  // namespace
 }  // namespace contacts

@@ -1,8 +1,10 @@
 #include "privacy/embedded_key_store.h"
 
 #include <rocksdb/options.h>
+#include <rocksdb/utilities/checkpoint.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "core/bytes.h"
 #include "core/crypto.h"
@@ -205,6 +207,16 @@ Result<size_t> EmbeddedKeyStore::rewrap() {
   if (auto s = db_->Write(synced(), &batch); !s.ok()) return rocks_status(s, "cannot rewrap");
   if (auto s = compact(); !s.ok()) return s;  // the old wrappings leave the files
   return static_cast<size_t>(batch.Count());
+}
+
+Status EmbeddedKeyStore::checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  if (auto s = rocksdb::Checkpoint::Create(db_.get(), &raw); !s.ok())
+    return rocks_status(s, "checkpoint of the key store");
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  if (auto s = checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max()); !s.ok())
+    return rocks_status(s, "checkpoint of the key store into " + dir);
+  return {};
 }
 
 Status EmbeddedKeyStore::compact() {

@@ -32,6 +32,9 @@ class EmbeddedKeyStore : public KeyStore {
                                           std::chrono::steady_clock::time_point) override;
   Status destroy(std::string_view subject, const std::vector<std::string>& key_ids) override;
   Status compact() override;
+  // Writes a RocksDB checkpoint of the store into `dir` (which must not exist): every key stored
+  // before the call (writes sync the WAL, which it copies), still wrapped by the master key.
+  Status checkpoint(const std::string& dir) const;
   Result<size_t> rewrap() override;
 
  private:

@@ -115,6 +115,14 @@ def check(listener, method, path, response, request_body=None):
         body = response.body.decode("utf-8")
     errors = schema_errors(f"{pointer}/content/{escape(media_type)}/schema", body)
     assert not errors, f"{method} {template} {status}: {body!r}\n" + "\n".join(errors)
+    for name, header in documented.get("headers", {}).items():
+        value = response.headers.get(name.lower())
+        assert value is not None or not header.get("required"), \
+            f"{method} {template} {status} has no {name} header"
+        if value is not None:
+            errors = schema_errors(f"{pointer}/headers/{escape(name)}/schema", value)
+            assert not errors, f"{method} {template} {status} {name}: {value!r}\n" + \
+                "\n".join(errors)
     if request_body is not None and response.status < 300:
         check_request(method, template, operation, request_body)
     CALLED.add((template, method.lower()))
@@ -281,6 +289,9 @@ def test_the_served_document_is_the_file_on_both_listeners(server):
         assert r.status == 200, r
         assert r.headers["content-type"] == "application/yaml"
         assert r.body == SPEC_BYTES
+        head = http_request(port, "HEAD", "/openapi.yaml")
+        assert (head.status, head.body) == (200, b"")
+        assert head.headers["content-length"] == str(len(SPEC_BYTES))
 
 
 # --------------------------------------------------------------------------- live answers

@@ -3,6 +3,7 @@
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/utilities/table_properties_collectors.h>
 
 #include <algorithm>
@@ -166,6 +167,18 @@ Status ViewStore::flush() {
   options.wait = true;
   auto s = db_->Flush(options);
   if (!s.ok()) return {Code::kInternal, "flush views: " + s.ToString()};
+  return {};
+}
+
+Status ViewStore::checkpoint(const std::string& dir) {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return {Code::kInternal, "checkpoint of the views: " + s.ToString()};
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // 0: always flush (the views' one column family switches its memtable between two writes).
+  s = checkpoint->CreateCheckpoint(dir, 0);
+  if (!s.ok())
+    return {Code::kInternal, "checkpoint of the views into " + dir + ": " + s.ToString()};
   return {};
 }
 

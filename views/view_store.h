@@ -99,6 +99,12 @@ class ViewStore {
   // come back whole after a crash (a rebuild's, before it goes live) is flushed first.
   Status flush();
 
+  // Writes a RocksDB checkpoint of the views into `dir` (which must not exist): hard links to
+  // their files on the same filesystem, copies otherwise. Commits skip the WAL, so the
+  // memtables are flushed first, in one cut between commits: the copy holds whole batches, with
+  // the offsets they applied. Commits go on meanwhile.
+  Status checkpoint(const std::string& dir);
+
   ViewBatch begin_batch(ReadCache* cache = nullptr) {
     return ViewBatch(db_.get(), cache, &key_filter_);
   }

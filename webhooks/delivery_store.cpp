@@ -1,8 +1,10 @@
 #include "webhooks/delivery_store.h"
 
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -288,6 +290,18 @@ std::vector<Delivery> DeliveryStore::about(WorkspaceId ws, int64_t contact_id) c
       out.push_back(std::move(*d));
   }
   return out;
+}
+
+Status DeliveryStore::checkpoint(const std::string& dir) const {
+  rocksdb::Checkpoint* raw = nullptr;
+  auto s = rocksdb::Checkpoint::Create(db_.get(), &raw);
+  if (!s.ok()) return {Code::kInternal, "checkpoint of the webhook deliveries: " + s.ToString()};
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  s = checkpoint->CreateCheckpoint(dir, std::numeric_limits<uint64_t>::max());
+  if (!s.ok())
+    return {Code::kInternal,
+            "checkpoint of the webhook deliveries into " + dir + ": " + s.ToString()};
+  return {};
 }
 
 Status DeliveryStore::compact() const {

@@ -78,6 +78,9 @@ class DeliveryStore {
   std::vector<Delivery> about(WorkspaceId ws, int64_t contact_id) const;
   // Flushes and compacts the store, so that dropped bodies leave no byte in its files.
   Status compact() const;
+  // Writes a RocksDB checkpoint of the store into `dir` (which must not exist): every write made
+  // before the call (they sync the WAL, which it copies).
+  Status checkpoint(const std::string& dir) const;
 
  private:
   explicit DeliveryStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}
