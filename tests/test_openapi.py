@@ -7,8 +7,9 @@ local receiver gets matches the document's `webhooks` entry.
 
 The last test checks that every operation of the document was called (skipped when only part of
 the module ran).
-The webhook operations of issue 21 item 7 (pause/resume, rotate-secret, test, redeliver) skip
-while this build does not route them (404 "Not found" / 405 "Method not allowed" for the route).
+The webhook operations of issue 21 item 7 (pause/resume, rotate-secret, test, redeliver), and
+ingest's /readyz and /metrics (item 3), skip while this build does not route them (404 "Not
+found" / 405 "Method not allowed" for the route).
 """
 
 import http.server
@@ -305,6 +306,17 @@ def test_operations_answers_match(server):
     assert r.json["status"] == "ready"
     r = check("api", "GET", "/metrics", http_request(server.port, "GET", "/metrics"))
     assert r.status == 200 and "contacts_http_request_duration_seconds" in r.body.decode()
+
+
+def test_ingest_probes_match(server):
+    answers = {path: http_request(server.ingest_port, "GET", path) for path in ("/readyz",
+                                                                              "/metrics")}
+    if all(route_absent(r) for r in answers.values()):
+        pytest.skip("this build's ingest listener serves neither /readyz nor /metrics "
+                    "(metrics, issue 21 item 3)")
+    for path, r in answers.items():
+        check("ingest", "GET", path, r)
+    assert answers["/readyz"].json == {"status": "ready"}
 
 
 def test_ingest_answers_match(server):
