@@ -8,6 +8,7 @@
 #include "api/webhook_operations.h"
 #include "core/json_writer.h"
 #include "core/text.h"
+#include "http/openapi.h"
 #include "webhooks/signing.h"
 #include "webhooks/url.h"
 
@@ -556,9 +557,10 @@ std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
 HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_request) {
   Target target = parse_target(http_request.target());
   const auto& s = target.segments;
-  if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) {
+  if (s.size() == 1 &&
+      (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics" || s[0] == "openapi.yaml")) {
     if (http_request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
-    return operations(ctx, s[0]);
+    return s[0] == "openapi.yaml" ? openapi_response() : operations(ctx, s[0]);
   }
   Route route = match(s);
   if (route == Route::kNone) return error_response(404, "Not found");

@@ -11,6 +11,7 @@
 #include "bus/memory_log.h"
 #include "core/clock.h"
 #include "core/command_codec.h"
+#include "http/openapi.h"
 #include "projector/projector.h"
 #include "tests/temp_dir.h"
 
@@ -492,7 +493,9 @@ TEST_CASE(
   CHECK(error_of(member) == "Only owners and admins can view the audit log");
 }
 
-TEST_CASE("api: healthz, readyz (503 while catching up) and metrics need no credentials") {
+TEST_CASE(
+    "api: healthz, readyz (503 while catching up), metrics and the OpenAPI document need no "
+    "credentials") {
   ApiFixture f;
   CHECK(f.get("/healthz", 0).status == 200);
   CHECK(f.get("/readyz", 0).status == 200);
@@ -503,6 +506,10 @@ TEST_CASE("api: healthz, readyz (503 while catching up) and metrics need no cred
   auto metrics = f.get("/metrics", 0);
   CHECK(metrics.status == 200);
   CHECK(metrics.body == "contacts_up 1\n");
+  auto document = f.get("/openapi.yaml", 0);
+  CHECK(document.status == 200);
+  CHECK(document.body == std::string(openapi_document()));
+  CHECK(f.send(http::verb::post, "/openapi.yaml", 0).status == 405);
 }
 
 }  // namespace

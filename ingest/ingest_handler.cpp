@@ -4,6 +4,7 @@
 
 #include "core/crypto.h"
 #include "core/text.h"
+#include "http/openapi.h"
 #include "ingest/intake.h"
 
 namespace contacts {
@@ -37,6 +38,10 @@ HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& 
   std::string_view target = request.target();
   target = target.substr(0, target.find('?'));
   if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
+  if (target == "/openapi.yaml") {
+    if (request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
+    return openapi_response();
+  }
   if (target != "/v1/commands") return error_response(404, "Not found");
   if (request.method() != http::verb::post) return method_not_allowed("POST");
   if (!authorized(ctx, request[http::field::authorization]))
