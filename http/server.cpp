@@ -175,7 +175,10 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       response = state_->handler(request);
     } catch (const std::exception& e) {
-      log::error("handler failed", {{"request_id", request_id_}, {"error", e.what()}});
+      // A JSON parser's message quotes the body it read ("last read: ..."): that part stays out.
+      std::string_view what = e.what();
+      log::error("handler failed", {{"request_id", request_id_},
+                                    {"error", what.substr(0, what.find("; last read"))}});
       response = error_response(500, "Internal server error");
     }
     response.version(request.version());
