@@ -23,6 +23,12 @@ HttpResponse from_status(const Status& s) {
   return error_response(static_cast<unsigned>(http_status(s.code())), s.message());
 }
 
+// Why credentials were refused: a 401 carries the Bearer challenge.
+HttpResponse refused(const Status& s, const http::request_header<>& header) {
+  if (http_status(s.code()) != 401) return from_status(s);
+  return unauthorized(s.message(), "contacts", !header[http::field::authorization].empty());
+}
+
 void write_contact(JsonWriter& w, const Contact& c, bool with_activity) {
   w.begin_object();
   w.key("id").value(c.id).key("workspace_id").value(c.workspace_id).key("name").value(c.name);
@@ -431,8 +437,24 @@ Route match(const std::vector<std::string>& s) {
   return Route::kNone;
 }
 
+// What a route answers (the Allow header of its 405); HEAD is GET without the body.
+std::string_view allowed_methods(Route route) {
+  switch (route) {
+    case Route::kContact:
+      return "GET, HEAD, DELETE";
+    case Route::kApiKeys:
+    case Route::kWebhooks:
+      return "GET, HEAD, POST";
+    case Route::kApiKey:
+    case Route::kWebhook:
+      return "DELETE";
+    default:
+      return "GET, HEAD";
+  }
+}
+
 HttpResponse dispatch(Request& r, Route route, http::verb method) {
-  auto not_allowed = [] { return error_response(405, "Method not allowed"); };
+  auto not_allowed = [route] { return method_not_allowed(allowed_methods(route)); };
   switch (route) {
     case Route::kContacts:
       return method == http::verb::get ? list_contacts(r) : not_allowed();
@@ -491,7 +513,7 @@ std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
   if (!views)
     return error_response(503, "The views are being rebuilt before this node serves; see /readyz");
   auto principal = ctx.auth.authenticate(*views, header[http::field::authorization]);
-  if (!principal.ok()) return from_status(principal.status());
+  if (!principal.ok()) return refused(principal.status(), header);
   return std::nullopt;
 }
 
@@ -499,7 +521,7 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
   Target target = parse_target(http_request.target());
   const auto& s = target.segments;
   if (s.size() == 1 && (s[0] == "healthz" || s[0] == "readyz" || s[0] == "metrics")) {
-    if (http_request.method() != http::verb::get) return error_response(405, "Method not allowed");
+    if (http_request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
     return operations(ctx, s[0]);
   }
   Route route = match(s);
@@ -513,7 +535,7 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
   if (!views)
     return error_response(503, "The views are being rebuilt before this node serves; see /readyz");
   auto principal = ctx.auth.authenticate(*views, http_request[http::field::authorization]);
-  if (!principal.ok()) return from_status(principal.status());
+  if (!principal.ok()) return refused(principal.status(), http_request.base());
   auto ws = parse_id(s[2]);
   if (!ws) return error_response(404, "Not found");
   Request r{ctx,        *views,           http_request, std::move(target),

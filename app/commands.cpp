@@ -53,14 +53,16 @@ std::string webhooks_path(const std::string& data) {
 }
 
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
-                  const std::vector<FlagSpec>& specs, int argc, char** argv) {
+                  const std::vector<FlagSpec>& specs, int argc, char** argv,
+                  const std::string& synopsis) {
   std::string error;
   if (!flags.parse(specs, argc, argv, error)) {
-    std::cerr << "contacts " << command << ": " << error << "\n" << usage(command, summary, specs);
+    std::cerr << "contacts " << command << ": " << error << "\n"
+              << usage(command, summary, specs, synopsis);
     return 2;
   }
   if (flags.help()) {
-    std::cout << usage(command, summary, specs);
+    std::cout << usage(command, summary, specs, synopsis);
     return 0;
   }
   return -1;
@@ -187,7 +189,7 @@ int run_produce(int argc, char** argv) {
   if (int rc = parse_or_exit(flags, "produce",
                              "Appends NDJSON commands from FILE (or stdin) to the log, all or "
                              "nothing, with personal fields sealed.",
-                             log_and_key_flags(), argc, argv);
+                             log_and_key_flags(), argc, argv, "[FILE | -] [flags]");
       rc >= 0)
     return rc;
   auto body = read_input(flags, "produce");
@@ -219,7 +221,8 @@ int run_produce(int argc, char** argv) {
 int run_token(int argc, char** argv) {
   Flags flags;
   std::vector<FlagSpec> specs = {
-      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret the API verifies tokens with"},
+      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret the API verifies tokens with", false,
+       /*secret=*/true},
       {"user", "", "", "user id (the token's sub)"},
       {"ttl", "", "1h", "lifetime: seconds or 30s, 10m, 1h, 2d"}};
   if (int rc = parse_or_exit(flags, "token", "Mints a JWT for a user.", specs, argc, argv); rc >= 0)
@@ -249,9 +252,8 @@ int run_keys(int argc, char** argv) {
                                  {"workspace", "", "", "workspace id the key is scoped to"},
                                  {"role", "", "owner", "owner, admin or member"},
                                  {"name", "", "bootstrap", "a name shown in listings"}};
-  if (int rc = parse_or_exit(flags, "keys",
-                             "keys create: appends a new API key to the log and prints it once.",
-                             specs, argc, argv);
+  if (int rc = parse_or_exit(flags, "keys", "Appends a new API key to the log and prints it once.",
+                             specs, argc, argv, "create --workspace N [flags]");
       rc >= 0)
     return rc;
   std::string error;

@@ -141,7 +141,8 @@ int run_dlq(int argc, char** argv) {
   if (int rc = parse_or_exit(flags, "dlq",
                              "dlq list | dlq replay: the dead letters of the log (records that "
                              "are not valid commands), and putting them back after a fix.",
-                             specs, argc, argv);
+                             specs, argc, argv,
+                             "list [flags] | contacts dlq replay (--all | POSITION...) [flags]");
       rc >= 0)
     return rc;
   const auto& args = flags.positional();

@@ -1,20 +1,60 @@
 #include "app/flags.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 namespace contacts::app {
 
 namespace {
-bool truthy(const std::string& v) { return v == "1" || v == "true" || v == "yes" || v == "on"; }
+
+std::string lower(std::string v) {
+  std::transform(v.begin(), v.end(), v.begin(), [](unsigned char c) { return std::tolower(c); });
+  return v;
+}
+bool truthy(const std::string& v) {
+  const std::string l = lower(v);
+  return l == "1" || l == "true" || l == "yes" || l == "on";
+}
+bool falsy(const std::string& v) {
+  const std::string l = lower(v);
+  return l.empty() || l == "0" || l == "false" || l == "no" || l == "off";
+}
+
+// The secret in `path`, without one trailing newline (what `echo` and editors leave).
+bool read_secret_file(const std::string& path, std::string& out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream text;
+  text << in.rdbuf();
+  out = text.str();
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  if (!out.empty() && out.back() == '\r') out.pop_back();
+  return true;
+}
+
 }  // namespace
 
 bool Flags::parse(const std::vector<FlagSpec>& specs, int argc, char** argv, std::string& error) {
   for (const auto& spec : specs) {
     const char* env = spec.env.empty() ? nullptr : std::getenv(spec.env.c_str());
-    if (env)
+    const char* file = spec.secret ? std::getenv((spec.env + "_FILE").c_str()) : nullptr;
+    if (env && file) {
+      error = spec.env + " and " + spec.env + "_FILE are both set; set one";
+      return false;
+    }
+    if (env) {
       values_[spec.name] = env;
-    else if (!spec.fallback.empty())
+    } else if (file) {
+      if (!read_secret_file(file, values_[spec.name])) {
+        error = spec.env + "_FILE: cannot read " + std::string(file);
+        return false;
+      }
+    } else if (!spec.fallback.empty()) {
       values_[spec.name] = spec.fallback;
+    }
   }
   for (int i = 0; i < argc; ++i) {
     std::string arg = argv[i];
@@ -52,6 +92,15 @@ bool Flags::parse(const std::vector<FlagSpec>& specs, int argc, char** argv, std
     }
     values_[name] = value;
   }
+  // A boolean that is neither on nor off is a mistake to report, not an off to guess.
+  for (const auto& spec : specs) {
+    if (!spec.boolean) continue;
+    const std::string value = get(spec.name);
+    if (truthy(value) || falsy(value)) continue;
+    error = "--" + spec.name + (spec.env.empty() ? "" : " (" + spec.env + ")") +
+            " takes 1/true/yes/on or 0/false/no/off, not '" + value + "'";
+    return false;
+  }
   return true;
 }
 
@@ -81,12 +130,12 @@ bool Flags::integer(const std::string& name, long long min, long long max, long 
 }
 
 std::string usage(const std::string& command, const std::string& summary,
-                  const std::vector<FlagSpec>& specs) {
-  std::string out = "usage: contacts " + command + " [flags]\n" + summary + "\n\nflags:\n";
+                  const std::vector<FlagSpec>& specs, const std::string& synopsis) {
+  std::string out = "usage: contacts " + command + " " + synopsis + "\n" + summary + "\n\nflags:\n";
   for (const auto& s : specs) {
     out += "  --" + s.name + (s.boolean ? "" : " VALUE");
     out += "\n      " + s.help;
-    if (!s.env.empty()) out += " (env " + s.env + ")";
+    if (!s.env.empty()) out += " (env " + s.env + (s.secret ? ", or " + s.env + "_FILE" : "") + ")";
     if (!s.fallback.empty()) out += " [default " + s.fallback + "]";
     out += "\n";
   }

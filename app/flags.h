@@ -15,6 +15,9 @@ struct FlagSpec {
   std::string fallback;  // default value; empty means none
   std::string help;
   bool boolean = false;
+  // A secret: its variable may instead name a file that holds it, `ENV_FILE` (Docker and
+  // Kubernetes secrets), read with one trailing newline removed.
+  bool secret = false;
 };
 
 class Flags {
@@ -24,7 +27,8 @@ class Flags {
 
   std::string get(const std::string& name) const;
   bool has(const std::string& name) const;
-  bool enabled(const std::string& name) const;  // booleans: 1/true/yes/on
+  // Booleans: 1/true/yes/on, or 0/false/no/off (any case); any other value is a parse error.
+  bool enabled(const std::string& name) const;
   // An integer flag within [min, max]; false with `error` when not.
   bool integer(const std::string& name, long long min, long long max, long long& out,
                std::string& error) const;
@@ -37,8 +41,9 @@ class Flags {
   bool help_ = false;
 };
 
+// The --help text: "usage: contacts COMMAND SYNOPSIS", the summary, then each flag.
 std::string usage(const std::string& command, const std::string& summary,
-                  const std::vector<FlagSpec>& specs);
+                  const std::vector<FlagSpec>& specs, const std::string& synopsis = "[flags]");
 // Parses durations like 30s, 10m, 1h, 2d or plain seconds; nullopt when malformed.
 std::optional<long long> parse_duration_seconds(const std::string& text);
 

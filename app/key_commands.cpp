@@ -170,7 +170,7 @@ int run_seal(int argc, char** argv) {
           "Reads NDJSON commands from FILE (or stdin) and writes them to stdout with personal "
           "fields sealed under the key store's keys (docs/sealing.md), for a producer that "
           "writes to Kafka itself. All or nothing: a bad line writes nothing.",
-          log_and_key_flags(), argc, argv);
+          log_and_key_flags(), argc, argv, "[FILE | -] [flags]");
       rc >= 0)
     return rc;
   auto body = read_input(flags, "seal");

@@ -1,9 +1,13 @@
 // contacts: the one binary. Dispatches to a subcommand (DESIGN.md section 8).
+#include <librdkafka/rdkafka.h>
+#include <rocksdb/version.h>
+
 #include <cstring>
 #include <iostream>
 
 #include "app/commands.h"
 #include "core/log.h"
+#include "core/version.h"
 
 namespace {
 
@@ -26,7 +30,7 @@ commands:
   bench     fold a generated workload and measure reads
   lag       a Kafka consumer group's committed offsets and lag per partition
 
-Run 'contacts COMMAND --help' for the flags of a command.
+Run 'contacts COMMAND --help' for the flags of a command; 'contacts --version' for the version.
 )";
 
 }  // namespace
@@ -36,6 +40,12 @@ int main(int argc, char** argv) {
   if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
+  }
+  if (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0) {
+    std::cout << "contacts " << contacts::kVersion << " (RocksDB " << ROCKSDB_MAJOR << "."
+              << ROCKSDB_MINOR << "." << ROCKSDB_PATCH << ", librdkafka " << rd_kafka_version_str()
+              << ")\n";
+    return 0;
   }
   std::string command = argv[1];
   int rest_argc = argc - 2;

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <limits>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "api/auth.h"
@@ -19,8 +20,10 @@ namespace {
 
 constexpr std::chrono::seconds kDrainTimeout{10};
 
-std::vector<FlagSpec> node_flags() {
-  return {
+// The flags of `node`'s command: the ingest node has no API, views or webhooks, so their flags
+// are not offered (an unknown flag is an error, not ignored).
+std::vector<FlagSpec> node_flags(Node node) {
+  std::vector<FlagSpec> specs = {
       data_flag(),
       {"listen", "CONTACTS_LISTEN", "127.0.0.1:8080", "API listener HOST:PORT"},
       {"ingest-listen", "CONTACTS_INGEST_LISTEN", "127.0.0.1:8081", "ingest listener HOST:PORT"},
@@ -31,9 +34,10 @@ std::vector<FlagSpec> node_flags() {
       key_flags()[1],
       key_flags()[2],
       key_flags()[3],
-      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)"},
+      {"jwt-secret", "CONTACTS_JWT_SECRET", "", "HS256 secret for JWTs (none: JWTs refused)", false,
+       /*secret=*/true},
       {"ingest-token", "CONTACTS_INGEST_TOKEN", "",
-       "bearer token of POST /v1/commands (none: refuse all)"},
+       "bearer token of POST /v1/commands (none: refuse all)", false, /*secret=*/true},
       {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
        "largest ingest body in bytes (413 past it)"},
       {"http-threads", "CONTACTS_HTTP_THREADS", "8",
@@ -54,6 +58,17 @@ std::vector<FlagSpec> node_flags() {
        "let webhook URLs resolve to private, loopback and link-local addresses", true},
       {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
        "seconds before each retry of a failed webhook delivery, comma-separated"}};
+  if (node == Node::kIngest) {
+    static const std::set<std::string> kNotIngest = {"listen",
+                                                     "jwt-secret",
+                                                     "max-connections",
+                                                     "cache-mb",
+                                                     "key-filter-mb",
+                                                     "webhook-allow-private",
+                                                     "webhook-retry-schedule"};
+    std::erase_if(specs, [](const FlagSpec& s) { return kNotIngest.count(s.name) > 0; });
+  }
+  return specs;
 }
 
 std::optional<std::string> optional_flag(const Flags& flags, const std::string& name) {
@@ -82,7 +97,8 @@ const std::string& node_summary(Node node) {
 // Why the checked flags of `node` do not make a node; empty when they do.
 std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) {
   std::string error;
-  if (!split_host_port(flags.get("listen"), config.api_host, config.api_port))
+  const bool api = node != Node::kIngest;
+  if (api && !split_host_port(flags.get("listen"), config.api_host, config.api_port))
     return "--listen must be HOST:PORT";
   if (!split_host_port(flags.get("ingest-listen"), config.ingest_host, config.ingest_port))
     return "--ingest-listen must be HOST:PORT";
@@ -93,15 +109,17 @@ std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) 
   ConnectionBudget budget = connection_budget(raise_open_file_limit());
   config.api_connections = static_cast<long long>(budget.api);
   config.ingest_connections = static_cast<long long>(budget.ingest);
-  if ((flags.get("max-connections") != "auto" &&
+  if ((api && flags.get("max-connections") != "auto" &&
        !flags.integer("max-connections", 1, 1 << 20, config.api_connections, error)) ||
       (flags.get("ingest-max-connections") != "auto" &&
        !flags.integer("ingest-max-connections", 1, 1 << 20, config.ingest_connections, error)))
     return error + " (or auto)";
-  config.hooks.allow_private = flags.enabled("webhook-allow-private");
-  auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
-  if (!schedule.ok()) return "--webhook-retry-schedule: " + schedule.status().message();
-  config.hooks.retry_schedule = *schedule;
+  if (api) {
+    config.hooks.allow_private = flags.enabled("webhook-allow-private");
+    auto schedule = parse_retry_schedule(flags.get("webhook-retry-schedule"));
+    if (!schedule.ok()) return "--webhook-retry-schedule: " + schedule.status().message();
+    config.hooks.retry_schedule = *schedule;
+  }
   if (node != Node::kAll && !flags.has("brokers"))
     return "--brokers is required: on the embedded log, `contacts serve` runs every part in one "
            "process";
@@ -263,7 +281,7 @@ std::string_view node_command(Node node) {
 std::optional<int> parse_node_flags(Node node, Flags& flags, NodeConfig& config, int argc,
                                     char** argv) {
   const std::string command(node_command(node));
-  auto specs = node_flags();
+  auto specs = node_flags(node);
   if (node == Node::kReplica)
     specs.push_back({"replica", "CONTACTS_REPLICA", "",
                      "required: this node keeps views of its own and emits nothing", true});

@@ -5,13 +5,16 @@
 #include <algorithm>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <limits>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <unordered_map>
+#include <vector>
 
 #include "core/log.h"
 #include "http/access_log.h"
@@ -42,7 +45,24 @@ HttpResponse error_response(unsigned status, std::string_view message) {
   return json_response(status, nlohmann::json{{"error", message}}.dump());
 }
 
+HttpResponse unauthorized(std::string_view message, std::string_view realm,
+                          bool credentials_given) {
+  HttpResponse res = error_response(401, message);
+  std::string challenge = "Bearer realm=\"" + std::string(realm) + "\"";
+  if (credentials_given) challenge += ", error=\"invalid_token\"";
+  res.set(http::field::www_authenticate, challenge);
+  return res;
+}
+
+HttpResponse method_not_allowed(std::string_view allow) {
+  HttpResponse res = error_response(405, "Method not allowed");
+  res.set(http::field::allow, allow);
+  return res;
+}
+
 namespace {
+
+class Session;
 
 // What the listener and its sessions share; outlives both.
 struct ServerState {
@@ -52,6 +72,9 @@ struct ServerState {
   std::atomic<bool> draining{false};
   std::mutex clients_mutex;
   std::unordered_map<asio::ip::address, size_t> clients;  // open connections per source
+  // Every open session, so a drain can close the idle ones at once (each on its own strand).
+  std::mutex sessions_mutex;
+  std::unordered_map<const Session*, std::weak_ptr<Session>> open_sessions;
 
   // A source: an IPv4 address, or the /64 of an IPv6 one (what one subscriber holds).
   static asio::ip::address source_of(const asio::ip::address& address) {
@@ -88,13 +111,29 @@ class Session : public std::enable_shared_from_this<Session> {
     remote_ = stream_.socket().remote_endpoint(ec).address().to_string();
   }
   ~Session() {
+    {
+      std::lock_guard lock(state_->sessions_mutex);
+      state_->open_sessions.erase(this);
+    }
     state_->sessions.fetch_sub(1);
     state_->release(client_);
   }
 
   void run() {
+    {
+      std::lock_guard lock(state_->sessions_mutex);
+      state_->open_sessions.emplace(this, weak_from_this());
+    }
     asio::dispatch(stream_.get_executor(),
                    beast::bind_front_handler(&Session::do_read, shared_from_this()));
+  }
+
+  // During a drain: a connection waiting for its next request is closed now, not at its idle
+  // timeout; one inside a request finishes it (Connection: close). Any thread.
+  void close_if_idle() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->stream_.close();
+    });
   }
 
  private:
@@ -102,19 +141,22 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(state_->options.body_limit);
     parser_->header_limit(kHeaderLimit);
-    if (buffer_.size() > 0) return read_header();  // the next request is already here
+    if (buffer_.size() > 0) return read_header();    // the next request is already here
+    if (state_->draining.load()) return do_close();  // no next request once the drain began
     // Waiting for a request: a connection that sends nothing is closed at the first-byte
     // timeout (new ones, and kept-alive ones while the listener is half full) or the idle one.
     const auto& o = state_->options;
     stream_.expires_after(first_request_ || state_->under_pressure() ? o.first_byte_timeout
                                                                      : o.idle_timeout);
     first_request_ = false;
+    idle_ = true;
     stream_.async_read_some(
         buffer_.prepare(kFirstRead),
         beast::bind_front_handler(&Session::on_first_bytes, shared_from_this()));
   }
 
   void on_first_bytes(beast::error_code ec, std::size_t n) {
+    idle_ = false;
     if (ec == asio::error::eof) return do_close();
     if (ec) return on_error(ec);
     buffer_.commit(n);
@@ -171,6 +213,9 @@ class Session : public std::enable_shared_from_this<Session> {
     // (Only then: a small request's buffer is kept for the next one on the connection.)
     if (buffer_.capacity() > kBodyPiece) buffer_.shrink_to_fit();
     HttpRequest request = parser_->release();
+    // HEAD is GET without the body (RFC 9110 section 9.3.2): the same status and headers.
+    const bool head = request.method() == http::verb::head;
+    if (head) request.method(http::verb::get);
     HttpResponse response;
     try {
       response = state_->handler(request);
@@ -182,6 +227,11 @@ class Session : public std::enable_shared_from_this<Session> {
       response = error_response(500, "Internal server error");
     }
     response.version(request.version());
+    if (head) {
+      const auto length = response.body().size();
+      response.body().clear();
+      response.content_length(length);
+    }
     bool close = !request.keep_alive() || state_->draining.load();
     send(std::move(response), close);
   }
@@ -227,6 +277,7 @@ class Session : public std::enable_shared_from_this<Session> {
   beast::tcp_stream stream_;
   asio::ip::address client_;
   bool first_request_ = true;
+  bool idle_ = false;  // waiting for the first bytes of a request (on the strand only)
   // Of the request being answered, for the access log.
   std::string remote_;
   std::string method_;
@@ -329,7 +380,16 @@ uint16_t HttpServer::port() const {
 size_t HttpServer::open_connections() const { return listener_->state->sessions.load(); }
 
 void HttpServer::stop() {
-  listener_->state->draining = true;
+  auto& state = *listener_->state;
+  state.draining = true;
+  std::vector<std::weak_ptr<Session>> open;
+  {
+    std::lock_guard lock(state.sessions_mutex);
+    for (const auto& [session, weak] : state.open_sessions) open.push_back(weak);
+  }
+  // Outside the lock: the last reference to a session may go here, and its destructor locks.
+  for (const auto& weak : open)
+    if (auto session = weak.lock()) session->close_if_idle();
   asio::post(listener_->acceptor.get_executor(), [l = listener_] {
     beast::error_code ignored;
     l->acceptor.close(ignored);

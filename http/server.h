@@ -80,6 +80,11 @@ HttpResponse json_response(unsigned status, std::string body, unsigned version =
                            bool keep_alive = true);
 // {"error": message} with the given status.
 HttpResponse error_response(unsigned status, std::string_view message);
+// A 401 with the `WWW-Authenticate: Bearer` challenge of RFC 6750 (error="invalid_token" when
+// the request carried credentials).
+HttpResponse unauthorized(std::string_view message, std::string_view realm, bool credentials_given);
+// A 405 with the `Allow` header RFC 9110 requires (e.g. "GET, HEAD").
+HttpResponse method_not_allowed(std::string_view allow);
 
 class HttpServer {
  public:
@@ -89,7 +94,8 @@ class HttpServer {
   // Binds and listens on host:port; kUnavailable when that fails.
   Status listen(const std::string& host, uint16_t port);
   uint16_t port() const;
-  // Stops accepting; open connections close after their current response.
+  // Stops accepting (a drain): connections waiting for a request close at once, the others
+  // after their current response (sent with Connection: close).
   void stop();
   size_t open_connections() const;
 

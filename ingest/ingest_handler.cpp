@@ -28,7 +28,8 @@ std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
   // Without a body there is nothing to buffer: the handler answers (404, 405, 401).
   if (header.method() != http::verb::post && !declares_body(header)) return std::nullopt;
   if (!authorized(ctx, header[http::field::authorization]))
-    return error_response(401, "Invalid ingest token");
+    return unauthorized("Invalid ingest token", "contacts-ingest",
+                        !header[http::field::authorization].empty());
   return std::nullopt;
 }
 
@@ -37,9 +38,10 @@ HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& 
   target = target.substr(0, target.find('?'));
   if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
   if (target != "/v1/commands") return error_response(404, "Not found");
-  if (request.method() != http::verb::post) return error_response(405, "Method not allowed");
+  if (request.method() != http::verb::post) return method_not_allowed("POST");
   if (!authorized(ctx, request[http::field::authorization]))
-    return error_response(401, "Invalid ingest token");
+    return unauthorized("Invalid ingest token", "contacts-ingest",
+                        !request[http::field::authorization].empty());
 
   int64_t now = ctx.clock.now_seconds();
   Intake intake = is_ndjson(request) ? intake_ndjson(request.body(), now, ctx.keys)

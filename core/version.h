@@ -1,0 +1,10 @@
+// The version of contacts: `contacts --version`, contacts_build_info on /metrics.
+#pragma once
+
+#include <string_view>
+
+namespace contacts {
+
+inline constexpr std::string_view kVersion = "0.21.0";
+
+}  // namespace contacts
