@@ -5,13 +5,14 @@ secret or an email the tests used.
 """
 
 import json
+import os
 import re
 import time
 
 import pytest
 
 from helpers import (free_port, member_upsert, qs, remember_secret, room_join, run_cli,
-                     secrets_in_logs, token_for)
+                     secrets_in_logs, token_for, wait_for)
 
 WS = 31
 OWNER = 7
@@ -120,11 +121,16 @@ def test_a_failed_webhook_attempt_is_logged_with_its_delivery_id_and_reason(json
     last = wait_event(json_server, lambda e: of_hook(e) and e["level"] == "error",
                       what="final failure")[0]
     first = wait_event(json_server, lambda e: of_hook(e) and e["level"] == "warn")[0]
-    page = json_server.get(f"/api/workspaces/{WS}/webhooks/{hook_id}/deliveries",
-                           token=token_for(OWNER)).json
-    assert len(page["deliveries"]) == 1, page
-    delivery = page["deliveries"][0]
-    assert delivery["state"] == "failed", delivery
+    # The event is written just before the outcome is recorded: the list may lag it a moment.
+    def recorded():
+        page = json_server.get(f"/api/workspaces/{WS}/webhooks/{hook_id}/deliveries",
+                               token=token_for(OWNER)).json
+        return page["deliveries"] if page["deliveries"][0]["state"] == "failed" else None
+
+    wait_for(recorded, what="the delivery recorded as failed")
+    deliveries = recorded()
+    assert len(deliveries) == 1, deliveries
+    delivery = deliveries[0]
     for event, attempt in ((first, 1), (last, 2)):
         assert event["message_id"] == delivery["message_id"]
         assert event["workspace_id"] == WS
@@ -162,7 +168,6 @@ def test_log_level_warn_leaves_out_the_access_log(server_factory):
 @pytest.mark.parametrize("variable, value", [("CONTACTS_LOG_LEVEL", "verbose"),
                                              ("CONTACTS_LOG_FORMAT", "xml")])
 def test_an_unknown_log_level_or_format_is_refused(tmp_path, variable, value):
-    import os
     env = dict(os.environ, **{variable: value})
     proc = run_cli("serve", "--data", tmp_path / "d", "--listen", f"127.0.0.1:{free_port()}", env=env)
     assert proc.returncode == 2, proc
