@@ -4,7 +4,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       cmake ninja-build g++ pkg-config libboost1.81-dev librdkafka-dev librocksdb-dev nlohmann-json3-dev \
-      doctest-dev libssl-dev libvalijson-dev libutf8proc-dev libjemalloc-dev ca-certificates >/dev/null \
+      doctest-dev libssl-dev libvalijson-dev libutf8proc-dev libjemalloc-dev libspdlog-dev ca-certificates >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -16,7 +16,7 @@ LABEL org.opencontainers.image.title="contacts" \
       org.opencontainers.image.description="contacts, linked against Debian bookworm's librocksdb 7.8.3"
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       librdkafka++1 librdkafka1 libssl3 libutf8proc2 liblz4-1 libsnappy1v5 libzstd1 libbz2-1.0 zlib1g \
-      libsasl2-2 libjemalloc2 ca-certificates curl >/dev/null \
+      libsasl2-2 libjemalloc2 libspdlog1.10 libfmt9 ca-certificates curl >/dev/null \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home /var/lib/contacts contacts && mkdir -p /var/lib/contacts \
  && chown contacts /var/lib/contacts

@@ -11,6 +11,7 @@
 #include <iostream>
 
 #include "app/control.h"
+#include "core/log.h"
 #include "core/version.h"
 #include "views/fold_version.h"
 #include "views/view_sets.h"
@@ -211,11 +212,11 @@ std::string backup_running_node(LiveFold& fold, const OpenedLog& log,
   }();
   const auto took = std::chrono::steady_clock::now() - started;
   if (backed_up.ok())
-    std::cerr << "contacts: backed up into " << dir << " in " << milliseconds(took)
-              << " ms (the fold held still for " << milliseconds(held_for) << " ms of them)\n";
+    log::info("backed up", {{"dir", dir},
+                            {"duration_ms", milliseconds(took)},
+                            {"fold_held_ms", milliseconds(held_for)}});
   else
-    std::cerr << "contacts: the backup into " << dir << " failed: " << backed_up.status().message()
-              << "\n";
+    log::error("backup failed", {{"dir", dir}, {"error", backed_up.status().message()}});
   nlohmann::json reply = {{"backed_up", backed_up.ok()}};
   if (backed_up.ok())
     reply["manifest"] = *backed_up;

@@ -7,6 +7,7 @@
 
 #include "app/backup.h"
 #include "app/commands.h"
+#include "core/log.h"
 #include "core/version.h"
 
 namespace {
@@ -52,6 +53,16 @@ int main(int argc, char** argv) {
   std::string command = argv[1];
   int rest_argc = argc - 2;
   char** rest = argv + 2;
+  // A server's events go to stdout with its status lines; a CLI command's to stderr, so its
+  // stdout stays its output (README, Logs).
+  bool server = command == "serve" || command == "api" || command == "project" ||
+                command == "webhooks" || command == "ingest";
+  auto problem = contacts::log::configure_from_environment(server ? contacts::log::Stream::kStdout
+                                                                  : contacts::log::Stream::kStderr);
+  if (!problem.empty()) {
+    std::cerr << "contacts: " << problem << "\n";
+    return 2;
+  }
   if (command == "serve") return run_serve(rest_argc, rest);
   if (command == "api") return run_api(rest_argc, rest);
   if (command == "project") return run_project(rest_argc, rest);

@@ -13,7 +13,7 @@
 #include "app/backup.h"
 #include "app/control.h"
 #include "core/command_codec.h"
-#include "core/console.h"
+#include "core/log.h"
 
 namespace contacts::app {
 
@@ -198,7 +198,7 @@ int run_node(Node node, int argc, char** argv) {
   if (node == Node::kIngest) return run_node_ingest(flags, config, log);
   auto views = view_options(flags);
   if (!views.ok()) {
-    std::cerr << "contacts " << command << ": " << views.status().message() << "\n";
+    log::error(views.status().message(), {{"command", command}});
     return 1;
   }
   LiveFoldOptions options;
@@ -208,7 +208,7 @@ int run_node(Node node, int argc, char** argv) {
   options.erases = node == Node::kAll || node == Node::kWriter;
   auto fold = LiveFold::open(*log, flags.get("data"), options);
   if (!fold.ok()) {
-    std::cerr << "contacts " << command << ": " << fold.status().message() << "\n";
+    log::error(fold.status().message(), {{"command", command}});
     return 1;
   }
   return run_role(node, flags, config, log, **fold);
@@ -247,8 +247,7 @@ class ErasureCompactor {
       if (activity == compacted_at) continue;
       lock.unlock();
       if (auto s = compact_(); !s.ok())
-        std::cerr << "contacts: the erasure compaction failed (retried in an hour): " << s.message()
-                  << "\n";
+        log::error("the erasure compaction failed (retried in an hour)", {{"error", s.message()}});
       else
         compacted_at = activity;
       lock.lock();
@@ -397,8 +396,8 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
   };
   auto control = ControlSocket::open(control_path(flags.get("data")), fold, compact, backup);
   if (!control.ok())
-    std::cerr << "contacts " << command << ": " << control.status().message()
-              << " (no rebuild while serving on this node)\n";
+    log::warn(control.status().message() + " (no rebuild while serving on this node)",
+              {{"command", command}});
   boost::asio::io_context api_ioc, ingest_ioc;
   HttpServerOptions api_options;
   api_options.max_connections = static_cast<size_t>(config.api_connections);
@@ -418,17 +417,17 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
         std::tuple{&ingest_server, config.ingest_host, config.ingest_port}}) {
     if (server == &ingest_server && !parts.ingest) continue;
     if (auto s = server->listen(host, port); !s.ok()) {
-      std::cerr << "contacts " << command << ": " << s.message() << "\n";
+      log::error(s.message(), {{"command", command}});
       return 1;
     }
   }
   std::string where =
-      "contacts: API listening on http://" + config.api_host + ":" + std::to_string(api.port());
+      "API listening on http://" + config.api_host + ":" + std::to_string(api.port());
   if (parts.ingest)
     where +=
         ", ingest on http://" + config.ingest_host + ":" + std::to_string(ingest_server.port());
-  print_line(where + node_description(node, flags.get("topic-prefix")) + ", data in " +
-             flags.get("data") + " (" + describe_log(flags, log) + ")");
+  log::info(where + node_description(node, flags.get("topic-prefix")) + ", data in " +
+            flags.get("data") + " (" + describe_log(flags, log) + ")");
   run_until_signalled(servers, config.threads);
   return 0;
 }

@@ -1,8 +1,7 @@
 // contacts ingest: the ingest listener alone, appending to the log (Kafka in a deployment).
-#include <iostream>
 
 #include "app/node.h"
-#include "core/console.h"
+#include "core/log.h"
 
 namespace contacts::app {
 
@@ -11,13 +10,13 @@ int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLo
   boost::asio::io_context ioc;
   HttpServer server(ioc, ingest.handler(), ingest.options);
   if (auto s = server.listen(config.ingest_host, config.ingest_port); !s.ok()) {
-    std::cerr << "contacts ingest: " << s.message() << "\n";
+    log::error(s.message(), {{"command", "ingest"}});
     return 1;
   }
-  print_line("contacts: ingest listening on http://" + config.ingest_host + ":" +
-             std::to_string(server.port()) + " (" + describe_log(flags, log) + ")");
+  log::info("ingest listening on http://" + config.ingest_host + ":" +
+            std::to_string(server.port()) + " (" + describe_log(flags, log) + ")");
   run_until_signalled({{&server, &ioc}}, std::max(2LL, config.threads / 2));
-  print_line("contacts: stopped");
+  log::info("stopped");
   return 0;
 }
 

@@ -1,11 +1,10 @@
 // contacts serve: every part in one process, on the embedded log or Kafka. The projector folds
 // every partition, queues the changes subscriptions want in the views' outbox, and wakes the
 // webhook dispatcher, which takes them from there; the API and ingest listen beside it.
-#include <iostream>
 #include <memory>
 
 #include "app/node.h"
-#include "core/console.h"
+#include "core/log.h"
 
 namespace contacts::app {
 
@@ -26,7 +25,7 @@ class WakeDispatcher final : public ChangeSink {
 int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold) {
   auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
   if (!deliveries.ok()) {
-    std::cerr << "contacts serve: " << deliveries.status().message() << "\n";
+    log::error(deliveries.status().message(), {{"command", "serve"}});
     return 1;
   }
   // Records that are not commands are kept (contacts.dlq on Kafka) for `contacts dlq`.
@@ -43,7 +42,7 @@ int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log,
   });
   dispatcher.start();
   if (auto s = fold.start(); !s.ok()) {
-    std::cerr << "contacts serve: " << s.message() << "\n";
+    log::error(s.message(), {{"command", "serve"}});
     return 1;
   }
 
@@ -54,7 +53,7 @@ int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log,
   int rc = serve_http(Node::kAll, flags, config, log, fold, parts);
   fold.stop();
   dispatcher.stop();  // in-flight attempts finish and are recorded
-  if (rc == 0) print_line("contacts: stopped");
+  if (rc == 0) log::info("stopped");
   return rc;
 }
 

@@ -1,10 +1,9 @@
 // contacts webhooks: a webhook dispatcher on Kafka, a member of the group contacts-webhooks on
 // contacts.changes (each change is delivered by one member). It folds the command topic quietly
 // into views of its own, for the subscriptions and roles, and serves the API with deliveries.
-#include <iostream>
 
 #include "app/node.h"
-#include "core/console.h"
+#include "core/log.h"
 #include "webhooks/kafka_change_source.h"
 
 namespace contacts::app {
@@ -13,7 +12,7 @@ int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& l
                       LiveFold& fold) {
   auto deliveries = DeliveryStore::open(webhooks_path(flags.get("data")));
   if (!deliveries.ok()) {
-    std::cerr << "contacts webhooks: " << deliveries.status().message() << "\n";
+    log::error(deliveries.status().message(), {{"command", "webhooks"}});
     return 1;
   }
   fold.set_configure(
@@ -29,13 +28,13 @@ int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& l
                                            return fold.applied(p).value > offset.value;
                                          });
   if (!changes.ok()) {
-    std::cerr << "contacts webhooks: " << changes.status().message() << "\n";
+    log::error(changes.status().message(), {{"command", "webhooks"}});
     return 1;
   }
   Dispatcher dispatcher(fold.views(), **changes, **deliveries, config.hooks);
   dispatcher.start();
   if (auto s = fold.start(); !s.ok()) {
-    std::cerr << "contacts webhooks: " << s.message() << "\n";
+    log::error(s.message(), {{"command", "webhooks"}});
     return 1;
   }
 
@@ -46,7 +45,7 @@ int run_node_webhooks(Flags& flags, const NodeConfig& config, const OpenedLog& l
   fold.stop();
   dispatcher.stop();  // in-flight attempts finish and are recorded
   changes->reset();   // leaves the dispatcher group
-  if (rc == 0) print_line("contacts: stopped");
+  if (rc == 0) log::info("stopped");
   return rc;
 }
 

@@ -3,13 +3,12 @@
 // up to the offset the group committed (the previous owner published those changes), queues
 // every change in its outbox and publishes it on contacts.changes (ChangePublisher), and serves
 // the API for the workspaces it holds.
-#include <iostream>
 #include <memory>
 #include <thread>
 
 #include "app/node.h"
 #include "bus/kafka_group.h"
-#include "core/console.h"
+#include "core/log.h"
 #include "projector/change_publisher.h"
 
 namespace contacts::app {
@@ -39,7 +38,7 @@ class WriterGroup {
   void serve_between_steps(Projector& projector) {
     projector.between_steps([this] {
       if (auto polled = group_->poll(0, 0); !polled.ok())
-        std::cerr << "contacts project: " << polled.status().message() << "\n";
+        log::warn(polled.status().message(), {{"command", "project"}});
     });
   }
   Status commit(const std::vector<std::pair<int32_t, int64_t>>& offsets) {
@@ -60,22 +59,22 @@ class WriterGroup {
       committed = group_->committed(partitions);
     }
     if (!committed.ok())
-      std::cerr << "contacts project: " << committed.status().message()
-                << " (changes of these partitions may be published again)\n";
+      log::warn(
+          committed.status().message() + " (changes of these partitions may be published again)",
+          {{"command", "project"}});
     for (int32_t p : partitions) {
       int64_t quiet = committed.ok() && committed->count(p) ? committed->at(p) : 0;
       fold_.projector()->set_quiet_before(p, quiet);
       publisher_.assigned(p, quiet);
     }
     fold_.projector()->set_owned(partitions, true);
-    print_line("contacts: project: assigned partitions " + partition_list(partitions));
+    log::info("project: assigned partitions " + partition_list(partitions));
   }
   // Between two batches: publish what they applied and commit, then let them go.
   void revoking(const std::vector<int32_t>& partitions) {
-    if (auto s = publisher_.flush(); !s.ok())
-      std::cerr << "contacts project: " << s.message() << "\n";
+    if (auto s = publisher_.flush(); !s.ok()) log::warn(s.message(), {{"command", "project"}});
     fold_.projector()->set_owned(partitions, false);
-    print_line("contacts: project: revoked partitions " + partition_list(partitions));
+    log::info("project: revoked partitions " + partition_list(partitions));
   }
 
   LiveFold& fold_;
@@ -110,7 +109,7 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   // live one's: LiveFold).
   fold.projector()->set_owned(every_partition(*log), false);
   if (auto s = group->join(flags, kafka); !s.ok()) {
-    std::cerr << "contacts project: " << s.message() << "\n";
+    log::error(s.message(), {{"command", "project"}});
     return 1;
   }
   fold.set_configure([&](Projector& projector, ViewStore&) {
@@ -124,7 +123,7 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   });
   publisher.start();
   if (auto s = fold.start(); !s.ok()) {
-    std::cerr << "contacts project: " << s.message() << "\n";
+    log::error(s.message(), {{"command", "project"}});
     return 1;
   }
 
@@ -137,7 +136,7 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   fold.stop();
   publisher.stop();  // publishes what is left and commits
   group->leave();
-  if (rc == 0) print_line("contacts: stopped");
+  if (rc == 0) log::info("stopped");
   return rc;
 }
 

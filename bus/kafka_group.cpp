@@ -1,9 +1,9 @@
 #include "bus/kafka_group.h"
 
 #include <algorithm>
-#include <iostream>
 
 #include "bus/kafka_log.h"
+#include "core/log.h"
 
 namespace contacts {
 
@@ -37,8 +37,8 @@ class KafkaGroup::Rebalance final : public RdKafka::RebalanceCb {
       // The handler first (it may read the committed offsets), then the assignment.
       if (group_.handlers_.assigned) group_.handlers_.assigned(ids);
       if (auto e = consumer->assign(partitions); e != RdKafka::ERR_NO_ERROR)
-        std::cerr << "contacts: " << group_.options_.group << ": assign: " << RdKafka::err2str(e)
-                  << "\n";
+        log::warn("assign failed",
+                  {{"group", group_.options_.group}, {"error", RdKafka::err2str(e)}});
       if (group_.options_.pause_assigned) consumer->pause(partitions);
       group_.assignment_ = ids;
     } else {
@@ -120,7 +120,7 @@ Result<std::vector<GroupMessage>> KafkaGroup::poll(int timeout_ms, size_t max) {
     if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() != RdKafka::ERR_NO_ERROR) {
       // Transport errors are retried inside librdkafka; they are worth a line, not a failure.
-      std::cerr << "contacts: " << options_.group << ": " << m->errstr() << "\n";
+      log::warn("consumer error", {{"group", options_.group}, {"error", m->errstr()}});
       break;
     }
     if (options_.pause_assigned) continue;  // fetched before the pause took hold

@@ -3,9 +3,10 @@
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
-#include <iostream>
 #include <limits>
 #include <set>
+
+#include "core/log.h"
 
 namespace contacts {
 
@@ -443,7 +444,7 @@ Result<std::vector<LogEntry>> KafkaLog::read(Partition partition, Offset from, s
 std::unique_ptr<Log> KafkaLog::with_own_reader() {
   auto reader = CommandReader::open(brokers_, commands_topic_, partitions_);
   if (!reader.ok()) {
-    std::cerr << "contacts: " << reader.status().message() << " (reading through the shared one)\n";
+    log::warn(reader.status().message() + " (reading through the shared one)");
     return nullptr;
   }
   return std::unique_ptr<Log>(new OwnReaderLog(*this, std::move(*reader)));

@@ -9,7 +9,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
-#include <iostream>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -17,6 +16,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/log.h"
+#include "http/access_log.h"
 #include "http/framing.h"
 
 namespace contacts {
@@ -106,6 +107,8 @@ class Session : public std::enable_shared_from_this<Session> {
   Session(tcp::socket&& socket, asio::ip::address client, std::shared_ptr<ServerState> state)
       : stream_(std::move(socket)), client_(std::move(client)), state_(std::move(state)) {
     state_->sessions.fetch_add(1);
+    beast::error_code ec;
+    remote_ = stream_.socket().remote_endpoint(ec).address().to_string();
   }
   ~Session() {
     {
@@ -161,6 +164,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void read_header() {
+    started_ = std::chrono::steady_clock::now();
     stream_.expires_after(state_->options.header_timeout);
     http::async_read_header(stream_, buffer_, *parser_,
                             beast::bind_front_handler(&Session::on_header, shared_from_this()));
@@ -169,6 +173,9 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     const auto& header = parser_->get().base();
+    method_ = std::string(header.method_string());
+    target_ = loggable_target(header.target());
+    request_id_ = request_id_of(header);
     // Refused from the head alone: nothing of the body is read, and the connection closes.
     if (auto error = check_framing(header))
       return send(error_response(error->status, error->message), true);
@@ -213,7 +220,10 @@ class Session : public std::enable_shared_from_this<Session> {
     try {
       response = state_->handler(request);
     } catch (const std::exception& e) {
-      std::cerr << "contacts: handler failed: " << e.what() << "\n";
+      // A JSON parser's message quotes the body it read ("last read: ..."): that part stays out.
+      std::string_view what = e.what();
+      log::error("handler failed", {{"request_id", request_id_},
+                                    {"error", what.substr(0, what.find("; last read"))}});
       response = error_response(500, "Internal server error");
     }
     response.version(request.version());
@@ -239,6 +249,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void send(HttpResponse response, bool close) {
     response.keep_alive(!close);
+    if (request_id_.empty()) request_id_ = new_request_id();  // refused before its head was read
+    response.set("X-Request-Id", request_id_);
     response_ = std::make_shared<HttpResponse>(std::move(response));
     stream_.expires_after(state_->options.read_timeout);
     http::async_write(stream_, *response_,
@@ -246,6 +258,11 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_write(bool close, beast::error_code ec, std::size_t) {
+    log_access({method_, target_, response_->result_int(), response_->body().size(),
+                std::chrono::steady_clock::now() - started_, remote_, request_id_});
+    method_.clear();
+    target_.clear();
+    request_id_.clear();
     if (ec) return;
     if (close || state_->draining.load()) return do_close();
     response_.reset();
@@ -261,6 +278,12 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::ip::address client_;
   bool first_request_ = true;
   bool idle_ = false;  // waiting for the first bytes of a request (on the strand only)
+  // Of the request being answered, for the access log.
+  std::string remote_;
+  std::string method_;
+  std::string target_;
+  std::string request_id_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   std::shared_ptr<HttpResponse> response_;

@@ -1,8 +1,9 @@
 #include "projector/change_publisher.h"
 
-#include <iostream>
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "core/log.h"
 
 namespace contacts {
 
@@ -31,7 +32,7 @@ void ChangePublisher::start() {
       auto j = nlohmann::json::parse(value, nullptr, false);
       after = position_id;
       if (!j.is_object() || !j.contains("workspace_id") || !j["workspace_id"].is_number_integer()) {
-        std::cerr << "contacts: change topic: dropping an unreadable outbox entry\n";
+        log::error("change topic: dropping an unreadable outbox entry");
         continue;
       }
       left.push_back(
@@ -52,7 +53,7 @@ void ChangePublisher::stop() {
   }
   wake_.notify_all();
   thread_.join();
-  if (auto s = flush(); !s.ok()) std::cerr << "contacts: change topic: " << s.message() << "\n";
+  if (auto s = flush(); !s.ok()) log::error("change topic: " + s.message());
 }
 
 void ChangePublisher::queue(std::vector<QueuedChange>&& entries) {
@@ -102,7 +103,7 @@ void ChangePublisher::run() {
     }
     if (stopping_) break;
     if (auto s = flush(); !s.ok()) {
-      std::cerr << "contacts: change topic: " << s.message() << "\n";
+      log::warn("change topic: " + s.message());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
   }

@@ -6,9 +6,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <iostream>
 #include <limits>
 
+#include "core/log.h"
 #include "views/batch_writer.h"
 #include "views/fold_version.h"
 
@@ -208,7 +208,7 @@ Status LiveFold::start() {
     pending_reason_.clear();
   }
   if (!reason.empty()) {
-    std::cerr << "contacts: rebuilding the views: " << reason << "\n";
+    log::warn("rebuilding the views: " + reason);
     (void)request_rebuild(reason);
   }
   return {};
@@ -405,10 +405,10 @@ void LiveFold::finish(const Status& result, bool opened_next) {
   if (!result.ok()) {
     progress_.phase = RebuildPhase::kFailed;
     progress_.error = result.message();
-    std::cerr << "contacts: the rebuild failed, " << serving << ": " << result.message() << "\n";
+    log::error(std::string("the rebuild failed, ") + serving + ": " + result.message());
   } else if (cancelled) {
     progress_.phase = RebuildPhase::kCancelled;
-    std::cerr << "contacts: the rebuild was cancelled, " << serving << "\n";
+    log::warn(std::string("the rebuild was cancelled, ") + serving);
   } else if (stopping_ && !swapped_) {
     progress_.phase = RebuildPhase::kIdle;  // resumed at the next start
   } else {
@@ -418,9 +418,9 @@ void LiveFold::finish(const Status& result, bool opened_next) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started_).count();
     if (progress_.seconds > 0)
       progress_.rate = static_cast<double>(progress_.folded - folded_at_start_) / progress_.seconds;
-    std::cerr << "contacts: rebuilt the views (" << progress_.folded << " records in "
-              << static_cast<int64_t>(progress_.seconds * 1000) << " ms), now serving "
-              << sets_.live() << "\n";
+    log::info("rebuilt the views", {{"records", progress_.folded},
+                                    {"duration_ms", static_cast<int64_t>(progress_.seconds * 1000)},
+                                    {"serving", sets_.live()}});
   }
 }
 

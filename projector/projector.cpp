@@ -2,10 +2,10 @@
 
 #include <algorithm>
 #include <future>
-#include <iostream>
 #include <limits>
 #include <optional>
 
+#include "core/log.h"
 #include "projector/outbox.h"
 #include "views/batch_writer.h"
 
@@ -355,7 +355,7 @@ void Projector::run() {
     uint64_t seen = log_.append_count();
     auto consumed = step();
     if (!consumed.ok()) {
-      std::cerr << "contacts: projector: " << consumed.status().message() << "\n";
+      log::warn("projector: " + consumed.status().message());
       std::this_thread::sleep_for(std::chrono::milliseconds(200));
       continue;
     }

@@ -1,7 +1,7 @@
 // Where the projector hands on what it folded besides the views. Called on the fold threads
 // as each batch commits: implementations must be thread-safe.
-//  - DeadLetterSink: records that are not valid commands. LoggedDeadLetters (every bus) says so
-//    on stderr; KeptDeadLetters also keeps them in the log's DeadLetterQueue (contacts.dlq on
+//  - DeadLetterSink: records that are not valid commands. LoggedDeadLetters (every bus) logs
+//    them; KeptDeadLetters also keeps them in the log's DeadLetterQueue (contacts.dlq on
 //    Kafka, beside the records on the embedded log), where `contacts dlq` lists them.
 //  - ChangeSink: what each committed batch changed. On the embedded log the webhook dispatcher
 //    is woken; on Kafka the ChangePublisher publishes each batch's change events before the
@@ -33,7 +33,7 @@ class DeadLetterSink {
   virtual void dead_letter(const LogEntry& entry, std::string_view reason) = 0;
 };
 
-// Logs each dead letter with its position and reason on stderr.
+// Logs each dead letter (a warn event) with its position and reason, never the record.
 class LoggedDeadLetters : public DeadLetterSink {
  public:
   void dead_letter(const LogEntry& entry, std::string_view reason) override;

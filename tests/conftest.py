@@ -10,6 +10,7 @@ import os
 
 import pytest
 
+import helpers
 from helpers import TEST_MASTER_KEY
 
 os.environ["CONTACTS_MASTER_KEY"] = TEST_MASTER_KEY
@@ -53,6 +54,20 @@ class _Factory:
                     s.kill9()
                 except Exception:  # noqa: BLE001
                     pass
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_secrets_in_server_logs(tmp_path_factory):
+    """Every server of the run logs under one directory; once all have stopped, no line of
+    those logs may hold a secret, token, API key or email the tests used (helpers.SECRETS).
+    Torn down last (the first session fixture set up), whatever tests ran and in what order."""
+    helpers.RUN_LOG_DIR = str(tmp_path_factory.mktemp("server-logs"))
+    yield
+    found = helpers.secrets_in_logs()
+    if found:
+        shown = "\n".join(f"{path}:{line}: holds {value[:12]}..." for path, line, value in found[:20])
+        pytest.fail(f"{len(found)} log lines hold a secret or an email the tests used:\n{shown}",
+                    pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

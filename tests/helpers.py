@@ -12,6 +12,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -32,6 +33,78 @@ BROKERS = os.environ.get("CONTACTS_TEST_BROKERS") or None
 JWT_SECRET = "test-jwt-secret-0123456789abcdef"
 INGEST_TOKEN = "test-ingest-token-abcdef"
 PARTITIONS = 4
+
+# --------------------------------------------------------------------------- secrets in logs
+#
+# Every secret, token, API key and email the helpers create or see go into SECRETS; every
+# server's stdout and stderr go to files under RUN_LOG_DIR (set per run by conftest.py), listed
+# in SERVER_LOGS. At the end of the run conftest.py greps those files for these values: no log
+# line may hold one (README, Logs).
+SECRETS = set()
+SERVER_LOGS = []
+RUN_LOG_DIR = None
+_SHORTEST_SECRET = 5  # shorter values would match by chance
+
+
+def remember_secret(value):
+    """Adds a value no log line may hold; returns it."""
+    if isinstance(value, str) and len(value) >= _SHORTEST_SECRET:
+        SECRETS.add(value)
+    return value
+
+
+def _remember_secrets_in(j):
+    """The API keys and webhook secrets of a JSON request or response body."""
+    if isinstance(j, dict):
+        for k, v in j.items():
+            if k in ("full_key", "secret") or (k == "email" and isinstance(v, str) and "@" in v):
+                remember_secret(v)
+            else:
+                _remember_secrets_in(v)
+    elif isinstance(j, list):
+        for v in j:
+            _remember_secrets_in(v)
+
+
+# What a secret looks like in a line: a run of these characters (an email, a JWT, a key, a
+# token; base64 without its padding). A remembered value made of them is looked up per token
+# (with its parts between '/' and '+'), the others as substrings: a run's logs are tens of MB
+# and the tests remember tens of thousands of emails.
+_TOKEN = re.compile(r"[\w.%+/\-@~]+")
+
+
+def secrets_in_logs(paths=None):
+    """(path, line number, what) of every remembered secret found in the server logs."""
+    tokens, substrings = set(), []
+    for value in SECRETS:
+        needle = value.strip().lower().rstrip("=")
+        if len(needle) < _SHORTEST_SECRET:
+            continue
+        if _TOKEN.fullmatch(needle):
+            tokens.add(needle)
+        else:
+            substrings.append(needle)
+    found = []
+    for path in (SERVER_LOGS if paths is None else paths):
+        if not os.path.exists(path):
+            continue
+        with open(path, "rb") as f:
+            text = f.read().decode("utf-8", "replace").lower()
+
+        def line_of(pos):
+            return text.count("\n", 0, pos) + 1
+
+        for m in _TOKEN.finditer(text):
+            token = m.group(0)
+            parts = {token, *re.split(r"[/+]", token)} if ("/" in token or "+" in token) else {token}
+            for hit in parts & tokens:
+                found.append((path, line_of(m.start()), hit))
+        for needle in substrings:
+            pos = text.find(needle)
+            if pos >= 0:
+                found.append((path, line_of(pos), needle))
+    return found
+
 
 HEALTH_TIMEOUT = 20.0
 READY_TIMEOUT = 60.0
@@ -64,8 +137,9 @@ def mint_jwt(sub="7", exp=None, secret=JWT_SECRET, ttl=3600, alg="HS256", extra=
                      _b64url(json.dumps(payload, separators=(",", ":")).encode()))
     if alg == "none":
         return signing_input + "."
+    remember_secret(secret)
     sig = hmac.new(secret.encode(), signing_input.encode(), hashlib.sha256).digest()
-    return signing_input + "." + _b64url(sig)
+    return remember_secret(signing_input + "." + _b64url(sig))
 
 
 def token_for(user_id) -> str:
@@ -93,7 +167,7 @@ def _base(type_, ws, occurred_at, command_id):
 def participant(name, email=MISSING):
     p = {"name": name}
     if email is not MISSING:
-        p["email"] = email
+        p["email"] = remember_secret(email)
     return p
 
 
@@ -177,6 +251,7 @@ class Response:
             self.json = json.loads(body.decode("utf-8")) if body else None
         except (ValueError, UnicodeDecodeError):
             self.json = None
+        _remember_secrets_in(self.json)
 
     def __repr__(self):
         return f"<Response {self.status} {self.body[:300]!r}>"
@@ -211,8 +286,16 @@ def free_port():
 
 def run_cli(*args, input=None, timeout=300, env=None):
     """Runs `contacts ARGS...` and returns the CompletedProcess (text mode)."""
-    return subprocess.run([BIN, *map(str, args)], input=input, capture_output=True,
-                          timeout=timeout, text=True, env=env)
+    args = [str(a) for a in args]
+    for flag, value in zip(args, args[1:]):
+        if flag in ("--jwt-secret", "--ingest-token", "--master-key"):
+            remember_secret(value)
+    proc = subprocess.run([BIN, *args], input=input, capture_output=True, timeout=timeout,
+                          text=True, env=env)
+    if args and args[0] in ("token", "keys") and proc.stdout:
+        for line in proc.stdout.splitlines():
+            remember_secret(line.strip())  # a minted JWT or a new API key
+    return proc
 
 
 def produce(data_dir, commands_or_path, partitions=PARTITIONS, timeout=300, log_args=()):
@@ -285,8 +368,12 @@ class ContactsServer:
             self.ingest_port = free_port()
         n = next(self._seq)
         base = os.path.basename(self.data_dir.rstrip("/"))
-        self.stdout_path = os.path.join(self.log_dir, f"{base}.serve{n}.stdout")
-        self.stderr_path = os.path.join(self.log_dir, f"{base}.serve{n}.stderr")
+        logs = RUN_LOG_DIR or self.log_dir
+        self.stdout_path = os.path.join(logs, f"{base}.serve{os.getpid()}-{n}.stdout")
+        self.stderr_path = os.path.join(logs, f"{base}.serve{os.getpid()}-{n}.stderr")
+        SERVER_LOGS.extend([self.stdout_path, self.stderr_path])
+        for value in (self.jwt_secret, self.ingest_token, TEST_MASTER_KEY):
+            remember_secret(value)
         out = open(self.stdout_path, "wb")
         err = open(self.stderr_path, "wb")
         self._files = [out, err]
@@ -411,7 +498,8 @@ class ContactsServer:
     def request(self, method, path, token=None, body=None, headers=None, timeout=30.0):
         h = dict(headers or {})
         if token is not None:
-            h["Authorization"] = f"Bearer {token}"
+            h["Authorization"] = f"Bearer {remember_secret(token)}"
+        _remember_secrets_in(body if isinstance(body, (dict, list)) else None)
         if body is not None and not isinstance(body, (bytes, str)):
             body = json.dumps(body).encode("utf-8")
             h.setdefault("Content-Type", "application/json")

@@ -6,7 +6,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <iostream>
+
+#include "core/log.h"
 
 namespace contacts {
 
@@ -76,8 +77,7 @@ Status ViewSets::make_next_live() {
   // Renamed: the next set is live from here on, whatever follows. A directory that cannot be
   // synced is said, not undone (undoing would remove the set the file now names).
   if (auto s = sync_path(data_dir_, O_RDONLY | O_DIRECTORY); !s.ok())
-    std::cerr << "contacts: " << s.message() << " (the swap of the views may not survive a power "
-              << "loss)\n";
+    log::warn(s.message() + " (the swap of the views may not survive a power loss)");
   *this = ViewSets(data_dir_, generation_ + 1);
   return {};
 }

@@ -8,10 +8,10 @@
 
 #include <algorithm>
 #include <charconv>
-#include <iostream>
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "core/log.h"
 #include "views/fold_version.h"
 #include "views/keys.h"
 
@@ -143,14 +143,14 @@ void ViewStore::fill_key_filter() {
   }
   // Not ready after a failed scan: the fold then reads RocksDB for these keys, as without it.
   if (!it->status().ok()) {
-    std::cerr << "contacts: views: key filter not used: " << it->status().ToString() << "\n";
+    log::warn("views: key filter not used", {{"error", it->status().ToString()}});
     return;
   }
   if (n > key_filter_.capacity())
-    std::cerr << "contacts: views: " << n
-              << " command ids and emails outgrow the key filter (about " << key_filter_.capacity()
-              << " at 1% false positives); raise --key-filter-mb, or the fold reads "
-              << "RocksDB more often\n";
+    log::warn(
+        "views: the command ids and emails outgrow the key filter at 1% false positives; "
+        "raise --key-filter-mb, or the fold reads RocksDB more often",
+        {{"keys", n}, {"capacity", key_filter_.capacity()}});
   key_filter_.set_ready();
 }
 

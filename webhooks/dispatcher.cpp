@@ -1,8 +1,8 @@
 #include "webhooks/dispatcher.h"
 
-#include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "core/log.h"
 #include "webhooks/asio_http_sender.h"
 #include "webhooks/signing.h"
 #include "webhooks/url.h"
@@ -88,6 +88,32 @@ std::string failure_text(const HttpOutcome& outcome) {
   return outcome.error.empty() ? "HTTP " + std::to_string(outcome.status) : outcome.error;
 }
 
+// One event per attempt ("why did my CRM not get the event?"): a success at debug, a failure to
+// be retried at warn, the last failure at error. The reason is a status code or the transport's
+// error, which names no URL (a URL may hold credentials) and no part of the body.
+void log_attempt(const Delivery& delivery, const RetryDecision& next, const HttpOutcome& outcome) {
+  const DeliveryRef& ref = delivery.ref;
+  const std::string message_id = delivery.message_id();
+  if (next.kind == RetryDecision::kSucceeded) {
+    log::debug("webhook delivered", {{"message_id", message_id},
+                                     {"webhook_id", ref.webhook_id},
+                                     {"workspace_id", ref.workspace_id.value},
+                                     {"attempt", delivery.attempts},
+                                     {"status", outcome.status}});
+    return;
+  }
+  const std::string reason = failure_text(outcome);
+  const bool last = next.kind == RetryDecision::kFailed;
+  log::write(last ? log::Level::kError : log::Level::kWarn,
+             last ? "webhook delivery failed, no more attempts" : "webhook attempt failed",
+             {{"message_id", message_id},
+              {"webhook_id", ref.webhook_id},
+              {"workspace_id", ref.workspace_id.value},
+              {"attempt", delivery.attempts},
+              {"reason", reason},
+              {"status", outcome.status}});
+}
+
 }  // namespace
 
 Dispatcher::Dispatcher(const LiveViews& views, ChangeSource& changes, DeliveryStore& store,
@@ -149,7 +175,7 @@ void Dispatcher::tick() {
     resume_parked();
     start_due();
   } catch (const std::exception& e) {
-    std::cerr << "contacts: webhooks: " << e.what() << "\n";
+    log::error("webhooks: " + std::string(e.what()));
   }
   schedule_tick(notified_ ? std::chrono::milliseconds(0) : options_.poll_interval);
 }
@@ -165,16 +191,15 @@ void Dispatcher::take_changes() {
     try {
       add_deliveries_of(*views, entry, now, deliveries);
     } catch (const nlohmann::json::exception& e) {
-      std::cerr << "contacts: webhooks: dropping an unreadable outbox entry: " << e.what() << "\n";
+      log::error("webhooks: dropping an unreadable outbox entry", {{"error", e.what()}});
     }
   }
   auto added = store_.add(deliveries);
   if (!added.ok()) {
-    std::cerr << "contacts: webhooks: " << added.status().message() << "\n";
+    log::error("webhooks: " + added.status().message());
     return;  // the changes are not let go of, and are taken next time
   }
-  if (auto s = changes_.taken(entries); !s.ok())
-    std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = changes_.taken(entries); !s.ok()) log::error("webhooks: " + s.message());
   if (entries.size() == kOutboxBatch) notified_ = true;
 }
 
@@ -195,7 +220,7 @@ void Dispatcher::resume_parked() {
     }
     auto moved = store_.unpark(ws, it->second, now, kDueScan);
     if (!moved.ok()) {
-      std::cerr << "contacts: webhooks: " << moved.status().message() << "\n";
+      log::error("webhooks: " + moved.status().message());
       return;
     }
     if (*moved == kDueScan) {
@@ -237,8 +262,7 @@ void Dispatcher::start_due() {
     attempt(due_ms, std::move(*delivery), *webhook);
   }
   if (paused.empty()) return;
-  if (auto s = store_.park(paused); !s.ok())
-    std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = store_.park(paused); !s.ok()) log::error("webhooks: " + s.message());
 }
 
 // A delivery whose subscription was deleted is never attempted.
@@ -278,6 +302,7 @@ void Dispatcher::finish(int64_t due_ms, Delivery delivery, const HttpOutcome& ou
   delivery.last_status = outcome.status ? std::optional<int>(outcome.status) : std::nullopt;
   const RetryDecision next =
       decide_after_attempt(delivery.attempts, outcome, options_.retry_schedule, now);
+  log_attempt(delivery, next, outcome);
   switch (next.kind) {
     case RetryDecision::kSucceeded:
       delivery.state = DeliveryState::kSucceeded;
@@ -301,8 +326,7 @@ void Dispatcher::finish(int64_t due_ms, Delivery delivery, const HttpOutcome& ou
 }
 
 void Dispatcher::record(const Delivery& delivery, int64_t due_ms) {
-  if (auto s = store_.update(delivery, due_ms); !s.ok())
-    std::cerr << "contacts: webhooks: " << s.message() << "\n";
+  if (auto s = store_.update(delivery, due_ms); !s.ok()) log::error("webhooks: " + s.message());
 }
 
 void DispatcherStats::render(std::string& out) const {

@@ -13,11 +13,13 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/log.h"
 #include "tests/temp_dir.h"
 #include "views/batch_writer.h"
 #include "views/view_store.h"
@@ -301,6 +303,76 @@ TEST_CASE(
 
 // ---------------------------------------------------------------------------------------------
 // Retries
+
+// The dispatcher's events about attempts, as JSON; the process's logger is put back after.
+class AttemptLog {
+ public:
+  AttemptLog() { log::configure(log::Format::kJson, log::Level::kDebug, out_); }
+  ~AttemptLog() { log::configure(log::Format::kText, log::kDefaultLevel, log::Stream::kStderr); }
+  std::vector<nlohmann::json> events() const {
+    std::vector<nlohmann::json> events;
+    std::istringstream in(out_.str());
+    for (std::string line; std::getline(in, line);) {
+      auto j = nlohmann::json::parse(line);
+      if (j.contains("message_id")) events.push_back(j);
+    }
+    return events;
+  }
+
+ private:
+  std::ostringstream out_;
+};
+
+TEST_CASE(
+    "Dispatcher logs each failed attempt at warn and the last at error, with the delivery's id "
+    "and the reason, and a success at debug") {
+  AttemptLog attempt_log;
+  Fixture f;  // schedule 5, 60
+  f.put_webhook(1);
+  f.put_webhook(2, "https://hooks.example.com/in?token=user-secret");
+  f.sender.answer(FakeHttpSender::status(500));
+  f.changes.push(change(7, {1}));
+  f.start();
+  f.after_attempts(1, 7, 1);
+  f.sender.answer(FakeHttpSender::failure("timed out"));
+  f.clock.set(kStart + 5);
+  f.after_attempts(1, 7, 2);
+  f.sender.answer(FakeHttpSender::status(503));
+  f.clock.set(kStart + 65);
+  f.after_attempts(1, 7, 3);
+  f.changes.push(change(8, {2}));  // then 200
+  f.after_attempts(2, 8, 1);
+
+  auto events = attempt_log.events();
+  REQUIRE(events.size() == 4);
+  const std::vector<std::tuple<std::string, int, std::string, int>> expected = {
+      {"warn", 1, "HTTP 500", 500},
+      {"warn", 2, "timed out", 0},
+      {"error", 3, "HTTP 503", 503},
+  };
+  for (size_t i = 0; i < expected.size(); ++i) {
+    INFO("attempt ", i + 1);
+    const auto& [level, attempt, reason, status] = expected[i];
+    CHECK(events[i].at("level") == level);
+    CHECK(events[i].at("message_id") == "msg_7");
+    CHECK(events[i].at("webhook_id") == 1);
+    CHECK(events[i].at("workspace_id") == kWs.value);
+    CHECK(events[i].at("attempt") == attempt);
+    CHECK(events[i].at("reason") == reason);
+    CHECK(events[i].at("status") == status);
+  }
+  CHECK(events[0].at("msg") == "webhook attempt failed");
+  CHECK(events[2].at("msg") == "webhook delivery failed, no more attempts");
+  CHECK(events[3].at("level") == "debug");
+  CHECK(events[3].at("msg") == "webhook delivered");
+  CHECK(events[3].at("message_id") == "msg_8");
+  CHECK(events[3].at("status") == 200);
+  for (const auto& event : events) {  // neither the URL nor the body
+    CHECK(event.dump().find("user-secret") == std::string::npos);
+    CHECK(event.dump().find("hooks.example.com") == std::string::npos);
+    CHECK_FALSE(event.contains("url"));
+  }
+}
 
 TEST_CASE(
     "Dispatcher retries at each scheduled time with the same webhook-id, then marks the delivery "

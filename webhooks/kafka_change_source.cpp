@@ -4,7 +4,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
-#include "core/console.h"
+#include "core/log.h"
 
 namespace contacts {
 
@@ -26,12 +26,12 @@ Result<std::unique_ptr<KafkaChangeSource>> KafkaChangeSource::open(
   auto* raw = source.get();
   // What was fetched for partitions that go to another member is theirs to take now.
   handlers.assigned = [](const std::vector<int32_t>& partitions) {
-    print_line("contacts: webhooks: assigned partitions " + partition_list(partitions));
+    log::info("webhooks: assigned partitions " + partition_list(partitions));
   };
   handlers.revoking = [raw](const std::vector<int32_t>& partitions) {
     raw->buffer_.clear();
     raw->paused_ = false;  // the next assignment starts fetching
-    print_line("contacts: webhooks: revoked partitions " + partition_list(partitions));
+    log::info("webhooks: revoked partitions " + partition_list(partitions));
   };
   options.pause_assigned = false;
   auto group = KafkaGroup::join(options, std::move(handlers));
