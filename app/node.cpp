@@ -1,12 +1,13 @@
 #include "app/node.h"
 
+#include <rocksdb/version.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <iostream>
 #include <limits>
 #include <map>
-#include <rocksdb/version.h>
 #include <set>
 #include <thread>
 

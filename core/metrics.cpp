@@ -62,9 +62,9 @@ std::string metric_value(double value) {
   const double magnitude = std::fabs(value);
   const bool plain = magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e15);
   char buffer[64];
-  auto [end, ec] = plain ? std::to_chars(buffer, buffer + sizeof buffer, value,
-                                         std::chars_format::fixed)
-                         : std::to_chars(buffer, buffer + sizeof buffer, value);
+  auto [end, ec] =
+      plain ? std::to_chars(buffer, buffer + sizeof buffer, value, std::chars_format::fixed)
+            : std::to_chars(buffer, buffer + sizeof buffer, value);
   return std::string(buffer, end);
 }
 
@@ -103,9 +103,9 @@ void Exposition::gauge(std::string_view name, std::string_view help, double valu
   sample(family(name, MetricType::kGauge, help), name, labels, metric_value(value));
 }
 
-void Exposition::histogram(std::string_view name, std::string_view help,
-                           const MetricLabels& labels, std::span<const double> bounds,
-                           std::span<const uint64_t> cumulative, double sum, uint64_t count) {
+void Exposition::histogram(std::string_view name, std::string_view help, const MetricLabels& labels,
+                           std::span<const double> bounds, std::span<const uint64_t> cumulative,
+                           double sum, uint64_t count) {
   Family& f = family(name, MetricType::kHistogram, help);
   const std::string base(name);
   MetricLabels with_le = labels;
@@ -137,9 +137,10 @@ std::string Exposition::text() const {
 
 void add_store_sizes(Exposition& metrics, std::string_view store, const StoreSizes& sizes) {
   const MetricLabels labels = {{"store", std::string(store)}};
-  metrics.gauge("contacts_store_live_data_bytes",
-                "Estimated bytes of live data in a RocksDB store (rocksdb.estimate-live-data-size).",
-                static_cast<double>(sizes.live_data_bytes), labels);
+  metrics.gauge(
+      "contacts_store_live_data_bytes",
+      "Estimated bytes of live data in a RocksDB store (rocksdb.estimate-live-data-size).",
+      static_cast<double>(sizes.live_data_bytes), labels);
   metrics.gauge("contacts_store_sst_files_bytes",
                 "Bytes of all SST files of a RocksDB store (rocksdb.total-sst-files-size).",
                 static_cast<double>(sizes.sst_files_bytes), labels);

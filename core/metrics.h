@@ -48,7 +48,7 @@ class Exposition {
   struct Family {
     MetricType type;
     std::string help;
-    std::string samples;            // rendered lines
+    std::string samples;           // rendered lines
     std::set<std::string> series;  // name and labels of each, to refuse a duplicate
   };
   Family& family(std::string_view name, MetricType type, std::string_view help);

@@ -99,10 +99,9 @@ TEST_CASE("add_process_metrics reads this process's CPU, memory and descriptors"
   Exposition metrics;
   add_process_metrics(metrics);
   std::string text = metrics.text();
-  for (const char* name :
-       {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
-        "process_virtual_memory_bytes ", "process_open_fds ", "process_max_fds ",
-        "process_start_time_seconds "})
+  for (const char* name : {"process_cpu_seconds_total ", "process_resident_memory_bytes ",
+                           "process_virtual_memory_bytes ", "process_open_fds ", "process_max_fds ",
+                           "process_start_time_seconds "})
     CHECK_MESSAGE(text.find(std::string("\n") + name) != std::string::npos, name);
   CHECK(text.find("process_resident_memory_bytes 0\n") == std::string::npos);
 }

@@ -12,8 +12,8 @@ HttpProbe::HttpProbe(std::string listener, std::vector<std::string_view> routes)
 
 void HttpProbe::record(std::string_view route, std::chrono::steady_clock::duration elapsed,
                        unsigned status) {
-  size_t index = static_cast<size_t>(std::find(routes_.begin(), routes_.end() - 1, route) -
-                                     routes_.begin());
+  size_t index =
+      static_cast<size_t>(std::find(routes_.begin(), routes_.end() - 1, route) - routes_.begin());
   Series& s = series_[index];
   double seconds = std::chrono::duration<double>(elapsed).count();
   for (size_t i = 0; i < kBucketsSeconds.size(); ++i)
@@ -26,7 +26,8 @@ void HttpProbe::record(std::string_view route, std::chrono::steady_clock::durati
 
 void HttpProbe::add_to(Exposition& metrics) const {
   constexpr std::string_view kDuration = "contacts_http_request_duration_seconds";
-  constexpr std::string_view kDurationHelp = "Time from a parsed request to its response, by route.";
+  constexpr std::string_view kDurationHelp =
+      "Time from a parsed request to its response, by route.";
   constexpr std::string_view kResponses = "contacts_http_responses_total";
   constexpr std::string_view kResponsesHelp = "Responses by route and status class.";
   metrics.declare(kDuration, MetricType::kHistogram, kDurationHelp);

@@ -25,8 +25,7 @@ class HttpProbe {
   HttpProbe(std::string listener, std::vector<std::string_view> routes);
 
   // Counts one request of `route` (a name not listed counts as kOtherRoute).
-  void record(std::string_view route, std::chrono::steady_clock::duration elapsed,
-              unsigned status);
+  void record(std::string_view route, std::chrono::steady_clock::duration elapsed, unsigned status);
   // Adds the series of the routes that saw a request: contacts_http_request_duration_seconds
   // and contacts_http_responses_total, labelled listener and route.
   void add_to(Exposition& metrics) const;

@@ -43,10 +43,12 @@ HttpResponse readiness(const IngestContext& ctx) {
 
 std::string_view ingest_route(const HttpRequest& request) {
   std::string_view path = path_of(request);
-  if (path == "/v1/commands") return request.method() == http::verb::post ? "ingest.commands" : kOtherRoute;
+  if (path == "/v1/commands")
+    return request.method() == http::verb::post ? "ingest.commands" : kOtherRoute;
   if (path == "/healthz" || path == "/readyz" || path == "/metrics")
-    return request.method() == http::verb::get || request.method() == http::verb::head ? "probe"
-                                                                                          : kOtherRoute;
+    return request.method() == http::verb::get || request.method() == http::verb::head
+               ? "probe"
+               : kOtherRoute;
   return kOtherRoute;
 }
 

@@ -13,8 +13,8 @@
 #include <thread>
 #include <vector>
 
-#include "core/metrics.h"
 #include "core/command.h"
+#include "core/metrics.h"
 #include "core/status.h"
 #include "core/types.h"
 #include "views/internal/key_filter.h"
