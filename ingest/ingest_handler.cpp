@@ -69,7 +69,7 @@ HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& 
     return openapi_response();
   }
   if (target == "/healthz" || target == "/readyz" || (target == "/metrics" && ctx.metrics_text)) {
-    if (request.method() != http::verb::get) return error_response(405, "Method not allowed");
+    if (request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
     if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
     if (target == "/readyz") return readiness(ctx);
     HttpResponse res{http::status::ok, 11};
