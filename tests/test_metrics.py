@@ -16,7 +16,8 @@ import time
 import pytest
 
 from helpers import (BIN, BROKERS, INGEST_TOKEN, TEST_MASTER_KEY, contact_delete, free_port,
-                     http_request, member_upsert, ndjson, room_join, token_for, wait_for)
+                     http_request, member_upsert, ndjson, produce, room_join, token_for,
+                     wait_for)
 
 WS = 31
 OWNER = 7
@@ -228,6 +229,28 @@ def test_contacts_ingest_serves_readyz_and_a_clean_exposition(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
         out.close()
+
+
+@pytest.mark.skipif(not BROKERS, reason="the split roles run on Kafka (CONTACTS_TEST_BROKERS)")
+def test_project_webhooks_and_replica_nodes_serve_a_clean_exposition(server_factory):
+    writer = server_factory(command="project")
+    hooks = server_factory(command="webhooks", topic_prefix=writer.topic_prefix, extra_args=HOOKS)
+    replica = server_factory(command="api", topic_prefix=writer.topic_prefix)
+    assert produce(writer.data_dir, [member_upsert(WS, OWNER, "owner")],
+                   log_args=writer.log_args()).returncode == 0
+    for node in (writer, hooks, replica):
+        node.wait_ready(timeout=60)
+        text = node.get("/metrics").body.decode()
+        checked = promtool(text)
+        assert checked.returncode == 0 and not checked.stdout, (node.command, checked.stdout.decode())
+        assert list(values(text, "contacts_build_info").values()) == [1]
+        assert value(text, "process_open_fds") > 0
+        assert {dict(k)["store"] for k in values(text, "contacts_store_sst_files_bytes")} == (
+            {"views", "deliveries"} if node is hooks else {"views"})
+        # The fold's lag, per partition the node folds (the writer: those the group gave it).
+        assert values(text, "contacts_consumer_lag"), node.command
+    assert "contacts_changes_published_total" in writer.get("/metrics").body.decode()
+    assert "contacts_webhook_pending_deliveries 0" in hooks.get("/metrics").body.decode()
 
 
 def _status(port, path):
