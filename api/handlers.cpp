@@ -571,9 +571,19 @@ std::string_view route_name(Route route, http::verb method) {
       break;
     case Route::kWebhook:
       if (del) return "webhooks.delete";
+      if (method == http::verb::patch) return "webhooks.update";
       break;
     case Route::kDeliveries:
       if (get) return "webhooks.deliveries";
+      break;
+    case Route::kRotateSecret:
+      if (post) return "webhooks.rotate_secret";
+      break;
+    case Route::kTestEvent:
+      if (post) return "webhooks.test";
+      break;
+    case Route::kRedeliver:
+      if (post) return "webhooks.redeliver";
       break;
     case Route::kNone:
       break;
@@ -588,7 +598,7 @@ std::string_view api_route(const HttpRequest& request) {
   std::string_view path = request.target();
   path = path.substr(0, path.find('?'));
   std::vector<std::string_view> segments;
-  for (size_t at = 0; at <= path.size() && segments.size() < 7;) {  // as parse_target splits
+  for (size_t at = 0; at <= path.size() && segments.size() < 9;) {  // as parse_target splits
     size_t end = std::min(path.find('/', at), path.size());
     if (end > at) segments.push_back(path.substr(at, end - at));
     at = end + 1;

@@ -50,10 +50,24 @@ std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
 
 // The routes of the API for its HTTP metrics: a fixed set of names, never paths ("probe":
 // /healthz, /readyz, /metrics; "timeline": a contact's events).
-inline constexpr std::array<std::string_view, 14> kApiRoutes = {
-    "probe",           "contacts.list",   "contacts.get",    "contacts.delete",    "timeline",
-    "contacts.export", "api_keys.list",   "api_keys.create", "api_keys.revoke",    "audit_log",
-    "webhooks.list",   "webhooks.create", "webhooks.delete", "webhooks.deliveries"};
+inline constexpr std::array<std::string_view, 18> kApiRoutes = {"probe",
+                                                                "contacts.list",
+                                                                "contacts.get",
+                                                                "contacts.delete",
+                                                                "timeline",
+                                                                "contacts.export",
+                                                                "api_keys.list",
+                                                                "api_keys.create",
+                                                                "api_keys.revoke",
+                                                                "audit_log",
+                                                                "webhooks.list",
+                                                                "webhooks.create",
+                                                                "webhooks.update",
+                                                                "webhooks.delete",
+                                                                "webhooks.deliveries",
+                                                                "webhooks.test",
+                                                                "webhooks.rotate_secret",
+                                                                "webhooks.redeliver"};
 // The route of `request` by its method and path (nothing checked, nothing read), one of
 // kApiRoutes, or kOtherRoute (http/probe.h) for what no route takes (a 404 or 405).
 std::string_view api_route(const HttpRequest& request);

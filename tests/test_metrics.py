@@ -25,8 +25,9 @@ OWNER = 7
 HOOKS = ["--webhook-allow-private", "--webhook-retry-schedule", "3600"]
 API_ROUTES = {"probe", "contacts.list", "contacts.get", "contacts.delete", "timeline",
               "contacts.export", "api_keys.list", "api_keys.create", "api_keys.revoke",
-              "audit_log", "webhooks.list", "webhooks.create", "webhooks.delete",
-              "webhooks.deliveries", "other"}
+              "audit_log", "webhooks.list", "webhooks.create", "webhooks.update", "webhooks.delete",
+              "webhooks.deliveries", "webhooks.test", "webhooks.rotate_secret",
+              "webhooks.redeliver", "other"}
 INGEST_ROUTES = {"probe", "ingest.commands", "other"}
 STORES = {"views", "deliveries"} if BROKERS else {"views", "deliveries", "log", "keys"}
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$')
