@@ -603,8 +603,8 @@ std::string_view api_route(const HttpRequest& request) {
     if (end > at) segments.push_back(path.substr(at, end - at));
     at = end + 1;
   }
-  if (segments.size() == 1 &&
-      (segments[0] == "healthz" || segments[0] == "readyz" || segments[0] == "metrics"))
+  if (segments.size() == 1 && (segments[0] == "healthz" || segments[0] == "readyz" ||
+                               segments[0] == "metrics" || segments[0] == "openapi.yaml"))
     return request.method() == http::verb::get || request.method() == http::verb::head
                ? "probe"
                : kOtherRoute;

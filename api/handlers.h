@@ -49,7 +49,7 @@ std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
                                              const http::request_header<>& header);
 
 // The routes of the API for its HTTP metrics: a fixed set of names, never paths ("probe":
-// /healthz, /readyz, /metrics; "timeline": a contact's events).
+// /healthz, /readyz, /metrics, /openapi.yaml; "timeline": a contact's events).
 inline constexpr std::array<std::string_view, 18> kApiRoutes = {"probe",
                                                                 "contacts.list",
                                                                 "contacts.get",

@@ -45,7 +45,7 @@ std::string_view ingest_route(const HttpRequest& request) {
   std::string_view path = path_of(request);
   if (path == "/v1/commands")
     return request.method() == http::verb::post ? "ingest.commands" : kOtherRoute;
-  if (path == "/healthz" || path == "/readyz" || path == "/metrics")
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/openapi.yaml")
     return request.method() == http::verb::get || request.method() == http::verb::head
                ? "probe"
                : kOtherRoute;

@@ -29,7 +29,7 @@ struct IngestContext {
 };
 
 // The routes of the ingest listener for its HTTP metrics ("probe": /healthz, /readyz,
-// /metrics); anything else is kOtherRoute (http/probe.h).
+// /metrics, /openapi.yaml); anything else is kOtherRoute (http/probe.h).
 inline constexpr std::array<std::string_view, 2> kIngestRoutes = {"probe", "ingest.commands"};
 std::string_view ingest_route(const HttpRequest& request);
 
