@@ -9,6 +9,7 @@
 #include "core/json_writer.h"
 #include "core/text.h"
 #include "http/openapi.h"
+#include "http/probe.h"
 #include "webhooks/signing.h"
 #include "webhooks/url.h"
 
@@ -421,7 +422,9 @@ enum class Route {
   kRedeliver
 };
 
-Route match(const std::vector<std::string>& s) {
+// `Segments`: the decoded path segments of a request, or its raw ones (api_route).
+template <typename Segments>
+Route match(const Segments& s) {
   if (s.size() < 4 || s[0] != "api" || s[1] != "workspaces") return Route::kNone;
   if (s[3] == "contacts") {
     if (s.size() == 4) return Route::kContacts;
@@ -534,7 +537,79 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
   return error_response(404, "Not found");
 }
 
+// The route's name in the HTTP metrics (kApiRoutes), by method.
+std::string_view route_name(Route route, http::verb method) {
+  const bool get = method == http::verb::get || method == http::verb::head;
+  const bool post = method == http::verb::post, del = method == http::verb::delete_;
+  switch (route) {
+    case Route::kContacts:
+      if (get) return "contacts.list";
+      break;
+    case Route::kContact:
+      if (get) return "contacts.get";
+      if (del) return "contacts.delete";
+      break;
+    case Route::kEvents:
+      if (get) return "timeline";
+      break;
+    case Route::kExport:
+      if (get) return "contacts.export";
+      break;
+    case Route::kApiKeys:
+      if (get) return "api_keys.list";
+      if (post) return "api_keys.create";
+      break;
+    case Route::kApiKey:
+      if (del) return "api_keys.revoke";
+      break;
+    case Route::kAudit:
+      if (get) return "audit_log";
+      break;
+    case Route::kWebhooks:
+      if (get) return "webhooks.list";
+      if (post) return "webhooks.create";
+      break;
+    case Route::kWebhook:
+      if (del) return "webhooks.delete";
+      if (method == http::verb::patch) return "webhooks.update";
+      break;
+    case Route::kDeliveries:
+      if (get) return "webhooks.deliveries";
+      break;
+    case Route::kRotateSecret:
+      if (post) return "webhooks.rotate_secret";
+      break;
+    case Route::kTestEvent:
+      if (post) return "webhooks.test";
+      break;
+    case Route::kRedeliver:
+      if (post) return "webhooks.redeliver";
+      break;
+    case Route::kNone:
+      break;
+  }
+  return kOtherRoute;
+}
+
 }  // namespace
+
+std::string_view api_route(const HttpRequest& request) {
+  // The raw segments: no decoding on every request for a label (an encoded name is "other").
+  std::string_view path = request.target();
+  path = path.substr(0, path.find('?'));
+  std::vector<std::string_view> segments;
+  for (size_t at = 0; at <= path.size() && segments.size() < 9;) {  // as parse_target splits
+    size_t end = std::min(path.find('/', at), path.size());
+    if (end > at) segments.push_back(path.substr(at, end - at));
+    at = end + 1;
+  }
+  if (segments.size() == 1 && (segments[0] == "healthz" || segments[0] == "readyz" ||
+                               segments[0] == "metrics" || segments[0] == "openapi.yaml"))
+    return request.method() == http::verb::get || request.method() == http::verb::head
+               ? "probe"
+               : kOtherRoute;
+  return route_name(match(segments), request.method());
+}
 
 std::string new_command_id(std::string_view prefix) {
   unsigned char bytes[12];

@@ -3,6 +3,7 @@
 // commands handed to a CommandSubmitter, which answers once the projector applied them.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <optional>
 #include <string>
@@ -46,6 +47,30 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& reques
 // before the body is read (401 as the handler would answer, or 503 while no views are served).
 std::optional<HttpResponse> check_api_header(const ApiContext& ctx,
                                              const http::request_header<>& header);
+
+// The routes of the API for its HTTP metrics: a fixed set of names, never paths ("probe":
+// /healthz, /readyz, /metrics, /openapi.yaml; "timeline": a contact's events).
+inline constexpr std::array<std::string_view, 18> kApiRoutes = {"probe",
+                                                                "contacts.list",
+                                                                "contacts.get",
+                                                                "contacts.delete",
+                                                                "timeline",
+                                                                "contacts.export",
+                                                                "api_keys.list",
+                                                                "api_keys.create",
+                                                                "api_keys.revoke",
+                                                                "audit_log",
+                                                                "webhooks.list",
+                                                                "webhooks.create",
+                                                                "webhooks.update",
+                                                                "webhooks.delete",
+                                                                "webhooks.deliveries",
+                                                                "webhooks.test",
+                                                                "webhooks.rotate_secret",
+                                                                "webhooks.redeliver"};
+// The route of `request` by its method and path (nothing checked, nothing read), one of
+// kApiRoutes, or kOtherRoute (http/probe.h) for what no route takes (a 404 or 405).
+std::string_view api_route(const HttpRequest& request);
 
 // A fresh command_id for commands the API produces.
 std::string new_command_id(std::string_view prefix);

@@ -5,6 +5,7 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -569,6 +570,37 @@ TEST_CASE("api: key and webhook names that show nothing or hold a NUL are a 400"
 TEST_CASE("api: an id with leading zeros names no workspace") {
   ApiFixture f;
   CHECK(f.get("/api/workspaces/0002/contacts").status == 404);
+}
+
+TEST_CASE("api_route names the route by method and path, never by the path itself") {
+  auto route = [](http::verb method, const char* target) {
+    return std::string(api_route(HttpRequest{method, target, 11}));
+  };
+  CHECK(route(http::verb::get, "/api/workspaces/2/contacts?search=ada") == "contacts.list");
+  CHECK(route(http::verb::get, "/api/workspaces/2/contacts/77") == "contacts.get");
+  CHECK(route(http::verb::delete_, "/api/workspaces/2/contacts/77") == "contacts.delete");
+  CHECK(route(http::verb::get, "/api/workspaces/2/contacts/77/events") == "timeline");
+  CHECK(route(http::verb::post, "/api/workspaces/2/webhooks") == "webhooks.create");
+  CHECK(route(http::verb::delete_, "/api/workspaces/2/api-keys/5") == "api_keys.revoke");
+  CHECK(route(http::verb::get, "/api/workspaces/2/webhooks/5/deliveries") == "webhooks.deliveries");
+  CHECK(route(http::verb::patch, "/api/workspaces/2/webhooks/5") == "webhooks.update");
+  CHECK(route(http::verb::post, "/api/workspaces/2/webhooks/5/deliveries/msg_9/redeliver") ==
+        "webhooks.redeliver");
+  CHECK(route(http::verb::get, "/metrics") == "probe");
+  CHECK(route(http::verb::get, "//api/workspaces/2/contacts/") == "contacts.list");
+  // What no route takes (a 404 or a 405) is other.
+  CHECK(route(http::verb::put, "/api/workspaces/2/contacts/77") == "other");
+  CHECK(route(http::verb::post, "/readyz") == "other");
+  CHECK(route(http::verb::get, "/api/workspaces/2/nothing/77") == "other");
+  CHECK(route(http::verb::get, "/api/workspaces/2/contacts/77/events/1/2/3/4/5/6") == "other");
+  // Every name route_name gives is listed, so the probe keeps it apart.
+  for (auto [method, target] : {std::pair{http::verb::post, "/api/workspaces/2/webhooks/5/test"},
+                                {http::verb::post, "/api/workspaces/2/webhooks/5/rotate-secret"},
+                                {http::verb::get, "/api/workspaces/2/contacts/1/export"},
+                                {http::verb::get, "/api/workspaces/2/audit-log"}})
+    CHECK(std::find(kApiRoutes.begin(), kApiRoutes.end(), route(method, target)) !=
+          kApiRoutes.end());
+  for (auto name : kApiRoutes) CHECK(name.find('/') == std::string_view::npos);
 }
 
 }  // namespace

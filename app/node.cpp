@@ -1,5 +1,7 @@
 #include "app/node.h"
 
+#include <rocksdb/version.h>
+
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -14,6 +16,8 @@
 #include "app/control.h"
 #include "core/command_codec.h"
 #include "core/log.h"
+#include "core/version.h"
+#include "privacy/embedded_key_store.h"
 
 namespace contacts::app {
 
@@ -143,31 +147,35 @@ std::string node_description(Node node, const std::string& prefix) {
   }
 }
 
-// Wraps a handler so that each request's duration and status land in `probe`.
+// Wraps a handler so that each request's duration and status land in `probe`, under the route
+// `route_of` names (a pure function of the request: the handler stays as it is).
 template <typename Handle>
-Handler measured(HttpProbe& probe, Handle handle) {
-  return [&probe, handle](const HttpRequest& r) {
+Handler measured(HttpProbe& probe, std::string_view (*route_of)(const HttpRequest&),
+                 Handle handle) {
+  return [&probe, route_of, handle](const HttpRequest& r) {
     auto start = std::chrono::steady_clock::now();
     HttpResponse response = handle(r);
-    probe.record(std::chrono::steady_clock::now() - start, response.result_int());
+    probe.record(route_of(r), std::chrono::steady_clock::now() - start, response.result_int());
     return response;
   };
 }
 
-std::string metrics_text(const RoleParts& parts, LiveFold& fold, const IngestParts& ingest,
-                         const HttpProbe& api_probe) {
-  std::string out;
-  if (parts.metrics) parts.metrics(out);
-  static const DispatcherStats none;
-  (parts.dispatcher ? *parts.dispatcher : none).render(out);
-  fold.render_metrics(out);
-  out += "# TYPE contacts_ingest_accepted_total counter\ncontacts_ingest_accepted_total " +
-         std::to_string(ingest.accepted.load()) + "\n";
-  fold.render_lag(out);
-  out += "# TYPE contacts_http_request_duration_seconds histogram\n";
-  api_probe.render(out);
-  ingest.probe.render(out);
-  return out;
+// /metrics of a node with views, on each of its listeners.
+std::string metrics_text(const OpenedLog& log, const RoleParts& parts, LiveFold& fold,
+                         const IngestParts& ingest, const HttpProbe& api_probe,
+                         const Clock& clock) {
+  Exposition metrics;
+  add_process_series(metrics, log);
+  if (parts.metrics) parts.metrics(metrics);
+  if (parts.dispatcher) parts.dispatcher->add_to(metrics);
+  if (parts.deliveries) {
+    add_backlog_metrics(metrics, *parts.deliveries, clock.now_millis());
+    add_store_sizes(metrics, "deliveries", parts.deliveries->sizes());
+  }
+  fold.add_metrics(metrics);
+  if (parts.ingest) ingest.add_to(metrics);
+  api_probe.add_to(metrics);
+  return metrics.text();
 }
 
 // Runs `node` on the log and views it opened.
@@ -321,7 +329,7 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector) {
 }
 
 IngestParts::IngestParts(const OpenedLog& log, const Flags& flags, const NodeConfig& config)
-    : context{*log, optional_flag(flags, "ingest-token"), clock, &accepted, log.keys()} {
+    : context{*log, optional_flag(flags, "ingest-token"), clock, &accepted, log.keys(), {}} {
   options.body_limit = static_cast<size_t>(config.max_body);
   options.max_connections = static_cast<size_t>(config.ingest_connections);
   options.max_connections_per_client = static_cast<size_t>(config.per_client);
@@ -331,8 +339,28 @@ IngestParts::IngestParts(const OpenedLog& log, const Flags& flags, const NodeCon
 }
 
 Handler IngestParts::handler() {
-  return measured(probe,
+  return measured(probe, ingest_route,
                   [this](const HttpRequest& r) { return handle_ingest_request(context, r); });
+}
+
+void IngestParts::add_to(Exposition& metrics) const {
+  metrics.counter("contacts_ingest_accepted_total",
+                  "Commands the ingest listener appended to the log.",
+                  static_cast<double>(accepted.load()));
+  probe.add_to(metrics);
+}
+
+void add_process_series(Exposition& metrics, const OpenedLog& log) {
+  metrics.gauge("contacts_build_info", "1, labelled with the version of contacts and of RocksDB.",
+                1,
+                {{"version", std::string(kVersion)},
+                 {"rocksdb", std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +
+                                 "." + std::to_string(ROCKSDB_PATCH)}});
+  add_process_metrics(metrics);
+  if (const auto* embedded = dynamic_cast<const EmbeddedLog*>(&*log))
+    add_store_sizes(metrics, "log", embedded->sizes());
+  if (const auto* keys = dynamic_cast<const EmbeddedKeyStore*>(log.keys()))
+    add_store_sizes(metrics, "keys", keys->sizes());
 }
 
 void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers,
@@ -373,7 +401,7 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
                LiveFold& fold, const RoleParts& parts) {
   const std::string command(node_command(node));
   SystemClock clock;
-  HttpProbe api_probe("api");
+  HttpProbe api_probe("api", {kApiRoutes.begin(), kApiRoutes.end()});
   IngestParts ingest(log, flags, config);
   Authenticator auth(optional_flag(flags, "jwt-secret"), clock);
   LogSubmitter submitter(*log, fold);
@@ -382,7 +410,7 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
                      submitter,
                      clock,
                      [&] { return fold.caught_up(); },
-                     [&] { return metrics_text(parts, fold, ingest, api_probe); },
+                     [&] { return metrics_text(log, parts, fold, ingest, api_probe, clock); },
                      parts.deliveries,
                      config.hooks.allow_private,
                      parts.holds,
@@ -405,10 +433,11 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
   api_options.header_check = [&](const http::request_header<>& h) {
     return check_api_header(api_ctx, h);
   };
-  HttpServer api(
-      api_ioc,
-      measured(api_probe, [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
-      api_options);
+  ingest.context.metrics_text = api_ctx.metrics_text;  // one process: the same series
+  HttpServer api(api_ioc,
+                 measured(api_probe, api_route,
+                          [&](const HttpRequest& r) { return handle_api_request(api_ctx, r); }),
+                 api_options);
   HttpServer ingest_server(ingest_ioc, ingest.handler(), ingest.options);
   std::vector<std::pair<HttpServer*, boost::asio::io_context*>> servers = {{&api, &api_ioc}};
   if (parts.ingest) servers.emplace_back(&ingest_server, &ingest_ioc);

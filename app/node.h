@@ -62,10 +62,12 @@ Status stay_quiet(Log& log, ViewStore& views, Projector& projector);
 struct IngestParts {
   IngestParts(const OpenedLog& log, const Flags& flags, const NodeConfig& config);
   Handler handler();
+  // Adds the ingest series (records accepted, the listener's requests) to `metrics`.
+  void add_to(Exposition& metrics) const;
 
   std::atomic<uint64_t> accepted{0};
   SystemClock clock;
-  HttpProbe probe{"ingest"};
+  HttpProbe probe{"ingest", {kIngestRoutes.begin(), kIngestRoutes.end()}};
   IngestContext context;
   HttpServerOptions options;
 };
@@ -79,7 +81,7 @@ void run_until_signalled(std::vector<std::pair<HttpServer*, boost::asio::io_cont
 struct RoleParts {
   DeliveryStore* deliveries = nullptr;          // webhook deliveries kept here, if any
   std::function<bool(WorkspaceId)> holds;       // null: every workspace
-  std::function<void(std::string&)> metrics;    // the role's own series, rendered first
+  std::function<void(Exposition&)> metrics;     // the role's own series, added first
   const DispatcherStats* dispatcher = nullptr;  // null: zeros
   bool ingest = false;                          // the ingest listener too (serve)
 };
@@ -96,6 +98,10 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
 // erasure; `contacts compact` runs it now.
 inline constexpr std::chrono::minutes kErasureCompactionInterval{60};
 Status compact_erased(const LiveViews* views, KeyStore* keys, const DeliveryStore* deliveries);
+
+// Adds the series every process has to `metrics`: contacts_build_info, process_*, and the sizes
+// of the stores `log` holds here (the embedded log and its key store).
+void add_process_series(Exposition& metrics, const OpenedLog& log);
 
 // Role entry points (their files). Each configures and starts `fold`.
 int run_node_serve(Flags& flags, const NodeConfig& config, const OpenedLog& log, LiveFold& fold);

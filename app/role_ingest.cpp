@@ -7,6 +7,12 @@ namespace contacts::app {
 
 int run_node_ingest(const Flags& flags, const NodeConfig& config, const OpenedLog& log) {
   IngestParts ingest(log, flags, config);
+  ingest.context.metrics_text = [&] {
+    Exposition metrics;
+    add_process_series(metrics, log);
+    ingest.add_to(metrics);
+    return metrics.text();
+  };
   boost::asio::io_context ioc;
   HttpServer server(ioc, ingest.handler(), ingest.options);
   if (auto s = server.listen(config.ingest_host, config.ingest_port); !s.ok()) {

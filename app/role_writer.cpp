@@ -131,7 +131,7 @@ int run_node_writer(Flags& flags, const NodeConfig& config, const OpenedLog& log
   parts.holds = [&fold, partitions = log->partitions()](WorkspaceId ws) {
     return fold.owns(partition_for(std::to_string(ws.value), partitions));
   };
-  parts.metrics = [&publisher](std::string& out) { publisher.render_metrics(out); };
+  parts.metrics = [&publisher](Exposition& metrics) { publisher.add_to(metrics); };
   int rc = serve_http(Node::kWriter, flags, config, log, fold, parts);
   fold.stop();
   publisher.stop();  // publishes what is left and commits

@@ -18,6 +18,7 @@
 
 #include "bus/dead_letters.h"
 #include "bus/log.h"
+#include "core/metrics.h"
 
 namespace contacts {
 
@@ -53,6 +54,9 @@ class EmbeddedLog final : public Log, public DeadLetterQueue {
 
   Status put(const LogEntry& entry, const std::string& reason) override;
   Result<std::vector<DeadLetter>> list() override;
+
+  // What RocksDB reports of its size (/metrics).
+  StoreSizes sizes() const { return store_sizes(*db_); }
 
  private:
   static Result<std::unique_ptr<EmbeddedLog>> open(const std::string& path, int32_t partitions,

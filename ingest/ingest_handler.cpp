@@ -1,10 +1,12 @@
 #include "ingest/ingest_handler.h"
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "core/crypto.h"
 #include "core/text.h"
 #include "http/openapi.h"
+#include "http/probe.h"
 #include "ingest/intake.h"
 
 namespace contacts {
@@ -22,7 +24,33 @@ bool is_ndjson(const HttpRequest& request) {
          type.substr(0, 20) == "application/jsonlines";
 }
 
+std::string_view path_of(const HttpRequest& request) {
+  std::string_view target = request.target();
+  return target.substr(0, target.find('?'));
+}
+
+// Ready when the log tells the end of every partition: the embedded log always does; on Kafka,
+// the brokers answered for each partition's leader within the log's timeout, so an append
+// would find them.
+HttpResponse readiness(const IngestContext& ctx) {
+  for (Offset end : ctx.log.end_offsets())
+    if (end.value == std::numeric_limits<int64_t>::max())
+      return json_response(503, R"({"status":"log unavailable"})");
+  return json_response(200, R"({"status":"ready"})");
+}
+
 }  // namespace
+
+std::string_view ingest_route(const HttpRequest& request) {
+  std::string_view path = path_of(request);
+  if (path == "/v1/commands")
+    return request.method() == http::verb::post ? "ingest.commands" : kOtherRoute;
+  if (path == "/healthz" || path == "/readyz" || path == "/metrics" || path == "/openapi.yaml")
+    return request.method() == http::verb::get || request.method() == http::verb::head
+               ? "probe"
+               : kOtherRoute;
+  return kOtherRoute;
+}
 
 std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
                                                 const http::request_header<>& header) {
@@ -35,12 +63,20 @@ std::optional<HttpResponse> check_ingest_header(const IngestContext& ctx,
 }
 
 HttpResponse handle_ingest_request(const IngestContext& ctx, const HttpRequest& request) {
-  std::string_view target = request.target();
-  target = target.substr(0, target.find('?'));
-  if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
+  std::string_view target = path_of(request);
   if (target == "/openapi.yaml") {
     if (request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
     return openapi_response();
+  }
+  if (target == "/healthz" || target == "/readyz" || (target == "/metrics" && ctx.metrics_text)) {
+    if (request.method() != http::verb::get) return method_not_allowed("GET, HEAD");
+    if (target == "/healthz") return json_response(200, R"({"status":"ok"})");
+    if (target == "/readyz") return readiness(ctx);
+    HttpResponse res{http::status::ok, 11};
+    res.set(http::field::content_type, "text/plain; version=0.0.4");
+    res.body() = ctx.metrics_text();
+    res.prepare_payload();
+    return res;
   }
   if (target != "/v1/commands") return error_response(404, "Not found");
   if (request.method() != http::verb::post) return method_not_allowed("POST");

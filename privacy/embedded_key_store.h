@@ -11,6 +11,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "core/metrics.h"
 #include "privacy/key_store.h"
 
 namespace contacts {
@@ -36,6 +37,8 @@ class EmbeddedKeyStore : public KeyStore {
   // before the call (writes sync the WAL, which it copies), still wrapped by the master key.
   Status checkpoint(const std::string& dir) const;
   Result<size_t> rewrap() override;
+  // What RocksDB reports of its size (/metrics).
+  StoreSizes sizes() const { return store_sizes(*db_); }
 
  private:
   EmbeddedKeyStore(std::unique_ptr<rocksdb::DB> db, std::string master, std::string index_key);

@@ -53,10 +53,11 @@ class ChangePublisher final : public ChangeSink {
   void assigned(int32_t partition, int64_t committed);
 
   uint64_t published() const { return published_.load(); }
-  // Appends contacts_changes_published_total (Prometheus text) to `out`.
-  void render_metrics(std::string& out) const {
-    out += "# TYPE contacts_changes_published_total counter\ncontacts_changes_published_total " +
-           std::to_string(published()) + "\n";
+  // Adds contacts_changes_published_total to `metrics`.
+  void add_to(Exposition& metrics) const {
+    metrics.counter("contacts_changes_published_total",
+                    "Change events published on the change topic.",
+                    static_cast<double>(published()));
   }
 
  private:

@@ -564,15 +564,13 @@ void LiveFold::release_retired() {
   retired_path_.clear();
 }
 
-void LiveFold::render_metrics(std::string& out) {
-  if (auto projector = this->projector()) projector->render_metrics(out);
-  progress().render_metrics(out);
-  out += "# TYPE contacts_views_fold_version gauge\ncontacts_views_fold_version " +
-         std::to_string(served_fold_version()) + "\n";
-}
-
-void LiveFold::render_lag(std::string& out) {
-  if (auto projector = this->projector()) projector->render_lag(out);
+void LiveFold::add_metrics(Exposition& metrics) {
+  if (auto projector = this->projector()) projector->add_metrics(metrics);
+  progress().add_to(metrics);
+  metrics.gauge("contacts_views_fold_version",
+                "The fold version of the served views (0 while none are served).",
+                served_fold_version());
+  if (auto views = views_.get()) add_store_sizes(metrics, "views", views->sizes());
 }
 
 std::string LiveFold::state_json() const {

@@ -93,9 +93,8 @@ class LiveFold {
   // The fold version of the served views (0 while there are none).
   int served_fold_version() const;
 
-  // The projector's series and the rebuild's (Prometheus text).
-  void render_metrics(std::string& out);
-  void render_lag(std::string& out);
+  // Adds the projector's series (the lag too), the rebuild's and the served views' to `metrics`.
+  void add_metrics(Exposition& metrics);
   // {"fold_version": ..., "rebuild": {...}} for /readyz.
   std::string state_json() const;
 

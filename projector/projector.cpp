@@ -419,25 +419,33 @@ Offset Projector::applied(Partition partition) const {
   return Offset(applied_[static_cast<size_t>(partition.value)].load());
 }
 
-void Projector::render_metrics(std::string& out) {
-  for (const auto& [name, value] :
-       {std::pair{"contacts_applied_records_total", &stats_.applied_records},
-        {"contacts_dead_letters_total", &stats_.dead_letters},
-        {"contacts_forwarded_records_total", &stats_.forwarded_records},
-        {"contacts_fold_batches_total", &stats_.batches},
-        {"contacts_clear_visits_total", &stats_.clear_visits},
-        {"contacts_erased_records_total", &stats_.erased_records},
-        {"contacts_erasures_total", &stats_.erasures}})
-    out += std::string("# TYPE ") + name + " counter\n" + name + " " +
-           std::to_string(value->load()) + "\n";
-}
-
-void Projector::render_lag(std::string& out) {
-  out += "# TYPE contacts_consumer_lag gauge\n";
+void Projector::add_metrics(Exposition& metrics) {
+  for (const auto& [name, help, value] :
+       {std::tuple{"contacts_applied_records_total", "Log records the fold applied.",
+                   &stats_.applied_records},
+        {"contacts_dead_letters_total", "Log records that were not commands, kept aside.",
+         &stats_.dead_letters},
+        {"contacts_forwarded_records_total",
+         "Misplaced records forwarded to the partition they belong in.", &stats_.forwarded_records},
+        {"contacts_fold_batches_total", "Batches the fold committed.", &stats_.batches},
+        {"contacts_clear_visits_total",
+         "Visits folded whose participant came in clear (not erasable from the log).",
+         &stats_.clear_visits},
+        {"contacts_erased_records_total",
+         "Sealed records folded whose key was destroyed (records of erased people).",
+         &stats_.erased_records},
+        {"contacts_erasures_total", "Erasures the fold made.", &stats_.erasures}})
+    metrics.counter(name, help, static_cast<double>(value->load()));
+  constexpr std::string_view kLag = "contacts_consumer_lag";
+  constexpr std::string_view kLagHelp =
+      "Records in the log not yet applied to the views, per partition this node folds.";
+  metrics.declare(kLag, MetricType::kGauge, kLagHelp);
   auto ends = log_.end_offsets();
   for (int32_t p : owned())
-    out += "contacts_consumer_lag{partition=\"" + std::to_string(p) + "\"} " +
-           std::to_string(ends[static_cast<size_t>(p)].value - applied(Partition(p)).value) + "\n";
+    metrics.gauge(
+        kLag, kLagHelp,
+        static_cast<double>(ends[static_cast<size_t>(p)].value - applied(Partition(p)).value),
+        {{"partition", std::to_string(p)}});
 }
 
 }  // namespace contacts

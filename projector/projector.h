@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bus/log.h"
+#include "core/metrics.h"
 #include "projector/outbox.h"
 #include "projector/record.h"
 #include "projector/sinks.h"
@@ -126,10 +127,9 @@ class Projector {
   bool caught_up();
   Offset applied(Partition partition) const;
   const ProjectorStats& stats() const { return stats_; }
-  // Append the projector's series (Prometheus text) to `out`: records applied, dead letters and
-  // batches; the lag of each owned partition behind the log's end.
-  void render_metrics(std::string& out);
-  void render_lag(std::string& out);
+  // Adds the projector's series to `metrics`: records applied, dead letters, batches, erasures,
+  // and the lag of each owned partition behind the log's end.
+  void add_metrics(Exposition& metrics);
 
   // Where dead letters go (default: LoggedDeadLetters) and what committed batches changed
   // (default: nowhere). Set before start(); the sinks must outlive the projector's steps.

@@ -36,16 +36,17 @@ std::string RebuildProgress::to_json() const {
   return j.dump();
 }
 
-void RebuildProgress::render_metrics(std::string& out) const {
-  out += "# TYPE contacts_rebuild_records_folded gauge\ncontacts_rebuild_records_folded " +
-         std::to_string(folded) + "\n";
-  out += "# TYPE contacts_rebuild_records_target gauge\ncontacts_rebuild_records_target " +
-         std::to_string(target) + "\n";
-  out += "# TYPE contacts_rebuild_phase gauge\n";
+void RebuildProgress::add_to(Exposition& metrics) const {
+  metrics.gauge("contacts_rebuild_records_folded",
+                "Records the running (or last) rebuild's fresh views have folded.",
+                static_cast<double>(folded));
+  metrics.gauge("contacts_rebuild_records_target",
+                "Records in the log at the rebuild's last look: what it folds up to.",
+                static_cast<double>(target));
   for (auto p : {RebuildPhase::kIdle, RebuildPhase::kFolding, RebuildPhase::kSwapping,
                  RebuildPhase::kDone, RebuildPhase::kFailed, RebuildPhase::kCancelled})
-    out += "contacts_rebuild_phase{phase=\"" + std::string(rebuild_phase_name(p)) + "\"} " +
-           (p == phase ? "1" : "0") + "\n";
+    metrics.gauge("contacts_rebuild_phase", "1 for the phase the rebuild is in, 0 for the others.",
+                  p == phase ? 1 : 0, {{"phase", std::string(rebuild_phase_name(p))}});
 }
 
 }  // namespace contacts

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/metrics.h"
+
 namespace contacts {
 
 enum class RebuildPhase { kIdle, kFolding, kSwapping, kDone, kFailed, kCancelled };
@@ -24,8 +26,8 @@ struct RebuildProgress {
 
   // {"phase": ..., "folded": ..., "target": ..., "rate": ..., "eta_seconds": ..., ...}
   std::string to_json() const;
-  // contacts_rebuild_records_folded, _target and contacts_rebuild_phase (Prometheus text).
-  void render_metrics(std::string& out) const;
+  // Adds contacts_rebuild_records_folded, _target and contacts_rebuild_phase to `metrics`.
+  void add_to(Exposition& metrics) const;
 };
 
 }  // namespace contacts

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/command.h"
+#include "core/metrics.h"
 #include "core/status.h"
 #include "core/types.h"
 #include "views/internal/key_filter.h"
@@ -98,6 +99,8 @@ class ViewStore {
   // Writes what the memtables hold to disk and waits: commits skip the WAL, so a set that must
   // come back whole after a crash (a rebuild's, before it goes live) is flushed first.
   Status flush();
+  // What RocksDB reports of its size (/metrics).
+  StoreSizes sizes() const { return store_sizes(*db_); }
 
   // Writes a RocksDB checkpoint of the views into `dir` (which must not exist): hard links to
   // their files on the same filesystem, copies otherwise. Commits skip the WAL, so the

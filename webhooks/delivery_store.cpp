@@ -362,8 +362,10 @@ DeliveryPage DeliveryStore::list(WorkspaceId ws, int64_t webhook_id, int64_t pag
   return result;
 }
 
-int64_t DeliveryStore::pending() const {
-  int64_t n = 0;
+int64_t DeliveryStore::pending() const { return backlog(0).pending; }
+
+DeliveryBacklog DeliveryStore::backlog(int64_t now_ms) const {
+  DeliveryBacklog backlog;
   for (char tag : {kDue, kParked}) {
     std::string start(1, tag);
     std::string upper = bytes::prefix_end(start);
@@ -371,9 +373,18 @@ int64_t DeliveryStore::pending() const {
     rocksdb::ReadOptions ro;
     ro.iterate_upper_bound = &upper_slice;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro));
-    for (it->Seek(start); it->Valid(); it->Next()) ++n;
+    for (it->Seek(start); it->Valid(); it->Next()) {
+      ++backlog.pending;
+      if (tag == kParked) {
+        ++backlog.parked;
+        continue;
+      }
+      const auto due_ms = static_cast<int64_t>(bytes::get_u64(it->key().ToStringView(), 1));
+      if (!backlog.earliest_due_ms) backlog.earliest_due_ms = due_ms;  // the index is by due time
+      if (due_ms <= now_ms) ++backlog.due;
+    }
   }
-  return n;
+  return backlog;
 }
 
 std::vector<Delivery> DeliveryStore::about(WorkspaceId ws, int64_t contact_id) const {

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "core/metrics.h"
 #include "core/status.h"
 #include "core/types.h"
 
@@ -51,6 +52,16 @@ struct Delivery {
   std::string message_id() const { return "msg_" + std::to_string(ref.position); }
   // The row served by GET .../deliveries.
   std::string to_api_json() const;
+};
+
+// What waits: every pending delivery (in the due index, or parked while its subscription is
+// paused), the parked ones, those whose attempt is due, and the due time of the earliest in the
+// due index (unix milliseconds; none when it is empty).
+struct DeliveryBacklog {
+  int64_t pending = 0;
+  int64_t parked = 0;
+  int64_t due = 0;
+  std::optional<int64_t> earliest_due_ms;
 };
 
 struct DeliveryPage {
@@ -92,6 +103,8 @@ class DeliveryStore {
   DeliveryPage list(WorkspaceId ws, int64_t webhook_id, int64_t page, int64_t limit) const;
   // Deliveries pending: due, or parked while their subscription is paused.
   int64_t pending() const;
+  // The backlog at `now_ms`, in one pass over the due index and the parked ones (/metrics).
+  DeliveryBacklog backlog(int64_t now_ms) const;
   // Every delivery about a contact, newest first per subscription (the contact's export).
   std::vector<Delivery> about(WorkspaceId ws, int64_t contact_id) const;
   // Flushes and compacts the store, so that dropped bodies leave no byte in its files.
@@ -99,6 +112,8 @@ class DeliveryStore {
   // Writes a RocksDB checkpoint of the store into `dir` (which must not exist): every write made
   // before the call (they sync the WAL, which it copies).
   Status checkpoint(const std::string& dir) const;
+  // What RocksDB reports of its size (/metrics).
+  StoreSizes sizes() const { return store_sizes(*db_); }
 
  private:
   explicit DeliveryStore(std::unique_ptr<rocksdb::DB> db) : db_(std::move(db)) {}

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "tests/temp_dir.h"
+#include "webhooks/dispatcher.h"
 
 namespace contacts {
 namespace {
@@ -122,6 +123,30 @@ TEST_CASE("DeliveryStore: due lists attempts due by now_ms, earliest first, at m
   CHECK(positions_of(f.store->due(100000, 100)) == std::vector<int64_t>{11, 12, 13, 10, 14});
   CHECK(positions_of(f.store->due(100000, 2)) == std::vector<int64_t>{11, 12});
   CHECK(f.store->pending() == 5);
+}
+
+TEST_CASE("DeliveryStore: backlog counts the pending, the due, and the earliest due time") {
+  StoreFixture f;
+  CHECK_FALSE(f.store->backlog(5000).earliest_due_ms);
+  REQUIRE(f.store
+              ->add({pending_delivery(1, 10, 3000), pending_delivery(1, 11, 1000),
+                     pending_delivery(2, 12, 9000)})
+              .ok());
+  DeliveryBacklog backlog = f.store->backlog(3000);
+  CHECK(backlog.pending == 3);
+  CHECK(backlog.due == 2);  // due_ms == now_ms is due
+  CHECK(backlog.earliest_due_ms == 1000);
+  CHECK(f.store->backlog(999).due == 0);
+
+  Exposition metrics;
+  add_backlog_metrics(metrics, *f.store, 3500);
+  const std::string text = metrics.text();
+  CHECK(text.find("\ncontacts_webhook_pending_deliveries 3\n") != std::string::npos);
+  CHECK(text.find("\ncontacts_webhook_due_deliveries 2\n") != std::string::npos);
+  CHECK(text.find("\ncontacts_webhook_oldest_due_age_seconds 2.5\n") != std::string::npos);
+  Exposition early;
+  add_backlog_metrics(early, *f.store, 500);  // nothing due yet: no wait
+  CHECK(early.text().find("\ncontacts_webhook_oldest_due_age_seconds 0\n") != std::string::npos);
 }
 
 TEST_CASE("DeliveryStore: due steps over what `skip` names without counting it toward max") {

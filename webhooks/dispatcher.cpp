@@ -329,20 +329,41 @@ void Dispatcher::record(const Delivery& delivery, int64_t due_ms) {
   if (auto s = store_.update(delivery, due_ms); !s.ok()) log::error("webhooks: " + s.message());
 }
 
-void DispatcherStats::render(std::string& out) const {
-  out += "# TYPE contacts_webhook_attempts_total counter\ncontacts_webhook_attempts_total " +
-         std::to_string(attempts.load()) + "\n";
-  out += "# TYPE contacts_webhook_deliveries_total counter\n";
-  out += "contacts_webhook_deliveries_total{result=\"succeeded\"} " +
-         std::to_string(succeeded.load()) + "\n";
-  out += "contacts_webhook_deliveries_total{result=\"failed\"} " + std::to_string(failed.load()) +
-         "\n";
-  out +=
-      "# TYPE contacts_webhook_retries_scheduled_total "
-      "counter\ncontacts_webhook_retries_scheduled_total " +
-      std::to_string(retries_scheduled.load()) + "\n";
-  out += "# TYPE contacts_webhook_in_flight gauge\ncontacts_webhook_in_flight " +
-         std::to_string(in_flight.load()) + "\n";
+void DispatcherStats::add_to(Exposition& metrics) const {
+  metrics.counter("contacts_webhook_attempts_total", "Webhook delivery attempts made.",
+                  static_cast<double>(attempts.load()));
+  constexpr std::string_view kDeliveries = "contacts_webhook_deliveries_total";
+  constexpr std::string_view kDeliveriesHelp =
+      "Webhook deliveries finished: succeeded, or failed after the last attempt.";
+  metrics.counter(kDeliveries, kDeliveriesHelp, static_cast<double>(succeeded.load()),
+                  {{"result", "succeeded"}});
+  metrics.counter(kDeliveries, kDeliveriesHelp, static_cast<double>(failed.load()),
+                  {{"result", "failed"}});
+  metrics.counter("contacts_webhook_retries_scheduled_total",
+                  "Failed webhook attempts that were scheduled again.",
+                  static_cast<double>(retries_scheduled.load()));
+  metrics.gauge("contacts_webhook_in_flight", "Webhook attempts under way.",
+                static_cast<double>(in_flight.load()));
+}
+
+void add_backlog_metrics(Exposition& metrics, const DeliveryStore& store, int64_t now_ms) {
+  DeliveryBacklog backlog = store.backlog(now_ms);
+  metrics.gauge("contacts_webhook_pending_deliveries",
+                "Webhook deliveries not finished: waiting for an attempt, a retry, or their paused "
+                "subscription.",
+                static_cast<double>(backlog.pending));
+  metrics.gauge("contacts_webhook_parked_deliveries",
+                "Pending webhook deliveries held while their subscription is paused.",
+                static_cast<double>(backlog.parked));
+  metrics.gauge("contacts_webhook_due_deliveries",
+                "Pending webhook deliveries whose next attempt is due and not yet made.",
+                static_cast<double>(backlog.due));
+  const int64_t waited_ms =
+      backlog.earliest_due_ms ? std::max<int64_t>(0, now_ms - *backlog.earliest_due_ms) : 0;
+  metrics.gauge("contacts_webhook_oldest_due_age_seconds",
+                "How long the earliest due webhook attempt has waited past its due time "
+                "(0: none due).",
+                static_cast<double>(waited_ms) / 1000.0);
 }
 
 }  // namespace contacts

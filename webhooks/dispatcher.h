@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/metrics.h"
 #include "views/live_views.h"
 #include "webhooks/change_source.h"
 #include "webhooks/delivery_store.h"
@@ -49,9 +50,13 @@ struct DispatcherStats {
   std::atomic<uint64_t> failed{0};  // gave up after the last attempt
   std::atomic<uint64_t> retries_scheduled{0};
   std::atomic<int64_t> in_flight{0};
-  // Appends the webhook series (Prometheus text) to `out`.
-  void render(std::string& out) const;
+  // Adds the webhook attempt series to `metrics`.
+  void add_to(Exposition& metrics) const;
 };
+
+// Adds the backlog of `store` at `now_ms` (the pending deliveries, those due, and how long the
+// earliest due attempt has waited) to `metrics`.
+void add_backlog_metrics(Exposition& metrics, const DeliveryStore& store, int64_t now_ms);
 
 class Dispatcher {
  public:
