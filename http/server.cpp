@@ -173,9 +173,11 @@ class Session : public std::enable_shared_from_this<Session> {
   void on_header(beast::error_code ec, std::size_t) {
     if (ec) return on_error(ec);
     const auto& header = parser_->get().base();
-    method_ = std::string(header.method_string());
-    target_ = loggable_target(header.target());
     request_id_ = request_id_of(header);
+    if (log::enabled(log::Level::kInfo)) {  // only the access log reads them
+      method_ = std::string(header.method_string());
+      target_ = loggable_target(header.target());
+    }
     // Refused from the head alone: nothing of the body is read, and the connection closes.
     if (auto error = check_framing(header))
       return send(error_response(error->status, error->message), true);
