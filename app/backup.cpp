@@ -2,7 +2,6 @@
 #include "app/backup.h"
 
 #include <fcntl.h>
-#include <rocksdb/version.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -72,15 +71,13 @@ Status write_durably(const fs::path& path, const std::string& text) {
 // Opening them also proves they open.
 Result<nlohmann::json> describe_copies(const BackupSources& sources, const fs::path& dir,
                                        const std::vector<std::string>& stores) {
-  nlohmann::json manifest = {
-      {"format", kFormat},
-      {"created_at", utc_now()},
-      {"contacts", std::string(kVersion)},
-      {"fold_version_of_binary", fold_version()},
-      {"rocksdb", std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
-                      std::to_string(ROCKSDB_PATCH)},
-      {"partitions", sources.partitions},
-      {"stores", stores}};
+  nlohmann::json manifest = {{"format", kFormat},
+                             {"created_at", utc_now()},
+                             {"contacts", std::string(kVersion)},
+                             {"fold_version_of_binary", fold_version()},
+                             {"rocksdb", rocksdb_version()},
+                             {"partitions", sources.partitions},
+                             {"stores", stores}};
   if (sources.views) {
     ViewStoreOptions small;
     small.block_cache_bytes = small.list_cache_bytes = 8 << 20;

@@ -2,6 +2,7 @@
 // serve (the key store's are in app/key_commands.cpp).
 #include "app/commands.h"
 
+#include <rocksdb/version.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -50,6 +51,11 @@ FlagSpec brokers_flag() {
 std::string log_path(const std::string& data) { return (fs::path(data) / "log").string(); }
 std::string webhooks_path(const std::string& data) {
   return (fs::path(data) / "webhooks").string();
+}
+
+std::string rocksdb_version() {
+  return std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) + "." +
+         std::to_string(ROCKSDB_PATCH);
 }
 
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,

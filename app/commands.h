@@ -92,6 +92,8 @@ Result<std::unique_ptr<ViewStore>> open_views(const std::string& path, const Fla
 // "; nothing <what>"; false when it is whole.
 bool intake_failed(const Intake& intake, const std::string& command, const std::string& what);
 // Parses flags for a subcommand; prints usage or the error. Returns -1 to go on, else an exit code.
+// The RocksDB this binary was built against, "7.8.3": --version, the backup manifest, /metrics.
+std::string rocksdb_version();
 // `synopsis` follows the command on the usage line: its verb and arguments.
 int parse_or_exit(Flags& flags, const std::string& command, const std::string& summary,
                   const std::vector<FlagSpec>& specs, int argc, char** argv,

@@ -1,6 +1,5 @@
 // contacts: the one binary. Dispatches to a subcommand (DESIGN.md section 8).
 #include <librdkafka/rdkafka.h>
-#include <rocksdb/version.h>
 
 #include <cstring>
 #include <iostream>
@@ -45,9 +44,8 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   if (std::strcmp(argv[1], "--version") == 0 || std::strcmp(argv[1], "version") == 0) {
-    std::cout << "contacts " << contacts::kVersion << " (RocksDB " << ROCKSDB_MAJOR << "."
-              << ROCKSDB_MINOR << "." << ROCKSDB_PATCH << ", librdkafka " << rd_kafka_version_str()
-              << ")\n";
+    std::cout << "contacts " << contacts::kVersion << " (RocksDB " << rocksdb_version()
+              << ", librdkafka " << rd_kafka_version_str() << ")\n";
     return 0;
   }
   std::string command = argv[1];

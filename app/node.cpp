@@ -1,7 +1,5 @@
 #include "app/node.h"
 
-#include <rocksdb/version.h>
-
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -352,10 +350,7 @@ void IngestParts::add_to(Exposition& metrics) const {
 
 void add_process_series(Exposition& metrics, const OpenedLog& log) {
   metrics.gauge("contacts_build_info", "1, labelled with the version of contacts and of RocksDB.",
-                1,
-                {{"version", std::string(kVersion)},
-                 {"rocksdb", std::to_string(ROCKSDB_MAJOR) + "." + std::to_string(ROCKSDB_MINOR) +
-                                 "." + std::to_string(ROCKSDB_PATCH)}});
+                1, {{"version", std::string(kVersion)}, {"rocksdb", rocksdb_version()}});
   add_process_metrics(metrics);
   if (const auto* embedded = dynamic_cast<const EmbeddedLog*>(&*log))
     add_store_sizes(metrics, "log", embedded->sizes());
