@@ -1,5 +1,6 @@
 #include "app/node.h"
 
+#include <algorithm>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -22,6 +23,14 @@ namespace contacts::app {
 namespace {
 
 constexpr std::chrono::seconds kDrainTimeout{10};
+// Threads of the API's waiting pool (requests that may wait: any but GET and HEAD); ingest's
+// pool gets half as many. Each sleeps while its request waits, so the count bounds how many
+// writes wait at once, not the CPU they take.
+constexpr long long kDefaultWaitThreads = 32;
+
+// One I/O thread per core: reads never block (writes wait on the pool), and more threads than
+// cores only queue behind each other (docs/decisions.md, "API threads").
+long long default_http_threads() { return std::max(1U, std::thread::hardware_concurrency()); }
 
 // The flags of `node`'s command: the ingest node has no API, views or webhooks, so their flags
 // are not offered (an unknown flag is an error, not ignored).
@@ -43,9 +52,12 @@ std::vector<FlagSpec> node_flags(Node node) {
        "bearer token of POST /v1/commands (none: refuse all)", false, /*secret=*/true},
       {"ingest-max-body", "CONTACTS_INGEST_MAX_BODY", std::to_string(kDefaultIngestBodyLimit),
        "largest ingest body in bytes (413 past it)"},
-      {"http-threads", "CONTACTS_HTTP_THREADS", "8",
-       "API I/O threads (ingest gets half as many); handlers that wait for the projector block "
-       "one"},
+      {"http-threads", "CONTACTS_HTTP_THREADS", std::to_string(default_http_threads()),
+       "API I/O threads, default the cores present (ingest gets half as many); reads run on "
+       "them, and requests that may wait (any but GET and HEAD) on the waiting pool"},
+      {"http-wait-threads", "CONTACTS_HTTP_WAIT_THREADS", std::to_string(kDefaultWaitThreads),
+       "threads of the API's pool for requests that may wait: a DELETE or POST waits until the "
+       "projector applied it, an ingest POST for the log (ingest's pool gets half as many)"},
       {"max-connections", "CONTACTS_MAX_CONNECTIONS", "auto",
        "most open API connections; auto: three quarters of the open-file limit (raised to its "
        "hard limit at start) after a reserve for the stores, at most 16384"},
@@ -107,6 +119,7 @@ std::string check_node_flags(Node node, const Flags& flags, NodeConfig& config) 
     return "--ingest-listen must be HOST:PORT";
   if (!flags.integer("ingest-max-body", 1024, 1LL << 32, config.max_body, error) ||
       !flags.integer("http-threads", 1, 256, config.threads, error) ||
+      !flags.integer("http-wait-threads", 1, 1024, config.wait_threads, error) ||
       !flags.integer("max-connections-per-client", 0, 1 << 20, config.per_client, error))
     return error;
   ConnectionBudget budget = connection_budget(raise_open_file_limit());
@@ -331,6 +344,8 @@ IngestParts::IngestParts(const OpenedLog& log, const Flags& flags, const NodeCon
   options.body_limit = static_cast<size_t>(config.max_body);
   options.max_connections = static_cast<size_t>(config.ingest_connections);
   options.max_connections_per_client = static_cast<size_t>(config.per_client);
+  // POST /v1/commands waits for the log's append: off the I/O threads.
+  options.waiting_threads = static_cast<size_t>(std::max(1LL, config.wait_threads / 2));
   options.header_check = [this](const http::request_header<>& h) {
     return check_ingest_header(context, h);
   };
@@ -425,6 +440,7 @@ int serve_http(Node node, const Flags& flags, const NodeConfig& config, const Op
   HttpServerOptions api_options;
   api_options.max_connections = static_cast<size_t>(config.api_connections);
   api_options.max_connections_per_client = static_cast<size_t>(config.per_client);
+  api_options.waiting_threads = static_cast<size_t>(config.wait_threads);
   api_options.header_check = [&](const http::request_header<>& h) {
     return check_api_header(api_ctx, h);
   };

@@ -32,6 +32,7 @@ struct NodeConfig {
   std::string api_host, ingest_host;
   uint16_t api_port = 0, ingest_port = 0;
   long long max_body = 0, threads = 0;
+  long long wait_threads = 0;  // of the API's waiting pool; ingest's has half as many
   // Open connections each listener may hold, and each source address on each.
   long long api_connections = 0, ingest_connections = 0, per_client = 0;
   DispatcherOptions hooks;

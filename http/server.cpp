@@ -75,6 +75,9 @@ struct ServerState {
   // Every open session, so a drain can close the idle ones at once (each on its own strand).
   std::mutex sessions_mutex;
   std::unordered_map<const Session*, std::weak_ptr<Session>> open_sessions;
+  // The server's waiting pool; null without one, and once the server is gone.
+  std::mutex waiting_mutex;
+  asio::thread_pool* waiting = nullptr;
 
   // A source: an IPv4 address, or the /64 of an IPv6 one (what one subscriber holds).
   static asio::ip::address source_of(const asio::ip::address& address) {
@@ -100,6 +103,35 @@ struct ServerState {
     if (it != clients.end() && --it->second == 0) clients.erase(it);
   }
   bool under_pressure() const { return sessions.load() > options.max_connections / 2; }
+
+  // Whether `request` runs on the waiting pool.
+  bool waits(const HttpRequest& request) const {
+    if (options.waiting_threads == 0) return false;
+    if (options.waits) return options.waits(request);
+    return request.method() != http::verb::get;  // a HEAD is asked as a GET
+  }
+};
+
+// The handler's response; one that throws is answered 500 and logged with the request's id.
+// On an I/O thread or the waiting pool.
+HttpResponse respond(const Handler& handler, const HttpRequest& request,
+                     const std::string& request_id) {
+  try {
+    return handler(request);
+  } catch (const std::exception& e) {
+    // A JSON parser's message quotes the body it read ("last read: ..."): that part stays out.
+    std::string_view what = e.what();
+    log::error("handler failed",
+               {{"request_id", request_id}, {"error", what.substr(0, what.find("; last read"))}});
+    return error_response(500, "Internal server error");
+  }
+}
+
+// What a response needs of its request once the request is gone.
+struct Asked {
+  unsigned version = 11;
+  bool keep_alive = true;
+  bool head = false;  // answered as a GET without the body
 };
 
 class Session : public std::enable_shared_from_this<Session> {
@@ -218,23 +250,37 @@ class Session : public std::enable_shared_from_this<Session> {
     // HEAD is GET without the body (RFC 9110 section 9.3.2): the same status and headers.
     const bool head = request.method() == http::verb::head;
     if (head) request.method(http::verb::get);
-    HttpResponse response;
-    try {
-      response = state_->handler(request);
-    } catch (const std::exception& e) {
-      // A JSON parser's message quotes the body it read ("last read: ..."): that part stays out.
-      std::string_view what = e.what();
-      log::error("handler failed", {{"request_id", request_id_},
-                                    {"error", what.substr(0, what.find("; last read"))}});
-      response = error_response(500, "Internal server error");
+    const Asked asked{request.version(), request.keep_alive(), head};
+    if (state_->waits(request)) return do_wait(std::move(request), asked);
+    on_response(asked, respond(state_->handler, request, request_id_));
+  }
+
+  // A request that may wait runs on the waiting pool and its response comes back to this
+  // session's strand: meanwhile this I/O thread serves other connections. The work holds the
+  // session, so a drain waits for it (open_connections counts it).
+  void do_wait(HttpRequest request, Asked asked) {
+    auto work = [self = shared_from_this(), strand = stream_.get_executor(), id = request_id_,
+                 request = std::move(request), asked]() {
+      HttpResponse response = respond(self->state_->handler, request, id);
+      asio::post(strand, [self, asked, response = std::move(response)]() mutable {
+        self->on_response(asked, std::move(response));
+      });
+    };
+    {
+      std::lock_guard lock(state_->waiting_mutex);
+      if (state_->waiting) return asio::post(*state_->waiting, std::move(work));
     }
-    response.version(request.version());
-    if (head) {
+    on_response(asked, error_response(503, "Server stopped"));  // the server is gone
+  }
+
+  void on_response(Asked asked, HttpResponse response) {
+    response.version(asked.version);
+    if (asked.head) {
       const auto length = response.body().size();
       response.body().clear();
       response.content_length(length);
     }
-    bool close = !request.keep_alive() || state_->draining.load();
+    bool close = !asked.keep_alive || state_->draining.load();
     send(std::move(response), close);
   }
 
@@ -353,9 +399,22 @@ ConnectionBudget connection_budget(size_t open_files) {
 }
 
 HttpServer::HttpServer(asio::io_context& ioc, Handler handler, HttpServerOptions options)
-    : listener_(std::make_shared<Listener>(ioc, std::move(handler), options)) {}
+    : listener_(std::make_shared<Listener>(ioc, std::move(handler), options)) {
+  if (options.waiting_threads == 0) return;
+  waiting_ = std::make_unique<asio::thread_pool>(options.waiting_threads);
+  listener_->state->waiting = waiting_.get();
+}
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+  {
+    std::lock_guard lock(listener_->state->waiting_mutex);
+    listener_->state->waiting = nullptr;
+  }
+  // Waits for the handlers running on the pool; the requests still queued are dropped (and
+  // their sessions with them): their io_context has stopped, or their connections close.
+  waiting_.reset();
+}
 
 Status HttpServer::listen(const std::string& host, uint16_t port) {
   beast::error_code ec;

@@ -1,5 +1,6 @@
 // HttpServer: a Boost.Beast listener and sessions around a pure handler function.
-// The handler maps a parsed request to a response and may run on any I/O thread at once.
+// The handler maps a parsed request to a response and may run on any I/O thread at once, or on
+// the server's waiting pool for requests that may wait (HttpServerOptions::waiting_threads).
 // Bounded: header and body size (413 past the body limit), timeouts for idle connections, a
 // request's head and its body, open connections in all and per source address. Requests are
 // framed strictly (http/framing.h).
@@ -7,6 +8,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <functional>
@@ -25,6 +27,9 @@ using Handler = std::function<HttpResponse(const HttpRequest&)>;
 // Looks at a request's header before its body is read; a response it returns is sent at
 // once (and the connection closed), so a refused upload is never buffered.
 using HeaderCheck = std::function<std::optional<HttpResponse>(const http::request_header<>&)>;
+// Whether a request's handler may wait (on the projector, the log): such requests run on the
+// waiting pool, so that they never hold an I/O thread.
+using WaitsPredicate = std::function<bool(const HttpRequest&)>;
 
 inline constexpr size_t kDefaultApiBodyLimit = 1 << 20;
 inline constexpr size_t kHeaderLimit = 16 * 1024;
@@ -57,6 +62,12 @@ struct HttpServerOptions {
   // limit (behind a proxy).
   size_t max_connections_per_client = kDefaultMaxConnectionsPerClient;
   HeaderCheck header_check;  // optional; runs after the framing rules of http/framing.h
+  // Threads of a pool of the server's own that runs the requests that may wait, one at a time
+  // per connection (so at most as many queue as connections are open); the response is written
+  // back on the connection's strand. 0: every request runs on the I/O thread that read it.
+  size_t waiting_threads = 0;
+  // Which requests may wait; null: every method but GET and HEAD (a HEAD is asked as a GET).
+  WaitsPredicate waits;
 };
 
 // Raises this process's soft open-file limit to its hard limit (best effort); the soft limit
@@ -95,13 +106,17 @@ class HttpServer {
   Status listen(const std::string& host, uint16_t port);
   uint16_t port() const;
   // Stops accepting (a drain): connections waiting for a request close at once, the others
-  // after their current response (sent with Connection: close).
+  // after their current response (sent with Connection: close), a waiting one's too.
   void stop();
+  // Connections open, those whose request is on the waiting pool included.
   size_t open_connections() const;
 
  private:
   struct Listener;
   std::shared_ptr<Listener> listener_;
+  // Destroyed with the server (after the handlers running on it return); requests still
+  // queued on it then are dropped with their connections.
+  std::unique_ptr<boost::asio::thread_pool> waiting_;
 };
 
 // Splits "HOST:PORT"; false when malformed.
