@@ -243,6 +243,21 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
   return out;
 }
 
+// WriterFirstMutex
+
+WriterFirstMutex::WriterFirstMutex() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+WriterFirstMutex::~WriterFirstMutex() { pthread_rwlock_destroy(&lock_); }
+void WriterFirstMutex::lock() { pthread_rwlock_wrlock(&lock_); }
+void WriterFirstMutex::unlock() { pthread_rwlock_unlock(&lock_); }
+void WriterFirstMutex::lock_shared() { pthread_rwlock_rdlock(&lock_); }
+void WriterFirstMutex::unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
 // ReadIndex
 
 std::shared_ptr<ReadIndex::Entry> ReadIndex::entry(int64_t ws) const {

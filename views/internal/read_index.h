@@ -19,6 +19,8 @@
 // again when read), and a workspace that alone does not fit is read from RocksDB. Thread-safe.
 #pragma once
 
+#include <pthread.h>
+
 #include <atomic>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
@@ -115,6 +117,23 @@ class WorkspaceIndex {
   size_t dead_slots_ = 0;
 };
 
+// A readers-writer lock whose writer goes first: once a commit waits, new readers wait behind
+// it (glibc's default, and so std::shared_mutex, lets a steady stream of readers starve it).
+class WriterFirstMutex {
+ public:
+  WriterFirstMutex();
+  ~WriterFirstMutex();
+  WriterFirstMutex(const WriterFirstMutex&) = delete;
+  WriterFirstMutex& operator=(const WriterFirstMutex&) = delete;
+  void lock();
+  void unlock();
+  void lock_shared();
+  void unlock_shared();
+
+ private:
+  pthread_rwlock_t lock_;
+};
+
 // The indexes of big workspaces, within a budget of bytes. Thread-safe.
 class ReadIndex {
  public:
@@ -152,7 +171,7 @@ class ReadIndex {
 
  private:
   struct Entry {
-    std::shared_mutex mutex;
+    WriterFirstMutex mutex;
     std::unique_ptr<WorkspaceIndex> index;  // null while building, and once dropped
     std::vector<Change> queued;             // while building
     size_t bytes = 0;                       // accounted in bytes_ (under ReadIndex::mutex_)
