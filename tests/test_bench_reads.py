@@ -81,7 +81,7 @@ def test_smoke_measures_every_read_and_the_rate_the_fold_applied(smoke):
     assert len(session["idle"]) == len(READS)
     assert all(run["rate"] > 0 and run["p99"] >= run["p50"] > 0 for run in session["idle"].values())
     assert len(session["writes"]) == len(READS) - 1
-    assert all(run["rate"] > 0 and run["posted"] > 0 for run in session["writes"].values())
+    assert all(run["rate"] > 0 for run in session["writes"].values())
     # The fold commits in batches (a 1-second run may see none): the whole phase counts, and
     # once the posting stopped the fold applied every command posted.
     writes = session["writes_summary"]
