@@ -80,7 +80,7 @@ Result<nlohmann::json> describe_copies(const BackupSources& sources, const fs::p
                              {"stores", stores}};
   if (sources.views) {
     ViewStoreOptions small;
-    small.block_cache_bytes = small.list_cache_bytes = 8 << 20;
+    small.block_cache_bytes = small.read_index_bytes = 8 << 20;
     small.key_filter_bytes = 1 << 20;
     auto views = ViewStore::open((dir / kViewsDir).string(), small);
     if (!views.ok()) return views.status();

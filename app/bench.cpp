@@ -199,6 +199,7 @@ int run_bench(int argc, char** argv) {
       partitions_flag(),
       cache_flag(),
       key_filter_flag(),
+      read_index_flag(),
       {"compact", "", "", "compact the views after the fold, before measuring reads", true},
       {"no-encryption", "", "",
        "append the commands in clear (default: sealed, as ingest seals them, under a key store in "

@@ -44,6 +44,12 @@ FlagSpec key_filter_flag() {
           "Bloom filter of the views' command ids and emails, in MiB (about 13M keys at 1% false "
           "positives)"};
 }
+FlagSpec read_index_flag() {
+  return {"read-index-mb", "CONTACTS_READ_INDEX_MB", std::to_string(kDefaultReadIndexBytes >> 20),
+          "memory for the read index of big workspaces (their contacts, list order and search "
+          "grams: about 600 bytes a contact), in MiB; past it the least recently read "
+          "workspaces are dropped and read from RocksDB (0: none)"};
+}
 FlagSpec brokers_flag() {
   return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};
 }
@@ -144,6 +150,11 @@ Result<ViewStoreOptions> view_options(const Flags& flags) {
   options.block_cache_bytes = static_cast<size_t>(mb) << 20;
   if (!flags.integer("key-filter-mb", 1, 1024, mb, error)) return Status{Code::kInvalid, error};
   options.key_filter_bytes = static_cast<size_t>(mb) << 20;
+  if (flags.has("read-index-mb")) {  // the commands that serve reads
+    if (!flags.integer("read-index-mb", 0, 1 << 20, mb, error))
+      return Status{Code::kInvalid, error};
+    options.read_index_bytes = static_cast<size_t>(mb) << 20;
+  }
   return options;
 }
 

@@ -35,6 +35,7 @@ FlagSpec data_flag();
 FlagSpec partitions_flag();
 FlagSpec cache_flag();
 FlagSpec key_filter_flag();
+FlagSpec read_index_flag();
 FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
 // The master key's files, --no-encryption and the erasure window: what opens the key store

@@ -1,5 +1,5 @@
 // What the fold does besides the contact views: webhook subscriptions and the outbox of
-// changes for the dispatcher, records in the wrong partition, and the list cache following
+// changes for the dispatcher, records in the wrong partition, and the read index following
 // every commit.
 #include <doctest/doctest.h>
 
@@ -345,9 +345,9 @@ TEST_CASE("a record in another partition than its key's is misplaced: not folded
             .code() == Code::kInvalid);
 }
 
-TEST_CASE("a big workspace's cached list order follows every commit at once") {
+TEST_CASE("a big workspace's read index follows every commit at once") {
   Fixture f;
-  const int n = static_cast<int>(kCachedListMinContacts) + 500;
+  const int n = static_cast<int>(kIndexedMinContacts) + 500;
   {
     ViewBatch batch = f.store->begin_batch();
     for (int i = 0; i < n; ++i) {

@@ -570,7 +570,7 @@ void LiveFold::add_metrics(Exposition& metrics) {
   metrics.gauge("contacts_views_fold_version",
                 "The fold version of the served views (0 while none are served).",
                 served_fold_version());
-  if (auto views = views_.get()) add_store_sizes(metrics, "views", views->sizes());
+  if (auto views = views_.get()) views->add_metrics(metrics);
 }
 
 std::string LiveFold::state_json() const {

@@ -52,7 +52,7 @@ void ViewBatch::clear() {
   overlay_.clear();  // keeps its table
   ordered_.clear();
   ordered_sorted_ = 0;
-  list_workspaces_.clear();
+  contact_workspaces_.clear();
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
@@ -103,8 +103,8 @@ bool ViewBatch::ordered(std::string_view key) {
 void ViewBatch::track(const std::string& key, Pending& entry) {
   entry.cached = ReadCache::caches(key);
   if (ordered(key)) ordered_.push_back(key);
-  if (key.size() >= 9 && key[0] == keys::kListOrder)
-    list_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
+  if (key.size() >= 9 && (key[0] == keys::kListOrder || key[0] == keys::kContact))
+    contact_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
 }
 
 std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {
@@ -273,8 +273,15 @@ rocksdb::WriteBatch& ViewBatch::to_write_batch() {
   return written_;
 }
 
-std::vector<int64_t> ViewBatch::list_workspaces() const {
-  std::vector<int64_t> out = list_workspaces_;
+void ViewBatch::pending_contacts(
+    const std::function<void(std::string_view key, const std::string* value)>& visit) const {
+  for (const auto& [key, entry] : overlay_)
+    if (key.size() == 17 && key[0] == keys::kContact)
+      visit(key, entry.value ? &*entry.value : nullptr);
+}
+
+std::vector<int64_t> ViewBatch::contact_workspaces() const {
+  std::vector<int64_t> out = contact_workspaces_;
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -69,9 +69,13 @@ class ViewBatch {
   // memtable follow one another). Built in a buffer this batch keeps from one use to the
   // next, so its memory is not faulted in again for every batch; good until the next call.
   rocksdb::WriteBatch& to_write_batch();
-  // The workspaces whose list order this batch changes, in order (and perhaps one whose list
-  // keys came and went within the batch).
-  std::vector<int64_t> list_workspaces() const;
+  // The workspaces whose contacts (rows or list order) this batch changes, in order (and
+  // perhaps one whose keys came and went within the batch).
+  std::vector<int64_t> contact_workspaces() const;
+  // Calls `visit` with each contact row this batch writes: its key, and its value (nullptr:
+  // deleted).
+  void pending_contacts(
+      const std::function<void(std::string_view key, const std::string* value)>& visit) const;
   size_t pending() const { return overlay_.size(); }
   // Room for `keys` pending keys, so a big batch does not grow its table again and again.
   void reserve(size_t keys) { overlay_.reserve(keys); }
@@ -101,9 +105,9 @@ class ViewBatch {
   // pending. A scan of another tag walks the whole overlay.
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
-  std::vector<int64_t> list_workspaces_;  // unsorted, may repeat
-  rocksdb::WriteBatch written_;           // to_write_batch's buffer
-  size_t written_reserved_ = 0;           // the bytes reserved in it
+  std::vector<int64_t> contact_workspaces_;  // unsorted, may repeat
+  rocksdb::WriteBatch written_;              // to_write_batch's buffer
+  size_t written_reserved_ = 0;              // the bytes reserved in it
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
   // no scan of a batch reads.
   static bool ordered(std::string_view key);

@@ -191,9 +191,51 @@ Status ViewStore::commit(ViewBatch& batch) {
   options.disableWAL = true;
   auto s = db_->Write(options, &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
-  // Visible now; the cached list orders it moved go before the batch is reported applied.
-  for (int64_t ws : batch.list_workspaces()) list_cache_.invalidate(ws);
+  // Visible now; the read index takes the batch's contacts before it is reported applied.
+  update_read_index(batch);
   return {};
+}
+
+void ViewStore::update_read_index(const ViewBatch& batch) {
+  std::vector<int64_t> tracked;
+  for (int64_t ws : batch.contact_workspaces())
+    if (read_index_.tracks(ws)) tracked.push_back(ws);  // sorted, as contact_workspaces()
+  if (tracked.empty()) return;
+  std::map<int64_t, std::vector<ReadIndex::Change>> changes;
+  batch.pending_contacts([&](std::string_view key, const std::string* value) {
+    const auto ws = static_cast<int64_t>(keys::get_u64(key, 1));
+    if (!std::binary_search(tracked.begin(), tracked.end(), ws)) return;
+    ReadIndex::Change change;
+    change.contact_id = static_cast<int64_t>(keys::get_u64(key, 9));
+    if (value) {
+      change.row.emplace();
+      if (!decode(*value, *change.row)) return;  // the fold writes what decode reads
+    }
+    changes[ws].push_back(std::move(change));
+  });
+  for (auto& [ws, list] : changes) read_index_.apply(ws, std::move(list));
+}
+
+void ViewStore::add_metrics(Exposition& metrics) const {
+  add_store_sizes(metrics, "views", sizes());
+  const ReadIndex::Stats index = read_index_.stats();
+  metrics.gauge("contacts_read_index_bytes",
+                "About how many bytes the read index of big workspaces holds in memory.",
+                static_cast<double>(index.bytes));
+  metrics.gauge("contacts_read_index_limit_bytes",
+                "The budget of the read index (--read-index-mb); past it the least recently "
+                "read workspaces are dropped.",
+                static_cast<double>(index.max_bytes));
+  metrics.gauge("contacts_read_index_workspaces", "Workspaces the read index holds.",
+                static_cast<double>(index.workspaces));
+  metrics.gauge("contacts_read_index_contacts", "Contacts the read index holds.",
+                static_cast<double>(index.contacts));
+  metrics.counter("contacts_read_index_builds_total",
+                  "Workspace indexes built (on a big workspace's first read).",
+                  static_cast<double>(index.builds));
+  metrics.counter("contacts_read_index_evictions_total",
+                  "Workspace indexes dropped to stay within the budget.",
+                  static_cast<double>(index.evictions));
 }
 
 std::optional<std::string> ViewStore::get(const std::string& key,
@@ -275,55 +317,37 @@ ContactPage ViewStore::page_of(WorkspaceId ws, const std::vector<int64_t>& ids, 
   return result;
 }
 
-std::shared_ptr<const ListSnapshot> ViewStore::build_list(WorkspaceId ws,
-                                                          const rocksdb::Snapshot* snapshot) const {
-  auto list = std::make_shared<ListSnapshot>();
-  scan_prefix(db_.get(), snapshot, keys::list_prefix(ws),
-              [&](std::string_view key, std::string_view value) {
-                std::string_view name, email;
-                if (decode_search_text(value, name, email))
-                  list->add(static_cast<int64_t>(~keys::get_u64(key, key.size() - 8)), name, email);
-                return true;
-              });
-  list->ids.shrink_to_fit();
-  list->name_at.shrink_to_fit();
-  list->email_at.shrink_to_fit();
-  list->texts.shrink_to_fit();
-  return list;
+std::unique_ptr<WorkspaceIndex> ViewStore::build_index(WorkspaceId ws) const {
+  ScopedSnapshot snapshot(db_.get());
+  auto index = std::make_unique<WorkspaceIndex>(ws.value);
+  std::string prefix = keys::contact_key(ws, 0);
+  prefix.resize(prefix.size() - 8);
+  scan_prefix(db_.get(), snapshot.get(), prefix, [&](std::string_view, std::string_view value) {
+    Contact c;
+    if (decode(value, c)) index->upsert(c);
+    return true;
+  });
+  return index;
 }
 
 ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit,
                             std::string_view folded_query) const {
   const int64_t skip = first_index(page, limit);
-  // A page of a cached list order: no RocksDB iteration at all.
-  auto from_list = [&](const ListSnapshot& list, const rocksdb::Snapshot* snapshot) {
-    std::vector<int64_t> ids;
-    int64_t total = 0;
-    if (folded_query.empty()) {
-      total = static_cast<int64_t>(list.ids.size());
-      for (int64_t i = skip; i < total && i < skip + limit; ++i)
-        ids.push_back(list.ids[static_cast<size_t>(i)]);
-    } else {
-      auto hits = list.search(folded_query);
-      total = static_cast<int64_t>(hits.size());
-      for (int64_t i = skip; i < total && i < skip + limit; ++i)
-        ids.push_back(list.ids[hits[static_cast<size_t>(i)]]);
-    }
-    return page_of(ws, ids, total, snapshot);
+  auto indexed = [&]() -> std::optional<ContactPage> {
+    auto found = read_index_.page(ws.value, folded_query, skip, limit);
+    if (!found) return std::nullopt;
+    return ContactPage{std::move(found->contacts), found->total};
   };
-  const bool big = counter(keys::contact_count_key(ws), nullptr) >= kCachedListMinContacts;
-  ListCache::Lookup cached;
-  if (big) {
-    cached = list_cache_.find(ws.value, kListQuietPeriod);  // before the snapshot (see ListCache)
-    if (cached.snapshot) return from_list(*cached.snapshot, nullptr);
-  }
-  ScopedSnapshot snapshot(db_.get());
-  if (big && !cached.too_big && (cached.quiet || !folded_query.empty())) {
-    auto list = build_list(ws, snapshot.get());
-    list_cache_.store(ws.value, cached.version, list);
-    return from_list(*list, snapshot.get());
+  if (auto found = indexed()) return std::move(*found);
+  const int64_t contacts = counter(keys::contact_count_key(ws), nullptr);
+  // The first read of a big workspace builds its index (from a snapshot taken after
+  // begin_build: commits from then on are queued for it); reads meanwhile go to RocksDB.
+  if (contacts >= kIndexedMinContacts && read_index_.begin_build(ws.value, contacts)) {
+    read_index_.finish_build(ws.value, build_index(ws));
+    if (auto found = indexed()) return std::move(*found);
   }
 
+  ScopedSnapshot snapshot(db_.get());
   int64_t seen = 0;
   int64_t total = 0;
   std::vector<int64_t> ids;

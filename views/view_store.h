@@ -18,25 +18,27 @@
 #include "core/status.h"
 #include "core/types.h"
 #include "views/internal/key_filter.h"
-#include "views/internal/list_cache.h"
+#include "views/internal/read_index.h"
 #include "views/records.h"
 #include "views/tables.h"
 #include "views/view_batch.h"
 
 namespace contacts {
 
+inline constexpr size_t kDefaultReadIndexBytes = size_t{1024} << 20;
+
 struct ViewStoreOptions {
   size_t block_cache_bytes = 256 << 20;
   size_t write_buffer_bytes = 64 << 20;
-  size_t list_cache_bytes = 64 << 20;  // list orders of big workspaces held in memory
+  // The read index of big workspaces (views/internal/read_index.h): their contacts, list
+  // order and search grams held in memory.
+  size_t read_index_bytes = kDefaultReadIndexBytes;
   size_t key_filter_bytes = 16 << 20;  // Bloom filter of command ids and emails (KeyFilter)
 };
 
-// Workspaces with fewer contacts are listed from RocksDB directly (quick to scan).
-inline constexpr int64_t kCachedListMinContacts = 2000;
-// A workspace's list order is cached for plain listing once no commit moved it for this
-// long (a search caches it at once: it scans the workspace anyway).
-inline constexpr std::chrono::milliseconds kListQuietPeriod{1000};
+// Workspaces with fewer contacts are listed from RocksDB directly (quick to scan); bigger ones
+// are read from the read index, built on their first list or search.
+inline constexpr int64_t kIndexedMinContacts = 2000;
 
 struct ContactPage {
   std::vector<Contact> contacts;
@@ -99,8 +101,10 @@ class ViewStore {
   // Writes what the memtables hold to disk and waits: commits skip the WAL, so a set that must
   // come back whole after a crash (a rebuild's, before it goes live) is flushed first.
   Status flush();
-  // What RocksDB reports of its size (/metrics).
+  // What RocksDB reports of its size, and what the read index holds (/metrics).
   StoreSizes sizes() const { return store_sizes(*db_); }
+  ReadIndex::Stats read_index_stats() const { return read_index_.stats(); }
+  void add_metrics(Exposition& metrics) const;
 
   // Writes a RocksDB checkpoint of the views into `dir` (which must not exist): hard links to
   // their files on the same filesystem, copies otherwise. Commits skip the WAL, so the
@@ -120,14 +124,16 @@ class ViewStore {
  private:
   ViewStore(std::unique_ptr<rocksdb::DB> db, const ViewStoreOptions& options)
       : db_(std::move(db)),
-        list_cache_(options.list_cache_bytes),
+        read_index_(options.read_index_bytes),
         key_filter_(options.key_filter_bytes) {}
   // Adds every filtered key of the views to the key filter, then marks it ready.
   void fill_key_filter();
   ContactPage page_of(WorkspaceId ws, const std::vector<int64_t>& ids, int64_t total,
                       const rocksdb::Snapshot* snapshot) const;
-  std::shared_ptr<const ListSnapshot> build_list(WorkspaceId ws,
-                                                 const rocksdb::Snapshot* snapshot) const;
+  // The read index of `ws` as of a snapshot taken now.
+  std::unique_ptr<WorkspaceIndex> build_index(WorkspaceId ws) const;
+  // After a commit: the batch's contact rows of the workspaces the read index holds.
+  void update_read_index(const ViewBatch& batch);
   // Every value under `prefix`, in key order.
   std::vector<std::string> values_under(const std::string& prefix) const;
   std::optional<std::string> get(const std::string& key,
@@ -135,7 +141,7 @@ class ViewStore {
   int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
 
   std::unique_ptr<rocksdb::DB> db_;
-  mutable ListCache list_cache_;
+  mutable ReadIndex read_index_;
   KeyFilter key_filter_;
   int fold_version_ = 0;
   std::atomic<bool> closing_{false};

@@ -1,0 +1,406 @@
+#include "views/internal/read_index.h"
+
+#include <algorithm>
+
+namespace contacts {
+
+namespace {
+
+// A gram of 1 to 3 bytes as one number: its length, then its bytes.
+uint32_t gram(std::string_view bytes) {
+  uint32_t g = static_cast<uint32_t>(bytes.size()) << 24;
+  for (size_t i = 0; i < bytes.size(); ++i)
+    g |= static_cast<uint32_t>(static_cast<unsigned char>(bytes[i])) << (8 * (2 - i));
+  return g;
+}
+
+void add_grams(std::string_view text, std::vector<uint32_t>& out) {
+  for (size_t i = 0; i < text.size(); ++i)
+    for (size_t n = 1; n <= 3 && i + n <= text.size(); ++n) out.push_back(gram(text.substr(i, n)));
+}
+
+}  // namespace
+
+std::string_view WorkspaceIndex::folded_name(const Slot& s) const {
+  return std::string_view(texts_).substr(s.text_at + s.name_size + s.email_size,
+                                         s.folded_name_size);
+}
+
+std::string_view WorkspaceIndex::folded_email(const Slot& s) const {
+  return std::string_view(texts_).substr(
+      s.text_at + s.name_size + s.email_size + s.folded_name_size, s.folded_email_size);
+}
+
+bool WorkspaceIndex::matches(const Slot& s, std::string_view q) const {
+  return folded_name(s).find(q) != std::string_view::npos ||
+         folded_email(s).find(q) != std::string_view::npos;
+}
+
+std::vector<uint32_t> WorkspaceIndex::grams_of(const Slot& s) const {
+  std::vector<uint32_t> out;
+  out.reserve(3 * (s.folded_name_size + s.folded_email_size));
+  add_grams(folded_name(s), out);
+  add_grams(folded_email(s), out);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+Contact WorkspaceIndex::row(const Slot& s) const {
+  Contact c;
+  c.id = s.id;
+  c.workspace_id = workspace_id_;
+  std::string_view texts(texts_);
+  c.name = texts.substr(s.text_at, s.name_size);
+  if (s.has_email) c.email = std::string(texts.substr(s.text_at + s.name_size, s.email_size));
+  c.event_count = s.event_count;
+  c.last_seen_at = s.last_seen_at;
+  c.created_at = s.created_at;
+  c.updated_at = s.updated_at;
+  return c;
+}
+
+uint32_t WorkspaceIndex::add_slot(const Contact& c) {
+  Slot s;
+  s.id = c.id;
+  s.event_count = c.event_count;
+  s.last_seen_at = c.last_seen_at;
+  s.created_at = c.created_at;
+  s.updated_at = c.updated_at;
+  s.text_at = texts_.size();
+  s.name_size = static_cast<uint32_t>(c.name.size());
+  s.has_email = c.email.has_value();
+  s.email_size = s.has_email ? static_cast<uint32_t>(c.email->size()) : 0;
+  s.folded_name_size = static_cast<uint32_t>(c.folded_name.size());
+  s.folded_email_size = static_cast<uint32_t>(c.folded_email.size());
+  texts_.append(c.name);
+  if (c.email) texts_.append(*c.email);
+  texts_.append(c.folded_name);
+  texts_.append(c.folded_email);
+  const auto slot = static_cast<uint32_t>(slots_.size());
+  slots_.push_back(s);
+  for (uint32_t g : grams_of(s)) {
+    grams_[g].slots.push_back(slot);
+    ++posting_entries_;
+  }
+  order_.insert({OrderKey{s.last_seen_at, s.id}, slot});
+  by_id_[s.id] = slot;
+  return slot;
+}
+
+void WorkspaceIndex::kill(uint32_t slot) {
+  Slot& s = slots_[slot];
+  order_.erase(OrderKey{s.last_seen_at, s.id});
+  s.alive = false;
+  for (uint32_t g : grams_of(s)) ++grams_[g].dead;
+  ++dead_slots_;
+}
+
+void WorkspaceIndex::upsert(const Contact& c) {
+  auto it = by_id_.find(c.id);
+  if (it != by_id_.end()) {
+    Slot& s = slots_[it->second];
+    std::string_view texts(texts_);
+    const bool same_text =
+        texts.substr(s.text_at, s.name_size) == c.name && s.has_email == c.email.has_value() &&
+        (!c.email || texts.substr(s.text_at + s.name_size, s.email_size) == *c.email) &&
+        folded_name(s) == c.folded_name && folded_email(s) == c.folded_email;
+    if (same_text) {
+      if (s.last_seen_at != c.last_seen_at) {
+        order_.erase(OrderKey{s.last_seen_at, s.id});
+        order_.insert({OrderKey{c.last_seen_at, c.id}, it->second});
+        s.last_seen_at = c.last_seen_at;
+      }
+      s.event_count = c.event_count;
+      s.created_at = c.created_at;
+      s.updated_at = c.updated_at;
+      return;
+    }
+    kill(it->second);  // its grams change: a new slot (the old one's text stays until compaction)
+  }
+  add_slot(c);
+}
+
+void WorkspaceIndex::erase(int64_t contact_id) {
+  auto it = by_id_.find(contact_id);
+  if (it == by_id_.end()) return;
+  kill(it->second);
+  by_id_.erase(it);
+}
+
+void WorkspaceIndex::compact_if_sparse() {
+  if (dead_slots_ < 1024 || dead_slots_ < slots_.size() / 2) return;
+  WorkspaceIndex fresh(workspace_id_);
+  fresh.slots_.reserve(order_.size());
+  // In list order, so that the texts a page reads lie together.
+  for (const auto& [key, slot] : order_) {
+    const Slot& s = slots_[slot];
+    Contact c = row(s);
+    c.folded_name = folded_name(s);
+    c.folded_email = folded_email(s);
+    fresh.add_slot(c);
+  }
+  *this = std::move(fresh);
+}
+
+size_t WorkspaceIndex::bytes() const {
+  // Tree nodes: key, slot, three links, colour and subtree size, and the allocator's header.
+  constexpr size_t kTreeNode = 72;
+  constexpr size_t kPosting = sizeof(uint32_t) + sizeof(Posting) + 8;
+  return sizeof(*this) + slots_.capacity() * sizeof(Slot) + texts_.capacity() +
+         by_id_.bucket_count() * (sizeof(int64_t) + sizeof(uint32_t) + 1) +
+         order_.size() * kTreeNode + posting_entries_ * sizeof(uint32_t) +
+         grams_.bucket_count() * kPosting;
+}
+
+void WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out) const {
+  int64_t seen = 0;
+  for (auto it = order_.begin(); it != order_.end() && seen < skip + limit; ++it) {
+    const Slot& s = slots_[it->second];
+    if (!matches(s, q)) continue;
+    if (seen++ >= skip) out.contacts.push_back(row(s));
+  }
+}
+
+void WorkspaceIndex::page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
+                                  IndexedPage& out) const {
+  const auto first = static_cast<size_t>(skip);
+  if (first >= hits.size()) return;
+  const size_t last = std::min(hits.size(), first + static_cast<size_t>(limit));
+  auto before = [&](uint32_t a, uint32_t b) {
+    return NewestFirst()(OrderKey{slots_[a].last_seen_at, slots_[a].id},
+                         OrderKey{slots_[b].last_seen_at, slots_[b].id});
+  };
+  auto begin = hits.begin() + static_cast<std::ptrdiff_t>(first);
+  if (first > 0) std::nth_element(hits.begin(), begin, hits.end(), before);
+  std::partial_sort(begin, hits.begin() + static_cast<std::ptrdiff_t>(last), hits.end(), before);
+  for (size_t i = first; i < last; ++i) out.contacts.push_back(row(slots_[hits[i]]));
+}
+
+IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit) const {
+  IndexedPage out;
+  const auto live = static_cast<int64_t>(order_.size());
+  if (q.empty()) {
+    out.total = live;
+    for (auto it = order_.find_by_order(static_cast<size_t>(std::max<int64_t>(skip, 0)));
+         it != order_.end() && static_cast<int64_t>(out.contacts.size()) < limit; ++it)
+      out.contacts.push_back(row(slots_[it->second]));
+    return out;
+  }
+  // Walking the list order from the start reaches rank skip + limit after about
+  // (skip + limit) * live / matches contacts: cheaper than ordering the matches when they are
+  // dense.
+  auto walk_is_cheaper = [&](int64_t matches) {
+    return matches > 0 && (skip + limit) * (live / matches) < matches;
+  };
+  std::vector<uint32_t> hits;
+  if (q.size() <= 3) {
+    // Every contact whose name or email holds the gram matches: its live postings are the answer.
+    auto found = grams_.find(gram(q));
+    if (found == grams_.end()) return out;
+    const Posting& p = found->second;
+    out.total = static_cast<int64_t>(p.slots.size() - p.dead);
+    if (skip >= out.total) return out;
+    if (walk_is_cheaper(out.total)) {
+      walk(q, skip, limit, out);
+      return out;
+    }
+    hits.reserve(static_cast<size_t>(out.total));
+    for (uint32_t slot : p.slots)
+      if (slots_[slot].alive) hits.push_back(slot);
+  } else {
+    // The contacts that hold its two rarest trigrams, checked with the substring test.
+    std::vector<const Posting*> postings;
+    for (size_t i = 0; i + 3 <= q.size(); ++i) {
+      auto found = grams_.find(gram(q.substr(i, 3)));
+      if (found == grams_.end()) return out;
+      postings.push_back(&found->second);
+    }
+    std::sort(postings.begin(), postings.end(),
+              [](const Posting* a, const Posting* b) { return a->slots.size() < b->slots.size(); });
+    const std::vector<uint32_t>& rarest = postings[0]->slots;
+    const std::vector<uint32_t>& second = postings[1]->slots;
+    // Stepping through the second list, or searching it when it is much longer.
+    const bool search_second = second.size() > 16 * rarest.size();
+    auto at = second.begin();
+    for (uint32_t slot : rarest) {
+      if (search_second)
+        at = std::lower_bound(at, second.end(), slot);
+      else
+        while (at != second.end() && *at < slot) ++at;
+      if (at == second.end()) break;
+      if (*at != slot) continue;
+      const Slot& s = slots_[slot];
+      if (s.alive && matches(s, q)) hits.push_back(slot);
+    }
+    out.total = static_cast<int64_t>(hits.size());
+    if (walk_is_cheaper(out.total)) {
+      walk(q, skip, limit, out);
+      return out;
+    }
+  }
+  page_of_hits(hits, skip, limit, out);
+  return out;
+}
+
+// WriterFirstMutex
+
+WriterFirstMutex::WriterFirstMutex() {
+  pthread_rwlockattr_t attr;
+  pthread_rwlockattr_init(&attr);
+  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+  pthread_rwlock_init(&lock_, &attr);
+  pthread_rwlockattr_destroy(&attr);
+}
+WriterFirstMutex::~WriterFirstMutex() { pthread_rwlock_destroy(&lock_); }
+void WriterFirstMutex::lock() { pthread_rwlock_wrlock(&lock_); }
+void WriterFirstMutex::unlock() { pthread_rwlock_unlock(&lock_); }
+void WriterFirstMutex::lock_shared() { pthread_rwlock_rdlock(&lock_); }
+void WriterFirstMutex::unlock_shared() { pthread_rwlock_unlock(&lock_); }
+
+// ReadIndex
+
+std::shared_ptr<ReadIndex::Entry> ReadIndex::entry(int64_t ws) const {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(ws);
+  return it == entries_.end() ? nullptr : it->second;
+}
+
+std::optional<IndexedPage> ReadIndex::page(int64_t ws, std::string_view folded_query, int64_t skip,
+                                           int64_t limit) {
+  auto e = entry(ws);
+  if (!e) return std::nullopt;
+  std::shared_lock lock(e->mutex);
+  if (!e->index) return std::nullopt;
+  e->last_read.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return e->index->page(folded_query, skip, limit);
+}
+
+bool ReadIndex::begin_build(int64_t ws, int64_t contacts) {
+  std::lock_guard lock(mutex_);
+  if (max_bytes_ == 0 || entries_.count(ws)) return false;
+  if (auto big = too_big_.find(ws); big != too_big_.end()) {
+    if (contacts >= big->second * 9 / 10) return false;  // still about as big
+    too_big_.erase(big);
+  }
+  entries_.emplace(ws, std::make_shared<Entry>());
+  return true;
+}
+
+bool ReadIndex::tracks(int64_t ws) const {
+  std::lock_guard lock(mutex_);
+  return entries_.count(ws) > 0;
+}
+
+void ReadIndex::account(int64_t ws, const std::shared_ptr<Entry>& e, size_t bytes) {
+  std::lock_guard lock(mutex_);
+  auto it = entries_.find(ws);
+  if (it == entries_.end() || it->second != e) return;  // dropped meanwhile
+  bytes_ = bytes_ - e->bytes + bytes;
+  e->bytes = bytes;
+  if (bytes_ > max_bytes_) fit_budget(ws, e);
+}
+
+void ReadIndex::finish_build(int64_t ws, std::unique_ptr<WorkspaceIndex> built) {
+  auto e = entry(ws);
+  if (!e) return;
+  size_t bytes = 0;
+  {
+    std::unique_lock lock(e->mutex);
+    for (auto& change : e->queued) {
+      if (change.row)
+        built->upsert(*change.row);
+      else
+        built->erase(change.contact_id);
+    }
+    e->queued.clear();
+    e->queued.shrink_to_fit();
+    bytes = built->bytes();
+    e->index = std::move(built);
+  }
+  {
+    std::lock_guard lock(mutex_);
+    ++builds_;
+  }
+  account(ws, e, bytes);
+}
+
+void ReadIndex::apply(int64_t ws, std::vector<Change> changes) {
+  auto e = entry(ws);
+  if (!e) return;
+  size_t bytes = 0;
+  {
+    std::unique_lock lock(e->mutex);
+    if (!e->index) {
+      // Still building: applied when it is ready (an index dropped meanwhile has left the map
+      // with its entry, so nobody reads what is queued here).
+      for (auto& change : changes) e->queued.push_back(std::move(change));
+      return;
+    }
+    for (auto& change : changes) {
+      if (change.row)
+        e->index->upsert(*change.row);
+      else
+        e->index->erase(change.contact_id);
+    }
+    e->index->compact_if_sparse();
+    bytes = e->index->bytes();
+  }
+  account(ws, e, bytes);
+}
+
+void ReadIndex::fit_budget(int64_t keep_ws, const std::shared_ptr<Entry>& keep) {
+  // Under mutex_ (then each dropped entry's lock).
+  auto drop = [&](std::unordered_map<int64_t, std::shared_ptr<Entry>>::iterator it) {
+    {
+      std::unique_lock lock(it->second->mutex);
+      it->second->index.reset();
+      it->second->queued.clear();
+    }
+    bytes_ -= it->second->bytes;
+    ++evictions_;
+    entries_.erase(it);
+  };
+  if (keep->bytes > max_bytes_) {
+    // Alone over the budget: read from RocksDB, and not built again until it shrinks.
+    auto it = entries_.find(keep_ws);
+    {
+      std::shared_lock lock(keep->mutex);
+      too_big_[keep_ws] = keep->index ? static_cast<int64_t>(keep->index->size()) : 0;
+    }
+    drop(it);
+  }
+  while (bytes_ > max_bytes_) {
+    auto victim = entries_.end();
+    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+      if (it->second->bytes == 0 || it->second == keep) continue;  // building, or the new one
+      if (victim == entries_.end() || it->second->last_read.load(std::memory_order_relaxed) <
+                                          victim->second->last_read.load(std::memory_order_relaxed))
+        victim = it;
+    }
+    if (victim == entries_.end()) break;
+    drop(victim);
+  }
+}
+
+ReadIndex::Stats ReadIndex::stats() const {
+  std::vector<std::shared_ptr<Entry>> all;
+  Stats s;
+  {
+    std::lock_guard lock(mutex_);
+    s.bytes = bytes_;
+    s.max_bytes = max_bytes_;
+    s.builds = builds_;
+    s.evictions = evictions_;
+    for (const auto& [ws, e] : entries_) all.push_back(e);
+  }
+  for (const auto& e : all) {
+    std::shared_lock lock(e->mutex);
+    if (!e->index) continue;
+    ++s.workspaces;
+    s.contacts += e->index->size();
+  }
+  return s;
+}
+
+}  // namespace contacts
