@@ -257,9 +257,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // A request that may wait runs on the waiting pool and its response comes back to this
   // session's strand: meanwhile this I/O thread serves other connections. The work holds the
-  // session, so a drain waits for it (open_connections counts it).
+  // session, so a drain waits for it (open_connections counts it), and counts as the io_context's
+  // work, so that its run() does not return while the only request left waits on the pool.
   void do_wait(HttpRequest request, Asked asked) {
-    auto work = [self = shared_from_this(), strand = stream_.get_executor(), id = request_id_,
+    auto strand = asio::prefer(stream_.get_executor(), asio::execution::outstanding_work.tracked);
+    auto work = [self = shared_from_this(), strand = std::move(strand), id = request_id_,
                  request = std::move(request), asked]() {
       HttpResponse response = respond(self->state_->handler, request, id);
       asio::post(strand, [self, asked, response = std::move(response)]() mutable {
