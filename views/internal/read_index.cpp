@@ -154,13 +154,20 @@ size_t WorkspaceIndex::bytes() const {
          grams_.bucket_count() * kPosting;
 }
 
-void WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out) const {
+bool WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out,
+                          int64_t max_steps) const {
   int64_t seen = 0;
+  int64_t steps = 0;
   for (auto it = order_.begin(); it != order_.end() && seen < skip + limit; ++it) {
+    if (++steps > max_steps) {
+      out.contacts.clear();
+      return false;
+    }
     const Slot& s = slots_[it->second];
     if (!matches(s, q)) continue;
     if (seen++ >= skip) out.contacts.push_back(row(s));
   }
+  return true;
 }
 
 void WorkspaceIndex::page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
@@ -189,10 +196,13 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     return out;
   }
   // Walking the list order from the start reaches rank skip + limit after about
-  // (skip + limit) * live / matches contacts: cheaper than ordering the matches when they are
-  // dense.
-  auto walk_is_cheaper = [&](int64_t matches) {
-    return matches > 0 && (skip + limit) * (live / matches) < matches;
+  // (skip + limit) * live / matches contacts if the matches are spread evenly: cheaper than
+  // ordering the matches when they are dense. They may not be (people of one company who all
+  // came long ago): a walk that takes four times as long as expected gives up for the ordering.
+  auto walked = [&](int64_t matches) {
+    if (matches <= 0) return false;
+    const int64_t expected = (skip + limit) * (live / matches);
+    return expected < matches && walk(q, skip, limit, out, 4 * expected + 256);
   };
   std::vector<uint32_t> hits;
   if (q.size() <= 3) {
@@ -201,11 +211,7 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     if (found == grams_.end()) return out;
     const Posting& p = found->second;
     out.total = static_cast<int64_t>(p.slots.size() - p.dead);
-    if (skip >= out.total) return out;
-    if (walk_is_cheaper(out.total)) {
-      walk(q, skip, limit, out);
-      return out;
-    }
+    if (skip >= out.total || walked(out.total)) return out;
     hits.reserve(static_cast<size_t>(out.total));
     for (uint32_t slot : p.slots)
       if (slots_[slot].alive) hits.push_back(slot);
@@ -235,10 +241,7 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
       if (s.alive && matches(s, q)) hits.push_back(slot);
     }
     out.total = static_cast<int64_t>(hits.size());
-    if (walk_is_cheaper(out.total)) {
-      walk(q, skip, limit, out);
-      return out;
-    }
+    if (walked(out.total)) return out;
   }
   page_of_hits(hits, skip, limit, out);
   return out;

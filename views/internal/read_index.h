@@ -106,8 +106,10 @@ class WorkspaceIndex {
   // Ranks [skip, skip + limit) of `hits` (live matching slots) in list order.
   void page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
                     IndexedPage& out) const;
-  // Ranks [skip, skip + limit) of the matches, found by walking the list order from its start.
-  void walk(std::string_view folded_query, int64_t skip, int64_t limit, IndexedPage& out) const;
+  // Ranks [skip, skip + limit) of the matches, found by walking the list order from its start;
+  // false (and `out` without contacts) past `max_steps` contacts.
+  bool walk(std::string_view folded_query, int64_t skip, int64_t limit, IndexedPage& out,
+            int64_t max_steps) const;
 
   int64_t workspace_id_;
   std::vector<Slot> slots_;

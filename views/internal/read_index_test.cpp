@@ -225,6 +225,28 @@ TEST_CASE("search of Unicode text matches as the API folds it") {
   CHECK(index.page(casefold("\xC3\x85"), 0, 50).total == 1);  // Å: Åsa, not asa@
 }
 
+TEST_CASE("matches bunched at the end of the list order are found all the same") {
+  // 3,000 recent contacts without the query, then 2,000 old ones with it: a walk from the start
+  // expects a match every 2.5 contacts and gives up for ordering the matches.
+  WorkspaceIndex index(9);
+  Model m;
+  for (int64_t i = 1; i <= 5000; ++i) {
+    Contact c;
+    c.id = i;
+    c.workspace_id = 9;
+    c.name = i <= 2000 ? "Old Zqx " + std::to_string(i) : "New " + std::to_string(i);
+    c.folded_name = casefold(c.name);
+    c.last_seen_at = i;
+    m.contacts[i] = c;
+    index.upsert(c);
+  }
+  for (std::string q : {"z", "zq", "zqx", "old zqx", "zqx 1"}) {
+    check_same(index, m, q, 0, 50);
+    check_same(index, m, q, 100, 50);
+    check_same(index, m, q, 1990, 50);
+  }
+}
+
 TEST_CASE("a 1- to 3-byte search counts its gram's contacts; a longer one never across fields") {
   WorkspaceIndex index(9);
   Contact c;
