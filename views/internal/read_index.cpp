@@ -196,13 +196,14 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     return out;
   }
   // Walking the list order from the start reaches rank skip + limit after about
-  // (skip + limit) * live / matches contacts if the matches are spread evenly: cheaper than
-  // ordering the matches when they are dense. They may not be (people of one company who all
-  // came long ago): a walk that takes four times as long as expected gives up for the ordering.
+  // (skip + limit) * live / matches contacts if the matches are spread evenly; a step of the
+  // walk (a tree node and a substring test) costs about as much as ordering eight matches, so
+  // it is taken when the matches are dense. They may not be spread evenly (people of one
+  // company who all came long ago): a walk twice as long as expected gives up for ordering.
   auto walked = [&](int64_t matches) {
     if (matches <= 0) return false;
     const int64_t expected = (skip + limit) * (live / matches);
-    return expected < matches && walk(q, skip, limit, out, 4 * expected + 256);
+    return 8 * expected < matches && walk(q, skip, limit, out, 2 * expected + 256);
   };
   std::vector<uint32_t> hits;
   if (q.size() <= 3) {
