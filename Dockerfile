@@ -4,7 +4,7 @@
 FROM debian:bookworm AS build
 RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
       cmake ninja-build g++ pkg-config libboost1.81-dev librdkafka-dev librocksdb-dev nlohmann-json3-dev \
-      doctest-dev libssl-dev libvalijson-dev libutf8proc-dev libjemalloc-dev libspdlog-dev ca-certificates >/dev/null \
+      doctest-dev libssl-dev libvalijson-dev libutf8proc-dev libjemalloc-dev libspdlog-dev libxxhash-dev ca-certificates >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .

@@ -8,6 +8,7 @@
 #include "api/webhook_operations.h"
 #include "core/json_writer.h"
 #include "core/text.h"
+#include "http/etag.h"
 #include "http/openapi.h"
 #include "http/probe.h"
 #include "webhooks/signing.h"
@@ -537,6 +538,16 @@ HttpResponse dispatch(Request& r, Route route, http::verb method) {
   return error_response(404, "Not found");
 }
 
+// A read of contacts answers by the caller's rights: no shared cache keeps it, and a browser's
+// asks again every time, with the tag, so a read after a write sees it (docs/decisions.md).
+HttpResponse revalidated(const HttpRequest& request, HttpResponse response) {
+  if (response.result() == http::status::ok && request.method() == http::verb::get) {
+    response.set(http::field::cache_control, "private, no-cache");
+    response.set(http::field::vary, "Authorization");
+  }
+  return conditional(request, std::move(response));
+}
+
 // The route's name in the HTTP metrics (kApiRoutes), by method.
 std::string_view route_name(Route route, http::verb method) {
   const bool get = method == http::verb::get || method == http::verb::head;
@@ -655,7 +666,10 @@ HttpResponse handle_api_request(const ApiContext& ctx, const HttpRequest& http_r
             *principal, WorkspaceId(*ws), Role::kNone};
   r.role = ctx.auth.role_in(*views, r.principal, r.ws);
   if (r.role == Role::kNone) return error_response(403, "Not a member of this workspace");
-  return dispatch(r, route, http_request.method());
+  HttpResponse response = dispatch(r, route, http_request.method());
+  if (route == Route::kContacts || route == Route::kContact || route == Route::kEvents)
+    return revalidated(http_request, std::move(response));
+  return response;
 }
 
 }  // namespace contacts

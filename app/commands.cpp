@@ -45,10 +45,11 @@ FlagSpec key_filter_flag() {
           "positives)"};
 }
 FlagSpec read_index_flag() {
-  return {"read-index-mb", "CONTACTS_READ_INDEX_MB", std::to_string(kDefaultReadIndexBytes >> 20),
-          "memory for the read index of big workspaces (their contacts, list order and search "
-          "grams: about 600 bytes a contact), in MiB; past it the least recently read "
-          "workspaces are dropped and read from RocksDB (0: none)"};
+  return {
+      "read-index-mb", "CONTACTS_READ_INDEX_MB", std::to_string(kDefaultReadIndexBytes >> 20),
+      "memory for the read index of big workspaces (their contacts, list order and search "
+      "grams, kept twice: about 1,200 bytes a contact), in MiB; past it the least recently read "
+      "workspaces are dropped and read from RocksDB (0: none)"};
 }
 FlagSpec brokers_flag() {
   return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};

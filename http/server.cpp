@@ -277,7 +277,8 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_response(Asked asked, HttpResponse response) {
     response.version(asked.version);
-    if (asked.head) {
+    // A 304 has no Content-Length: the one it may carry is the 200's (RFC 9110 section 8.6).
+    if (asked.head && response.result() != http::status::not_modified) {
       const auto length = response.body().size();
       response.body().clear();
       response.content_length(length);

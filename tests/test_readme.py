@@ -189,6 +189,7 @@ def test_readme_examples_run_as_written(tmp_path):
     assert timelines and [(e["contact_id"], e["event_type"]) for e in timelines[0]["events"]] == \
         [(alice_id, "room_join")], report
     assert {"ok": True} in values, report
+    assert re.search(r"^304$", text, re.M), f"the list's ETag sent back is a 304\n{report}"
     after = values[values.index({"ok": True}) + 1:]
     assert after[0] == {"error": "Contact not found"}, report
     audit = [v for v in values if "entries" in v]

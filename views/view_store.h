@@ -25,7 +25,7 @@
 
 namespace contacts {
 
-inline constexpr size_t kDefaultReadIndexBytes = size_t{1024} << 20;
+inline constexpr size_t kDefaultReadIndexBytes = size_t{2048} << 20;
 
 struct ViewStoreOptions {
   size_t block_cache_bytes = 256 << 20;

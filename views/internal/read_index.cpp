@@ -1,6 +1,7 @@
 #include "views/internal/read_index.h"
 
 #include <algorithm>
+#include <thread>
 
 namespace contacts {
 
@@ -153,13 +154,20 @@ size_t WorkspaceIndex::bytes() const {
          grams_.bucket_count() * kPosting;
 }
 
-void WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out) const {
+bool WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out,
+                          int64_t max_steps) const {
   int64_t seen = 0;
+  int64_t steps = 0;
   for (auto it = order_.begin(); it != order_.end() && seen < skip + limit; ++it) {
+    if (++steps > max_steps) {
+      out.contacts.clear();
+      return false;
+    }
     const Slot& s = slots_[it->second];
     if (!matches(s, q)) continue;
     if (seen++ >= skip) out.contacts.push_back(row(s));
   }
+  return true;
 }
 
 void WorkspaceIndex::page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
@@ -188,10 +196,14 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     return out;
   }
   // Walking the list order from the start reaches rank skip + limit after about
-  // (skip + limit) * live / matches contacts: cheaper than ordering the matches when they are
-  // dense.
-  auto walk_is_cheaper = [&](int64_t matches) {
-    return matches > 0 && (skip + limit) * (live / matches) < matches;
+  // (skip + limit) * live / matches contacts if the matches are spread evenly; a step of the
+  // walk (a tree node and a substring test) costs about as much as ordering eight matches, so
+  // it is taken when the matches are dense. They may not be spread evenly (people of one
+  // company who all came long ago): a walk twice as long as expected gives up for ordering.
+  auto walked = [&](int64_t matches) {
+    if (matches <= 0) return false;
+    const int64_t expected = (skip + limit) * (live / matches);
+    return 8 * expected < matches && walk(q, skip, limit, out, 2 * expected + 256);
   };
   std::vector<uint32_t> hits;
   if (q.size() <= 3) {
@@ -200,11 +212,7 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     if (found == grams_.end()) return out;
     const Posting& p = found->second;
     out.total = static_cast<int64_t>(p.slots.size() - p.dead);
-    if (skip >= out.total) return out;
-    if (walk_is_cheaper(out.total)) {
-      walk(q, skip, limit, out);
-      return out;
-    }
+    if (skip >= out.total || walked(out.total)) return out;
     hits.reserve(static_cast<size_t>(out.total));
     for (uint32_t slot : p.slots)
       if (slots_[slot].alive) hits.push_back(slot);
@@ -234,31 +242,33 @@ IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
       if (s.alive && matches(s, q)) hits.push_back(slot);
     }
     out.total = static_cast<int64_t>(hits.size());
-    if (walk_is_cheaper(out.total)) {
-      walk(q, skip, limit, out);
-      return out;
-    }
+    if (walked(out.total)) return out;
   }
   page_of_hits(hits, skip, limit, out);
   return out;
 }
 
-// WriterFirstMutex
-
-WriterFirstMutex::WriterFirstMutex() {
-  pthread_rwlockattr_t attr;
-  pthread_rwlockattr_init(&attr);
-  pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-  pthread_rwlock_init(&lock_, &attr);
-  pthread_rwlockattr_destroy(&attr);
-}
-WriterFirstMutex::~WriterFirstMutex() { pthread_rwlock_destroy(&lock_); }
-void WriterFirstMutex::lock() { pthread_rwlock_wrlock(&lock_); }
-void WriterFirstMutex::unlock() { pthread_rwlock_unlock(&lock_); }
-void WriterFirstMutex::lock_shared() { pthread_rwlock_rdlock(&lock_); }
-void WriterFirstMutex::unlock_shared() { pthread_rwlock_unlock(&lock_); }
-
 // ReadIndex
+
+namespace {
+
+void apply_to(WorkspaceIndex& index, const std::vector<ReadIndex::Change>& changes) {
+  for (const auto& change : changes) {
+    if (change.row)
+      index.upsert(*change.row);
+    else
+      index.erase(change.contact_id);
+  }
+  index.compact_if_sparse();
+}
+
+// Until no reader is in copy `side` of `e`.
+template <typename Entry>
+void drain(const Entry& e, int side) {
+  while (e.readers[side].count.load() != 0) std::this_thread::yield();
+}
+
+}  // namespace
 
 std::shared_ptr<ReadIndex::Entry> ReadIndex::entry(int64_t ws) const {
   std::lock_guard lock(mutex_);
@@ -269,11 +279,23 @@ std::shared_ptr<ReadIndex::Entry> ReadIndex::entry(int64_t ws) const {
 std::optional<IndexedPage> ReadIndex::page(int64_t ws, std::string_view folded_query, int64_t skip,
                                            int64_t limit) {
   auto e = entry(ws);
-  if (!e) return std::nullopt;
-  std::shared_lock lock(e->mutex);
-  if (!e->index) return std::nullopt;
-  e->last_read.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1, std::memory_order_relaxed);
-  return e->index->page(folded_query, skip, limit);
+  if (!e || !e->ready.load()) return std::nullopt;
+  // Enter the copy readers are pointed at, and make sure it still is the one (a writer that
+  // switched meanwhile may be waiting for this copy's readers to leave: leave and take the other).
+  int side = 0;
+  for (;;) {
+    side = e->current.load();
+    e->readers[side].count.fetch_add(1);
+    if (e->current.load() == side) break;
+    e->readers[side].count.fetch_sub(1);
+  }
+  std::optional<IndexedPage> out;
+  if (e->ready.load()) out = e->copies[side]->page(folded_query, skip, limit);
+  e->readers[side].count.fetch_sub(1);
+  if (out)
+    e->last_read.store(clock_.fetch_add(1, std::memory_order_relaxed) + 1,
+                       std::memory_order_relaxed);
+  return out;
 }
 
 bool ReadIndex::begin_build(int64_t ws, int64_t contacts) {
@@ -306,17 +328,14 @@ void ReadIndex::finish_build(int64_t ws, std::unique_ptr<WorkspaceIndex> built) 
   if (!e) return;
   size_t bytes = 0;
   {
-    std::unique_lock lock(e->mutex);
-    for (auto& change : e->queued) {
-      if (change.row)
-        built->upsert(*change.row);
-      else
-        built->erase(change.contact_id);
-    }
+    std::lock_guard lock(e->write);
+    apply_to(*built, e->queued);
     e->queued.clear();
     e->queued.shrink_to_fit();
-    bytes = built->bytes();
-    e->index = std::move(built);
+    e->copies[1] = std::make_unique<WorkspaceIndex>(*built);
+    e->copies[0] = std::move(built);
+    bytes = e->copies[0]->bytes() + e->copies[1]->bytes();
+    e->ready.store(true);
   }
   {
     std::lock_guard lock(mutex_);
@@ -330,21 +349,25 @@ void ReadIndex::apply(int64_t ws, std::vector<Change> changes) {
   if (!e) return;
   size_t bytes = 0;
   {
-    std::unique_lock lock(e->mutex);
-    if (!e->index) {
+    std::lock_guard lock(e->write);
+    if (!e->ready.load()) {
       // Still building: applied when it is ready (an index dropped meanwhile has left the map
       // with its entry, so nobody reads what is queued here).
-      for (auto& change : changes) e->queued.push_back(std::move(change));
+      if (!e->dropped)
+        for (auto& change : changes) e->queued.push_back(std::move(change));
       return;
     }
-    for (auto& change : changes) {
-      if (change.row)
-        e->index->upsert(*change.row);
-      else
-        e->index->erase(change.contact_id);
-    }
-    e->index->compact_if_sparse();
-    bytes = e->index->bytes();
+    // Left-right: the batch goes into the copy no reader is pointed at, readers are pointed at
+    // it, and once the last reader has left the other copy, the batch goes there too. Readers
+    // never wait, and see the batch whole or not at all.
+    const int side = e->current.load();
+    const int standby = 1 - side;
+    drain(*e, standby);  // readers who looked at it just before the last switch
+    apply_to(*e->copies[standby], changes);
+    e->current.store(standby);
+    drain(*e, side);
+    apply_to(*e->copies[side], changes);
+    bytes = e->copies[0]->bytes() + e->copies[1]->bytes();
   }
   account(ws, e, bytes);
 }
@@ -353,9 +376,15 @@ void ReadIndex::fit_budget(int64_t keep_ws, const std::shared_ptr<Entry>& keep) 
   // Under mutex_ (then each dropped entry's lock).
   auto drop = [&](std::unordered_map<int64_t, std::shared_ptr<Entry>>::iterator it) {
     {
-      std::unique_lock lock(it->second->mutex);
-      it->second->index.reset();
-      it->second->queued.clear();
+      Entry& e = *it->second;
+      std::lock_guard lock(e.write);
+      e.dropped = true;
+      e.ready.store(false);  // readers from now on go to RocksDB
+      drain(e, 0);
+      drain(e, 1);
+      e.copies[0].reset();
+      e.copies[1].reset();
+      e.queued.clear();
     }
     bytes_ -= it->second->bytes;
     ++evictions_;
@@ -365,8 +394,8 @@ void ReadIndex::fit_budget(int64_t keep_ws, const std::shared_ptr<Entry>& keep) 
     // Alone over the budget: read from RocksDB, and not built again until it shrinks.
     auto it = entries_.find(keep_ws);
     {
-      std::shared_lock lock(keep->mutex);
-      too_big_[keep_ws] = keep->index ? static_cast<int64_t>(keep->index->size()) : 0;
+      std::lock_guard lock(keep->write);
+      too_big_[keep_ws] = keep->copies[0] ? static_cast<int64_t>(keep->copies[0]->size()) : 0;
     }
     drop(it);
   }
@@ -395,10 +424,10 @@ ReadIndex::Stats ReadIndex::stats() const {
     for (const auto& [ws, e] : entries_) all.push_back(e);
   }
   for (const auto& e : all) {
-    std::shared_lock lock(e->mutex);
-    if (!e->index) continue;
+    std::lock_guard lock(e->write);
+    if (!e->ready.load()) continue;
     ++s.workspaces;
-    s.contacts += e->index->size();
+    s.contacts += e->copies[0]->size();
   }
   return s;
 }

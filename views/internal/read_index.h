@@ -12,8 +12,11 @@
 // the matches when they are few.
 //
 // It is built from the views on a workspace's first read and kept current by ViewStore::commit:
-// the contact rows a batch wrote are applied under the index's lock right after the batch is
-// written and before it is reported applied, so a read sees whole batches and its own writes.
+// the contact rows a batch wrote are applied right after the batch is written and before it is
+// reported applied, so a read sees whole batches and its own writes. Each index is kept twice
+// (left-right): a commit applies its batch to the copy no reader uses, points readers at it,
+// waits for the last reader of the other copy to leave, and applies the batch there too; reads
+// never wait for a commit (at the cost of twice the memory and of applying every batch twice).
 // Commits that land while an index is being built are queued and applied when it is ready.
 // Bounded in bytes: past the budget the least recently read workspaces are dropped (they build
 // again when read), and a workspace that alone does not fit is read from RocksDB. Thread-safe.
@@ -29,7 +32,6 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -104,8 +106,10 @@ class WorkspaceIndex {
   // Ranks [skip, skip + limit) of `hits` (live matching slots) in list order.
   void page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
                     IndexedPage& out) const;
-  // Ranks [skip, skip + limit) of the matches, found by walking the list order from its start.
-  void walk(std::string_view folded_query, int64_t skip, int64_t limit, IndexedPage& out) const;
+  // Ranks [skip, skip + limit) of the matches, found by walking the list order from its start;
+  // false (and `out` without contacts) past `max_steps` contacts.
+  bool walk(std::string_view folded_query, int64_t skip, int64_t limit, IndexedPage& out,
+            int64_t max_steps) const;
 
   int64_t workspace_id_;
   std::vector<Slot> slots_;
@@ -115,23 +119,6 @@ class WorkspaceIndex {
   boost::unordered_flat_map<uint32_t, Posting> grams_;
   size_t posting_entries_ = 0;
   size_t dead_slots_ = 0;
-};
-
-// A readers-writer lock whose writer goes first: once a commit waits, new readers wait behind
-// it (glibc's default, and so std::shared_mutex, lets a steady stream of readers starve it).
-class WriterFirstMutex {
- public:
-  WriterFirstMutex();
-  ~WriterFirstMutex();
-  WriterFirstMutex(const WriterFirstMutex&) = delete;
-  WriterFirstMutex& operator=(const WriterFirstMutex&) = delete;
-  void lock();
-  void unlock();
-  void lock_shared();
-  void unlock_shared();
-
- private:
-  pthread_rwlock_t lock_;
 };
 
 // The indexes of big workspaces, within a budget of bytes. Thread-safe.
@@ -170,11 +157,20 @@ class ReadIndex {
   Stats stats() const;
 
  private:
+  // One workspace's index, kept twice (left-right): readers read the copy `current` names
+  // while a commit applies its batch to the other, then to the first once its readers left.
   struct Entry {
-    WriterFirstMutex mutex;
-    std::unique_ptr<WorkspaceIndex> index;  // null while building, and once dropped
-    std::vector<Change> queued;             // while building
-    size_t bytes = 0;                       // accounted in bytes_ (under ReadIndex::mutex_)
+    std::mutex write;  // one writer at a time: commits, the build's end, a drop
+    std::unique_ptr<WorkspaceIndex> copies[2];
+    std::atomic<int> current{0};
+    std::atomic<bool> ready{false};  // built, and not dropped
+    struct alignas(64) Readers {
+      std::atomic<int64_t> count{0};
+    };
+    Readers readers[2];
+    std::vector<Change> queued;  // while building
+    bool dropped = false;
+    size_t bytes = 0;  // both copies; accounted in bytes_ (under ReadIndex::mutex_)
     std::atomic<uint64_t> last_read{0};
   };
   std::shared_ptr<Entry> entry(int64_t ws) const;

@@ -1,0 +1,185 @@
+// Conditional GETs through handle_api_request: a list page, a contact and a timeline carry an
+// ETag of their bytes and answer 304 to it until a command changes them; errors and the other
+// routes carry none. The tag and If-None-Match themselves: http/etag_test.cpp.
+#include "http/etag.h"
+
+#include <doctest/doctest.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "api/handlers.h"
+#include "bus/memory_log.h"
+#include "core/command_codec.h"
+#include "projector/projector.h"
+#include "tests/temp_dir.h"
+
+namespace contacts {
+namespace {
+
+using nlohmann::json;
+
+constexpr std::string_view kSecret = "etag-test-secret";
+constexpr int64_t kNow = 1'750'000'000;
+constexpr int32_t kPartitions = 4;
+const std::string kContacts = "/api/workspaces/2/contacts";
+
+// A node in a test: an in-memory log, views in a temporary directory, a projector caught up after
+// every append. User 1 owns workspace 2, user 4 workspace 5.
+class EtagFixture : public CommandSubmitter {
+ public:
+  EtagFixture() : log_(kPartitions) {
+    auto opened = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
+    REQUIRE(opened.ok());
+    views_ = std::move(*opened);
+    live_ = std::make_unique<LiveViews>(views_);
+    projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
+    auth_ = std::make_unique<Authenticator>(std::string(kSecret), clock_);
+    ctx_ = std::make_unique<ApiContext>(
+        ApiContext{*live_, *auth_, *this, clock_, [] { return true; }, [] { return std::string(); },
+                   nullptr, true, nullptr, nullptr});
+    append({member(2, 1), member(5, 4)});
+  }
+
+  Result<int64_t> submit(Command command) override {
+    auto positions =
+        log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
+    if (!positions.ok()) return positions.status();
+    REQUIRE(projector_->catch_up().ok());
+    return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
+  }
+
+  // Appends commands (JSON) and folds them; the id of the last.
+  int64_t append(const std::vector<json>& commands) {
+    std::vector<LogRecord> records;
+    for (const auto& c : commands)
+      records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
+    auto positions = log_.append(records);
+    REQUIRE(positions.ok());
+    REQUIRE(projector_->catch_up().ok());
+    return id_from_position(positions->back().partition, positions->back().offset, kPartitions);
+  }
+
+  static json member(int64_t ws, int64_t user) {
+    return {{"type", "member_upsert"}, {"command_id", "m" + std::to_string(ws)},
+            {"workspace_id", ws},      {"occurred_at", 1'700'000'000},
+            {"user_id", user},         {"role", "owner"}};
+  }
+  static json visit(const std::string& id, int64_t at, const std::string& name,
+                    const std::string& email, int64_t ws = 2) {
+    return {{"type", "room_join"},
+            {"command_id", id},
+            {"workspace_id", ws},
+            {"occurred_at", at},
+            {"participant", {{"name", name}, {"email", email}}},
+            {"room", {{"id", 5}, {"name", "standup"}}}};
+  }
+
+  // The answer to `method target` by `user` (no credentials when 0) with If-None-Match fields.
+  HttpResponse send(const std::string& target,
+                    std::initializer_list<std::string> if_none_match = {}, int64_t user = 1,
+                    http::verb method = http::verb::get) {
+    HttpRequest request{method, target, 11};
+    if (user > 0)
+      request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
+    for (const auto& field : if_none_match) request.insert(http::field::if_none_match, field);
+    return handle_api_request(*ctx_, request);
+  }
+
+ private:
+  TempDir dir_{"etag_test"};
+  MemoryLog log_;
+  FixedClock clock_{kNow};
+  std::shared_ptr<ViewStore> views_;
+  std::unique_ptr<LiveViews> live_;
+  std::unique_ptr<Projector> projector_;
+  std::unique_ptr<Authenticator> auth_;
+  std::unique_ptr<ApiContext> ctx_;
+};
+
+std::string tag_of(const HttpResponse& response) {
+  return std::string(response[http::field::etag]);
+}
+
+TEST_CASE(
+    "api etag: list, contact and timeline 200s carry the tag of their bytes, not cached "
+    "by others") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  for (const std::string& target : {kContacts, kContacts + "?search=ali&page=1&limit=10", one,
+                                    one + "/events", one + "/events?page=2&limit=1"}) {
+    CAPTURE(target);
+    HttpResponse response = f.send(target);
+    REQUIRE(response.result_int() == 200);
+    CHECK(tag_of(response) == entity_tag(response.body()));
+    CHECK(response[http::field::cache_control] == "private, no-cache");
+    CHECK(response[http::field::vary] == "Authorization");
+    CHECK(tag_of(f.send(target)) == tag_of(response));  // nothing changed: the same tag
+  }
+  CHECK(tag_of(f.send(kContacts)) != tag_of(f.send(kContacts + "?limit=10")));
+}
+
+TEST_CASE("api etag: 304 while unchanged; a command that changes the page gives a new tag") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  for (const std::string& target : {kContacts, one, one + "/events"}) {
+    CAPTURE(target);
+    const std::string before = tag_of(f.send(target));
+    HttpResponse not_modified = f.send(target, {before});
+    CHECK(not_modified.result_int() == 304);
+    CHECK(not_modified.body().empty());
+    CHECK(tag_of(not_modified) == before);
+    CHECK(not_modified[http::field::cache_control] == "private, no-cache");
+    CHECK(f.send(target, {"W/" + before}).result_int() == 304);
+    CHECK(f.send(target, {"\"0000000000000000\", " + before}).result_int() == 304);
+  }
+  // Alice is seen again, later and by a new name: her row, her contact and her timeline change.
+  const std::vector<std::string> tags = {tag_of(f.send(kContacts)), tag_of(f.send(one)),
+                                         tag_of(f.send(one + "/events"))};
+  f.append({EtagFixture::visit("b", 200, "Alice Martin", "a@x.org")});
+  const std::vector<std::string> targets = {kContacts, one, one + "/events"};
+  for (size_t i = 0; i < targets.size(); ++i) {
+    CAPTURE(targets[i]);
+    HttpResponse changed = f.send(targets[i], {tags[i]});
+    CHECK(changed.result_int() == 200);
+    CHECK(tag_of(changed) != tags[i]);
+    CHECK(f.send(targets[i], {tag_of(changed)}).result_int() == 304);
+  }
+}
+
+TEST_CASE("api etag: a command into another workspace leaves the tags as they were") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  const std::string list = tag_of(f.send(kContacts)), contact = tag_of(f.send(one)),
+                    timeline = tag_of(f.send(one + "/events"));
+  f.append({EtagFixture::visit("b", 200, "Alice", "a@x.org", 5)});
+  CHECK(f.send(kContacts, {list}).result_int() == 304);
+  CHECK(f.send(one, {contact}).result_int() == 304);
+  CHECK(f.send(one + "/events", {timeline}).result_int() == 304);
+}
+
+TEST_CASE("api etag: errors, deletes and the other routes carry no tag and are never a 304") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  auto untagged = [](const HttpResponse& response, unsigned status) {
+    CHECK(response.result_int() == status);
+    CHECK(response.count(http::field::etag) == 0);
+    CHECK(response.count(http::field::cache_control) == 0);
+  };
+  untagged(f.send(kContacts + "/424242", {"*"}), 404);
+  untagged(f.send(kContacts + "/424242/events", {"*"}), 404);
+  untagged(f.send(kContacts + "?search=%FF", {"*"}), 400);
+  untagged(f.send(kContacts, {"*"}, 0), 401);
+  untagged(f.send(kContacts, {"*"}, 4), 403);
+  untagged(f.send("/api/workspaces/2/audit-log", {"*"}), 200);
+  untagged(f.send(one + "/export", {"*"}), 200);
+  untagged(f.send(one, {"*"}, 1, http::verb::delete_), 200);
+}
+
+}  // namespace
+}  // namespace contacts
