@@ -2,10 +2,11 @@
 documents were checked equal to the API's before anything was measured against them.
 
 The smoke mode is the whole benchmark on tiny data with 1-second runs (about 30 s): data from
-`contacts bench`, an owner key, a served copy, wrk on every read idle and during writes, and a
-throwaway PostgreSQL cluster. Skipped where wrk or PostgreSQL (initdb, pgbench) is missing;
-scripts/setup installs both. No figure is asserted beyond being measured: timings on a shared
-machine are not a test.
+`contacts bench`, an owner key, a served copy, wrk on every read idle and while the fold works
+through a backlog `contacts produce` appended, and a throwaway PostgreSQL cluster; then the writes
+posted to ingest instead (--writes ingest, without PostgreSQL). Skipped where wrk or PostgreSQL
+(initdb, pgbench) is missing; scripts/setup installs both. No figure is asserted beyond being
+measured: timings on a shared machine are not a test.
 """
 
 import glob
@@ -35,16 +36,24 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def smoke(tmp_path_factory):
-    out = tmp_path_factory.mktemp("bench-reads")
+def run_smoke(out, *flags):
     figures = out / "figures.json"
     env = {**os.environ, "CONTACTS_BIN": BIN}
-    done = subprocess.run([SCRIPT, "--smoke", "--data", str(out / "data"), "--json", str(figures)],
-                          capture_output=True, text=True, timeout=180, env=env)
+    done = subprocess.run([SCRIPT, "--smoke", "--data", str(out / "data"), "--json", str(figures),
+                           *flags], capture_output=True, text=True, timeout=180, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     with open(figures) as f:
         return done.stdout, json.load(f)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    return run_smoke(tmp_path_factory.mktemp("bench-reads"))
+
+
+@pytest.fixture(scope="module")
+def smoke_ingest(tmp_path_factory):
+    return run_smoke(tmp_path_factory.mktemp("bench-reads-ingest"), "--writes", "ingest", "--no-pg")
 
 
 READS = ["/healthz", "list page 3, limit=50", "timeline (", "search=a (1 chars",
@@ -75,21 +84,49 @@ def test_smoke_prints_every_read_idle_and_during_writes(smoke):
     assert "Total time: " in stdout
 
 
-def test_smoke_measures_every_read_and_the_rate_the_fold_applied(smoke):
+def test_smoke_measures_every_read_and_the_fold_through_the_whole_backlog(smoke):
     _, figures = smoke
     [session] = figures["sessions"]
     assert len(session["idle"]) == len(READS)
     assert all(run["rate"] > 0 and run["p99"] >= run["p50"] > 0 for run in session["idle"].values())
     assert len(session["writes"]) == len(READS) - 1
-    assert all(run["rate"] > 0 for run in session["writes"].values())
-    # The fold commits in batches (a 1-second run may see none): the whole phase counts, and
-    # once the posting stopped the fold applied every command posted.
+    assert all(run["rate"] > 0 and run["applied"] >= 0 for run in session["writes"].values())
+    # The backlog is sized from the fold rate of the `contacts bench` that made the data, at most
+    # the smoke's 200,000 commands; the server restarted on it applied every command once (its
+    # counter starts at zero, and nothing else was left in the log).
     writes = session["writes_summary"]
-    assert writes["posted"] > 0 and writes["caught_up_after"] is not None
-    assert writes["applied"] >= writes["posted"]
+    assert writes["mode"] == "backlog" and figures["settings"]["fold_rate"] > 0
+    assert 0 < writes["backlog"] <= 200000
+    assert writes["caught_up_after"] is not None
+    assert writes["applied"] == writes["backlog"]
     # Every search matches, and the timeline is the long one the script adds.
     assert all(total > 0 for _, total in figures["settings"]["searches"])
     assert figures["settings"]["timeline_events"] == 201
+
+
+def test_smoke_says_which_runs_ended_with_the_fold_caught_up(smoke):
+    stdout, figures = smoke
+    runs = figures["sessions"][0]["writes"]
+    rows = rows_of("### During writes to workspace 1: this build", stdout)
+    for name, run in runs.items():
+        [row] = [r for r in rows if r.startswith(f"| {name} |")]
+        left = row.rstrip(" |").rsplit("| ", 1)[1]
+        assert left == ("0: caught up" if run["behind_after"] == 0 else str(run["behind_after"]))
+
+
+def test_smoke_ingest_posts_while_reading_and_the_fold_applies_every_command(smoke_ingest):
+    stdout, figures = smoke_ingest
+    [session] = figures["sessions"]
+    assert len(session["writes"]) == len(READS) - 1
+    assert all(run["rate"] > 0 and run["posted"] > 0 for run in session["writes"].values())
+    assert any(row.startswith("| list page 3")
+               for row in rows_of("### During writes to workspace 1: this build", stdout))
+    # The fold commits in batches (a 1-second run may see none): the whole phase counts, and
+    # once the posting stopped the fold applied every command posted.
+    writes = session["writes_summary"]
+    assert writes["mode"] == "ingest" and writes["posted"] > 0
+    assert writes["caught_up_after"] is not None
+    assert writes["applied"] >= writes["posted"]
 
 
 def test_smoke_checks_postgres_documents_equal_then_measures_pairs(smoke):
