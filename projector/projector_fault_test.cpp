@@ -196,8 +196,10 @@ TEST_CASE(
       int64_t applied_total = 0;
       for (int64_t a : at_failure) applied_total += a;
       CHECK(projector.stats().applied_records.load() == static_cast<uint64_t>(applied_total));
-      CHECK(applied_total <
-            static_cast<int64_t>(workload.records));  // the failure stopped it short
+      // With one fold thread the reads go in order and read #13 still comes before the end of
+      // the log, so the failure stopped it short. With two, one group may have read all its
+      // records and the failing read be a later, empty one of the other: no such claim then.
+      if (fold_threads == 1) CHECK(applied_total < static_cast<int64_t>(workload.records));
 
       REQUIRE(projector.catch_up().ok());
       CHECK(describe(*views) == whole);
