@@ -95,6 +95,9 @@ void WorkspaceIndex::kill(uint32_t slot) {
   s.alive = false;
   for (uint32_t g : grams_of(s)) ++grams_[g].dead;
   ++dead_slots_;
+  // A deleted person's name and email do not stay in memory until the next compaction.
+  const size_t size = s.name_size + s.email_size + s.folded_name_size + s.folded_email_size;
+  std::fill_n(texts_.begin() + static_cast<std::ptrdiff_t>(s.text_at), size, '\0');
 }
 
 void WorkspaceIndex::upsert(const Contact& c) {

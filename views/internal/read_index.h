@@ -58,6 +58,8 @@ class WorkspaceIndex {
   // `folded_query` (every contact when it is empty), in list order, and how many there are.
   IndexedPage page(std::string_view folded_query, int64_t skip, int64_t limit) const;
   size_t size() const { return order_.size(); }
+  // Whether `text` is anywhere in the names and emails it holds, live or dead (tests of erasure).
+  bool holds_text(std::string_view text) const { return texts_.find(text) != std::string::npos; }
   // About what it holds in memory.
   size_t bytes() const;
   // Rebuilds itself without the contacts replaced or erased once they are half of its slots.

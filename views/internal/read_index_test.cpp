@@ -261,9 +261,13 @@ TEST_CASE("a 1- to 3-byte search counts its gram's contacts; a longer one never 
   CHECK(index.page("bz", 0, 10).total == 0);    // the end of the name and the start of the email
   CHECK(index.page("bobz", 0, 10).total == 0);  // its trigrams are all there, in two fields
   CHECK(index.page("zed@", 0, 10).total == 1);
+  CHECK(index.holds_text("zed@x.org"));
   index.erase(1);
   CHECK(index.page("b", 0, 10).total == 0);
   CHECK(index.page("zed@", 0, 10).total == 0);
+  // Gone from memory too, not only from the answers.
+  CHECK_FALSE(index.holds_text("Bob"));
+  CHECK_FALSE(index.holds_text("zed@x.org"));
 }
 
 Contact person(int64_t id, std::string name, int64_t at) {
