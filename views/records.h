@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/command.h"
 
@@ -49,6 +50,12 @@ struct ContactEvent {
   std::optional<std::string> booking_page_slug;
   std::optional<std::string> metadata;
   int64_t created_at = 0;
+};
+
+// A page of contacts and how many there are in all (a list, or a search's matches).
+struct ContactPage {
+  std::vector<Contact> contacts;
+  int64_t total = 0;
 };
 
 std::string encode(const Contact& contact);

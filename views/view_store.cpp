@@ -333,18 +333,14 @@ std::unique_ptr<WorkspaceIndex> ViewStore::build_index(WorkspaceId ws) const {
 ContactPage ViewStore::list(WorkspaceId ws, int64_t page, int64_t limit,
                             std::string_view folded_query) const {
   const int64_t skip = first_index(page, limit);
-  auto indexed = [&]() -> std::optional<ContactPage> {
-    auto found = read_index_.page(ws.value, folded_query, skip, limit);
-    if (!found) return std::nullopt;
-    return ContactPage{std::move(found->contacts), found->total};
-  };
-  if (auto found = indexed()) return std::move(*found);
+  if (auto found = read_index_.page(ws.value, folded_query, skip, limit)) return std::move(*found);
   const int64_t contacts = counter(keys::contact_count_key(ws), nullptr);
   // The first read of a big workspace builds its index (from a snapshot taken after
   // begin_build: commits from then on are queued for it); reads meanwhile go to RocksDB.
   if (contacts >= kIndexedMinContacts && read_index_.begin_build(ws.value, contacts)) {
     read_index_.finish_build(ws.value, build_index(ws));
-    if (auto found = indexed()) return std::move(*found);
+    if (auto found = read_index_.page(ws.value, folded_query, skip, limit))
+      return std::move(*found);
   }
 
   ScopedSnapshot snapshot(db_.get());

@@ -40,11 +40,6 @@ struct ViewStoreOptions {
 // are read from the read index, built on their first list or search.
 inline constexpr int64_t kIndexedMinContacts = 2000;
 
-struct ContactPage {
-  std::vector<Contact> contacts;
-  int64_t total = 0;
-};
-
 struct EventPage {
   std::vector<ContactEvent> events;
   int64_t total = 0;

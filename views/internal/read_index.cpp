@@ -157,7 +157,7 @@ size_t WorkspaceIndex::bytes() const {
          grams_.bucket_count() * kPosting;
 }
 
-bool WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, IndexedPage& out,
+bool WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, ContactPage& out,
                           int64_t max_steps) const {
   int64_t seen = 0;
   int64_t steps = 0;
@@ -174,7 +174,7 @@ bool WorkspaceIndex::walk(std::string_view q, int64_t skip, int64_t limit, Index
 }
 
 void WorkspaceIndex::page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
-                                  IndexedPage& out) const {
+                                  ContactPage& out) const {
   const auto first = static_cast<size_t>(skip);
   if (first >= hits.size()) return;
   const size_t last = std::min(hits.size(), first + static_cast<size_t>(limit));
@@ -188,8 +188,8 @@ void WorkspaceIndex::page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int
   for (size_t i = first; i < last; ++i) out.contacts.push_back(row(slots_[hits[i]]));
 }
 
-IndexedPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit) const {
-  IndexedPage out;
+ContactPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit) const {
+  ContactPage out;
   const auto live = static_cast<int64_t>(order_.size());
   if (q.empty()) {
     out.total = live;
@@ -279,7 +279,7 @@ std::shared_ptr<ReadIndex::Entry> ReadIndex::entry(int64_t ws) const {
   return it == entries_.end() ? nullptr : it->second;
 }
 
-std::optional<IndexedPage> ReadIndex::page(int64_t ws, std::string_view folded_query, int64_t skip,
+std::optional<ContactPage> ReadIndex::page(int64_t ws, std::string_view folded_query, int64_t skip,
                                            int64_t limit) {
   auto e = entry(ws);
   if (!e || !e->ready.load()) return std::nullopt;
@@ -292,7 +292,7 @@ std::optional<IndexedPage> ReadIndex::page(int64_t ws, std::string_view folded_q
     if (e->current.load() == side) break;
     e->readers[side].count.fetch_sub(1);
   }
-  std::optional<IndexedPage> out;
+  std::optional<ContactPage> out;
   if (e->ready.load()) out = e->copies[side]->page(folded_query, skip, limit);
   e->readers[side].count.fetch_sub(1);
   if (out)

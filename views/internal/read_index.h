@@ -41,11 +41,6 @@
 
 namespace contacts {
 
-struct IndexedPage {
-  std::vector<Contact> contacts;  // id, workspace, name, email, counts and times
-  int64_t total = 0;
-};
-
 // One workspace's contacts. Not thread-safe (ReadIndex locks it).
 class WorkspaceIndex {
  public:
@@ -56,7 +51,7 @@ class WorkspaceIndex {
   void erase(int64_t contact_id);
   // Ranks [skip, skip + limit) of the contacts whose folded name or email contains
   // `folded_query` (every contact when it is empty), in list order, and how many there are.
-  IndexedPage page(std::string_view folded_query, int64_t skip, int64_t limit) const;
+  ContactPage page(std::string_view folded_query, int64_t skip, int64_t limit) const;
   size_t size() const { return order_.size(); }
   // Whether `text` is anywhere in the names and emails it holds, live or dead (tests of erasure).
   bool holds_text(std::string_view text) const { return texts_.find(text) != std::string::npos; }
@@ -107,10 +102,10 @@ class WorkspaceIndex {
   Contact row(const Slot& s) const;
   // Ranks [skip, skip + limit) of `hits` (live matching slots) in list order.
   void page_of_hits(std::vector<uint32_t>& hits, int64_t skip, int64_t limit,
-                    IndexedPage& out) const;
+                    ContactPage& out) const;
   // Ranks [skip, skip + limit) of the matches, found by walking the list order from its start;
   // false (and `out` without contacts) past `max_steps` contacts.
-  bool walk(std::string_view folded_query, int64_t skip, int64_t limit, IndexedPage& out,
+  bool walk(std::string_view folded_query, int64_t skip, int64_t limit, ContactPage& out,
             int64_t max_steps) const;
 
   int64_t workspace_id_;
@@ -135,7 +130,7 @@ class ReadIndex {
   };
 
   // Reads a page of `ws` from its index; nothing when it has none ready.
-  std::optional<IndexedPage> page(int64_t ws, std::string_view folded_query, int64_t skip,
+  std::optional<ContactPage> page(int64_t ws, std::string_view folded_query, int64_t skip,
                                   int64_t limit);
   // Whether a build of `ws` should start now (none is ready or being built, and it was not
   // found too big for the budget at a size of at least `contacts`). When true, the caller

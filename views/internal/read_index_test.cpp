@@ -61,14 +61,14 @@ Contact make(int64_t id, std::mt19937_64& rng, int64_t at) {
 }
 
 // The scan: every contact whose folded name or email holds the query, in list order.
-IndexedPage scan(const Model& m, std::string_view q, int64_t skip, int64_t limit) {
+ContactPage scan(const Model& m, std::string_view q, int64_t skip, int64_t limit) {
   std::vector<const Contact*> hits;
   for (const auto& [id, c] : m.contacts)
     if (q.empty() || search_text_contains(encode_search_text(c), q)) hits.push_back(&c);
   std::sort(hits.begin(), hits.end(), [](const Contact* a, const Contact* b) {
     return a->last_seen_at != b->last_seen_at ? a->last_seen_at > b->last_seen_at : a->id > b->id;
   });
-  IndexedPage out;
+  ContactPage out;
   out.total = static_cast<int64_t>(hits.size());
   for (int64_t i = skip; i < out.total && i < skip + limit; ++i)
     out.contacts.push_back(*hits[static_cast<size_t>(i)]);
@@ -97,8 +97,8 @@ std::string random_query(const Model& m, std::mt19937_64& rng) {
 
 void check_same(const WorkspaceIndex& index, const Model& m, std::string_view q, int64_t skip,
                 int64_t limit) {
-  IndexedPage got = index.page(q, skip, limit);
-  IndexedPage want = scan(m, q, skip, limit);
+  ContactPage got = index.page(q, skip, limit);
+  ContactPage want = scan(m, q, skip, limit);
   INFO("query \"" << std::string(q) << "\" skip " << skip << " limit " << limit);
   REQUIRE(got.total == want.total);
   REQUIRE(got.contacts.size() == want.contacts.size());
