@@ -69,10 +69,11 @@ void write_event(JsonWriter& w, const ContactEvent& e) {
 }
 
 // {"<field>": [rows...], "total", "page", "limit"}
+constexpr size_t kRowBytes = 384;
 template <typename Row, typename Write>
 std::string paged(std::string_view field, const std::vector<Row>& rows, Write write, int64_t total,
                   const Paging& paging) {
-  JsonWriter w;
+  JsonWriter w(64 + rows.size() * kRowBytes);  // a row of a contact or an event is smaller
   w.begin_object().key(field).begin_array();
   for (const auto& row : rows) write(w, row);
   w.end_array();

@@ -3,6 +3,7 @@
 // dump(): UTF-8 passes through, control characters become \b \f \n \r \t or \u00XX.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -12,6 +13,10 @@ namespace contacts {
 
 class JsonWriter {
  public:
+  JsonWriter() = default;
+  // Room for `bytes` of output, so a page of rows is not copied as it grows.
+  explicit JsonWriter(size_t bytes) { out_.reserve(bytes); }
+
   JsonWriter& begin_object() {
     separate();
     out_.push_back('{');
@@ -43,7 +48,8 @@ class JsonWriter {
   }
   JsonWriter& value(int64_t v) {
     separate();
-    out_.append(std::to_string(v));
+    char digits[24];
+    out_.append(digits, std::to_chars(digits, digits + sizeof digits, v).ptr);
     return *this;
   }
   JsonWriter& value(std::string_view v) {

@@ -18,11 +18,34 @@ TEST_CASE("JsonWriter escapes strings exactly as nlohmann's dump does") {
     for (int k = 0; k < 12; ++k) s.push_back(static_cast<char>(rng() % 0x80));
     samples.push_back(s);
   }
+  // Mostly plain text (UTF-8 included) with an escape here and there, at any offset of the
+  // eight-byte chunks the writer tests at once, and at their edges.
+  const std::string specials = "\"\\\n\x01\x1f\x7f ";
+  for (int i = 0; i < 2000; ++i) {
+    std::string s;
+    const size_t length = rng() % 41;
+    while (s.size() < length) {
+      const unsigned pick = rng() % 24;
+      if (pick == 0)
+        s.push_back(specials[rng() % specials.size()]);
+      else if (pick == 1)
+        s += "\xC3\xA9";
+      else
+        s.push_back(static_cast<char>(0x20 + rng() % 0x5f));
+    }
+    samples.push_back(s);
+  }
   for (const auto& s : samples) {
     JsonWriter w;
     w.value(std::string_view(s));
     CHECK(w.take() == nlohmann::json(s).dump());
   }
+}
+
+TEST_CASE("JsonWriter writes integers in full") {
+  JsonWriter w;
+  w.begin_array().value(int64_t{0}).value(int64_t{-42}).value(INT64_MIN).value(INT64_MAX);
+  CHECK(w.end_array().take() == "[0,-42,-9223372036854775808,9223372036854775807]");
 }
 
 TEST_CASE("JsonWriter writes objects, arrays, nulls and commas where they belong") {

@@ -201,6 +201,27 @@ TEST_CASE("room_delete nulls room_id only on that room's events, in that workspa
   CHECK_FALSE(f.events(*f.store->contact(kWs, id_at(2)))[1].room_id.has_value());
 }
 
+TEST_CASE("room_delete nulls room_id in a workspace that deleted hundreds of rooms") {
+  // More deleted rooms than a timeline read scans at once (views/view_store.cpp): it looks
+  // up the page's rooms one by one.
+  Fixture f;
+  f.feed_in_order({visit("a", 100, "Alice", "a@x", 5), visit("b", 200, "Alice", "a@x", 6),
+                   visit("c", 300, "Alice", "a@x", 1100)});
+  std::vector<json> deletes;
+  for (int room = 1000; room < 1300; ++room)
+    deletes.push_back(simple("room_delete", "r" + std::to_string(room), {{"room_id", room}}));
+  deletes.push_back(simple("room_delete", "r5", {{"room_id", 5}}));
+  for (size_t i = 0; i < deletes.size(); ++i)
+    REQUIRE(f.feed(deletes[i], static_cast<int64_t>(3 + i)).ok());
+  CHECK(f.keys_under(keys::deleted_resource_key(keys::kRoomDeleted, kWs, 0).substr(0, 9)).size() ==
+        301);
+  auto events = f.events(f.only_contact());
+  REQUIRE(events.size() == 3);
+  CHECK_FALSE(events[0].room_id.has_value());  // 1100
+  CHECK(events[1].room_id == std::optional<int64_t>(6));
+  CHECK_FALSE(events[2].room_id.has_value());  // 5
+}
+
 TEST_CASE("booking_page_delete nulls booking_page_id only on that page's events") {
   Fixture f;
   f.feed_in_order({booking("a", 100, "Alice", "a@x", 3), booking("b", 200, "Alice", "a@x", 4),

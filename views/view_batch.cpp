@@ -53,6 +53,7 @@ void ViewBatch::clear() {
   ordered_.clear();
   ordered_sorted_ = 0;
   contact_workspaces_.clear();
+  written_tags_.reset();
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
@@ -102,6 +103,7 @@ bool ViewBatch::ordered(std::string_view key) {
 
 void ViewBatch::track(const std::string& key, Pending& entry) {
   entry.cached = ReadCache::caches(key);
+  if (!key.empty()) written_tags_.set(static_cast<unsigned char>(key[0]));
   if (ordered(key)) ordered_.push_back(key);
   if (key.size() >= 9 && (key[0] == keys::kListOrder || key[0] == keys::kContact))
     contact_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));

@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <bitset>
 #include <boost/unordered/unordered_flat_map.hpp>
 #include <cstdint>
 #include <cstring>
@@ -77,6 +78,8 @@ class ViewBatch {
   void pending_contacts(
       const std::function<void(std::string_view key, const std::string* value)>& visit) const;
   size_t pending() const { return overlay_.size(); }
+  // Whether this batch writes or deletes a key of `tag` (views/keys.h).
+  bool writes(char tag) const { return written_tags_[static_cast<unsigned char>(tag)]; }
   // Room for `keys` pending keys, so a big batch does not grow its table again and again.
   void reserve(size_t keys) { overlay_.reserve(keys); }
   // After a successful commit: the cache learns the batch's values of cached keys, which
@@ -106,6 +109,7 @@ class ViewBatch {
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
   std::vector<int64_t> contact_workspaces_;  // unsorted, may repeat
+  std::bitset<256> written_tags_;            // the first bytes of the pending keys
   rocksdb::WriteBatch written_;              // to_write_batch's buffer
   size_t written_reserved_ = 0;              // the bytes reserved in it
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that

@@ -191,8 +191,11 @@ Status ViewStore::commit(ViewBatch& batch) {
   options.disableWAL = true;
   auto s = db_->Write(options, &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
-  // Visible now; the read index takes the batch's contacts before it is reported applied.
+  // Visible now; the read index takes the batch's contacts before it is reported applied, and
+  // the authentication rows are read again.
   update_read_index(batch);
+  if (batch.writes(keys::kApiKey) || batch.writes(keys::kApiKeyHash) || batch.writes(keys::kMember))
+    auth_rows_.invalidate();
   return {};
 }
 
@@ -388,12 +391,33 @@ EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limi
                 if (decode(value, e)) result.events.push_back(std::move(e));
                 return static_cast<int64_t>(result.events.size()) < limit;
               });
-  // An event of a room (or booking page) deleted at a later position shows a null id.
+  // An event of a room (or booking page) deleted at a later position shows a null id. A
+  // workspace deletes few of them: its markers are read in one scan per tag, unless there are
+  // more than kMaxScannedMarkers, when each resource of the page is looked up.
+  constexpr size_t kMaxScannedMarkers = 256;
   std::map<std::string, int64_t> deleted_at;
+  bool scanned[2] = {false, false};
+  for (keys::Tag tag : {keys::kRoomDeleted, keys::kPageDeleted}) {
+    std::string prefix = keys::deleted_resource_key(tag, ws, 0);
+    prefix.resize(prefix.size() - 8);
+    std::map<std::string, int64_t> found;
+    bool whole = true;
+    scan_prefix(db_.get(), snapshot.get(), prefix, [&](std::string_view key, std::string_view v) {
+      if (found.size() == kMaxScannedMarkers) return whole = false;
+      found.emplace(std::string(key), decode_counter(v));
+      return true;
+    });
+    if (!whole) continue;
+    scanned[tag == keys::kPageDeleted] = true;
+    deleted_at.merge(found);
+  }
   auto deleted_after = [&](keys::Tag tag, int64_t resource, int64_t event_id) {
     std::string key = keys::deleted_resource_key(tag, ws, resource);
     auto it = deleted_at.find(key);
-    if (it == deleted_at.end()) it = deleted_at.emplace(key, counter(key, snapshot.get())).first;
+    if (it == deleted_at.end()) {
+      if (scanned[tag == keys::kPageDeleted]) return false;  // never deleted
+      it = deleted_at.emplace(key, counter(key, snapshot.get())).first;
+    }
     return event_id < it->second;
   };
   for (auto& e : result.events) {
@@ -404,17 +428,27 @@ EventPage ViewStore::timeline(const Contact& contact, int64_t page, int64_t limi
   return result;
 }
 
+std::optional<std::string> ViewStore::auth_get(const std::string& key) const {
+  uint64_t generation = 0;
+  if (auto cached = auth_rows_.find(key, generation)) return cached;
+  auto v = get(key);
+  if (v) auth_rows_.store(key, *v, generation);
+  return v;
+}
+
 Role ViewStore::member_role(WorkspaceId ws, int64_t user_id) const {
-  auto v = get(keys::member_key(ws, user_id));
+  auto v = auth_get(keys::member_key(ws, user_id));
   if (!v) return Role::kNone;
   return role_from(*v).value_or(Role::kNone);
 }
 
 std::optional<ApiKey> ViewStore::api_key_by_hash(std::string_view sha256_hex) const {
-  auto v = get(keys::api_key_hash_key(sha256_hex));
+  auto v = auth_get(keys::api_key_hash_key(sha256_hex));
   auto ref = v ? decode_api_key_ref(*v) : std::nullopt;
   if (!ref) return std::nullopt;
-  return api_key(ref->workspace_id, ref->key_id);
+  auto row = auth_get(keys::api_key_key(ref->workspace_id, ref->key_id));
+  if (!row) return std::nullopt;
+  return decode_api_key(ref->workspace_id, *row);
 }
 
 std::optional<ApiKey> ViewStore::api_key(WorkspaceId ws, int64_t key_id) const {

@@ -17,6 +17,7 @@
 #include "core/metrics.h"
 #include "core/status.h"
 #include "core/types.h"
+#include "views/internal/auth_rows.h"
 #include "views/internal/key_filter.h"
 #include "views/internal/read_index.h"
 #include "views/records.h"
@@ -39,6 +40,9 @@ struct ViewStoreOptions {
 // Workspaces with fewer contacts are listed from RocksDB directly (quick to scan); bigger ones
 // are read from the read index, built on their first list or search.
 inline constexpr int64_t kIndexedMinContacts = 2000;
+// The API keys and memberships kept in memory for authentication (views/internal/auth_rows.h):
+// a few hundred bytes each, emptied by any commit that writes one.
+inline constexpr size_t kAuthRowsMaxEntries = 4096;
 
 struct EventPage {
   std::vector<ContactEvent> events;
@@ -134,9 +138,12 @@ class ViewStore {
   std::optional<std::string> get(const std::string& key,
                                  const rocksdb::Snapshot* snapshot = nullptr) const;
   int64_t counter(const std::string& key, const rocksdb::Snapshot* snapshot) const;
+  // get() of a row AuthRows keeps, through it.
+  std::optional<std::string> auth_get(const std::string& key) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   mutable ReadIndex read_index_;
+  mutable AuthRows auth_rows_{kAuthRowsMaxEntries};
   KeyFilter key_filter_;
   int fold_version_ = 0;
   std::atomic<bool> closing_{false};
