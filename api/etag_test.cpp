@@ -86,6 +86,7 @@ class EtagFixture : public CommandSubmitter {
     for (const auto& field : if_none_match) request.insert(http::field::if_none_match, field);
     return handle_api_request(*ctx_, request);
   }
+  ViewStore& views() { return *views_; }
 
  private:
   TempDir dir_{"etag_test"};
@@ -179,6 +180,54 @@ TEST_CASE("api etag: errors, deletes and the other routes carry no tag and are n
   untagged(f.send("/api/workspaces/2/audit-log", {"*"}), 200);
   untagged(f.send(one + "/export", {"*"}), 200);
   untagged(f.send(one, {"*"}, 1, http::verb::delete_), 200);
+}
+
+TEST_CASE("kept reads: a repeated read is answered from memory, with the same bytes and tag") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  for (const std::string& target : {kContacts + "?search=ali", one, one + "/events"}) {
+    CAPTURE(target);
+    HttpResponse first = f.send(target);
+    const uint64_t hits = f.views().rendered_reads().stats().hits;
+    HttpResponse again = f.send(target);
+    CHECK(f.views().rendered_reads().stats().hits == hits + 1);
+    CHECK(again.body() == first.body());
+    CHECK(tag_of(again) == tag_of(first));
+    CHECK(again[http::field::content_type] == first[http::field::content_type]);
+    CHECK(f.send(target, {tag_of(first)}).result_int() == 304);
+  }
+}
+
+TEST_CASE("kept reads: a deleted contact is gone from its kept contact, timeline and list") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string one = kContacts + "/" + std::to_string(id);
+  for (const std::string& target : {kContacts, kContacts + "?search=ali", one})
+    REQUIRE(f.send(target).body().find("Alice") != std::string::npos);
+  REQUIRE(f.send(one + "/events").result_int() == 200);
+  REQUIRE(f.send(one, {}, 1, http::verb::delete_).result_int() == 200);
+  CHECK(f.views().rendered_reads().stats().responses == 0);  // nothing of her stays in memory
+  CHECK(f.send(one).result_int() == 404);
+  CHECK(f.send(one + "/events").result_int() == 404);
+  for (const std::string& target : {kContacts, kContacts + "?search=ali"}) {
+    HttpResponse list = f.send(target);
+    CHECK(list.body().find("Alice") == std::string::npos);
+    CHECK(json::parse(list.body())["total"] == 0);
+  }
+}
+
+TEST_CASE("kept reads: a deleted room shows as a null room_id in a kept timeline") {
+  EtagFixture f;
+  const int64_t id = f.append({EtagFixture::visit("a", 100, "Alice", "a@x.org")});
+  const std::string events = kContacts + "/" + std::to_string(id) + "/events";
+  CHECK(json::parse(f.send(events).body())["events"][0]["room_id"] == 5);
+  f.append({{{"type", "room_delete"},
+             {"command_id", "r5"},
+             {"workspace_id", 2},
+             {"occurred_at", 200},
+             {"room_id", 5}}});
+  CHECK(json::parse(f.send(events).body())["events"][0]["room_id"].is_null());
 }
 
 }  // namespace

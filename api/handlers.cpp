@@ -108,6 +108,32 @@ struct Request {
   Role role = Role::kNone;
 };
 
+// A read of contacts answered with the response kept for it (views/internal/rendered_reads.h),
+// or rendered by `render` and kept if it is a 200 with the entity tag of its bytes. `request`
+// names the read within `scope`: the same name, the same bytes, until a commit changes the
+// scope. What is kept does not depend on the caller: only reads whose answer does not are.
+template <typename Render>
+HttpResponse kept_or_rendered(Request& r, ReadScope scope, std::string request, Render render) {
+  RenderedReads& kept = r.views.rendered_reads();
+  uint64_t generation = 0;
+  if (auto found = kept.find(scope, request, generation)) {
+    HttpResponse response = json_response(200, found->body);
+    response.set(http::field::etag, found->tag);
+    return response;
+  }
+  HttpResponse response = render();
+  if (response.result() == http::status::ok) {
+    std::string tag = entity_tag(response.body());
+    response.set(http::field::etag, tag);
+    kept.keep(scope, std::move(request), {response.body(), std::move(tag)}, generation);
+  }
+  return response;
+}
+
+std::string paging_name(char kind, const Paging& paging) {
+  return kind + std::to_string(paging.page) + "," + std::to_string(paging.limit);
+}
+
 HttpResponse list_contacts(Request& r) {
   Paging paging = parse_paging(r.target.query);
   std::string folded;
@@ -115,9 +141,12 @@ HttpResponse list_contacts(Request& r) {
     if (!valid_utf8(it->second)) return error_response(400, "search must be valid UTF-8");
     folded = casefold(it->second);
   }
-  ContactPage page = r.views.list(r.ws, paging.page, paging.limit, folded);
-  auto write = [](JsonWriter& w, const Contact& c) { write_contact(w, c, true); };
-  return json_response(200, paged("contacts", page.contacts, write, page.total, paging));
+  std::string request = paging_name('l', paging) + "," + folded;
+  return kept_or_rendered(r, {r.ws.value, 0}, std::move(request), [&] {
+    ContactPage page = r.views.list(r.ws, paging.page, paging.limit, folded);
+    auto write = [](JsonWriter& w, const Contact& c) { write_contact(w, c, true); };
+    return json_response(200, paged("contacts", page.contacts, write, page.total, paging));
+  });
 }
 
 Result<Contact> find_contact(Request& r, const std::string& segment) {
@@ -128,21 +157,31 @@ Result<Contact> find_contact(Request& r, const std::string& segment) {
   return *contact;
 }
 
+// The scope of the contact a request names (a contact id that cannot be one: the list's, and
+// the read finds no contact).
+ReadScope contact_scope(Request& r) {
+  return {r.ws.value, parse_id(r.target.segments[4]).value_or(0)};
+}
+
 HttpResponse get_contact(Request& r) {
-  auto contact = find_contact(r, r.target.segments[4]);
-  if (!contact.ok()) return from_status(contact.status());
-  JsonWriter w;
-  w.begin_object().key("contact");
-  write_contact(w, *contact, false);
-  return json_response(200, w.end_object().take());
+  return kept_or_rendered(r, contact_scope(r), "c", [&] {
+    auto contact = find_contact(r, r.target.segments[4]);
+    if (!contact.ok()) return from_status(contact.status());
+    JsonWriter w;
+    w.begin_object().key("contact");
+    write_contact(w, *contact, false);
+    return json_response(200, w.end_object().take());
+  });
 }
 
 HttpResponse contact_events(Request& r) {
-  auto contact = find_contact(r, r.target.segments[4]);
-  if (!contact.ok()) return from_status(contact.status());
   Paging paging = parse_paging(r.target.query);
-  EventPage page = r.views.timeline(*contact, paging.page, paging.limit);
-  return json_response(200, paged("events", page.events, write_event, page.total, paging));
+  return kept_or_rendered(r, contact_scope(r), paging_name('t', paging), [&] {
+    auto contact = find_contact(r, r.target.segments[4]);
+    if (!contact.ok()) return from_status(contact.status());
+    EventPage page = r.views.timeline(*contact, paging.page, paging.limit);
+    return json_response(200, paged("events", page.events, write_event, page.total, paging));
+  });
 }
 
 // The right of access (DESIGN.md section 10): everything held about one contact, as one

@@ -51,6 +51,12 @@ FlagSpec read_index_flag() {
       "grams, kept twice: about 1,200 bytes a contact), in MiB; past it the least recently read "
       "workspaces are dropped and read from RocksDB (0: none)"};
 }
+FlagSpec response_cache_flag() {
+  return {"response-cache-mb", "CONTACTS_RESPONSE_CACHE_MB",
+          std::to_string(kDefaultResponseCacheBytes >> 20),
+          "memory for rendered responses of contact lists, searches, contacts and timelines, "
+          "kept until a commit changes them, in MiB; past it they are all dropped (0: none)"};
+}
 FlagSpec brokers_flag() {
   return {"brokers", "CONTACTS_BROKERS", "", "Kafka bootstrap servers (absent: the embedded log)"};
 }
@@ -155,6 +161,11 @@ Result<ViewStoreOptions> view_options(const Flags& flags) {
     if (!flags.integer("read-index-mb", 0, 1 << 20, mb, error))
       return Status{Code::kInvalid, error};
     options.read_index_bytes = static_cast<size_t>(mb) << 20;
+  }
+  if (flags.has("response-cache-mb")) {
+    if (!flags.integer("response-cache-mb", 0, 1 << 20, mb, error))
+      return Status{Code::kInvalid, error};
+    options.response_cache_bytes = static_cast<size_t>(mb) << 20;
   }
   return options;
 }

@@ -36,6 +36,7 @@ FlagSpec partitions_flag();
 FlagSpec cache_flag();
 FlagSpec key_filter_flag();
 FlagSpec read_index_flag();
+FlagSpec response_cache_flag();
 FlagSpec brokers_flag();
 FlagSpec topic_prefix_flag();
 // The master key's files, --no-encryption and the erasure window: what opens the key store

@@ -70,14 +70,21 @@ std::vector<FlagSpec> node_flags(Node node) {
       cache_flag(),
       key_filter_flag(),
       read_index_flag(),
+      response_cache_flag(),
       {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
        "let webhook URLs resolve to private, loopback and link-local addresses", true},
       {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
        "seconds before each retry of a failed webhook delivery, comma-separated"}};
   if (node == Node::kIngest) {
-    static const std::set<std::string> kNotIngest = {
-        "listen",        "jwt-secret",    "max-connections",       "cache-mb",
-        "key-filter-mb", "read-index-mb", "webhook-allow-private", "webhook-retry-schedule"};
+    static const std::set<std::string> kNotIngest = {"listen",
+                                                     "jwt-secret",
+                                                     "max-connections",
+                                                     "cache-mb",
+                                                     "key-filter-mb",
+                                                     "read-index-mb",
+                                                     "response-cache-mb",
+                                                     "webhook-allow-private",
+                                                     "webhook-retry-schedule"};
     std::erase_if(specs, [](const FlagSpec& s) { return kNotIngest.count(s.name) > 0; });
   }
   return specs;

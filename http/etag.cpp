@@ -70,8 +70,12 @@ bool none_match(std::string_view field, std::string_view tag) {
 HttpResponse conditional(const http::request_header<>& request, HttpResponse response) {
   const bool read = request.method() == http::verb::get || request.method() == http::verb::head;
   if (!read || response.result() != http::status::ok) return response;
-  const std::string tag = entity_tag(response.body());
-  response.set(http::field::etag, tag);
+  // A response may carry its tag already (one kept with the bytes it was computed from).
+  std::string tag(response[http::field::etag]);
+  if (tag.empty()) {
+    tag = entity_tag(response.body());
+    response.set(http::field::etag, tag);
+  }
   auto [first, last] = request.equal_range(http::field::if_none_match);
   if (first == last) return response;
   // Several fields are one list (RFC 9110 section 5.3).

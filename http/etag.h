@@ -24,7 +24,8 @@ bool none_match(std::string_view field, std::string_view tag);
 // Makes a 200 answer to a GET conditional on `request`: it gets its ETag, and when the request's
 // If-None-Match (all its fields) matches, it becomes a 304 Not Modified without a body that keeps
 // what RFC 9110 section 15.4.5 asks of it (ETag, Cache-Control, Vary, Content-Location, Date,
-// Expires) and no Content-Length. Any other status is left as it is, without a tag.
+// Expires) and no Content-Length. Any other status is left as it is, without a tag. A 200 that
+// has an ETag already keeps it: the caller computed it with entity_tag from these bytes.
 HttpResponse conditional(const http::request_header<>& request, HttpResponse response);
 
 }  // namespace contacts

@@ -54,6 +54,8 @@ void ViewBatch::clear() {
   ordered_sorted_ = 0;
   contact_workspaces_.clear();
   written_tags_.reset();
+  read_scopes_.clear();
+  resource_workspaces_.clear();
 }
 
 std::optional<std::string> ViewBatch::get(const std::string& key) {
@@ -105,8 +107,30 @@ void ViewBatch::track(const std::string& key, Pending& entry) {
   entry.cached = ReadCache::caches(key);
   if (!key.empty()) written_tags_.set(static_cast<unsigned char>(key[0]));
   if (ordered(key)) ordered_.push_back(key);
-  if (key.size() >= 9 && (key[0] == keys::kListOrder || key[0] == keys::kContact))
-    contact_workspaces_.push_back(static_cast<int64_t>(keys::get_u64(key, 1)));
+  if (key.size() < 9) return;
+  const auto ws = static_cast<int64_t>(keys::get_u64(key, 1));
+  switch (key[0]) {
+    case keys::kContact:
+      if (key.size() >= 17)
+        read_scopes_.push_back({ws, static_cast<int64_t>(keys::get_u64(key, 9))});
+      [[fallthrough]];
+    case keys::kListOrder:
+      contact_workspaces_.push_back(ws);
+      [[fallthrough]];
+    case keys::kContactCount:
+      read_scopes_.push_back({ws, 0});
+      break;
+    case keys::kTimeline:
+      if (key.size() >= 17)
+        read_scopes_.push_back({ws, static_cast<int64_t>(keys::get_u64(key, 9))});
+      break;
+    case keys::kRoomDeleted:
+    case keys::kPageDeleted:
+      resource_workspaces_.push_back(ws);
+      break;
+    default:
+      break;
+  }
 }
 
 std::pair<ViewBatch::Pending*, bool> ViewBatch::pend(std::string key, std::string value) {

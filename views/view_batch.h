@@ -23,6 +23,7 @@
 #include "views/internal/key_filter.h"
 #include "views/internal/key_hash.h"
 #include "views/internal/read_cache.h"
+#include "views/internal/rendered_reads.h"
 
 namespace contacts {
 
@@ -73,6 +74,11 @@ class ViewBatch {
   // The workspaces whose contacts (rows or list order) this batch changes, in order (and
   // perhaps one whose keys came and went within the batch).
   std::vector<int64_t> contact_workspaces() const;
+  // The reads this batch changes (RenderedReads, views/internal/rendered_reads.h): the scopes
+  // of the contacts it writes and of their workspaces' lists (repeats allowed), and the
+  // workspaces whose every scope it changes (a room or booking page deleted).
+  const std::vector<ReadScope>& read_scopes() const { return read_scopes_; }
+  const std::vector<int64_t>& resource_workspaces() const { return resource_workspaces_; }
   // Calls `visit` with each contact row this batch writes: its key, and its value (nullptr:
   // deleted).
   void pending_contacts(
@@ -108,10 +114,12 @@ class ViewBatch {
   // pending. A scan of another tag walks the whole overlay.
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
-  std::vector<int64_t> contact_workspaces_;  // unsorted, may repeat
-  std::bitset<256> written_tags_;            // the first bytes of the pending keys
-  rocksdb::WriteBatch written_;              // to_write_batch's buffer
-  size_t written_reserved_ = 0;              // the bytes reserved in it
+  std::vector<int64_t> contact_workspaces_;   // unsorted, may repeat
+  std::bitset<256> written_tags_;             // the first bytes of the pending keys
+  std::vector<ReadScope> read_scopes_;        // may repeat
+  std::vector<int64_t> resource_workspaces_;  // may repeat
+  rocksdb::WriteBatch written_;               // to_write_batch's buffer
+  size_t written_reserved_ = 0;               // the bytes reserved in it
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
   // no scan of a batch reads.
   static bool ordered(std::string_view key);

@@ -191,9 +191,11 @@ Status ViewStore::commit(ViewBatch& batch) {
   options.disableWAL = true;
   auto s = db_->Write(options, &write);
   if (!s.ok()) return {Code::kInternal, "commit views: " + s.ToString()};
-  // Visible now; the read index takes the batch's contacts before it is reported applied, and
-  // the authentication rows are read again.
+  // Visible now; the read index takes the batch's contacts before it is reported applied,
+  // then the responses rendered from what it replaced go, and the authentication rows are read
+  // again.
   update_read_index(batch);
+  rendered_reads_.changed(batch.read_scopes(), batch.resource_workspaces());
   if (batch.writes(keys::kApiKey) || batch.writes(keys::kApiKeyHash) || batch.writes(keys::kMember))
     auth_rows_.invalidate();
   return {};
@@ -239,6 +241,22 @@ void ViewStore::add_metrics(Exposition& metrics) const {
   metrics.counter("contacts_read_index_evictions_total",
                   "Workspace indexes dropped to stay within the budget.",
                   static_cast<double>(index.evictions));
+  const RenderedReads::Stats responses = rendered_reads_.stats();
+  metrics.gauge("contacts_response_cache_bytes",
+                "About how many bytes the rendered responses kept in memory take.",
+                static_cast<double>(responses.bytes));
+  metrics.gauge("contacts_response_cache_limit_bytes",
+                "The budget of the rendered responses (--response-cache-mb); past it they are "
+                "all dropped.",
+                static_cast<double>(responses.max_bytes));
+  metrics.gauge("contacts_response_cache_responses", "Rendered responses kept.",
+                static_cast<double>(responses.responses));
+  metrics.counter("contacts_response_cache_hits_total",
+                  "Reads of contacts answered with a response kept since an earlier read.",
+                  static_cast<double>(responses.hits));
+  metrics.counter("contacts_response_cache_misses_total",
+                  "Reads of contacts rendered from the views.",
+                  static_cast<double>(responses.misses));
 }
 
 std::optional<std::string> ViewStore::get(const std::string& key,

@@ -20,6 +20,7 @@
 #include "views/internal/auth_rows.h"
 #include "views/internal/key_filter.h"
 #include "views/internal/read_index.h"
+#include "views/internal/rendered_reads.h"
 #include "views/records.h"
 #include "views/tables.h"
 #include "views/view_batch.h"
@@ -27,6 +28,7 @@
 namespace contacts {
 
 inline constexpr size_t kDefaultReadIndexBytes = size_t{2048} << 20;
+inline constexpr size_t kDefaultResponseCacheBytes = size_t{64} << 20;
 
 struct ViewStoreOptions {
   size_t block_cache_bytes = 256 << 20;
@@ -35,6 +37,9 @@ struct ViewStoreOptions {
   // order and search grams held in memory.
   size_t read_index_bytes = kDefaultReadIndexBytes;
   size_t key_filter_bytes = 16 << 20;  // Bloom filter of command ids and emails (KeyFilter)
+  // Responses rendered from the contacts (views/internal/rendered_reads.h), kept until a
+  // commit changes them.
+  size_t response_cache_bytes = kDefaultResponseCacheBytes;
 };
 
 // Workspaces with fewer contacts are listed from RocksDB directly (quick to scan); bigger ones
@@ -103,6 +108,9 @@ class ViewStore {
   // What RocksDB reports of its size, and what the read index holds (/metrics).
   StoreSizes sizes() const { return store_sizes(*db_); }
   ReadIndex::Stats read_index_stats() const { return read_index_.stats(); }
+  // Responses api/ rendered from these views' contacts, lists and timelines, kept until a
+  // commit changes what they show (each commit tells it, after the read index).
+  RenderedReads& rendered_reads() const { return rendered_reads_; }
   void add_metrics(Exposition& metrics) const;
 
   // Writes a RocksDB checkpoint of the views into `dir` (which must not exist): hard links to
@@ -124,6 +132,7 @@ class ViewStore {
   ViewStore(std::unique_ptr<rocksdb::DB> db, const ViewStoreOptions& options)
       : db_(std::move(db)),
         read_index_(options.read_index_bytes),
+        rendered_reads_(options.response_cache_bytes),
         key_filter_(options.key_filter_bytes) {}
   // Adds every filtered key of the views to the key filter, then marks it ready.
   void fill_key_filter();
@@ -144,6 +153,7 @@ class ViewStore {
   std::unique_ptr<rocksdb::DB> db_;
   mutable ReadIndex read_index_;
   mutable AuthRows auth_rows_{kAuthRowsMaxEntries};
+  mutable RenderedReads rendered_reads_;
   KeyFilter key_filter_;
   int fold_version_ = 0;
   std::atomic<bool> closing_{false};
