@@ -71,6 +71,9 @@ std::vector<FlagSpec> node_flags(Node node) {
       key_filter_flag(),
       read_index_flag(),
       response_cache_flag(),
+      {"fold-nice", "CONTACTS_FOLD_NICE", "0",
+       "nice value (0 to 19) of the projector's threads: above 0 the fold yields the cores to "
+       "API requests when both want them (reads keep their latency, writes are applied later)"},
       {"webhook-allow-private", "CONTACTS_WEBHOOK_ALLOW_PRIVATE", "",
        "let webhook URLs resolve to private, loopback and link-local addresses", true},
       {"webhook-retry-schedule", "CONTACTS_WEBHOOK_RETRY_SCHEDULE", kDefaultRetrySchedule,
@@ -83,6 +86,7 @@ std::vector<FlagSpec> node_flags(Node node) {
                                                      "key-filter-mb",
                                                      "read-index-mb",
                                                      "response-cache-mb",
+                                                     "fold-nice",
                                                      "webhook-allow-private",
                                                      "webhook-retry-schedule"};
     std::erase_if(specs, [](const FlagSpec& s) { return kNotIngest.count(s.name) > 0; });
@@ -226,6 +230,13 @@ int run_node(Node node, int argc, char** argv) {
   }
   LiveFoldOptions options;
   options.views = *views;
+  long long nice = 0;
+  std::string error;
+  if (!flags.integer("fold-nice", 0, 19, nice, error)) {
+    log::error(error, {{"command", command}});
+    return 1;
+  }
+  options.fold_nice = static_cast<int>(nice);
   options.rebuild_before_serving = node != Node::kWriter;
   options.keys = log.keys();
   options.erases = node == Node::kAll || node == Node::kWriter;

@@ -163,6 +163,7 @@ Result<std::unique_ptr<LiveFold>> LiveFold::open(Log& log, const std::string& da
     auto projector = std::make_shared<Projector>(log, *live, kDefaultMaxBatchRecords,
                                                  fold->options_.fold_threads);
     projector->set_keys(fold->options_.keys, fold->options_.erases);
+    projector->set_nice(fold->options_.fold_nice);
     fold->projector_ = std::move(projector);
     fold->views_.swap(std::move(live));
     if (version != fold_version()) pending = of_version;
@@ -357,6 +358,7 @@ void LiveFold::run_rebuild() {
     auto projector =
         std::make_shared<Projector>(log, *fresh, kDefaultMaxBatchRecords, options_.fold_threads);
     projector->set_keys(options_.keys, options_.erases);
+    projector->set_nice(options_.fold_nice);  // once it is live (its rebuild runs at kRebuildNice)
     fresh_reader_ = reader;
     target_asked_ = {};
     update_progress(*projector);

@@ -39,6 +39,8 @@ namespace contacts {
 struct LiveFoldOptions {
   ViewStoreOptions views;
   size_t fold_threads = kDefaultFoldThreads;
+  // The nice value of the live projector's threads (Projector::set_nice; --fold-nice).
+  int fold_nice = 0;
   // The role's settings of a projector that becomes live (sinks, scope, forwarding, quiet):
   // applied to the first one and to each one a rebuild swaps in.
   std::function<Status(Projector&, ViewStore&)> configure;

@@ -110,6 +110,9 @@ class Projector {
   // Runs on the loop thread before every step: where group membership is served.
   void between_steps(std::function<void()> hook) { between_steps_ = std::move(hook); }
 
+  // The nice value of the threads start() runs (the loop, its fold and commit threads): above
+  // 0 they yield the cores to the API's when both want them. Before start().
+  void set_nice(int nice) { nice_ = nice; }
   void start();
   void stop();
 
@@ -230,6 +233,7 @@ class Projector {
   std::condition_variable applied_changed_;
   std::atomic<bool> stopping_{false};
   std::thread thread_;
+  int nice_ = 0;
 };
 
 }  // namespace contacts

@@ -3,8 +3,13 @@
 #include "projector/projector.h"
 
 #include <doctest/doctest.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <map>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 
@@ -332,6 +337,39 @@ TEST_CASE(
   }
   // A checkpoint never writes into a directory that is there already.
   CHECK_FALSE(f.views->checkpoint(copy).ok());
+}
+
+}  // namespace
+}  // namespace contacts
+
+namespace contacts {
+namespace {
+
+int thread_nice() {
+  errno = 0;
+  return ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+}
+
+TEST_CASE("a started projector folds on threads of its nice value, and leaves the caller's") {
+  LogFixture f;
+  const int caller = thread_nice();
+  auto positions = f.append_visits(12, 0);
+  Projector projector(*f.log, *f.views);
+  std::mutex mutex;
+  std::set<int> nice_values;  // of the threads that handed changes on
+  ChangesTo sink([&](const std::vector<Change>&) {
+    std::lock_guard lock(mutex);
+    nice_values.insert(thread_nice());
+  });
+  projector.set_change_scope(ChangeScope::kAll);
+  projector.set_change_sink(sink);
+  projector.set_nice(std::min(caller + 7, 19));
+  projector.start();
+  for (const auto& at : positions)
+    REQUIRE(projector.wait_applied(at, std::chrono::milliseconds(10000)));
+  projector.stop();
+  CHECK(nice_values == std::set<int>{std::min(caller + 7, 19)});
+  CHECK(thread_nice() == caller);
 }
 
 }  // namespace

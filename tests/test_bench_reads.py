@@ -53,7 +53,8 @@ def smoke(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def smoke_ingest(tmp_path_factory):
-    return run_smoke(tmp_path_factory.mktemp("bench-reads-ingest"), "--writes", "ingest", "--no-pg")
+    return run_smoke(tmp_path_factory.mktemp("bench-reads-ingest"), "--writes", "ingest", "--no-pg",
+                     "--uncached")
 
 
 READS = ["/healthz", "list page 3, limit=50", "timeline (", "search=a (1 chars",
@@ -116,7 +117,7 @@ def test_smoke_says_which_runs_ended_with_the_fold_caught_up(smoke):
 
 def test_smoke_ingest_posts_while_reading_and_the_fold_applies_every_command(smoke_ingest):
     stdout, figures = smoke_ingest
-    [session] = figures["sessions"]
+    session, _ = figures["sessions"]
     assert len(session["writes"]) == len(READS) - 1
     assert all(run["rate"] > 0 and run["posted"] > 0 for run in session["writes"].values())
     assert any(row.startswith("| list page 3")
@@ -144,3 +145,15 @@ def test_smoke_checks_postgres_documents_equal_then_measures_pairs(smoke):
     assert set(pg["rows"]["search=mar"]) == {"ours", "pg_trgm GIN index", "no index (strpos)"}
     table = rows_of("### Against PostgreSQL", stdout)
     assert len(table) == 4, table
+
+
+def test_smoke_uncached_renders_every_read_where_this_build_keeps_answers(smoke_ingest):
+    stdout, figures = smoke_ingest
+    kept, uncached = figures["sessions"]
+    assert [kept["label"], uncached["label"]] == ["this build", "this build, answers not kept"]
+    assert kept["response_cache_hits"] > 0
+    assert uncached["response_cache_hits"] == 0
+    idle = rows_of("### Idle: this build, answers not kept", stdout)
+    for read in READS:
+        assert any(row.startswith(f"| {read}") for row in idle), (read, idle)
+    assert len(uncached["writes"]) == len(READS) - 1

@@ -1,5 +1,7 @@
 #include "views/internal/rendered_reads.h"
 
+#include <algorithm>
+
 namespace contacts {
 
 std::shared_ptr<const RenderedRead> RenderedReads::find(ReadScope scope, const std::string& request,
@@ -56,10 +58,26 @@ void RenderedReads::drop(Scope& scope) {
 
 void RenderedReads::changed(const std::vector<ReadScope>& scopes,
                             const std::vector<int64_t>& workspaces) {
+  {
+    std::lock_guard lock(mutex_);
+    if (scopes_.empty()) return;  // nothing kept: a node that is not read
+  }
+  // A batch of thousands of visits names each scope a few times: they are made unique before
+  // the lock, which readers wait for, is taken, and it is held for the smaller side.
+  std::vector<ReadScope> unique(scopes);
+  auto order = [](const ReadScope& a, const ReadScope& b) {
+    return a.ws != b.ws ? a.ws < b.ws : a.contact < b.contact;
+  };
+  std::sort(unique.begin(), unique.end(), order);
+  unique.erase(std::unique(unique.begin(), unique.end()), unique.end());
   std::lock_guard lock(mutex_);
-  if (scopes_.empty()) return;
-  for (const ReadScope& scope : scopes)
-    if (auto it = scopes_.find(scope); it != scopes_.end()) drop(it->second);
+  if (scopes_.size() < unique.size()) {
+    for (auto& [scope, entry] : scopes_)
+      if (std::binary_search(unique.begin(), unique.end(), scope, order)) drop(entry);
+  } else {
+    for (const ReadScope& scope : unique)
+      if (auto it = scopes_.find(scope); it != scopes_.end()) drop(it->second);
+  }
   if (workspaces.empty()) return;
   for (auto& [scope, entry] : scopes_)  // rare (deleted rooms and pages): a walk of them all
     for (int64_t ws : workspaces)

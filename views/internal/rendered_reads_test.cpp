@@ -46,6 +46,21 @@ TEST_CASE("RenderedReads gives back a kept response and its tag until its scope 
   CHECK(reads.stats().responses == 2);
 }
 
+TEST_CASE("RenderedReads drops what a commit changed whether it keeps fewer scopes or more") {
+  RenderedReads reads(1 << 20);
+  render(reads, {2, 7}, "c", "seven");
+  render(reads, {2, 9}, "c", "nine");
+  // More scopes changed than kept: the kept ones are looked up among them.
+  reads.changed({{2, 1}, {2, 7}, {2, 2}, {2, 3}, {2, 7}}, {});
+  CHECK(kept(reads, {2, 7}, "c") == "-");
+  CHECK(kept(reads, {2, 9}, "c") == "nine");
+  // Fewer changed than kept: each is looked up.
+  render(reads, {2, 7}, "c", "seven again");
+  reads.changed({{2, 9}}, {});
+  CHECK(kept(reads, {2, 9}, "c") == "-");
+  CHECK(kept(reads, {2, 7}, "c") == "seven again");
+}
+
 TEST_CASE("RenderedReads refuses a response rendered before a commit changed its scope") {
   RenderedReads reads(1 << 20);
   uint64_t generation = 0;
