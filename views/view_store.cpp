@@ -224,39 +224,52 @@ void ViewStore::update_read_index(const ViewBatch& batch) {
 void ViewStore::add_metrics(Exposition& metrics) const {
   add_store_sizes(metrics, "views", sizes());
   const ReadIndex::Stats index = read_index_.stats();
-  metrics.gauge("contacts_read_index_bytes",
-                "About how many bytes the read index of big workspaces holds in memory.",
-                static_cast<double>(index.bytes));
-  metrics.gauge("contacts_read_index_limit_bytes",
-                "The budget of the read index (--read-index-mb); past it the least recently "
-                "read workspaces are dropped.",
-                static_cast<double>(index.max_bytes));
-  metrics.gauge("contacts_read_index_workspaces", "Workspaces the read index holds.",
-                static_cast<double>(index.workspaces));
-  metrics.gauge("contacts_read_index_contacts", "Contacts the read index holds.",
-                static_cast<double>(index.contacts));
-  metrics.counter("contacts_read_index_builds_total",
-                  "Workspace indexes built (on a big workspace's first read).",
-                  static_cast<double>(index.builds));
-  metrics.counter("contacts_read_index_evictions_total",
-                  "Workspace indexes dropped to stay within the budget.",
-                  static_cast<double>(index.evictions));
   const RenderedReads::Stats responses = rendered_reads_.stats();
-  metrics.gauge("contacts_response_cache_bytes",
-                "About how many bytes the rendered responses kept in memory take.",
-                static_cast<double>(responses.bytes));
-  metrics.gauge("contacts_response_cache_limit_bytes",
-                "The budget of the rendered responses (--response-cache-mb); past it they are "
-                "all dropped.",
-                static_cast<double>(responses.max_bytes));
-  metrics.gauge("contacts_response_cache_responses", "Rendered responses kept.",
-                static_cast<double>(responses.responses));
-  metrics.counter("contacts_response_cache_hits_total",
-                  "Reads of contacts answered with a response kept since an earlier read.",
-                  static_cast<double>(responses.hits));
-  metrics.counter("contacts_response_cache_misses_total",
-                  "Reads of contacts rendered from the views.",
-                  static_cast<double>(responses.misses));
+  struct Figure {
+    bool counter;
+    const char* name;
+    const char* help;
+    double value;
+  };
+  const Figure figures[] = {
+      {false, "contacts_read_index_bytes",
+       "About how many bytes the read index of big workspaces holds in memory.",
+       static_cast<double>(index.bytes)},
+      {false, "contacts_read_index_limit_bytes",
+       "The budget of the read index (--read-index-mb); past it the least recently read "
+       "workspaces are dropped.",
+       static_cast<double>(index.max_bytes)},
+      {false, "contacts_read_index_workspaces", "Workspaces the read index holds.",
+       static_cast<double>(index.workspaces)},
+      {false, "contacts_read_index_contacts", "Contacts the read index holds.",
+       static_cast<double>(index.contacts)},
+      {true, "contacts_read_index_builds_total",
+       "Workspace indexes built (on a big workspace's first read).",
+       static_cast<double>(index.builds)},
+      {true, "contacts_read_index_evictions_total",
+       "Workspace indexes dropped to stay within the budget.",
+       static_cast<double>(index.evictions)},
+      {false, "contacts_response_cache_bytes",
+       "About how many bytes the rendered responses kept in memory take.",
+       static_cast<double>(responses.bytes)},
+      {false, "contacts_response_cache_limit_bytes",
+       "The budget of the rendered responses (--response-cache-mb); past it they are all "
+       "dropped.",
+       static_cast<double>(responses.max_bytes)},
+      {false, "contacts_response_cache_responses", "Rendered responses kept.",
+       static_cast<double>(responses.responses)},
+      {true, "contacts_response_cache_hits_total",
+       "Reads of contacts answered with a response kept since an earlier read.",
+       static_cast<double>(responses.hits)},
+      {true, "contacts_response_cache_misses_total", "Reads of contacts rendered from the views.",
+       static_cast<double>(responses.misses)},
+  };
+  for (const Figure& f : figures) {
+    if (f.counter)
+      metrics.counter(f.name, f.help, f.value);
+    else
+      metrics.gauge(f.name, f.help, f.value);
+  }
 }
 
 std::optional<std::string> ViewStore::get(const std::string& key,
