@@ -5,6 +5,6 @@
 
 namespace contacts {
 
-inline constexpr std::string_view kVersion = "0.23.0";
+inline constexpr std::string_view kVersion = "0.24.0";
 
 }  // namespace contacts

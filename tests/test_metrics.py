@@ -259,3 +259,21 @@ def _status(port, path):
         return http_request(port, "GET", path, timeout=2).status
     except OSError:
         return None
+
+
+def test_a_repeated_read_is_counted_as_kept_and_authentication_rows_are_held(server):
+    token = token_for(OWNER)
+    before = server.get("/metrics").body.decode()
+    path = f"/api/workspaces/{WS}/contacts?search=metrics&limit=7"
+    first = server.get(path, token=token)
+    again = server.get(path, token=token)
+    assert first.status == again.status == 200 and first.body == again.body
+    after = server.get("/metrics").body.decode()
+    assert value(after, "contacts_response_cache_misses_total") == (
+        value(before, "contacts_response_cache_misses_total") + 1)
+    assert value(after, "contacts_response_cache_hits_total") == (
+        value(before, "contacts_response_cache_hits_total") + 1)
+    assert value(after, "contacts_response_cache_responses") >= 1
+    assert 0 < value(after, "contacts_response_cache_bytes") <= value(
+        after, "contacts_response_cache_limit_bytes")
+    assert value(after, "contacts_auth_rows") >= 1  # the owner's membership

@@ -263,6 +263,9 @@ void ViewStore::add_metrics(Exposition& metrics) const {
        static_cast<double>(responses.hits)},
       {true, "contacts_response_cache_misses_total", "Reads of contacts rendered from the views.",
        static_cast<double>(responses.misses)},
+      {false, "contacts_auth_rows",
+       "API keys and memberships kept in memory for authentication (at most 4096).",
+       static_cast<double>(auth_rows_.size())},
   };
   for (const Figure& f : figures) {
     if (f.counter)
