@@ -86,12 +86,33 @@ uint32_t WorkspaceIndex::add_slot(const Contact& c) {
   }
   order_.insert({OrderKey{s.last_seen_at, s.id}, slot});
   by_id_[s.id] = slot;
+  recount(s, +1);
   return slot;
+}
+
+std::optional<int64_t> WorkspaceIndex::counted(std::string_view q) const {
+  std::lock_guard lock(counted_.mutex);
+  auto it = counted_.totals.find(std::string(q));
+  if (it == counted_.totals.end()) return std::nullopt;
+  return it->second;
+}
+
+void WorkspaceIndex::count(std::string_view q, int64_t total) const {
+  std::lock_guard lock(counted_.mutex);
+  if (counted_.totals.size() >= kMaxCounted) counted_.totals.clear();
+  counted_.totals.insert_or_assign(std::string(q), total);
+}
+
+void WorkspaceIndex::recount(const Slot& s, int64_t delta) {
+  // No page() runs meanwhile (ReadIndex applies changes to a copy no reader uses).
+  for (auto& [q, total] : counted_.totals)
+    if (matches(s, q)) total += delta;
 }
 
 void WorkspaceIndex::kill(uint32_t slot) {
   Slot& s = slots_[slot];
   order_.erase(OrderKey{s.last_seen_at, s.id});
+  recount(s, -1);  // before its text is zeroed
   s.alive = false;
   for (uint32_t g : grams_of(s)) ++grams_[g].dead;
   ++dead_slots_;
@@ -144,6 +165,7 @@ void WorkspaceIndex::compact_if_sparse() {
     c.folded_email = folded_email(s);
     fresh.add_slot(c);
   }
+  fresh.counted_ = counted_;  // the same live contacts: the same totals
   *this = std::move(fresh);
 }
 
@@ -220,6 +242,12 @@ ContactPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     for (uint32_t slot : p.slots)
       if (slots_[slot].alive) hits.push_back(slot);
   } else {
+    // A total counted before is exact: a dense page is then walked without checking every
+    // candidate (a sparse one is ordered from the candidates below, few by then).
+    if (auto known = counted(q)) {
+      out.total = *known;
+      if (skip >= out.total || walked(out.total)) return out;
+    }
     // The contacts that hold its two rarest trigrams, checked with the substring test.
     std::vector<const Posting*> postings;
     for (size_t i = 0; i + 3 <= q.size(); ++i) {
@@ -245,6 +273,7 @@ ContactPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
       if (s.alive && matches(s, q)) hits.push_back(slot);
     }
     out.total = static_cast<int64_t>(hits.size());
+    count(q, out.total);
     if (walked(out.total)) return out;
   }
   page_of_hits(hits, skip, limit, out);

@@ -41,7 +41,7 @@
 
 namespace contacts {
 
-// One workspace's contacts. Not thread-safe (ReadIndex locks it).
+// One workspace's contacts. Not thread-safe (ReadIndex locks it), but for concurrent page()s.
 class WorkspaceIndex {
  public:
   explicit WorkspaceIndex(int64_t workspace_id) : workspace_id_(workspace_id) {}
@@ -116,6 +116,30 @@ class WorkspaceIndex {
   boost::unordered_flat_map<uint32_t, Posting> grams_;
   size_t posting_entries_ = 0;
   size_t dead_slots_ = 0;
+
+  // The totals of queries of 4 bytes or more once counted (a query every contact matches checks
+  // every contact: 12 ms at 1M), kept exact by add_slot and kill, which test each new or dying
+  // slot against them (upserts that keep the text touch no slot). At most kMaxCounted; page()s
+  // of one copy run at once, hence the lock; the changes run with no page() (ReadIndex).
+  static constexpr size_t kMaxCounted = 16;
+  struct Counted {  // copied with its index (ReadIndex keeps two copies)
+    Counted() = default;
+    Counted(const Counted& other) : totals(other.copy()) {}
+    Counted& operator=(const Counted& other) {
+      if (this != &other) totals = other.copy();
+      return *this;
+    }
+    boost::unordered_flat_map<std::string, int64_t> copy() const {
+      std::lock_guard lock(mutex);
+      return totals;
+    }
+    mutable std::mutex mutex;
+    boost::unordered_flat_map<std::string, int64_t> totals;
+  };
+  std::optional<int64_t> counted(std::string_view folded_query) const;
+  void count(std::string_view folded_query, int64_t total) const;
+  void recount(const Slot& s, int64_t delta);  // a slot born (+1) or dying (-1)
+  mutable Counted counted_;
 };
 
 // The indexes of big workspaces, within a budget of bytes. Thread-safe.
