@@ -9,147 +9,18 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bus/memory_log.h"
-#include "core/clock.h"
-#include "core/command_codec.h"
+#include "api/test_node.h"
 #include "http/openapi.h"
-#include "projector/projector.h"
-#include "tests/temp_dir.h"
 
 namespace contacts {
 namespace {
 
-using nlohmann::json;
-
-constexpr std::string_view kSecret = "handlers-test-secret";
-constexpr int64_t kNow = 1'750'000'000;
-constexpr int32_t kPartitions = 4;
-
-// A node in a test: an in-memory log, views in a temporary directory, a projector caught up
-// after every append, and handle_api_request on top.
-class ApiFixture : public CommandSubmitter {
- public:
-  ApiFixture() : log_(kPartitions) {
-    auto opened = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
-    REQUIRE(opened.ok());
-    views_ = std::move(*opened);
-    live_ = std::make_unique<LiveViews>(views_);
-    projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
-    auth_ = std::make_unique<Authenticator>(std::string(kSecret), clock_);
-    ctx_ = std::make_unique<ApiContext>(
-        ApiContext{*live_, *auth_, *this, clock_, [this] { return ready; },
-                   [] { return std::string("contacts_up 1\n"); }, nullptr, true, nullptr, nullptr});
-    // Workspace 2: user 1 owns it, 2 administers it, 3 is a member. Workspace 5: user 4.
-    append({member(2, 1, "owner"), member(2, 2, "admin"), member(2, 3, "member"),
-            member(5, 4, "owner")});
-  }
-
-  Result<int64_t> submit(Command command) override {
-    auto positions =
-        log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
-    if (!positions.ok()) return positions.status();
-    REQUIRE(projector_->catch_up().ok());
-    return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
-  }
-
-  // Appends commands (JSON) and folds them; the id of the last.
-  int64_t append(const std::vector<json>& commands) {
-    std::vector<LogRecord> records;
-    for (const auto& c : commands)
-      records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
-    auto positions = log_.append(records);
-    REQUIRE(positions.ok());
-    REQUIRE(projector_->catch_up().ok());
-    return id_from_position(positions->back().partition, positions->back().offset, kPartitions);
-  }
-
-  static json member(int64_t ws, int64_t user, const std::string& role) {
-    return {{"type", "member_upsert"},
-            {"command_id", "m" + std::to_string(ws) + "-" + std::to_string(user)},
-            {"workspace_id", ws},
-            {"occurred_at", 1'700'000'000},
-            {"user_id", user},
-            {"role", role}};
-  }
-  static json member_remove(int64_t ws, int64_t user) {
-    json c = member(ws, user, "member");
-    c.erase("role");
-    c["type"] = "member_remove";
-    c["command_id"] = "r" + std::to_string(ws) + "-" + std::to_string(user);
-    return c;
-  }
-  static json visit(const std::string& id, int64_t at, const std::string& name,
-                    const std::string& email, int64_t ws = 2) {
-    return {{"type", "room_join"},
-            {"command_id", id},
-            {"workspace_id", ws},
-            {"occurred_at", at},
-            {"participant", {{"name", name}, {"email", email}}},
-            {"room", {{"id", 5}, {"name", "standup"}, {"display_name", "Standup"}}},
-            {"metadata", {{"device", "web"}}}};
-  }
-
-  struct Answer {
-    unsigned status = 0;
-    json body;
-  };
-  Answer send(http::verb method, const std::string& target, int64_t user = 1,
-              const std::string& body = "") {
-    HttpRequest request{method, target, 11};
-    if (user > 0)
-      request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
-    request.body() = body;
-    return answer(request);
-  }
-  Answer send_with(const std::string& authorization, const std::string& target,
-                   http::verb method = http::verb::get, const std::string& body = "") {
-    HttpRequest request{method, target, 11};
-    request.set(http::field::authorization, authorization);
-    request.body() = body;
-    return answer(request);
-  }
-  Answer get(const std::string& target, int64_t user = 1) {
-    return send(http::verb::get, target, user);
-  }
-
-  // check_api_header on a request head carrying `authorization` (none when empty) and a body.
-  std::optional<unsigned> header_refusal(const std::string& authorization,
-                                         const std::string& target = kContactsTarget) {
-    HttpRequest header{http::verb::post, target, 11};
-    if (!authorization.empty()) header.set(http::field::authorization, authorization);
-    header.set(http::field::content_length, "1048576");
-    auto refused = check_api_header(*ctx_, header);
-    if (!refused) return std::nullopt;
-    return refused->result_int();
-  }
-  std::optional<HttpResponse> check(const http::request_header<>& header) {
-    return check_api_header(*ctx_, header);
-  }
-  std::string jwt(int64_t user) { return "Bearer " + mint_jwt(kSecret, user, kNow + 3600); }
-  static constexpr const char* kContactsTarget = "/api/workspaces/2/contacts";
-
-  bool ready = true;
-
- private:
-  Answer answer(const HttpRequest& request) {
-    HttpResponse response = handle_api_request(*ctx_, request);
-    auto body = json::parse(response.body(), nullptr, false);
-    return {response.result_int(), body.is_discarded() ? json(response.body()) : body};
-  }
-
-  TempDir dir_{"handlers_test"};
-  MemoryLog log_;
-  FixedClock clock_{kNow};
-  std::shared_ptr<ViewStore> views_;
-  std::unique_ptr<LiveViews> live_;
-  std::unique_ptr<Projector> projector_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<ApiContext> ctx_;
-};
-
-std::string error_of(const ApiFixture::Answer& a) { return a.body.value("error", std::string()); }
-
-const std::string kContacts = "/api/workspaces/2/contacts";
+using api_test::ApiFixture;
+using api_test::error_of;
+using api_test::json;
+using api_test::kContacts;
+using api_test::kNow;
+using api_test::kSecret;
 
 TEST_CASE(
     "api: list contacts: fields, order by last_seen_at desc, total, page and limit defaults") {
@@ -531,7 +402,7 @@ TEST_CASE("api: a body without valid credentials is refused from the head, on ev
   CHECK_FALSE(f.header_refusal(f.jwt(1)));
   CHECK_FALSE(f.header_refusal(f.jwt(99)));
   // A request without a body buffers nothing: the handler answers it.
-  HttpRequest no_body{http::verb::get, ApiFixture::kContactsTarget, 11};
+  HttpRequest no_body{http::verb::get, kContacts, 11};
   CHECK_FALSE(f.check(no_body));
 }
 
