@@ -2,9 +2,6 @@
 // timeline and its delete, over real views folded from an in-memory log.
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-#include <string>
-
 #include "api/handlers.h"
 #include "api/test_node.h"
 
@@ -15,8 +12,6 @@ using api_test::ApiFixture;
 using api_test::error_of;
 using api_test::json;
 using api_test::kContacts;
-using api_test::kNow;
-using api_test::kSecret;
 
 TEST_CASE(
     "api: list contacts: fields, order by last_seen_at desc, total, page and limit defaults") {

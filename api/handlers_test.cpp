@@ -8,8 +8,6 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <nlohmann/json.hpp>
-#include <string>
 
 #include "api/test_node.h"
 #include "http/openapi.h"
@@ -19,7 +17,6 @@ namespace {
 
 using api_test::ApiFixture;
 using api_test::error_of;
-using api_test::json;
 using api_test::kContacts;
 using api_test::kNow;
 using api_test::kSecret;

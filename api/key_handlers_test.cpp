@@ -2,9 +2,6 @@
 // revoked and bounded by their creator's role, over real views folded from an in-memory log.
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-#include <string>
-
 #include "api/handlers.h"
 #include "api/test_node.h"
 
@@ -16,7 +13,6 @@ using api_test::error_of;
 using api_test::json;
 using api_test::kContacts;
 using api_test::kNow;
-using api_test::kSecret;
 
 TEST_CASE(
     "api: API keys: created once with the full key, listed without it, authenticating, revoked") {

@@ -3,9 +3,6 @@
 // subscription: webhook_operations_test.cpp.
 #include <doctest/doctest.h>
 
-#include <nlohmann/json.hpp>
-#include <string>
-
 #include "api/handlers.h"
 #include "api/test_node.h"
 
@@ -15,9 +12,6 @@ namespace {
 using api_test::ApiFixture;
 using api_test::error_of;
 using api_test::json;
-using api_test::kContacts;
-using api_test::kNow;
-using api_test::kSecret;
 
 TEST_CASE(
     "api: webhooks: created with the secret once, listed without it, deleted; owner/admin only") {
