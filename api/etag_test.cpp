@@ -5,98 +5,31 @@
 
 #include <doctest/doctest.h>
 
-#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 
 #include "api/handlers.h"
-#include "bus/memory_log.h"
-#include "core/command_codec.h"
-#include "projector/projector.h"
-#include "tests/temp_dir.h"
+#include "api/test_node.h"
 
 namespace contacts {
 namespace {
 
-using nlohmann::json;
+using api_test::json;
+using api_test::kContacts;
 
-constexpr std::string_view kSecret = "etag-test-secret";
-constexpr int64_t kNow = 1'750'000'000;
-constexpr int32_t kPartitions = 4;
-const std::string kContacts = "/api/workspaces/2/contacts";
-
-// A node in a test: an in-memory log, views in a temporary directory, a projector caught up after
-// every append. User 1 owns workspace 2, user 4 workspace 5.
-class EtagFixture : public CommandSubmitter {
+// User 1 owns workspace 2, user 4 workspace 5.
+class EtagFixture : public api_test::TestNode {
  public:
-  EtagFixture() : log_(kPartitions) {
-    auto opened = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
-    REQUIRE(opened.ok());
-    views_ = std::move(*opened);
-    live_ = std::make_unique<LiveViews>(views_);
-    projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
-    auth_ = std::make_unique<Authenticator>(std::string(kSecret), clock_);
-    ctx_ = std::make_unique<ApiContext>(
-        ApiContext{*live_, *auth_, *this, clock_, [] { return true; }, [] { return std::string(); },
-                   nullptr, true, nullptr, nullptr});
-    append({member(2, 1), member(5, 4)});
-  }
-
-  Result<int64_t> submit(Command command) override {
-    auto positions =
-        log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
-    if (!positions.ok()) return positions.status();
-    REQUIRE(projector_->catch_up().ok());
-    return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
-  }
-
-  // Appends commands (JSON) and folds them; the id of the last.
-  int64_t append(const std::vector<json>& commands) {
-    std::vector<LogRecord> records;
-    for (const auto& c : commands)
-      records.push_back({std::to_string(c["workspace_id"].get<int64_t>()), c.dump()});
-    auto positions = log_.append(records);
-    REQUIRE(positions.ok());
-    REQUIRE(projector_->catch_up().ok());
-    return id_from_position(positions->back().partition, positions->back().offset, kPartitions);
-  }
-
-  static json member(int64_t ws, int64_t user) {
-    return {{"type", "member_upsert"}, {"command_id", "m" + std::to_string(ws)},
-            {"workspace_id", ws},      {"occurred_at", 1'700'000'000},
-            {"user_id", user},         {"role", "owner"}};
-  }
-  static json visit(const std::string& id, int64_t at, const std::string& name,
-                    const std::string& email, int64_t ws = 2) {
-    return {{"type", "room_join"},
-            {"command_id", id},
-            {"workspace_id", ws},
-            {"occurred_at", at},
-            {"participant", {{"name", name}, {"email", email}}},
-            {"room", {{"id", 5}, {"name", "standup"}}}};
-  }
+  EtagFixture() : TestNode("etag_test") { append({member(2, 1, "owner"), member(5, 4, "owner")}); }
 
   // The answer to `method target` by `user` (no credentials when 0) with If-None-Match fields.
   HttpResponse send(const std::string& target,
                     std::initializer_list<std::string> if_none_match = {}, int64_t user = 1,
                     http::verb method = http::verb::get) {
-    HttpRequest request{method, target, 11};
-    if (user > 0)
-      request.set(http::field::authorization, "Bearer " + mint_jwt(kSecret, user, kNow + 3600));
+    HttpRequest request = TestNode::request(method, target, user);
     for (const auto& field : if_none_match) request.insert(http::field::if_none_match, field);
-    return handle_api_request(*ctx_, request);
+    return handle_api_request(ctx(), request);
   }
-  ViewStore& views() { return *views_; }
-
- private:
-  TempDir dir_{"etag_test"};
-  MemoryLog log_;
-  FixedClock clock_{kNow};
-  std::shared_ptr<ViewStore> views_;
-  std::unique_ptr<LiveViews> live_;
-  std::unique_ptr<Projector> projector_;
-  std::unique_ptr<Authenticator> auth_;
-  std::unique_ptr<ApiContext> ctx_;
 };
 
 std::string tag_of(const HttpResponse& response) {

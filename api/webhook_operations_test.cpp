@@ -9,38 +9,21 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "bus/memory_log.h"
-#include "core/command_codec.h"
-#include "projector/projector.h"
-#include "tests/temp_dir.h"
+#include "api/test_node.h"
 #include "webhooks/signing.h"
 
 namespace contacts {
 namespace {
 
-using nlohmann::json;
+using api_test::json;
+using api_test::kNow;
 
-constexpr int64_t kNow = 1'750'000'000;
-constexpr int32_t kPartitions = 4;
 const WorkspaceId kWs(2);
 
-// A node in a test: an in-memory log, views and a delivery store in a temporary directory, and a
-// projector caught up after every append.
-class OperationsFixture : public CommandSubmitter {
+// A node with a delivery store and one webhook subscription of workspace 2 (`webhook_id`).
+class OperationsFixture : public api_test::TestNode {
  public:
-  OperationsFixture() : log_(kPartitions) {
-    auto views = ViewStore::open(dir_.path() + "/views", ViewStoreOptions{8 << 20, 4 << 20});
-    REQUIRE(views.ok());
-    views_ = std::move(*views);
-    live_ = std::make_unique<LiveViews>(views_);
-    auto store = DeliveryStore::open(dir_.path() + "/webhooks");
-    REQUIRE(store.ok());
-    store_ = std::move(*store);
-    projector_ = std::make_unique<Projector>(log_, *views_, 1024, 1);
-    auth_ = std::make_unique<Authenticator>(std::string("secret"), clock_);
-    ctx_ = std::make_unique<ApiContext>(
-        ApiContext{*live_, *auth_, *this, clock_, [] { return true; }, [] { return std::string(); },
-                   store_.get(), true, nullptr, nullptr});
+  OperationsFixture() : TestNode("webhook_operations_test", true) {
     Command create;
     create.type = CommandType::kWebhookCreate;
     create.command_id = "hook";
@@ -50,14 +33,6 @@ class OperationsFixture : public CommandSubmitter {
     create.webhook_events = kAllWebhookEvents;
     create.webhook_secret = new_webhook_secret();
     webhook_id = *submit(create);
-  }
-
-  Result<int64_t> submit(Command command) override {
-    auto positions =
-        log_.append({{std::to_string(command.workspace_id.value), encode_command(command)}});
-    if (!positions.ok()) return positions.status();
-    REQUIRE(projector_->catch_up().ok());
-    return id_from_position(positions->front().partition, positions->front().offset, kPartitions);
   }
 
   // A room join of `name` <email>, folded; the contact's id.
@@ -73,7 +48,7 @@ class OperationsFixture : public CommandSubmitter {
     c.room_id = 5;
     c.room_name = "standup";
     REQUIRE(submit(c).ok());
-    auto page = views_->list(kWs, 1, 100, "");
+    auto page = views().list(kWs, 1, 100, "");
     for (const auto& contact : page.contacts)
       if (contact.email == email) return contact.id;
     FAIL("no contact ", email);
@@ -81,22 +56,10 @@ class OperationsFixture : public CommandSubmitter {
   }
 
   WebhookCall call(const ApiContext* context = nullptr) const {
-    return WebhookCall{context ? *context : *ctx_, *views_, kWs, Actor{7, 0}, webhook_id};
+    return WebhookCall{context ? *context : ctx(), views(), kWs, Actor{7, 0}, webhook_id};
   }
-  std::vector<AuditEntry> audit() const { return views_->audit(kWs, 1, 100).entries; }
+  std::vector<AuditEntry> audit() const { return views().audit(kWs, 1, 100).entries; }
 
- private:
-  TempDir dir_{"webhook_operations_test"};  // declared first: outlives the stores
-  MemoryLog log_;
-  std::shared_ptr<ViewStore> views_;
-  std::unique_ptr<LiveViews> live_;
-  std::unique_ptr<Projector> projector_;
-  std::unique_ptr<Authenticator> auth_;
-
- public:
-  FixedClock clock_{kNow};
-  std::unique_ptr<DeliveryStore> store_;
-  std::unique_ptr<ApiContext> ctx_;
   int64_t webhook_id = 0;
 };
 
@@ -111,7 +74,7 @@ TEST_CASE(
   CHECK(entry.action == "webhook.test");
   CHECK(entry.target_id == f.webhook_id);
   CHECK(delivery["message_id"] == "msg_" + std::to_string(entry.id));
-  auto stored = f.store_->get({kWs, f.webhook_id, entry.id});
+  auto stored = f.deliveries()->get({kWs, f.webhook_id, entry.id});
   REQUIRE(stored.has_value());
   CHECK(stored->state == DeliveryState::kPending);
   CHECK(stored->event == "webhook.test");
@@ -134,24 +97,24 @@ TEST_CASE(
   d.body = delivery_body(d.event, d.timestamp, contact, "Alice Martin",
                          std::string("alice@example.com"));
   d.next_attempt_ms = kNow * 1000;
-  REQUIRE(f.store_->add({d}).ok());
+  REQUIRE(f.deliveries()->add({d}).ok());
   f.visit("v2", 1'711'000'100, "Alice M.", "alice@example.com");  // renamed since
 
   SUBCASE("pending: the body it has") {
     REQUIRE(redeliver(f.call(), d.message_id()).result_int() == 202);
-    CHECK(f.store_->get(d.ref)->body == d.body);
+    CHECK(f.deliveries()->get(d.ref)->body == d.body);
   }
   SUBCASE("finished: the same event and timestamp, with the contact as it is now") {
     Delivery done = d;
     done.state = DeliveryState::kSucceeded;
     done.attempts = 1;
     done.next_attempt_ms.reset();
-    REQUIRE(f.store_->update(done, kNow * 1000).ok());
-    REQUIRE(f.store_->get(d.ref)->body.empty());
-    f.clock_.set(kNow + 60);
+    REQUIRE(f.deliveries()->update(done, kNow * 1000).ok());
+    REQUIRE(f.deliveries()->get(d.ref)->body.empty());
+    f.clock().set(kNow + 60);
     HttpResponse answer = redeliver(f.call(), d.message_id());
     REQUIRE(answer.result_int() == 202);
-    auto again = f.store_->get(d.ref);
+    auto again = f.deliveries()->get(d.ref);
     CHECK(again->body == delivery_body(d.event, d.timestamp, contact, "Alice M.",
                                        std::string("alice@example.com")));
     CHECK(again->next_attempt_ms == (kNow + 60) * 1000);
@@ -178,20 +141,20 @@ TEST_CASE(
   d.contact_id = contact;
   d.timestamp = iso8601_millis(1'711'000'000);
   d.state = DeliveryState::kFailed;
-  REQUIRE(f.store_->add({d}).ok());
+  REQUIRE(f.deliveries()->add({d}).ok());
   const size_t audited = f.audit().size();
 
   HttpResponse answer = redeliver(f.call(), d.message_id());
   CHECK(answer.result_int() == 409);
   CHECK(json::parse(answer.body()) ==
         json{{"error", "The delivery's body is no longer kept and its contact no longer exists"}});
-  CHECK(f.store_->get(d.ref)->state == DeliveryState::kFailed);
+  CHECK(f.deliveries()->get(d.ref)->state == DeliveryState::kFailed);
   CHECK(f.audit().size() == audited);
 }
 
 TEST_CASE("test events and redeliveries answer 404 on a node that keeps no deliveries") {
   OperationsFixture f;
-  ApiContext elsewhere = *f.ctx_;
+  ApiContext elsewhere = f.ctx();
   elsewhere.deliveries = nullptr;
   const size_t audited = f.audit().size();
   for (const HttpResponse& answer :
