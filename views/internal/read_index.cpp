@@ -247,11 +247,6 @@ ContactPage WorkspaceIndex::page(std::string_view q, int64_t skip, int64_t limit
     if (auto known = counted(q)) {
       out.total = *known;
       if (skip >= out.total || walked(out.total)) return out;
-      // Finding the candidates again costs more than a short walk: one of up to kShortWalk
-      // steps is tried whatever the density (it gives up where the matches are bunched).
-      const int64_t expected = (skip + limit) * (live / std::max<int64_t>(out.total, 1));
-      if (2 * expected + 256 <= kShortWalk && walk(q, skip, limit, out, 2 * expected + 256))
-        return out;
     }
     // The contacts that hold its two rarest trigrams, checked with the substring test.
     std::vector<const Posting*> postings;

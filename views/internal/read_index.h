@@ -122,9 +122,6 @@ class WorkspaceIndex {
   // slot against them (upserts that keep the text touch no slot). At most kMaxCounted; page()s
   // of one copy run at once, hence the lock; the changes run with no page() (ReadIndex).
   static constexpr size_t kMaxCounted = 16;
-  // The longest walk tried for a counted query before its candidates are found again (about a
-  // millisecond: a step is a tree node and a substring test).
-  static constexpr int64_t kShortWalk = 16384;
   struct Counted {  // copied with its index (ReadIndex keeps two copies)
     Counted() = default;
     Counted(const Counted& other) : totals(other.copy()) {}
