@@ -12,10 +12,9 @@ HttpResponse list_api_keys(Request& r) {
 }
 
 HttpResponse create_api_key(Request& r) {
-  if (!json_depth_within(r.http.body(), kMaxJsonDepth))
-    return error_response(400, "Body must be a JSON object");
-  auto body = nlohmann::json::parse(r.http.body(), nullptr, false);
-  if (!body.is_object()) return error_response(400, "Body must be a JSON object");
+  auto parsed = json_body(r);
+  if (!parsed.ok()) return from_status(parsed.status());
+  const nlohmann::json& body = *parsed;
   auto trimmed = name_field(body, kMaxKeyNameLength);
   if (!trimmed.ok()) return from_status(trimmed.status());
   Role role = Role::kMember;

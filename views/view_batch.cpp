@@ -52,7 +52,6 @@ void ViewBatch::clear() {
   overlay_.clear();  // keeps its table
   ordered_.clear();
   ordered_sorted_ = 0;
-  contact_workspaces_.clear();
   written_tags_.reset();
   read_scopes_.clear();
   resource_workspaces_.clear();
@@ -110,13 +109,12 @@ void ViewBatch::track(const std::string& key, Pending& entry) {
   if (key.size() < 9) return;
   const auto ws = static_cast<int64_t>(keys::get_u64(key, 1));
   switch (key[0]) {
-    case keys::kContact:
+    case keys::kContact:  // that contact, and its workspace's list
       if (key.size() >= 17)
         read_scopes_.push_back({ws, static_cast<int64_t>(keys::get_u64(key, 9))});
-      [[fallthrough]];
+      read_scopes_.push_back({ws, 0});
+      break;
     case keys::kListOrder:
-      contact_workspaces_.push_back(ws);
-      [[fallthrough]];
     case keys::kContactCount:
       read_scopes_.push_back({ws, 0});
       break;
@@ -307,7 +305,9 @@ void ViewBatch::pending_contacts(
 }
 
 std::vector<int64_t> ViewBatch::contact_workspaces() const {
-  std::vector<int64_t> out = contact_workspaces_;
+  std::vector<int64_t> out;
+  for (const ReadScope& scope : read_scopes_)
+    if (scope.contact == 0) out.push_back(scope.ws);  // a list: contact rows, order or count
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -47,7 +47,7 @@ class ViewBatch {
   // batch and the committed views, so a batch can be folded while the one before it commits.
   // `behind` must outlive this batch's reads and nothing may write to it meanwhile. (A scan
   // through it sorts its index of scanned keys, `ordered_`: only this batch's thread touches
-  // that. The commit reads its overlay and list workspaces and writes its `written_`, which
+  // that. The commit reads its overlay and read scopes and writes its `written_`, which
   // reads through it never touch.)
   void read_behind(const ViewBatch* behind) { behind_ = behind; }
 
@@ -71,7 +71,7 @@ class ViewBatch {
   // memtable follow one another). Built in a buffer this batch keeps from one use to the
   // next, so its memory is not faulted in again for every batch; good until the next call.
   rocksdb::WriteBatch& to_write_batch();
-  // The workspaces whose contacts (rows or list order) this batch changes, in order (and
+  // The workspaces whose contacts (rows, list order or count) this batch changes, in order (and
   // perhaps one whose keys came and went within the batch).
   std::vector<int64_t> contact_workspaces() const;
   // The reads this batch changes (RenderedReads, views/internal/rendered_reads.h): the scopes
@@ -114,7 +114,6 @@ class ViewBatch {
   // pending. A scan of another tag walks the whole overlay.
   mutable std::vector<std::string> ordered_;
   mutable size_t ordered_sorted_ = 0;
-  std::vector<int64_t> contact_workspaces_;   // unsorted, may repeat
   std::bitset<256> written_tags_;             // the first bytes of the pending keys
   std::vector<ReadScope> read_scopes_;        // may repeat
   std::vector<int64_t> resource_workspaces_;  // may repeat
@@ -123,7 +122,8 @@ class ViewBatch {
   // Whether pending keys like `key` are kept in `ordered_`: every tag but the hot ones that
   // no scan of a batch reads.
   static bool ordered(std::string_view key);
-  // Notes a key that became pending (ordered keys, list workspaces, whether it is cached).
+  // Notes a key that became pending (ordered keys, tags, the reads it changes, whether it is
+  // cached).
   void track(const std::string& key, Pending& entry);
   // Puts into the overlay (and the key filter): the pending entry, and whether it is new.
   std::pair<Pending*, bool> pend(std::string key, std::string value);

@@ -480,13 +480,11 @@ std::optional<ApiKey> ViewStore::api_key_by_hash(std::string_view sha256_hex) co
   auto v = auth_get(keys::api_key_hash_key(sha256_hex));
   auto ref = v ? decode_api_key_ref(*v) : std::nullopt;
   if (!ref) return std::nullopt;
-  auto row = auth_get(keys::api_key_key(ref->workspace_id, ref->key_id));
-  if (!row) return std::nullopt;
-  return decode_api_key(ref->workspace_id, *row);
+  return api_key(ref->workspace_id, ref->key_id);
 }
 
 std::optional<ApiKey> ViewStore::api_key(WorkspaceId ws, int64_t key_id) const {
-  auto v = get(keys::api_key_key(ws, key_id));
+  auto v = auth_get(keys::api_key_key(ws, key_id));
   if (!v) return std::nullopt;
   return decode_api_key(ws, *v);
 }
